@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# openmosix-rs. The two commands a new user needs:
+#   make demo     boot a 3-node QEMU cluster and show what openmosix-rs does
+#   make check    every test: formatting, clippy, host unit tests, module build, cluster scenarios
+# Both install what they need first (scripts/setup). `make help` lists the other targets.
+#
+# KDIR=/path/to/built/kernel builds against another Rust-enabled kernel tree instead of the
+# one scripts/setup builds and caches under $OPENMOSIX_CACHE (default ~/.cache/openmosix).
+
+KDIR ?=
+LLVM ?= -19
+export KDIR LLVM
+
+TOOLS_TARGET := x86_64-unknown-linux-gnu
+# Tools are linked statically so the same binaries run on the host and in guests.
+TOOLS_ENV := RUSTFLAGS="-C target-feature=+crt-static"
+CARGO_TOOLS := cd tools && cargo
+MODULE_RS := src/*.rs rust/*.rs
+
+.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo clean
+
+all: module tools
+
+help:
+	@echo "make demo           boot a 3-node cluster and show openmosix-rs at work"
+	@echo "make check          run every test (ends with 'N passed, N failed')"
+	@echo "make setup          install packages, toolchain pieces and build the cached kernel"
+	@echo "make module         build openmosix.ko (KDIR=... for another kernel tree)"
+	@echo "make module-clippy  build openmosix.ko through clippy, warnings denied"
+	@echo "make tools          build the userspace tools (static) under tools/target"
+	@echo "make test           host unit tests of the cargo workspace"
+	@echo "make fmt            format all Rust code; make fmt-check only checks"
+	@echo "make clippy         clippy on the workspace and the module"
+	@echo "scripts/cluster run|up ...   boot clusters by hand (see README)"
+
+setup:
+	scripts/setup
+
+module:
+	scripts/kbuild modules
+
+module-clippy:
+	scripts/kbuild CLIPPY=1 modules
+
+tools:
+	cd tools && $(TOOLS_ENV) cargo build --release --locked --target $(TOOLS_TARGET)
+
+fmt:
+	$(CARGO_TOOLS) fmt
+	rustfmt --edition 2021 $(MODULE_RS)
+
+fmt-check:
+	$(CARGO_TOOLS) fmt --check
+	rustfmt --edition 2021 --check $(MODULE_RS)
+
+clippy: module-clippy
+	$(CARGO_TOOLS) clippy --locked --all-targets -- -D warnings
+
+test:
+	$(CARGO_TOOLS) test --locked
+
+check:
+	scripts/check
+
+demo:
+	scripts/demo
+
+clean:
+	-scripts/kbuild clean
+	$(CARGO_TOOLS) clean
+	rm -rf build

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel headers that the 7.2 `kernel` crate's bindings do not cover, for bindgen.
+ * Only the items allowlisted in bindgen_parameters are generated; the types they refer to
+ * resolve to the `kernel` crate's own bindings.
+ */
+#include <linux/proc_fs.h>
+#include "helpers.h"
