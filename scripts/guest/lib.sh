@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# /lib/cluster/lib.sh: helpers for cluster scenario scripts (sourced, busybox sh).
+#
+#   . /lib/cluster/lib.sh
+#   check "module loaded on node 2" on 2 test -d /proc/openmosix
+#   expect_eq "version protocol" "$(on 2 cat /proc/openmosix/version)" "$want"
+#   finish            # prints the tally; exits 1 if any check failed
+#
+# Each check prints "ok - NAME" or "FAIL - NAME" followed by what went wrong.
+
+CHECKS_OK=0
+CHECKS_FAILED=0
+
+_ok() {
+	CHECKS_OK=$((CHECKS_OK + 1))
+	echo "ok - $1"
+}
+
+_fail() {
+	CHECKS_FAILED=$((CHECKS_FAILED + 1))
+	echo "FAIL - $1"
+}
+
+# check NAME CMD [ARGS...]: CMD must exit 0.
+check() {
+	_name=$1
+	shift
+	if _out=$("$@" 2>&1); then
+		_ok "$_name"
+	else
+		_fail "$_name"
+		echo "  command: $*  (exit $?)"
+		echo "$_out" | sed 's/^/  | /'
+	fi
+}
+
+# check_fails NAME CMD [ARGS...]: CMD must exit non-zero.
+check_fails() {
+	_name=$1
+	shift
+	if _out=$("$@" 2>&1); then
+		_fail "$_name"
+		echo "  command: $*  (succeeded, should have failed)"
+		echo "$_out" | sed 's/^/  | /'
+	else
+		_ok "$_name"
+	fi
+}
+
+# expect_eq NAME GOT WANT: the two strings must be equal.
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		_ok "$1"
+	else
+		_fail "$1"
+		echo "  got:  $(printf '%s' "$2" | head -c 2000)"
+		echo "  want: $(printf '%s' "$3" | head -c 2000)"
+	fi
+}
+
+# expect_match NAME TEXT REGEX: TEXT must match the extended regular expression.
+expect_match() {
+	if printf '%s\n' "$2" | grep -qE "$3"; then
+		_ok "$1"
+	else
+		_fail "$1"
+		echo "  text:  $(printf '%s' "$2" | head -c 2000)"
+		echo "  regex: $3"
+	fi
+}
+
+# finish: print the tally and exit non-zero if any check failed.
+finish() {
+	echo "checks: $CHECKS_OK ok, $CHECKS_FAILED failing"
+	[ "$CHECKS_FAILED" = 0 ]
+}
