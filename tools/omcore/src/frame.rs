@@ -38,8 +38,16 @@ pub const TAG_LEN: usize = 32;
 pub enum MessageKind {
     /// First frame on a new connection: the sender introduces itself.
     Hello = 1,
-    /// Periodic liveness signal.
+    /// Periodic liveness signal carrying the sender's own load entry.
     Heartbeat = 2,
+    /// The acceptor's answer to `Hello`.
+    HelloReply = 3,
+    /// The initiator's proof that completes the handshake.
+    Auth = 4,
+    /// A window of load entries about any nodes.
+    Gossip = 5,
+    /// Discovery beacon (UDP).
+    Beacon = 6,
 }
 
 impl MessageKind {
@@ -48,6 +56,10 @@ impl MessageKind {
         match v {
             1 => Some(Self::Hello),
             2 => Some(Self::Heartbeat),
+            3 => Some(Self::HelloReply),
+            4 => Some(Self::Auth),
+            5 => Some(Self::Gossip),
+            6 => Some(Self::Beacon),
             _ => None,
         }
     }
@@ -190,7 +202,14 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        for kind in [MessageKind::Hello, MessageKind::Heartbeat] {
+        for kind in [
+            MessageKind::Hello,
+            MessageKind::Heartbeat,
+            MessageKind::HelloReply,
+            MessageKind::Auth,
+            MessageKind::Gossip,
+            MessageKind::Beacon,
+        ] {
             assert_eq!(MessageKind::from_wire(kind as u16), Some(kind));
             let h = FrameHeader { kind, ..sample() };
             assert_eq!(FrameHeader::decode(&h.encode()), Ok(h));
@@ -212,6 +231,7 @@ mod tests {
         assert_eq!(with(4, &[0, 2]), Err(DecodeError::Version(2)));
         assert_eq!(with(4, &[0, 0]), Err(DecodeError::Version(0)));
         assert_eq!(with(6, &[0, 0]), Err(DecodeError::Kind(0)));
+        assert_eq!(with(6, &[0, 7]), Err(DecodeError::Kind(7)));
         assert_eq!(with(6, &[0xff, 0xff]), Err(DecodeError::Kind(0xffff)));
         assert_eq!(with(8, &[0, 1]), Err(DecodeError::Reserved));
         assert_eq!(with(10, &[0x80, 0]), Err(DecodeError::Reserved));

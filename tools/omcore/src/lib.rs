@@ -10,5 +10,8 @@
 #![cfg_attr(not(MODULE), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod frame;
+pub mod map;
+pub mod msg;
 pub mod version;
