@@ -4,5 +4,12 @@
  * Only the items allowlisted in bindgen_parameters are generated; the types they refer to
  * resolve to the `kernel` crate's own bindings.
  */
+#include <crypto/sha2.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
 #include <linux/proc_fs.h>
+#include <linux/tcp.h>
+#include <net/sock.h>
 #include "helpers.h"

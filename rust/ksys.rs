@@ -7,7 +7,12 @@
 //! module needs as one small safe type per kernel object, and `src/` uses only those.
 
 mod bindings;
+pub(crate) mod crypto;
+pub(crate) mod errno;
+pub(crate) mod net;
 pub(crate) mod proc;
+pub(crate) mod sys;
+pub(crate) mod thread;
 
 use kernel::prelude::*;
 
@@ -17,4 +22,13 @@ pub(crate) fn kernel_release() -> &'static str {
     // static storage that lives as long as the kernel.
     let release = unsafe { CStr::from_char_ptr(bindings::omx_kernel_release()) };
     release.to_str().unwrap_or("?")
+}
+
+/// Shows a `core::fmt::Display` value (such as the shared crate's types) in kernel log messages.
+pub(crate) struct Disp<'a, T>(pub(crate) &'a T);
+
+impl<T: core::fmt::Display> kernel::fmt::Display for Disp<'_, T> {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        core::fmt::Display::fmt(self.0, f)
+    }
 }

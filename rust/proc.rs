@@ -25,7 +25,7 @@ use kernel::uaccess::UserPtr;
 use kernel::uaccess::UserSlice;
 
 /// Longest write a [`ProcFile`] accepts in one call.
-pub(crate) const MAX_WRITE: usize = 4096;
+pub(crate) const MAX_WRITE: usize = 8192;
 
 /// Where [`ProcFile::show`] writes a file's text.
 pub(crate) struct ProcOutput<'a>(&'a SeqFile);
@@ -79,10 +79,12 @@ unsafe fn release_arc<T: ProcFile>(ptr: *const c_void) {
 /// # Invariants
 ///
 /// `root` was returned by `proc_mkdir` and has not been removed. Every element of `held` is a
-/// reference installed as the data of a file under `root`; it stays valid until `root` is removed.
+/// reference installed as the data of a file directly under `root`; it stays valid until `root`
+/// is removed. Every element of `children` is a directory directly under `root`.
 pub(crate) struct ProcDir {
     root: NonNull<bindings::proc_dir_entry>,
     held: KVec<Held>,
+    children: KVec<(KVec<u8>, ProcDir)>,
 }
 
 // SAFETY: proc entries may be created under and removed from any thread, and the data pointers in
@@ -100,7 +102,61 @@ impl ProcDir {
         Ok(Self {
             root: NonNull::new(root).ok_or(EEXIST)?,
             held: KVec::new(),
+            children: KVec::new(),
         })
+    }
+
+    /// Creates the subdirectory `name` (one path component), owned by this directory.
+    pub(crate) fn subdir(&mut self, name: &CStr) -> Result<&mut ProcDir> {
+        if self.has_subdir(name) {
+            return Err(EEXIST);
+        }
+        let mut key = KVec::new();
+        key.extend_from_slice(name.to_bytes(), GFP_KERNEL)?;
+        self.children.reserve(1, GFP_KERNEL)?;
+        // SAFETY: `name` is NUL-terminated and `self.root` is a live directory (type invariant).
+        let dir = unsafe { bindings::proc_mkdir(name.as_char_ptr(), self.root.as_ptr()) };
+        // INVARIANT: `dir` is a fresh directory directly under `root`.
+        let child = ProcDir {
+            root: NonNull::new(dir).ok_or(EEXIST)?,
+            held: KVec::new(),
+            children: KVec::new(),
+        };
+        self.children
+            .push_within_capacity((key, child))
+            .map_err(|_| ENOMEM)?;
+        let last = self.children.len() - 1;
+        Ok(&mut self.children[last].1)
+    }
+
+    /// Whether the subdirectory `name` exists.
+    pub(crate) fn has_subdir(&self, name: &CStr) -> bool {
+        self.children.iter().any(|(k, _)| &k[..] == name.to_bytes())
+    }
+
+    /// Removes the subdirectory `name` and everything in it (nothing if there is none).
+    pub(crate) fn remove_subdir(&mut self, name: &CStr) {
+        if let Some(i) = self
+            .children
+            .iter()
+            .position(|(k, _)| &k[..] == name.to_bytes())
+        {
+            // Dropping the child removes its subtree.
+            drop(self.children.remove(i));
+        }
+    }
+
+    /// The subdirectory `name`, if it exists.
+    pub(crate) fn child_mut(&mut self, name: &CStr) -> Option<&mut ProcDir> {
+        self.children
+            .iter_mut()
+            .find(|(k, _)| &k[..] == name.to_bytes())
+            .map(|(_, d)| d)
+    }
+
+    /// Names of the subdirectories.
+    pub(crate) fn subdir_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.children.iter().map(|(k, _)| &k[..])
     }
 
     /// Creates the file `path` with permission bits `mode`, backed by `data`.
@@ -142,6 +198,8 @@ impl ProcDir {
 
 impl Drop for ProcDir {
     fn drop(&mut self) {
+        // Subdirectories first: each removes its own entries and releases its own data.
+        self.children.clear();
         // SAFETY: `self.root` is live (type invariant). `proc_remove` removes the subtree and
         // waits until no callback is running in any of its files.
         unsafe { bindings::proc_remove(self.root.as_ptr()) };

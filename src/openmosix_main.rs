@@ -6,6 +6,7 @@
 //! design. `ksys` (in `rust/`) wraps the kernel objects the `kernel` crate lacks, `omcore` (in
 //! `tools/omcore/`) is the `no_std` wire-format and logic crate shared with the userspace tools.
 
+mod cluster;
 #[path = "../rust/ksys.rs"]
 mod ksys;
 #[path = "../tools/omcore/src/lib.rs"]
@@ -13,6 +14,7 @@ pub mod omcore;
 mod procfs;
 
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 module! {
     type: OpenMosix,
@@ -23,23 +25,29 @@ module! {
 }
 
 struct OpenMosix {
-    _proc: procfs::ProcTree,
+    cluster: Arc<cluster::Cluster>,
 }
 
 impl kernel::Module for OpenMosix {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let proc = procfs::ProcTree::new()?;
+        let cluster = cluster::Cluster::new()?;
+        // From here on, `shutdown` undoes whatever part of the start-up succeeded.
+        if let Err(e) = procfs::install(&cluster).and_then(|()| cluster.start()) {
+            cluster.shutdown();
+            return Err(e);
+        }
         pr_info!(
             "openmosix {} (protocol {}) loaded\n",
             omcore::version::RELEASE,
             omcore::version::PROTOCOL_VERSION
         );
-        Ok(Self { _proc: proc })
+        Ok(Self { cluster })
     }
 }
 
 impl Drop for OpenMosix {
     fn drop(&mut self) {
+        self.cluster.shutdown();
         pr_info!("openmosix unloaded\n");
     }
 }

@@ -1,32 +1,130 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `/proc/openmosix` tree: the module's user interface.
+//! The `/proc/openmosix` tree: the module's user interface (see `Documentation/proc.md`).
 //!
-//! | path       | mode | content                                                   |
-//! | ---------- | ---- | --------------------------------------------------------- |
-//! | `version`  | 0444 | `module RELEASE`, `protocol N`, `kernel RELEASE` lines     |
+//! | path              | mode | content                                                  |
+//! | ----------------- | ---- | -------------------------------------------------------- |
+//! | `version`         | 0444 | `module RELEASE`, `protocol N`, `kernel RELEASE` lines    |
+//! | `config`          | 0644 | the node map in force; a write replaces it whole         |
+//! | `stats`           | 0444 | `NAME VALUE` counters of the mesh                         |
+//! | `peers`           | 0444 | `ID ADDRESS up|down connected|- map|discovered` lines     |
+//! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
+//! | `admin/key`       | 0200 | the cluster key (write only)                              |
+//! | `admin/*`         | 0644 | toggles and tunables, see [`Knob`]                        |
+//! | `nodes/ID/*`      | 0444 | status, load, speed, mem, rmem, tmem, cpus, util of a node |
 
-use crate::ksys::kernel_release;
-use crate::ksys::proc::ProcDir;
-use crate::ksys::proc::ProcFile;
-use crate::ksys::proc::ProcOutput;
+use crate::cluster::{Cluster, Tunables, MAX_KEY, MIN_KEY};
+use crate::ksys::errno::eopnotsupp;
+use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
+use crate::ksys::{kernel_release, Disp};
+use crate::omcore::map::NodeMap;
+use crate::omcore::msg::MAX_SPEED;
 use crate::omcore::version::VersionInfo;
+use core::fmt::Write;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// `/proc/openmosix` and everything in it; removed when dropped.
-pub(crate) struct ProcTree {
-    _dir: ProcDir,
+/// Creates `/proc/openmosix` with all its files and hands it to `cluster`.
+pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
+    let mut dir = ProcDir::new(c"openmosix")?;
+    dir.create_file(c"version", 0o444, Arc::new(VersionFile, GFP_KERNEL)?)?;
+    let c = || ClusterFile(cluster.clone());
+    dir.create_file(c"config", 0o644, Arc::new(ConfigFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"stats", 0o444, Arc::new(StatsFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"peers", 0o444, Arc::new(PeersFile(c()), GFP_KERNEL)?)?;
+    let admin = dir.subdir(c"admin")?;
+    for (name, knob) in KNOBS {
+        let mode = match knob {
+            Knob::Key | Knob::Bring | Knob::Expel => 0o200,
+            _ => 0o644,
+        };
+        admin.create_file(
+            name,
+            mode,
+            Arc::new(
+                AdminFile {
+                    cluster: cluster.clone(),
+                    knob: *knob,
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
+    }
+    dir.subdir(c"nodes")?;
+    cluster.set_proc(dir);
+    Ok(())
 }
 
-impl ProcTree {
-    /// Creates `/proc/openmosix` with all its files.
-    pub(crate) fn new() -> Result<Self> {
-        let mut dir = ProcDir::new(c"openmosix")?;
-        dir.create_file(c"version", 0o444, Arc::new(VersionFile, GFP_KERNEL)?)?;
-        Ok(Self { _dir: dir })
+/// Makes `nodes/` hold exactly one directory per ID in `ids`.
+pub(crate) fn sync_nodes(dir: &mut ProcDir, cluster: &Arc<Cluster>, ids: &[u32]) -> Result {
+    // `nodes` is created by `install`; without it there is nothing to do.
+    let Some(nodes) = dir.child_mut(c"nodes") else {
+        return Ok(());
+    };
+    let mut stale = KVec::new();
+    for name in nodes.subdir_names() {
+        let id = core::str::from_utf8(name)
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok());
+        if !id.is_some_and(|id| ids.contains(&id)) {
+            let mut n = KVec::new();
+            n.extend_from_slice(name, GFP_KERNEL)?;
+            n.push(0, GFP_KERNEL)?;
+            stale.push(n, GFP_KERNEL)?;
+        }
+    }
+    for n in stale.iter() {
+        if let Ok(name) = CStr::from_bytes_with_nul(n) {
+            nodes.remove_subdir(name);
+        }
+    }
+    for &id in ids {
+        let mut buf = [0u8; 12];
+        let name = id_name(&mut buf, id);
+        if nodes.has_subdir(name) {
+            continue;
+        }
+        let d = nodes.subdir(name)?;
+        for (fname, field) in NODE_FIELDS {
+            let f = NodeFile {
+                cluster: cluster.clone(),
+                id,
+                field: *field,
+            };
+            d.create_file(fname, 0o444, Arc::new(f, GFP_KERNEL)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `id` in decimal into `buf` as a C string.
+fn id_name(buf: &mut [u8; 12], id: u32) -> &CStr {
+    let mut w = BufWriter { buf, len: 0 };
+    let _ = write!(w, "{id}\0");
+    let len = w.len;
+    CStr::from_bytes_with_nul(&buf[..len]).unwrap_or(c"0")
+}
+
+struct BufWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for BufWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let b = s.as_bytes();
+        let end = self.len + b.len();
+        if end > self.buf.len() {
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(b);
+        self.len = end;
+        Ok(())
     }
 }
+
+/// A file whose data is the cluster.
+struct ClusterFile(Arc<Cluster>);
 
 /// `/proc/openmosix/version`.
 struct VersionFile;
@@ -36,5 +134,291 @@ impl ProcFile for VersionFile {
         VersionInfo::this_build(kernel_release())
             .write_to(out)
             .map_err(|_| EINVAL)
+    }
+}
+
+/// `/proc/openmosix/config`: the node map.
+struct ConfigFile(ClusterFile);
+
+impl ProcFile for ConfigFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        self.0 .0.write_map(out).map_err(|_| EINVAL)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        let mut map = KBox::new(NodeMap::EMPTY, GFP_KERNEL)?;
+        match NodeMap::parse(input) {
+            Ok(m) => *map = m,
+            Err(e) => {
+                pr_warn!("map refused, old map kept: {}\n", Disp(&e));
+                return Err(EINVAL);
+            }
+        }
+        let nodes = map.node_count();
+        self.0 .0.set_map(map)?;
+        pr_info!("map loaded: {} nodes\n", nodes);
+        Ok(())
+    }
+}
+
+/// `/proc/openmosix/stats`.
+struct StatsFile(ClusterFile);
+
+impl ProcFile for StatsFile {
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        for (name, v) in self.0 .0.counters.all() {
+            writeln!(out, "{name} {v}").map_err(|_| EINVAL)?;
+        }
+        Ok(())
+    }
+}
+
+/// `/proc/openmosix/peers`.
+struct PeersFile(ClusterFile);
+
+impl ProcFile for PeersFile {
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        let mut r = Ok(());
+        self.0
+             .0
+            .for_each_peer(|id, addr, up, connected, discovered| {
+                if r.is_ok() {
+                    r = writeln!(
+                        out,
+                        "{id} {addr} {} {} {}",
+                        if up { "up" } else { "down" },
+                        if connected { "connected" } else { "-" },
+                        if discovered { "discovered" } else { "map" }
+                    );
+                }
+            });
+        r.map_err(|_| EINVAL)
+    }
+}
+
+/// What a file under `admin/` controls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Knob {
+    Mospe,
+    Key,
+    Block,
+    Stay,
+    Lstay,
+    Quiet,
+    Speed,
+    Discovery,
+    Heartbeat,
+    Timeout,
+    Bring,
+    Expel,
+}
+
+const KNOBS: &[(&CStr, Knob)] = &[
+    (c"mospe", Knob::Mospe),
+    (c"key", Knob::Key),
+    (c"block", Knob::Block),
+    (c"stay", Knob::Stay),
+    (c"lstay", Knob::Lstay),
+    (c"quiet", Knob::Quiet),
+    (c"speed", Knob::Speed),
+    (c"discovery", Knob::Discovery),
+    (c"heartbeat_ms", Knob::Heartbeat),
+    (c"timeout_ms", Knob::Timeout),
+    (c"bring", Knob::Bring),
+    (c"expel", Knob::Expel),
+];
+
+/// A file under `admin/`.
+struct AdminFile {
+    cluster: Arc<Cluster>,
+    knob: Knob,
+}
+
+/// Parses a write as one decimal number (a trailing newline is allowed).
+fn parse_number(input: &[u8], what: &str) -> Result<u32> {
+    let s = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        pr_warn!("admin/{}: '{}' is not a number\n", what, s);
+        return Err(EINVAL);
+    }
+    s.parse::<u32>().map_err(|_| {
+        pr_warn!("admin/{}: {} is out of range\n", what, s);
+        EINVAL
+    })
+}
+
+/// Parses a write as `0` or `1`.
+fn parse_bool(input: &[u8], what: &str) -> Result<bool> {
+    match parse_number(input, what)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        v => {
+            pr_warn!("admin/{}: {} must be 0 or 1\n", what, v);
+            Err(EINVAL)
+        }
+    }
+}
+
+fn check_range(v: u32, lo: u32, hi: u32, what: &str) -> Result<u32> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        pr_warn!("admin/{}: {} is outside {}..={}\n", what, v, lo, hi);
+        Err(EINVAL)
+    }
+}
+
+impl AdminFile {
+    fn name(&self) -> &'static str {
+        KNOBS
+            .iter()
+            .find(|(_, k)| *k == self.knob)
+            .and_then(|(n, _)| n.to_str().ok())
+            .unwrap_or("?")
+    }
+}
+
+impl ProcFile for AdminFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        let t = self.cluster.tunables();
+        let v = match self.knob {
+            Knob::Mospe => self.cluster.self_id(),
+            Knob::Block => t.block.into(),
+            Knob::Stay => t.stay.into(),
+            Knob::Lstay => t.lstay.into(),
+            Knob::Quiet => t.quiet.into(),
+            Knob::Speed => t.speed,
+            Knob::Discovery => t.discovery.into(),
+            Knob::Heartbeat => t.heartbeat_ms,
+            Knob::Timeout => t.timeout_ms,
+            // Write-only files.
+            Knob::Key | Knob::Bring | Knob::Expel => return Err(EACCES),
+        };
+        writeln!(out, "{v}").map_err(|_| EINVAL)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        let what = self.name();
+        match self.knob {
+            Knob::Key => {
+                let key = input.strip_suffix(b"\n").unwrap_or(input);
+                if !(MIN_KEY..=MAX_KEY).contains(&key.len()) {
+                    pr_warn!(
+                        "admin/key: a key has {}..={} bytes, got {}\n",
+                        MIN_KEY,
+                        MAX_KEY,
+                        key.len()
+                    );
+                    return Err(EINVAL);
+                }
+                self.cluster.set_key(key)?;
+                pr_info!("cluster key set\n");
+                Ok(())
+            }
+            Knob::Bring | Knob::Expel => {
+                pr_warn!(
+                    "admin/{}: needs process migration, which this release lacks\n",
+                    what
+                );
+                Err(eopnotsupp())
+            }
+            _ => {
+                let knob = self.knob;
+                let v = parse_number(input, what)?;
+                self.cluster.update_tunables(|t: &mut Tunables| {
+                    match knob {
+                        Knob::Mospe => t.mospe = check_range(v, 0, 65535, what)?,
+                        Knob::Block => t.block = parse_bool(input, what)?,
+                        Knob::Stay => t.stay = parse_bool(input, what)?,
+                        Knob::Lstay => t.lstay = parse_bool(input, what)?,
+                        Knob::Quiet => t.quiet = parse_bool(input, what)?,
+                        Knob::Discovery => t.discovery = parse_bool(input, what)?,
+                        Knob::Speed => t.speed = check_range(v, 1, MAX_SPEED, what)?,
+                        Knob::Heartbeat => {
+                            let hb = check_range(v, 100, 10_000, what)?;
+                            if t.timeout_ms < 2 * hb {
+                                pr_warn!(
+                                    "admin/heartbeat_ms: {} needs timeout_ms >= {}\n",
+                                    hb,
+                                    2 * hb
+                                );
+                                return Err(EINVAL);
+                            }
+                            t.heartbeat_ms = hb;
+                        }
+                        Knob::Timeout => {
+                            let to = check_range(v, 500, 600_000, what)?;
+                            if to < 2 * t.heartbeat_ms {
+                                pr_warn!(
+                                    "admin/timeout_ms: {} is under twice heartbeat_ms ({})\n",
+                                    to,
+                                    t.heartbeat_ms
+                                );
+                                return Err(EINVAL);
+                            }
+                            t.timeout_ms = to;
+                        }
+                        Knob::Key | Knob::Bring | Knob::Expel => return Err(EINVAL),
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+}
+
+/// What a file under `nodes/ID/` shows.
+#[derive(Clone, Copy)]
+enum NodeField {
+    Status,
+    Load,
+    Speed,
+    Mem,
+    Rmem,
+    Tmem,
+    Cpus,
+    Util,
+}
+
+const NODE_FIELDS: &[(&CStr, NodeField)] = &[
+    (c"status", NodeField::Status),
+    (c"load", NodeField::Load),
+    (c"speed", NodeField::Speed),
+    (c"mem", NodeField::Mem),
+    (c"rmem", NodeField::Rmem),
+    (c"tmem", NodeField::Tmem),
+    (c"cpus", NodeField::Cpus),
+    (c"util", NodeField::Util),
+];
+
+/// A file under `nodes/ID/`. Values of a node with no fresh load information read as `-1`.
+struct NodeFile {
+    cluster: Arc<Cluster>,
+    id: u32,
+    field: NodeField,
+}
+
+impl ProcFile for NodeFile {
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        let Some(v) = self.cluster.node_view(self.id) else {
+            return writeln!(out, "0").map_err(|_| EINVAL);
+        };
+        let r = match (self.field, v.load) {
+            (NodeField::Status, _) => writeln!(out, "{}", v.status),
+            (_, None) => writeln!(out, "-1"),
+            (NodeField::Load, Some(e)) => writeln!(out, "{}", e.load),
+            (NodeField::Speed, Some(e)) => writeln!(out, "{}", e.speed),
+            (NodeField::Mem, Some(e)) => writeln!(out, "{}", e.mem_kb),
+            (NodeField::Rmem, Some(e)) => writeln!(out, "{}", e.rmem_kb),
+            (NodeField::Tmem, Some(e)) => writeln!(out, "{}", e.tmem_kb),
+            (NodeField::Cpus, Some(e)) => writeln!(out, "{}", e.cpus),
+            (NodeField::Util, Some(e)) => writeln!(out, "{}", e.util),
+        };
+        r.map_err(|_| EINVAL)
     }
 }

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Error codes that `kernel::error::code` does not declare.
+
+use super::bindings;
+use kernel::error::Error;
+
+fn code(errno: u32) -> Error {
+    Error::from_errno(-(errno as i32))
+}
+
+/// `EBADMSG`: a peer sent a malformed or unauthenticated frame.
+pub(crate) fn ebadmsg() -> Error {
+    code(bindings::EBADMSG)
+}
+
+/// `ECONNRESET`: the peer closed the connection in the middle of a frame.
+pub(crate) fn econnreset() -> Error {
+    code(bindings::ECONNRESET)
+}
+
+/// `ENOTCONN`: the connection is closed.
+pub(crate) fn enotconn() -> Error {
+    code(bindings::ENOTCONN)
+}
+
+/// `ESHUTDOWN`: the module is stopping.
+pub(crate) fn eshutdown() -> Error {
+    code(bindings::ESHUTDOWN)
+}
+
+/// `EAFNOSUPPORT`: an address of a family other than IPv4/IPv6.
+pub(crate) fn eafnosupport() -> Error {
+    code(bindings::EAFNOSUPPORT)
+}
+
+/// `EOPNOTSUPP`: the operation is not supported (by this release).
+pub(crate) fn eopnotsupp() -> Error {
+    code(bindings::EOPNOTSUPP)
+}
