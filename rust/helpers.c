@@ -114,7 +114,8 @@ int omx_local_ipv4(__be32 *addr, __be32 *bcast, int max)
 		in_dev_for_each_ifa_rcu(ifa, in_dev) {
 			if (n < max) {
 				addr[n] = ifa->ifa_local;
-				bcast[n] = ifa->ifa_broadcast;
+				/* An address added without `brd` has none: derive it from the mask. */
+				bcast[n] = ifa->ifa_broadcast ?: (ifa->ifa_local | ~ifa->ifa_mask);
 				n++;
 			}
 		}

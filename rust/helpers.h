@@ -43,7 +43,7 @@ u64 omx_cpu_idle_ns(void);
 unsigned int omx_nr_runnable(void);
 /*
  * Up to `max` IPv4 addresses of this node's interfaces other than loopback and their broadcast
- * addresses, in network byte order (for_each_netdev and in_dev_for_each_ifa_rcu are macros).
+ * addresses (derived from the mask when unset), in network byte order (for_each_netdev and in_dev_for_each_ifa_rcu are macros).
  * Returns how many were found.
  */
 int omx_local_ipv4(__be32 *addr, __be32 *bcast, int max);

@@ -621,10 +621,14 @@ impl Cluster {
         st.self_id = id;
         st.self_addr = addr;
         st.own.node = id;
+        // This node is not its own peer.
+        if st.peers.iter().any(|p| p.id == id) {
+            st.peers.retain(|p| p.id != id);
+            st.nodes_dirty = true;
+        }
         if old != id {
             st.nodes_dirty = true;
-            // This node is not its own peer; connections made under another ID are stale.
-            st.peers.retain(|p| p.id != id);
+            // Connections made under another ID are stale.
             for p in st.peers.iter_mut() {
                 if let Some(c) = p.conn.take() {
                     c.kill();

@@ -75,3 +75,24 @@ finish() {
 	echo "checks: $CHECKS_OK ok, $CHECKS_FAILED failing"
 	[ "$CHECKS_FAILED" = 0 ]
 }
+
+# now_ms: milliseconds since this node booted.
+now_ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+# wait_for SECONDS CMD [ARGS...]: run CMD every 0.2 s until it succeeds (prints the milliseconds
+# it took, returns 0) or SECONDS pass (returns 1).
+wait_for() {
+	_limit=$(($1 * 1000))
+	shift
+	_t0=$(now_ms)
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			echo $(($(now_ms) - _t0))
+			return 0
+		fi
+		[ $(($(now_ms) - _t0)) -ge "$_limit" ] && return 1
+		sleep 0.2
+	done
+}

@@ -27,18 +27,21 @@ pub const NONCE_LEN: usize = 32;
 pub const GOSSIP_WINDOW: usize = 20;
 /// Encoded size of a [`LoadEntry`].
 pub const LOAD_ENTRY_LEN: usize = 48;
+/// Status bit: the node is configured (in the map, discovered, or this node).
+pub const STATUS_DEF: u32 = 1 << 0;
 /// Status bit: the node is up (answers heartbeats).
-pub const STATUS_UP: u32 = 1 << 0;
-/// Status bit: the node refuses guest processes (`admin/block`).
-pub const STATUS_BLOCK: u32 = 1 << 1;
+pub const STATUS_UP: u32 = 1 << 1;
 /// Status bit: the node keeps its local processes home (`admin/stay`).
 pub const STATUS_STAY: u32 = 1 << 2;
-/// Status bit: the node keeps local processes home (`admin/lstay`).
+/// Status bit: the node keeps local processes home unless asked (`admin/lstay`).
 pub const STATUS_LSTAY: u32 = 1 << 3;
-/// Status bit: the node neither sends nor accepts load information (`admin/quiet`).
-pub const STATUS_QUIET: u32 = 1 << 4;
-/// Every defined status bit.
-pub const STATUS_ALL: u32 = STATUS_UP | STATUS_BLOCK | STATUS_STAY | STATUS_LSTAY | STATUS_QUIET;
+/// Status bit: the node refuses guest processes (`admin/block`).
+pub const STATUS_BLOCK: u32 = 1 << 4;
+/// Status bit: the node sends no load information (`admin/quiet`).
+pub const STATUS_QUIET: u32 = 1 << 5;
+/// Every status bit a peer may send.
+pub const STATUS_ALL: u32 =
+    STATUS_DEF | STATUS_UP | STATUS_STAY | STATUS_LSTAY | STATUS_BLOCK | STATUS_QUIET;
 /// The speed of a standard node; faster nodes report more.
 pub const STD_SPEED: u32 = 10000;
 /// Highest speed a node may claim.

@@ -1,28 +1,58 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `omctl`: administer an openmosix-rs node through `/proc/openmosix`.
+//! `omctl`: administer an openmosix-rs node through `/proc/openmosix` (openMosix's `mosctl`,
+//! `setpe` and friends in one command). Run `omctl help` for the verbs.
 //!
-//! ```text
-//! omctl version    print the tools' and the loaded module's versions
-//! omctl help       this text
-//! ```
-//!
-//! Exit status: 0 on success, 1 when the node refuses or the module is not loaded, 2 on a usage
-//! error. `OPENMOSIX_PROC` names another directory than `/proc/openmosix` (for tests).
+//! Exit status: 0 on success, 1 when the node refuses, the module is not loaded or (for `isup`)
+//! the node is down, 2 on a usage error. `OPENMOSIX_PROC` names another directory than
+//! `/proc/openmosix` (for tests).
 
+use omcore::addr::Addr;
+use omcore::map::NodeMap;
+use omcore::msg::{
+    MAX_SPEED, STATUS_BLOCK, STATUS_DEF, STATUS_LSTAY, STATUS_QUIET, STATUS_STAY, STATUS_UP,
+};
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: omctl COMMAND
+const USAGE: &str = "usage: omctl COMMAND [ARGS]
 
-commands:
-  version    print the tools' and the loaded module's versions; fails when the module
-             is not loaded or speaks another protocol version
-  help       print this text";
+node and cluster:
+  version             the tools' and the loaded module's versions
+  nodes               a table of every known node: status, load, speed, CPUs, memory
+  status [ID]         this node's (or node ID's) status
+  isup ID             print up or down; exit status 0 only when node ID is up
+  whois ID|ADDRESS    the address of node ID, or the ID at ADDRESS
+  getload [ID]        load of this node or node ID (runnable tasks x100, speed-normalised)
+  getspeed [ID]       speed (10000 is a standard node)
+  getutil [ID]        CPU utilisation, per mille
+  getmem [ID]         memory available / free / total, KiB
+  stats               frame and handshake counters of this node
+administration (root):
+  setpe [-f FILE]     load the node map (default /etc/openmosix.map); refused whole if wrong
+  getpe               this node's ID
+  map                 print the map in force
+  setpe -r            same as `map`
+  setkey [-f FILE]    set the cluster key (default /etc/openmosix.key)
+  setspeed N          set this node's speed (1..10000000)
+  block | noblock     refuse / accept guest processes
+  stay | nostay       keep local processes home / let them go
+  lstay | nolstay     keep local processes home unless moved by hand
+  quiet | noquiet     stop / resume sending load information
+  discovery on|off    automatic discovery of nodes on the local segment
+  bring | expel       bring this node's processes home / send guests home
+  help                this text";
 
 /// A failure to report: the message, and the exit status it calls for.
 struct Failure(String, u8);
+
+type Res = Result<(), Failure>;
+
+fn usage() -> Failure {
+    Failure(USAGE.to_string(), 2)
+}
 
 fn proc_root() -> PathBuf {
     std::env::var_os("OPENMOSIX_PROC")
@@ -42,7 +72,32 @@ fn read_proc(name: &str) -> Result<String, Failure> {
     })
 }
 
-fn version() -> Result<(), Failure> {
+/// Writes `data` to a /proc file in one `write` call, as the module wants it.
+fn write_proc(name: &str, data: &[u8]) -> Res {
+    let path = proc_root().join(name);
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(data));
+    result.map_err(|e| {
+        let hint = match e.raw_os_error() {
+            Some(22) => " (refused: the kernel log says why)",
+            Some(95) => " (not supported by this release)",
+            _ => "",
+        };
+        Failure(format!("{}: {e}{hint}", path.display()), 1)
+    })
+}
+
+fn read_number(name: &str) -> Result<i64, Failure> {
+    let text = read_proc(name)?;
+    text.trim()
+        .parse()
+        .map_err(|_| Failure(format!("{name}: unexpected content {text:?}"), 1))
+}
+
+fn version() -> Res {
     println!("omctl {RELEASE} protocol {PROTOCOL_VERSION}");
     let text = read_proc("version")?;
     let module = VersionInfo::parse(&text)
@@ -63,18 +118,289 @@ fn version() -> Result<(), Failure> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match words.as_slice() {
+fn this_node() -> Result<u32, Failure> {
+    let id = read_number("admin/mospe")?;
+    if id <= 0 {
+        return Err(Failure(
+            "this node has no ID yet (load a map with `omctl setpe`)".into(),
+            1,
+        ));
+    }
+    Ok(id as u32)
+}
+
+fn node_arg(arg: Option<&str>) -> Result<u32, Failure> {
+    match arg {
+        None => this_node(),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|&v| v >= 1)
+            .ok_or_else(|| Failure(format!("not a node ID: {s}"), 2)),
+    }
+}
+
+fn node_field(id: u32, field: &str) -> Result<i64, Failure> {
+    let name = format!("nodes/{id}/{field}");
+    if !proc_root().join(&name).exists() {
+        return Err(Failure(format!("no node {id} in this cluster"), 1));
+    }
+    read_number(&name)
+}
+
+fn status_words(status: i64) -> String {
+    let s = status as u32;
+    let mut words = vec![if s & STATUS_UP != 0 { "up" } else { "down" }];
+    if s & STATUS_DEF == 0 {
+        words = vec!["unknown"];
+    }
+    for (bit, word) in [
+        (STATUS_STAY, "stay"),
+        (STATUS_LSTAY, "lstay"),
+        (STATUS_BLOCK, "block"),
+        (STATUS_QUIET, "quiet"),
+    ] {
+        if s & bit != 0 {
+            words.push(word);
+        }
+    }
+    words.join(",")
+}
+
+/// `(id, address)` of every node this node knows, from the map and the peer list.
+fn addresses() -> Result<Vec<(u32, String)>, Failure> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    let map = read_proc("config")?;
+    if let Ok(m) = NodeMap::parse(map.as_bytes()) {
+        for (id, a) in m.nodes() {
+            out.push((id, a.to_string()));
+        }
+    }
+    for line in read_proc("peers")?.lines() {
+        let mut f = line.split_whitespace();
+        if let (Some(id), Some(addr)) = (f.next().and_then(|s| s.parse().ok()), f.next()) {
+            if !out.iter().any(|(i, _)| *i == id) {
+                out.push((id, addr.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn node_ids() -> Result<Vec<u32>, Failure> {
+    let dir = proc_root().join("nodes");
+    let rd = std::fs::read_dir(&dir).map_err(|e| Failure(format!("{}: {e}", dir.display()), 1))?;
+    let mut ids: Vec<u32> = rd
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn nodes() -> Res {
+    let me = read_number("admin/mospe").unwrap_or(0);
+    let addrs = addresses()?;
+    println!(
+        "{:>5}  {:<16} {:<14} {:>6} {:>6} {:>4} {:>5} {:>9} {:>9}",
+        "NODE", "ADDRESS", "STATUS", "LOAD", "SPEED", "CPUS", "UTIL", "MEM(MB)", "TOTAL(MB)"
+    );
+    for id in node_ids()? {
+        let f = |name| node_field(id, name).unwrap_or(-1);
+        let num = |v: i64| {
+            if v < 0 {
+                "-".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        let mb = |v: i64| {
+            if v < 0 {
+                "-".to_string()
+            } else {
+                (v / 1024).to_string()
+            }
+        };
+        let addr = addrs
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, a)| a.as_str())
+            .unwrap_or("-");
+        let mut status = status_words(f("status"));
+        if i64::from(id) == me {
+            status.push_str(",self");
+        }
+        println!(
+            "{:>5}  {:<16} {:<14} {:>6} {:>6} {:>4} {:>5} {:>9} {:>9}",
+            id,
+            addr,
+            status,
+            num(f("load")),
+            num(f("speed")),
+            num(f("cpus")),
+            num(f("util")),
+            mb(f("mem")),
+            mb(f("tmem"))
+        );
+    }
+    Ok(())
+}
+
+fn print_field(arg: Option<&str>, field: &str) -> Res {
+    let id = node_arg(arg)?;
+    println!("{}", node_field(id, field)?);
+    Ok(())
+}
+
+fn whois(arg: &str) -> Res {
+    let addrs = addresses()?;
+    if let Ok(id) = arg.parse::<u32>() {
+        return match addrs.iter().find(|(i, _)| *i == id) {
+            Some((_, a)) => {
+                println!("{a}");
+                Ok(())
+            }
+            None => Err(Failure(format!("no node {id} in this cluster"), 1)),
+        };
+    }
+    let want =
+        Addr::parse(arg).map_err(|_| Failure(format!("not a node ID or address: {arg}"), 2))?;
+    match addrs
+        .iter()
+        .find(|(_, a)| Addr::parse(a).ok() == Some(want))
+    {
+        Some((id, _)) => {
+            println!("{id}");
+            Ok(())
+        }
+        None => Err(Failure(format!("no node at {arg}"), 1)),
+    }
+}
+
+/// `-f FILE` or the default file.
+fn file_arg(args: &[&str], default: &str) -> Result<PathBuf, Failure> {
+    match args {
+        [] => Ok(PathBuf::from(default)),
+        ["-f", f] => Ok(PathBuf::from(f)),
+        _ => Err(usage()),
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure(format!("{}: {e}", path.display()), 1))
+}
+
+fn setpe(args: &[&str]) -> Res {
+    if args == ["-r"] {
+        print!("{}", read_proc("config")?);
+        return Ok(());
+    }
+    let path = file_arg(args, "/etc/openmosix.map")?;
+    let text = read_file(&path)?;
+    // Check here first, for a message that names the line; the module checks again.
+    NodeMap::parse(&text).map_err(|e| Failure(format!("{}: {e}", path.display()), 1))?;
+    write_proc("config", &text)
+}
+
+fn setkey(args: &[&str]) -> Res {
+    let path = file_arg(args, "/etc/openmosix.key")?;
+    write_proc("admin/key", &read_file(&path)?)
+}
+
+fn toggle(name: &str, on: bool) -> Res {
+    write_proc(&format!("admin/{name}"), if on { b"1\n" } else { b"0\n" })
+}
+
+fn status(arg: Option<&str>) -> Res {
+    let id = node_arg(arg)?;
+    let s = node_field(id, "status")?;
+    println!("node {id}: {} (status {s})", status_words(s));
+    Ok(())
+}
+
+fn isup(arg: &str) -> Res {
+    let id = node_arg(Some(arg))?;
+    let s = node_field(id, "status")? as u32;
+    if s & STATUS_UP != 0 {
+        println!("up");
+        Ok(())
+    } else {
+        println!("down");
+        Err(Failure(format!("node {id} is down"), 1))
+    }
+}
+
+fn getmem(arg: Option<&str>) -> Res {
+    let id = node_arg(arg)?;
+    println!(
+        "available {} free {} total {}",
+        node_field(id, "mem")?,
+        node_field(id, "rmem")?,
+        node_field(id, "tmem")?
+    );
+    Ok(())
+}
+
+fn setspeed(arg: &str) -> Res {
+    let v: u32 = arg
+        .parse()
+        .ok()
+        .filter(|v| (1..=MAX_SPEED).contains(v))
+        .ok_or_else(|| Failure(format!("speed must be 1..{MAX_SPEED}: {arg}"), 2))?;
+    write_proc("admin/speed", format!("{v}\n").as_bytes())
+}
+
+fn run(words: &[&str]) -> Res {
+    match words {
         ["version"] => version(),
+        ["nodes"] => nodes(),
+        ["status"] => status(None),
+        ["status", id] => status(Some(id)),
+        ["isup", id] => isup(id),
+        ["whois", x] => whois(x),
+        ["getload"] => print_field(None, "load"),
+        ["getload", id] => print_field(Some(id), "load"),
+        ["getspeed"] => print_field(None, "speed"),
+        ["getspeed", id] => print_field(Some(id), "speed"),
+        ["getutil"] => print_field(None, "util"),
+        ["getutil", id] => print_field(Some(id), "util"),
+        ["getmem"] => getmem(None),
+        ["getmem", id] => getmem(Some(id)),
+        ["stats"] => {
+            print!("{}", read_proc("stats")?);
+            Ok(())
+        }
+        ["setpe", rest @ ..] => setpe(rest),
+        ["getpe"] => {
+            println!("{}", this_node()?);
+            Ok(())
+        }
+        ["map"] => setpe(&["-r"]),
+        ["setkey", rest @ ..] => setkey(rest),
+        ["setspeed", v] => setspeed(v),
+        ["block"] => toggle("block", true),
+        ["noblock"] => toggle("block", false),
+        ["stay"] => toggle("stay", true),
+        ["nostay"] => toggle("stay", false),
+        ["lstay"] => toggle("lstay", true),
+        ["nolstay"] => toggle("lstay", false),
+        ["quiet"] => toggle("quiet", true),
+        ["noquiet"] => toggle("quiet", false),
+        ["discovery", "on"] => toggle("discovery", true),
+        ["discovery", "off"] => toggle("discovery", false),
+        ["bring"] => write_proc("admin/bring", b"1\n"),
+        ["expel"] => write_proc("admin/expel", b"1\n"),
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(())
         }
-        _ => Err(Failure(USAGE.to_string(), 2)),
-    };
-    match result {
+        _ => Err(usage()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match run(&words) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg, code)) => {
             eprintln!("omctl: {msg}");

@@ -73,3 +73,126 @@ fn unknown_command_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(err.contains("usage: omctl"), "{err}");
 }
+
+/// A fake tree of a 3-node cluster seen from node 1, node 3 down.
+fn fake_cluster(name: &str) -> std::path::PathBuf {
+    let dir = fake_proc(name, Some("module 0.1.0\nprotocol 1\nkernel 7.2.12\n"));
+    let w = |p: &str, v: &str| {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, v).unwrap();
+    };
+    w("config", "1 198.18.0.1 3\n");
+    w("peers", "2 198.18.0.2 up connected map\n3 198.18.0.3 down - map\n7 198.18.0.7 up connected discovered\n");
+    w("admin/mospe", "1\n");
+    w("admin/key", "");
+    w("admin/block", "0\n");
+    w("stats", "frames_sent 4\n");
+    for (id, status, load) in [
+        (1, "3", "120"),
+        (2, "19", "40"),
+        (3, "1", "-1"),
+        (7, "3", "0"),
+    ] {
+        w(&format!("nodes/{id}/status"), &format!("{status}\n"));
+        for f in ["load", "speed", "cpus", "util", "mem", "rmem", "tmem"] {
+            let v = if f == "load" {
+                load
+            } else if load == "-1" {
+                "-1"
+            } else {
+                "2048"
+            };
+            w(&format!("nodes/{id}/{f}"), &format!("{v}\n"));
+        }
+    }
+    dir
+}
+
+#[test]
+fn nodes_table_lists_every_node() {
+    let dir = fake_cluster("nodes");
+    let (code, out, err) = omctl(&dir, &["nodes"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(
+        lines[1].contains("198.18.0.1") && lines[1].contains("up,self"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("up,block") && lines[2].contains(" 40 "),
+        "{out}"
+    );
+    assert!(
+        lines[3].contains("down") && lines[3].contains(" - "),
+        "{out}"
+    );
+    assert!(lines[4].contains("198.18.0.7"), "{out}");
+}
+
+#[test]
+fn status_isup_getload_whois() {
+    let dir = fake_cluster("verbs");
+    assert_eq!(omctl(&dir, &["getload"]).1, "120\n");
+    assert_eq!(omctl(&dir, &["getload", "2"]).1, "40\n");
+    assert_eq!(omctl(&dir, &["getpe"]).1, "1\n");
+    let (code, out, _) = omctl(&dir, &["isup", "2"]);
+    assert_eq!((code, out.as_str()), (0, "up\n"));
+    let (code, out, _) = omctl(&dir, &["isup", "3"]);
+    assert_eq!((code, out.as_str()), (1, "down\n"));
+    let (code, _, err) = omctl(&dir, &["isup", "9"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no node 9"), "{err}");
+    assert_eq!(omctl(&dir, &["isup", "x"]).0, 2);
+    assert_eq!(omctl(&dir, &["whois", "3"]).1, "198.18.0.3\n");
+    assert_eq!(omctl(&dir, &["whois", "198.18.0.7"]).1, "7\n");
+    assert_eq!(omctl(&dir, &["whois", "10.0.0.1"]).0, 1);
+    assert!(omctl(&dir, &["status", "2"]).1.contains("up,block"));
+}
+
+#[test]
+fn setpe_checks_the_map_before_writing() {
+    let dir = fake_cluster("setpe");
+    let good = dir.join("good.map");
+    std::fs::write(&good, "1 10.0.0.1 4\n").unwrap();
+    let (code, _, err) = omctl(&dir, &["setpe", "-f", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config")).unwrap(),
+        "1 10.0.0.1 4\n"
+    );
+    let bad = dir.join("bad.map");
+    std::fs::write(&bad, "1 10.0.0.1 4\n3 10.0.1.1 1\n").unwrap();
+    let (code, _, err) = omctl(&dir, &["setpe", "-f", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config")).unwrap(),
+        "1 10.0.0.1 4\n"
+    );
+    assert_eq!(omctl(&dir, &["setpe", "-r"]).1, "1 10.0.0.1 4\n");
+}
+
+#[test]
+fn toggles_and_speed_write_their_knobs() {
+    let dir = fake_cluster("toggles");
+    assert_eq!(omctl(&dir, &["block"]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("admin/block")).unwrap(),
+        "1\n"
+    );
+    assert_eq!(omctl(&dir, &["noblock"]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("admin/block")).unwrap(),
+        "0\n"
+    );
+    std::fs::write(dir.join("admin/speed"), "").unwrap();
+    assert_eq!(omctl(&dir, &["setspeed", "20000"]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("admin/speed")).unwrap(),
+        "20000\n"
+    );
+    assert_eq!(omctl(&dir, &["setspeed", "0"]).0, 2);
+    assert_eq!(omctl(&dir, &["setspeed", "abc"]).0, 2);
+}

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+# A node with the wrong key is never listed up and its frames are counted as rejected; garbage
+# sent to the port causes no oops, no leaked thread, and the mesh goes on.
+. /lib/cluster/lib.sh
+
+stat_of() { on "$1" "awk '\$1 == \"$2\" {print \$2}' /proc/openmosix/stats"; }
+
+for j in 2 3; do
+	check "node $j up first" wait_for 10 omctl isup "$j"
+done
+threads_before=$(on 2 "ps | grep -c '[o]mx-'")
+
+# Garbage to node 2's port from node 1: random bytes, a huge length, an empty connection.
+head -c 65536 /dev/urandom | nc -w 2 198.18.0.2 7300 >/dev/null 2>&1
+printf 'OMX1\000\001\000\001\000\000\000\000\377\377\377\377' | nc -w 2 198.18.0.2 7300 >/dev/null 2>&1
+nc -w 1 198.18.0.2 7300 </dev/null >/dev/null 2>&1
+for n in 1 2 3 4 5 6 7 8; do
+	head -c 200 /dev/urandom | nc -w 1 198.18.0.2 7300 >/dev/null 2>&1 &
+done
+wait
+check "node 2 counted the garbage as rejected" test "$(stat_of 2 frames_rejected)" -ge 2
+check "node 2 still up for node 3" on 3 omctl isup 2
+check "node 2 still up for node 1" omctl isup 2
+sleep 1
+expect_eq "node 2 has as many omx threads as before" "$(on 2 "ps | grep -c '[o]mx-'")" "$threads_before"
+
+# Node 1 switches to a wrong key: it dials 2 and 3, which refuse it.
+echo "not-the-cluster-key" >/proc/openmosix/admin/key
+sleep 6
+for j in 2 3; do
+	check_fails "node $j does not list node 1 up" on "$j" omctl isup 1
+	check "node $j counted node 1's frames as rejected" test "$(stat_of "$j" handshakes_failed)" -ge 1
+	check_fails "node 1 does not list node $j up" omctl isup "$j"
+done
+check "nodes 2 and 3 still see each other" sh -c "on 2 omctl isup 3 && on 3 omctl isup 2"
+# The right key brings node 1 back.
+check "right key again" omctl setkey
+check "node 2 lists node 1 again" wait_for 10 on 2 omctl isup 1
+# No key at all: no traffic.
+on 3 rmmod openmosix
+on 3 'insmod /lib/openmosix/openmosix.ko && omctl setpe'
+sleep 3
+expect_eq "node 3 without a key sends nothing" "$(stat_of 3 frames_sent)" 0
+check_fails "node 1 does not list keyless node 3" omctl isup 3
+finish
