@@ -18,7 +18,7 @@ TOOLS_ENV := RUSTFLAGS="-C target-feature=+crt-static"
 CARGO_TOOLS := cd tools && cargo
 MODULE_RS := src/*.rs rust/*.rs
 
-.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo clean
+.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo bench fuzz clean
 
 all: module tools
 
@@ -31,6 +31,8 @@ help:
 	@echo "make tools          build the userspace tools (static) under tools/target"
 	@echo "make test           host unit tests of the cargo workspace"
 	@echo "make fmt            format all Rust code; make fmt-check only checks"
+	@echo "make bench          benchmarks in QEMU clusters (prints measured ratios)"
+	@echo "make fuzz           fuzz every decoder of tools/omcore (FUZZ_SECONDS each)"
 	@echo "make clippy         clippy on the workspace and the module"
 	@echo "scripts/cluster run|up ...   boot clusters by hand (see README)"
 
@@ -65,6 +67,12 @@ check:
 
 demo:
 	scripts/demo
+
+bench:
+	scripts/bench
+
+fuzz:
+	scripts/fuzz
 
 clean:
 	-scripts/kbuild clean
