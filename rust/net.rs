@@ -17,6 +17,9 @@ use kernel::ffi::c_int;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
+/// Receive timeouts [`Socket::recv_exact`] waits through once part of its buffer has arrived.
+pub(crate) const PARTIAL_TIMEOUTS: u32 = 10;
+
 /// A socket address in the form the kernel takes: IPv4 or IPv6 with a port.
 #[repr(C)]
 union RawAddr {
@@ -266,11 +269,24 @@ impl Socket {
     }
 
     /// Fills all of `buf` from a stream socket. `Ok(false)` when the peer closed the connection
-    /// before the first byte; a close in the middle is `econnreset()`, a timeout `EAGAIN`.
+    /// before the first byte; a close in the middle is `ECONNRESET`. A receive timeout before
+    /// the first byte is `EAGAIN`; once part of `buf` has arrived, the rest is waited for through
+    /// up to [`PARTIAL_TIMEOUTS`] more timeouts (then `ETIMEDOUT`), so that a timeout never
+    /// splits what the caller reads.
     pub(crate) fn recv_exact(&self, buf: &mut [u8]) -> Result<bool> {
         let mut got = 0;
+        let mut timeouts = 0;
         while got < buf.len() {
-            let n = self.recvmsg(&mut buf[got..], None, bindings::MSG_WAITALL)?;
+            let n = match self.recvmsg(&mut buf[got..], None, bindings::MSG_WAITALL) {
+                Err(e) if e == EAGAIN && got > 0 => {
+                    timeouts += 1;
+                    if timeouts > PARTIAL_TIMEOUTS {
+                        return Err(ETIMEDOUT);
+                    }
+                    continue;
+                }
+                r => r?,
+            };
             if n == 0 {
                 return if got == 0 {
                     Ok(false)

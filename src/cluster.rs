@@ -797,18 +797,11 @@ impl Cluster {
         }
         let hello = msg::Hello::decode(&p).map_err(|_| ebadmsg())?;
         let (paddr, _) = sock.peer()?;
-        {
-            let mut st = self.state.lock();
-            let known = st.peers.iter().any(|p| p.id == peer);
-            if !known {
-                if !discovery || st.peers.len() >= MAX_PEERS {
-                    return Err(EPERM);
-                }
-                st.peers
-                    .push(Peer::new(peer, paddr, false, true), GFP_KERNEL)?;
-                st.nodes_dirty = true;
-                pr_info!("node {} joined from {}\n", peer, Disp(&paddr));
-            }
+        // An unknown node is only welcome with discovery on; it is added once it has proved the
+        // key on this connection (below), never on the strength of a Hello that could be a replay.
+        let known = self.state.lock().peers.iter().any(|p| p.id == peer);
+        if !known && !discovery {
+            return Err(EPERM);
         }
         let mut na = [0u8; NONCE_LEN];
         random_bytes(&mut na);
@@ -831,6 +824,18 @@ impl Cluster {
         }
         if msg::Auth::decode(&p).map_err(|_| ebadmsg())?.echo != na {
             return Err(ebadmsg());
+        }
+        if !known {
+            let mut st = self.state.lock();
+            if !st.peers.iter().any(|p| p.id == peer) {
+                if st.peers.len() >= MAX_PEERS {
+                    return Err(EPERM);
+                }
+                st.peers
+                    .push(Peer::new(peer, paddr, false, true), GFP_KERNEL)?;
+                st.nodes_dirty = true;
+                pr_info!("node {} joined from {}\n", peer, Disp(&paddr));
+            }
         }
         sock.set_nodelay();
         sock.set_timeouts(RX_POLL_MS, TX_TIMEOUT_MS);
