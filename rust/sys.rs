@@ -6,6 +6,13 @@ use super::bindings;
 use crate::omcore::addr::Addr;
 use kernel::prelude::*;
 
+/// Milliseconds on the monotonic clock.
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: `ktime_get` reads the monotonic clock; no preconditions.
+    let ns = unsafe { bindings::ktime_get() };
+    (ns.max(0) as u64) / 1_000_000
+}
+
 /// Memory of this node in KiB.
 pub(crate) struct MemInfo {
     /// All memory.

@@ -19,7 +19,7 @@ use crate::ksys::crypto::{random_bytes, HmacKey, TAG_LEN};
 use crate::ksys::errno::{ebadmsg, econnreset, enotconn, eshutdown};
 use crate::ksys::net::{Kind, Socket};
 use crate::ksys::proc::ProcDir;
-use crate::ksys::sys;
+use crate::ksys::sys::{self, now_ms};
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::Disp;
 use crate::omcore::addr::Addr;
@@ -54,13 +54,6 @@ const REDIAL_MS: u64 = 1000;
 const GOSSIP_FANOUT: usize = 2;
 /// Most nodes the module keeps track of (map nodes plus discovered ones).
 pub(crate) const MAX_PEERS: usize = 1024;
-
-/// Milliseconds on the monotonic clock.
-fn now_ms() -> u64 {
-    // SAFETY: `ktime_get` reads the monotonic clock; no preconditions.
-    let ns = unsafe { kernel::bindings::ktime_get() };
-    (ns.max(0) as u64) / 1_000_000
-}
 
 /// Counters shown in `/proc/openmosix/stats`.
 #[derive(Default)]
