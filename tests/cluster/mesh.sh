@@ -70,6 +70,13 @@ check "node 2 sees node 1 blocked" wait_for 3 sh -c "on 2 omctl status 1 | grep 
 check "node 3 sees node 1's speed" wait_for 3 sh -c "test \$(on 3 omctl getspeed 1) = 20000"
 check "omctl noblock" omctl noblock
 check_fails "bring needs migration" omctl bring
+# A smaller map drops node 3 from node 1's view (and its /proc directory); the full map brings
+# it back.
+check "map without node 3" sh -c "echo '1 198.18.0.1 2' >/proc/openmosix/config"
+check "nodes/3 goes away" wait_for 3 sh -c "! test -e /proc/openmosix/nodes/3"
+check_fails "node 3 no longer listed" sh -c "grep -q '^3 ' /proc/openmosix/peers"
+check "full map again" omctl setpe
+check "node 3 up again on node 1" wait_for 10 omctl isup 3
 expect_eq "no frame rejected in normal operation" \
 	"$(awk '$1 == "frames_rejected" {print $2}' /proc/openmosix/stats)" 0
 finish
