@@ -16,7 +16,8 @@ TOOLS_TARGET := x86_64-unknown-linux-gnu
 # Tools are linked statically so the same binaries run on the host and in guests.
 TOOLS_ENV := RUSTFLAGS="-C target-feature=+crt-static"
 CARGO_TOOLS := cd tools && cargo
-MODULE_RS := src/*.rs rust/*.rs
+# Rust outside the cargo workspace: the module and the fuzz targets.
+LOOSE_RS := src/*.rs rust/*.rs tools/fuzz/fuzz_targets/*.rs
 
 .PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo bench fuzz clean
 
@@ -50,11 +51,11 @@ tools:
 
 fmt:
 	$(CARGO_TOOLS) fmt
-	rustfmt --edition 2021 $(MODULE_RS)
+	rustfmt --edition 2021 $(LOOSE_RS)
 
 fmt-check:
 	$(CARGO_TOOLS) fmt --check
-	rustfmt --edition 2021 --check $(MODULE_RS)
+	rustfmt --edition 2021 --check $(LOOSE_RS)
 
 clippy: module-clippy
 	$(CARGO_TOOLS) clippy --locked --all-targets -- -D warnings
