@@ -25,11 +25,15 @@ sleep 1
 expect_eq "node 2 has as many omx threads as before" "$(on 2 "ps | grep -c '[o]mx-'")" "$threads_before"
 
 # Node 1 switches to a wrong key: it dials 2 and 3, which refuse it.
+rejected_before_2=$(stat_of 2 frames_rejected)
+rejected_before_3=$(stat_of 3 frames_rejected)
 echo "not-the-cluster-key" >/proc/openmosix/admin/key
 sleep 6
 for j in 2 3; do
 	check_fails "node $j does not list node 1 up" on "$j" omctl isup 1
-	check "node $j counted node 1's frames as rejected" test "$(stat_of "$j" handshakes_failed)" -ge 1
+	check "node $j counted node 1's handshakes as failed" test "$(stat_of "$j" handshakes_failed)" -ge 1
+	check "node $j counted node 1's frames as rejected" \
+		test "$(stat_of "$j" frames_rejected)" -gt "$(eval echo "\$rejected_before_$j")"
 	check_fails "node 1 does not list node $j up" omctl isup "$j"
 done
 check "nodes 2 and 3 still see each other" sh -c "on 2 omctl isup 3 && on 3 omctl isup 2"
