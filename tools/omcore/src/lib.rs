@@ -14,4 +14,5 @@ pub mod addr;
 pub mod frame;
 pub mod map;
 pub mod msg;
+pub mod syscalls;
 pub mod version;

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Where each x86-64 system call of a migrated process runs: the one table the deputy and the
+//! remote side follow (see `Documentation/syscalls.md`).
+//!
+//! - [`Class::Local`]: runs on the remote node, in the guest, at native speed (memory management
+//!   of private memory, signal masks and handlers, futexes, sleeping, clocks, identity getters
+//!   whose answers were copied with the process).
+//! - [`Class::Home`]: forwarded to the deputy, which makes the call at home in the original task's
+//!   context (its files, cwd, root, credentials, pid, session, terminal, parent and children);
+//!   pointer arguments travel with the request or are fetched from the guest on demand.
+//! - [`Class::Special`]: handled by dedicated code on both sides; the text says how ("as NAME":
+//!   handled like NAME).
+//! - [`Class::Refused`]: cannot work once the process has left home; the text is the reason. A
+//!   process that depends on one is kept home (a stay reason) or gets the call's error.
+//!
+//! The table lists every number of the 7.2 kernel's `arch/x86/entry/syscalls/syscall_64.tbl`
+//! (common and 64-bit entries). A number that is not in it is not a system call: `ENOSYS`.
+
+/// Where a system call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// On the remote node, in the guest.
+    Local,
+    /// At home, by the deputy.
+    Home,
+    /// By dedicated code on both sides, as described.
+    Special(&'static str),
+    /// Not available to a migrated process, for the reason given.
+    Refused(&'static str),
+}
+
+use Class::{Home, Local, Refused, Special};
+
+/// `(number, name, class)` of every x86-64 system call, by number.
+pub static SYSCALLS: &[(u32, &str, Class)] = &[
+    (0, "read", Home),
+    (1, "write", Home),
+    (2, "open", Home),
+    (3, "close", Home),
+    (4, "stat", Home),
+    (5, "fstat", Home),
+    (6, "lstat", Home),
+    (7, "poll", Home),
+    (8, "lseek", Home),
+    (9, "mmap", Special("anonymous and private mappings are made on the remote; file-backed ones fetch the file pages from home")),
+    (10, "mprotect", Local),
+    (11, "munmap", Local),
+    (12, "brk", Local),
+    (13, "rt_sigaction", Local),
+    (14, "rt_sigprocmask", Local),
+    (15, "rt_sigreturn", Local),
+    (16, "ioctl", Home),
+    (17, "pread64", Home),
+    (18, "pwrite64", Home),
+    (19, "readv", Home),
+    (20, "writev", Home),
+    (21, "access", Home),
+    (22, "pipe", Home),
+    (23, "select", Home),
+    (24, "sched_yield", Local),
+    (25, "mremap", Local),
+    (26, "msync", Special("anonymous: local no-op; shared file mappings never migrate")),
+    (27, "mincore", Local),
+    (28, "madvise", Local),
+    (29, "shmget", Home),
+    (30, "shmat", Home),
+    (31, "shmctl", Home),
+    (32, "dup", Home),
+    (33, "dup2", Home),
+    (34, "pause", Local),
+    (35, "nanosleep", Local),
+    (36, "getitimer", Special("as alarm")),
+    (37, "alarm", Special("timers run at home and their signals are forwarded to the guest")),
+    (38, "setitimer", Special("as alarm")),
+    (39, "getpid", Special("answered locally with the home pid")),
+    (40, "sendfile", Home),
+    (41, "socket", Home),
+    (42, "connect", Home),
+    (43, "accept", Home),
+    (44, "sendto", Home),
+    (45, "recvfrom", Home),
+    (46, "sendmsg", Home),
+    (47, "recvmsg", Home),
+    (48, "shutdown", Home),
+    (49, "bind", Home),
+    (50, "listen", Home),
+    (51, "getsockname", Home),
+    (52, "getpeername", Home),
+    (53, "socketpair", Home),
+    (54, "setsockopt", Home),
+    (55, "getsockopt", Home),
+    (56, "clone", Special("a new process is created at home (deputy first) and its user context follows; CLONE_VM/CLONE_THREAD are refused: threads stay home")),
+    (57, "fork", Special("the child is created at home (deputy first); its user context is copied to the remote")),
+    (58, "vfork", Special("as fork; the parent waits for the child as at home")),
+    (59, "execve", Special("runs at home: the new program starts at home and may migrate again")),
+    (60, "exit", Special("ends the guest; the deputy exits with the same status")),
+    (61, "wait4", Home),
+    (62, "kill", Home),
+    (63, "uname", Home),
+    (64, "semget", Home),
+    (65, "semop", Home),
+    (66, "semctl", Home),
+    (67, "shmdt", Home),
+    (68, "msgget", Home),
+    (69, "msgsnd", Home),
+    (70, "msgrcv", Home),
+    (71, "msgctl", Home),
+    (72, "fcntl", Home),
+    (73, "flock", Home),
+    (74, "fsync", Home),
+    (75, "fdatasync", Home),
+    (76, "truncate", Home),
+    (77, "ftruncate", Home),
+    (78, "getdents", Home),
+    (79, "getcwd", Home),
+    (80, "chdir", Home),
+    (81, "fchdir", Home),
+    (82, "rename", Home),
+    (83, "mkdir", Home),
+    (84, "rmdir", Home),
+    (85, "creat", Home),
+    (86, "link", Home),
+    (87, "unlink", Home),
+    (88, "symlink", Home),
+    (89, "readlink", Home),
+    (90, "chmod", Home),
+    (91, "fchmod", Home),
+    (92, "chown", Home),
+    (93, "fchown", Home),
+    (94, "lchown", Home),
+    (95, "umask", Home),
+    (96, "gettimeofday", Local),
+    (97, "getrlimit", Local),
+    (98, "getrusage", Special("own usage: CPU time used on the remote is added to the home figures")),
+    (99, "sysinfo", Home),
+    (100, "times", Special("as getrusage")),
+    (101, "ptrace", Refused("tracing a migrated process is not supported; it stays home while traced")),
+    (102, "getuid", Local),
+    (103, "syslog", Home),
+    (104, "getgid", Local),
+    (105, "setuid", Special("credential changes apply at home (checked there) and are mirrored on the remote")),
+    (106, "setgid", Special("as setuid")),
+    (107, "geteuid", Local),
+    (108, "getegid", Local),
+    (109, "setpgid", Home),
+    (110, "getppid", Special("answered locally with the home parent pid")),
+    (111, "getpgrp", Special("answered with the home process group")),
+    (112, "setsid", Home),
+    (113, "setreuid", Special("as setuid")),
+    (114, "setregid", Special("as setuid")),
+    (115, "getgroups", Local),
+    (116, "setgroups", Special("as setuid")),
+    (117, "setresuid", Special("as setuid")),
+    (118, "getresuid", Local),
+    (119, "setresgid", Special("as setuid")),
+    (120, "getresgid", Local),
+    (121, "getpgid", Special("own group answered with home ids; other pids asked at home")),
+    (122, "setfsuid", Special("as setuid")),
+    (123, "setfsgid", Special("as setuid")),
+    (124, "getsid", Special("own session answered with home ids; other pids asked at home")),
+    (125, "capget", Local),
+    (126, "capset", Special("as setuid")),
+    (127, "rt_sigpending", Local),
+    (128, "rt_sigtimedwait", Local),
+    (129, "rt_sigqueueinfo", Special("to itself: delivered locally; otherwise sent from home")),
+    (130, "rt_sigsuspend", Local),
+    (131, "sigaltstack", Local),
+    (132, "utime", Home),
+    (133, "mknod", Home),
+    (134, "uselib", Home),
+    (135, "personality", Local),
+    (136, "ustat", Home),
+    (137, "statfs", Home),
+    (138, "fstatfs", Home),
+    (139, "sysfs", Home),
+    (140, "getpriority", Special("own process: applied on the remote (real-time policies send it home); other pids at home")),
+    (141, "setpriority", Special("own process: applied on the remote (real-time policies send it home); other pids at home")),
+    (142, "sched_setparam", Special("own process: applied on the remote (real-time policies send it home); other pids at home")),
+    (143, "sched_getparam", Local),
+    (144, "sched_setscheduler", Special("own process: applied on the remote (real-time policies send it home); other pids at home")),
+    (145, "sched_getscheduler", Local),
+    (146, "sched_get_priority_max", Local),
+    (147, "sched_get_priority_min", Local),
+    (148, "sched_rr_get_interval", Local),
+    (149, "mlock", Local),
+    (150, "munlock", Local),
+    (151, "mlockall", Local),
+    (152, "munlockall", Local),
+    (153, "vhangup", Home),
+    (154, "modify_ldt", Refused("LDT contents are not migrated; a process with an LDT stays home")),
+    (155, "pivot_root", Home),
+    (156, "_sysctl", Home),
+    (157, "prctl", Special("per-process options (name, dumpable, ...) applied at home and on the remote")),
+    (158, "arch_prctl", Local),
+    (159, "adjtimex", Home),
+    (160, "setrlimit", Special("applied at home and on the remote")),
+    (161, "chroot", Home),
+    (162, "sync", Home),
+    (163, "acct", Home),
+    (164, "settimeofday", Home),
+    (165, "mount", Home),
+    (166, "umount2", Home),
+    (167, "swapon", Home),
+    (168, "swapoff", Home),
+    (169, "reboot", Home),
+    (170, "sethostname", Home),
+    (171, "setdomainname", Home),
+    (172, "iopl", Refused("I/O privilege is a property of the home machine")),
+    (173, "ioperm", Refused("I/O privilege is a property of the home machine")),
+    (174, "create_module", Home),
+    (175, "init_module", Home),
+    (176, "delete_module", Home),
+    (177, "get_kernel_syms", Home),
+    (178, "query_module", Home),
+    (179, "quotactl", Home),
+    (180, "nfsservctl", Home),
+    (181, "getpmsg", Home),
+    (182, "putpmsg", Home),
+    (183, "afs_syscall", Home),
+    (184, "tuxcall", Home),
+    (185, "security", Home),
+    (186, "gettid", Special("answered locally with the home pid (a migrated process has one thread)")),
+    (187, "readahead", Home),
+    (188, "setxattr", Home),
+    (189, "lsetxattr", Home),
+    (190, "fsetxattr", Home),
+    (191, "getxattr", Home),
+    (192, "lgetxattr", Home),
+    (193, "fgetxattr", Home),
+    (194, "listxattr", Home),
+    (195, "llistxattr", Home),
+    (196, "flistxattr", Home),
+    (197, "removexattr", Home),
+    (198, "lremovexattr", Home),
+    (199, "fremovexattr", Home),
+    (200, "tkill", Special("to itself: delivered locally; otherwise sent from home")),
+    (201, "time", Local),
+    (202, "futex", Local),
+    (203, "sched_setaffinity", Local),
+    (204, "sched_getaffinity", Local),
+    (205, "set_thread_area", Refused("32-bit TLS descriptors are not migrated")),
+    (206, "io_setup", Refused("Linux AIO completes into guest memory asynchronously")),
+    (207, "io_destroy", Refused("Linux AIO completes into guest memory asynchronously")),
+    (208, "io_getevents", Refused("Linux AIO completes into guest memory asynchronously")),
+    (209, "io_submit", Refused("Linux AIO completes into guest memory asynchronously")),
+    (210, "io_cancel", Refused("Linux AIO completes into guest memory asynchronously")),
+    (211, "get_thread_area", Refused("32-bit TLS descriptors are not migrated")),
+    (212, "lookup_dcookie", Home),
+    (213, "epoll_create", Home),
+    (214, "epoll_ctl_old", Home),
+    (215, "epoll_wait_old", Home),
+    (216, "remap_file_pages", Refused("nonlinear file mappings are not migrated")),
+    (217, "getdents64", Home),
+    (218, "set_tid_address", Local),
+    (219, "restart_syscall", Local),
+    (220, "semtimedop", Home),
+    (221, "fadvise64", Home),
+    (222, "timer_create", Special("POSIX timers live at home; expiry signals are forwarded")),
+    (223, "timer_settime", Special("as timer_create")),
+    (224, "timer_gettime", Special("as timer_create")),
+    (225, "timer_getoverrun", Special("as timer_create")),
+    (226, "timer_delete", Special("as timer_create")),
+    (227, "clock_settime", Home),
+    (228, "clock_gettime", Local),
+    (229, "clock_getres", Local),
+    (230, "clock_nanosleep", Local),
+    (231, "exit_group", Special("as exit")),
+    (232, "epoll_wait", Home),
+    (233, "epoll_ctl", Home),
+    (234, "tgkill", Special("as tkill")),
+    (235, "utimes", Home),
+    (236, "vserver", Home),
+    (237, "mbind", Refused("NUMA policy of the guest's memory has no meaning across machines")),
+    (238, "set_mempolicy", Refused("NUMA policy has no meaning across machines")),
+    (239, "get_mempolicy", Refused("NUMA policy has no meaning across machines")),
+    (240, "mq_open", Home),
+    (241, "mq_unlink", Home),
+    (242, "mq_timedsend", Home),
+    (243, "mq_timedreceive", Home),
+    (244, "mq_notify", Home),
+    (245, "mq_getsetattr", Home),
+    (246, "kexec_load", Home),
+    (247, "waitid", Home),
+    (248, "add_key", Home),
+    (249, "request_key", Home),
+    (250, "keyctl", Home),
+    (251, "ioprio_set", Home),
+    (252, "ioprio_get", Home),
+    (253, "inotify_init", Home),
+    (254, "inotify_add_watch", Home),
+    (255, "inotify_rm_watch", Home),
+    (256, "migrate_pages", Refused("NUMA page placement has no meaning across machines")),
+    (257, "openat", Home),
+    (258, "mkdirat", Home),
+    (259, "mknodat", Home),
+    (260, "fchownat", Home),
+    (261, "futimesat", Home),
+    (262, "newfstatat", Home),
+    (263, "unlinkat", Home),
+    (264, "renameat", Home),
+    (265, "linkat", Home),
+    (266, "symlinkat", Home),
+    (267, "readlinkat", Home),
+    (268, "fchmodat", Home),
+    (269, "faccessat", Home),
+    (270, "pselect6", Home),
+    (271, "ppoll", Home),
+    (272, "unshare", Home),
+    (273, "set_robust_list", Local),
+    (274, "get_robust_list", Local),
+    (275, "splice", Home),
+    (276, "tee", Home),
+    (277, "sync_file_range", Home),
+    (278, "vmsplice", Refused("gives the home kernel references to guest pages")),
+    (279, "move_pages", Refused("NUMA page placement has no meaning across machines")),
+    (280, "utimensat", Home),
+    (281, "epoll_pwait", Home),
+    (282, "signalfd", Home),
+    (283, "timerfd_create", Home),
+    (284, "eventfd", Home),
+    (285, "fallocate", Home),
+    (286, "timerfd_settime", Home),
+    (287, "timerfd_gettime", Home),
+    (288, "accept4", Home),
+    (289, "signalfd4", Home),
+    (290, "eventfd2", Home),
+    (291, "epoll_create1", Home),
+    (292, "dup3", Home),
+    (293, "pipe2", Home),
+    (294, "inotify_init1", Home),
+    (295, "preadv", Home),
+    (296, "pwritev", Home),
+    (297, "rt_tgsigqueueinfo", Special("as rt_sigqueueinfo")),
+    (298, "perf_event_open", Refused("performance counters measure one machine")),
+    (299, "recvmmsg", Home),
+    (300, "fanotify_init", Home),
+    (301, "fanotify_mark", Home),
+    (302, "prlimit64", Special("own limits: applied at home and on the remote; other pids at home")),
+    (303, "name_to_handle_at", Home),
+    (304, "open_by_handle_at", Home),
+    (305, "clock_adjtime", Home),
+    (306, "syncfs", Home),
+    (307, "sendmmsg", Home),
+    (308, "setns", Home),
+    (309, "getcpu", Local),
+    (310, "process_vm_readv", Refused("reads another process's memory across machines")),
+    (311, "process_vm_writev", Refused("writes another process's memory across machines")),
+    (312, "kcmp", Home),
+    (313, "finit_module", Home),
+    (314, "sched_setattr", Special("own process: applied on the remote (real-time policies send it home); other pids at home")),
+    (315, "sched_getattr", Local),
+    (316, "renameat2", Home),
+    (317, "seccomp", Refused("seccomp filters are not migrated; a filtered process stays home")),
+    (318, "getrandom", Local),
+    (319, "memfd_create", Home),
+    (320, "kexec_file_load", Home),
+    (321, "bpf", Home),
+    (322, "execveat", Special("as execve")),
+    (323, "userfaultfd", Refused("page faults of the guest cannot be served by a home file descriptor")),
+    (324, "membarrier", Local),
+    (325, "mlock2", Local),
+    (326, "copy_file_range", Home),
+    (327, "preadv2", Home),
+    (328, "pwritev2", Home),
+    (329, "pkey_mprotect", Refused("memory protection keys are not migrated")),
+    (330, "pkey_alloc", Refused("memory protection keys are not migrated")),
+    (331, "pkey_free", Refused("memory protection keys are not migrated")),
+    (332, "statx", Home),
+    (333, "io_pgetevents", Refused("Linux AIO completes into guest memory asynchronously")),
+    (334, "rseq", Local),
+    (335, "uretprobe", Refused("uprobes are the home kernel's instrumentation")),
+    (336, "uprobe", Refused("uprobes are the home kernel's instrumentation")),
+    (424, "pidfd_send_signal", Home),
+    (425, "io_uring_setup", Refused("io_uring shares rings between guest memory and the home kernel")),
+    (426, "io_uring_enter", Refused("io_uring shares rings between guest memory and the home kernel")),
+    (427, "io_uring_register", Refused("io_uring shares rings between guest memory and the home kernel")),
+    (428, "open_tree", Home),
+    (429, "move_mount", Home),
+    (430, "fsopen", Home),
+    (431, "fsconfig", Home),
+    (432, "fsmount", Home),
+    (433, "fspick", Home),
+    (434, "pidfd_open", Home),
+    (435, "clone3", Special("as clone")),
+    (436, "close_range", Home),
+    (437, "openat2", Home),
+    (438, "pidfd_getfd", Home),
+    (439, "faccessat2", Home),
+    (440, "process_madvise", Refused("acts on the memory of other processes by pidfd")),
+    (441, "epoll_pwait2", Home),
+    (442, "mount_setattr", Home),
+    (443, "quotactl_fd", Home),
+    (444, "landlock_create_ruleset", Home),
+    (445, "landlock_add_rule", Home),
+    (446, "landlock_restrict_self", Home),
+    (447, "memfd_secret", Refused("secret memory is never sent over the network")),
+    (448, "process_mrelease", Refused("acts on the memory of other processes by pidfd")),
+    (449, "futex_waitv", Local),
+    (450, "set_mempolicy_home_node", Refused("NUMA policy has no meaning across machines")),
+    (451, "cachestat", Home),
+    (452, "fchmodat2", Home),
+    (453, "map_shadow_stack", Refused("shadow stacks are not migrated")),
+    (454, "futex_wake", Local),
+    (455, "futex_wait", Local),
+    (456, "futex_requeue", Local),
+    (457, "statmount", Home),
+    (458, "listmount", Home),
+    (459, "lsm_get_self_attr", Home),
+    (460, "lsm_set_self_attr", Home),
+    (461, "lsm_list_modules", Home),
+    (462, "mseal", Refused("sealed mappings are not migrated")),
+    (463, "setxattrat", Home),
+    (464, "getxattrat", Home),
+    (465, "listxattrat", Home),
+    (466, "removexattrat", Home),
+    (467, "open_tree_attr", Home),
+    (468, "file_getattr", Home),
+    (469, "file_setattr", Home),
+    (470, "listns", Home),
+    (471, "rseq_slice_yield", Local),
+];
+
+/// The class of system call `nr`, or `None` if there is no such call.
+pub fn class_of(nr: u32) -> Option<Class> {
+    SYSCALLS
+        .binary_search_by_key(&nr, |&(n, _, _)| n)
+        .ok()
+        .map(|i| SYSCALLS[i].2)
+}
+
+/// The number of the system call called `name`.
+pub fn number_of(name: &str) -> Option<u32> {
+    SYSCALLS
+        .iter()
+        .find(|&&(_, n, _)| n == name)
+        .map(|&(nr, _, _)| nr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+
+    fn class(name: &str) -> Class {
+        class_of(number_of(name).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn table_is_sorted_unique_and_complete() {
+        assert_eq!(SYSCALLS.len(), 385);
+        for w in SYSCALLS.windows(2) {
+            assert!(w[0].0 < w[1].0, "{:?} before {:?}", w[0], w[1]);
+        }
+        for (i, a) in SYSCALLS.iter().enumerate() {
+            assert!(
+                SYSCALLS[i + 1..].iter().all(|b| b.1 != a.1),
+                "{} twice",
+                a.1
+            );
+            if let Special(why) | Refused(why) = a.2 {
+                // Either a reason, or "as NAME" for a call that is handled like another.
+                match why.strip_prefix("as ") {
+                    Some(other) => {
+                        let other = other.split(';').next().unwrap_or("");
+                        assert!(number_of(other).is_some(), "{}: {why}", a.1);
+                    }
+                    None => assert!(why.len() > 20, "{} needs a reason", a.1),
+                }
+            }
+        }
+        // The ends and the gap of the 64-bit table.
+        assert_eq!(number_of("read"), Some(0));
+        assert_eq!(number_of("uprobe"), Some(336));
+        assert_eq!(class_of(337), None);
+        assert_eq!(class_of(423), None);
+        assert_eq!(number_of("pidfd_send_signal"), Some(424));
+        assert_eq!(number_of("rseq_slice_yield"), Some(471));
+        assert_eq!(class_of(472), None);
+    }
+
+    #[test]
+    fn local_calls_the_design_requires() {
+        for name in [
+            "brk",
+            "mprotect",
+            "munmap",
+            "mremap",
+            "madvise",
+            "rt_sigaction",
+            "rt_sigprocmask",
+            "sigaltstack",
+            "futex",
+            "nanosleep",
+            "clock_nanosleep",
+            "sched_yield",
+            "pause",
+            "clock_gettime",
+        ] {
+            assert_eq!(class(name), Local, "{name}");
+        }
+        // Identity calls answer with the home ids.
+        for name in ["getpid", "gettid", "getppid", "mmap"] {
+            assert!(matches!(class(name), Special(_)), "{name}");
+        }
+    }
+
+    #[test]
+    fn home_calls_the_design_requires() {
+        for name in [
+            "read",
+            "write",
+            "open",
+            "openat",
+            "close",
+            "stat",
+            "newfstatat",
+            "lseek",
+            "pipe",
+            "pipe2",
+            "socket",
+            "connect",
+            "accept",
+            "sendto",
+            "recvfrom",
+            "ioctl",
+            "poll",
+            "select",
+            "epoll_wait",
+            "epoll_ctl",
+            "wait4",
+            "waitid",
+            "kill",
+            "uname",
+            "getdents64",
+            "readlink",
+            "chdir",
+            "getcwd",
+            "dup",
+            "fcntl",
+            "umask",
+        ] {
+            assert_eq!(class(name), Home, "{name}");
+        }
+    }
+
+    #[test]
+    fn process_lifecycle_is_special() {
+        for name in [
+            "fork",
+            "vfork",
+            "clone",
+            "clone3",
+            "execve",
+            "execveat",
+            "exit",
+            "exit_group",
+        ] {
+            assert!(matches!(class(name), Special(_)), "{name}");
+        }
+        for name in [
+            "ptrace",
+            "io_uring_setup",
+            "userfaultfd",
+            "modify_ldt",
+            "perf_event_open",
+        ] {
+            assert!(matches!(class(name), Refused(_)), "{name}");
+        }
+    }
+
+    #[test]
+    fn documentation_lists_every_call_that_is_not_home() {
+        let doc = include_str!("../../../Documentation/syscalls.md");
+        let section = |title: &str| {
+            let start = doc.find(title).unwrap();
+            let rest = &doc[start + title.len()..];
+            &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+        };
+        let (local, special, refused) = (
+            section("## Local"),
+            section("## Special"),
+            section("## Refused"),
+        );
+        for &(nr, name, class) in SYSCALLS {
+            let quoted = std::format!("`{name}`");
+            let row = std::format!("| {nr} | `{name}` | ");
+            match class {
+                Local => assert!(local.contains(&quoted), "{name} not listed as local"),
+                Special(why) => assert!(special.contains(&(row + why)), "{name}: special row"),
+                Refused(why) => assert!(refused.contains(&(row + why)), "{name}: refused row"),
+                Home => {}
+            }
+        }
+    }
+}
