@@ -32,3 +32,29 @@ impl<T: core::fmt::Display> kernel::fmt::Display for Disp<'_, T> {
         core::fmt::Display::fmt(self.0, f)
     }
 }
+
+/// Formats `args` into `buf` as a NUL-terminated string, cut short if `buf` is too small.
+pub(crate) fn cstr_fmt<'a>(buf: &'a mut [u8], args: core::fmt::Arguments<'_>) -> &'a CStr {
+    struct Cut<'b> {
+        buf: &'b mut [u8],
+        len: usize,
+    }
+    impl core::fmt::Write for Cut<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            // Keep the last byte for the NUL.
+            let room = self.buf.len().saturating_sub(1 + self.len);
+            let n = s.len().min(room);
+            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
+    }
+    if buf.is_empty() {
+        return c"";
+    }
+    let mut w = Cut { buf, len: 0 };
+    let _ = core::fmt::Write::write_fmt(&mut w, args);
+    let len = w.len;
+    buf[len] = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).unwrap_or(c"")
+}

@@ -21,7 +21,7 @@ use crate::ksys::net::{Kind, Socket};
 use crate::ksys::proc::ProcDir;
 use crate::ksys::sys::{self, now_ms};
 use crate::ksys::thread::{self, KThread};
-use crate::ksys::Disp;
+use crate::ksys::{cstr_fmt, Disp};
 use crate::omcore::addr::Addr;
 use crate::omcore::frame::{FrameHeader, MessageKind, HEADER_LEN};
 use crate::omcore::map::NodeMap;
@@ -698,12 +698,12 @@ impl Cluster {
         let rx = {
             let me = self.clone();
             let c = conn.clone();
-            let n = thread_name(&mut name, b"omx-rx/", id);
+            let n = cstr_fmt(&mut name, format_args!("omx-rx/{id}"));
             KThread::spawn(n, move || me.rx_loop(&c))?
         };
         let tx = {
             let c = conn.clone();
-            let n = thread_name(&mut name, b"omx-tx/", id);
+            let n = cstr_fmt(&mut name, format_args!("omx-tx/{id}"));
             KThread::spawn(n, move || tx_loop(&c))
         };
         let tx = match tx {
@@ -1304,31 +1304,4 @@ fn tx_loop(conn: &Arc<Conn>) {
             return;
         }
     }
-}
-
-/// Formats `prefix` + `id` into `buf` as a C string.
-fn thread_name<'a>(buf: &'a mut [u8; 16], prefix: &[u8], id: u32) -> &'a CStr {
-    let mut n = 0;
-    for &b in prefix.iter().take(9) {
-        buf[n] = b;
-        n += 1;
-    }
-    let mut digits = [0u8; 10];
-    let mut d = 0;
-    let mut v = id;
-    loop {
-        digits[d] = b'0' + (v % 10) as u8;
-        d += 1;
-        v /= 10;
-        if v == 0 || d == digits.len() {
-            break;
-        }
-    }
-    while d > 0 && n < 15 {
-        d -= 1;
-        buf[n] = digits[d];
-        n += 1;
-    }
-    buf[n] = 0;
-    CStr::from_bytes_with_nul(&buf[..=n]).unwrap_or(c"omx")
 }

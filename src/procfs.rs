@@ -16,7 +16,7 @@
 use crate::cluster::{Cluster, Tunables, MAX_KEY, MIN_KEY};
 use crate::ksys::errno::eopnotsupp;
 use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
-use crate::ksys::{kernel_release, Disp};
+use crate::ksys::{cstr_fmt, kernel_release, Disp};
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::MAX_SPEED;
 use crate::omcore::version::VersionInfo;
@@ -80,7 +80,7 @@ pub(crate) fn sync_nodes(dir: &mut ProcDir, cluster: &Arc<Cluster>, ids: &[u32])
     }
     for &id in ids {
         let mut buf = [0u8; 12];
-        let name = id_name(&mut buf, id);
+        let name = cstr_fmt(&mut buf, format_args!("{id}"));
         if nodes.has_subdir(name) {
             continue;
         }
@@ -95,32 +95,6 @@ pub(crate) fn sync_nodes(dir: &mut ProcDir, cluster: &Arc<Cluster>, ids: &[u32])
         }
     }
     Ok(())
-}
-
-/// Writes `id` in decimal into `buf` as a C string.
-fn id_name(buf: &mut [u8; 12], id: u32) -> &CStr {
-    let mut w = BufWriter { buf, len: 0 };
-    let _ = write!(w, "{id}\0");
-    let len = w.len;
-    CStr::from_bytes_with_nul(&buf[..len]).unwrap_or(c"0")
-}
-
-struct BufWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl Write for BufWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let b = s.as_bytes();
-        let end = self.len + b.len();
-        if end > self.buf.len() {
-            return Err(core::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(b);
-        self.len = end;
-        Ok(())
-    }
 }
 
 /// A file whose data is the cluster.

@@ -8,6 +8,8 @@ stat_of() { on "$1" "awk '\$1 == \"$2\" {print \$2}' /proc/openmosix/stats"; }
 for j in 2 3; do
 	check "node $j up first" wait_for 10 omctl isup "$j"
 done
+# Node 2's connections to 1 and 3 are up (each has an rx and a tx thread) before counting.
+check "node 2 connected to both peers" wait_for 10 sh -c "test \$(on 2 grep -c connected /proc/openmosix/peers) = 2"
 threads_before=$(on 2 "ps | grep -c '[o]mx-'")
 
 # Garbage to node 2's port from node 1: random bytes, a huge length, an empty connection.
