@@ -96,3 +96,16 @@ wait_for() {
 		sleep 0.2
 	done
 }
+
+# power_off ID: cut the power of node ID (2..N; its emulator is killed, nothing is shut down).
+# power_on ID: boot node ID again; returns when its agent answers (0) or after 60 s (1).
+# Only the script's own node (node 1) can ask, through its serial line to the harness.
+power_off() {
+	echo "off $1" >/dev/ttyS3
+	sleep 1
+}
+
+power_on() {
+	echo "on $1" >/dev/ttyS3
+	wait_for 60 on "$1" true >/dev/null
+}
