@@ -13,6 +13,8 @@ for i in 1 2 3; do
 	expect_eq "node $i: map reads back" "$(on "$i" cat /proc/openmosix/config)" "1 198.18.0.1 3"
 done
 on 1 omctl nodes
+check "mosctl is omctl" mosctl isup 2
+expect_eq "setpe -r prints the map" "$(setpe -r)" "1 198.18.0.1 3"
 for j in 1 2 3; do
 	expect_eq "node 1 sees node $j with 1 CPU" "$(omctl nodes | awk -v n="$j" '$1 == n {print $6}')" 1
 	expect_eq "node 1 sees node $j at standard speed" "$(omctl getspeed "$j")" 10000

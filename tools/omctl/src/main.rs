@@ -3,6 +3,9 @@
 //! `omctl`: administer an openmosix-rs node through `/proc/openmosix` (openMosix's `mosctl`,
 //! `setpe` and friends in one command). Run `omctl help` for the verbs.
 //!
+//! Called as `mosctl` (a link to `omctl`) it takes the same verbs; called as `setpe` it takes
+//! openMosix's `setpe` options: `-r` prints the map in force, `-w -f FILE` (or `-f FILE`) loads one.
+//!
 //! Exit status: 0 on success, 1 when the node refuses, the module is not loaded or (for `isup`)
 //! the node is down, 2 on a usage error. `OPENMOSIX_PROC` names another directory than
 //! `/proc/openmosix` (for tests).
@@ -397,10 +400,32 @@ fn run(words: &[&str]) -> Res {
     }
 }
 
+/// openMosix's `setpe` command line, as `omctl setpe` arguments.
+fn setpe_alias(words: &[&str]) -> Result<Vec<String>, Failure> {
+    let rest: Vec<&str> = words.iter().copied().filter(|w| *w != "-w").collect();
+    match rest.as_slice() {
+        ["-r"] => Ok(vec!["map".into()]),
+        ["-f", file] => Ok(vec!["setpe".into(), "-f".into(), (*file).into()]),
+        _ => Err(Failure("usage: setpe -r | setpe -w -f FILE".into(), 2)),
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("omctl")
+        .to_string();
+    args.remove(0);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
-    match run(&words) {
+    let result = if name == "setpe" {
+        setpe_alias(&words).and_then(|v| run(&v.iter().map(String::as_str).collect::<Vec<_>>()))
+    } else {
+        run(&words)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg, code)) => {
             eprintln!("omctl: {msg}");

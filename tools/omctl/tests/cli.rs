@@ -196,3 +196,36 @@ fn toggles_and_speed_write_their_knobs() {
     assert_eq!(omctl(&dir, &["setspeed", "0"]).0, 2);
     assert_eq!(omctl(&dir, &["setspeed", "abc"]).0, 2);
 }
+
+#[test]
+fn mosctl_and_setpe_aliases() {
+    let dir = fake_cluster("aliases");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_omctl"));
+    let links = dir.join("bin");
+    std::fs::create_dir_all(&links).unwrap();
+    for alias in ["mosctl", "setpe"] {
+        let _ = std::fs::remove_file(links.join(alias));
+        std::os::unix::fs::symlink(bin, links.join(alias)).unwrap();
+    }
+    let run = |alias: &str, args: &[&str]| {
+        let out = Command::new(links.join(alias))
+            .args(args)
+            .env("OPENMOSIX_PROC", &dir)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(run("mosctl", &["getload", "2"]), (0, "40\n".into()));
+    assert_eq!(run("setpe", &["-r"]), (0, "1 198.18.0.1 3\n".into()));
+    let map = dir.join("alias.map");
+    std::fs::write(&map, "1 10.0.0.1 2\n").unwrap();
+    assert_eq!(run("setpe", &["-w", "-f", map.to_str().unwrap()]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config")).unwrap(),
+        "1 10.0.0.1 2\n"
+    );
+    assert_eq!(run("setpe", &["-x"]).0, 2);
+}
