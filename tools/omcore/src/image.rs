@@ -1,0 +1,1177 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The process image: what a migration (or a checkpoint) sends, as a stream of records.
+//!
+//! A sender emits records one by one and never needs the whole image in memory; a receiver
+//! feeds each record to an [`ImageReader`], which validates it completely (fields, order, and
+//! every address against the user address space and the areas declared earlier) before anything
+//! of it may reach the restoring task. Record header (8 bytes, big-endian):
+//!
+//! | offset | size | field                          |
+//! | ------ | ---- | ------------------------------ |
+//! | 0      | 2    | kind ([`Kind`])                |
+//! | 2      | 2    | flags, must be 0               |
+//! | 4      | 4    | body length                    |
+//!
+//! Order: `Begin`; then `Regs`, `Xstate`, `Mm`, `Signals`, `Limits`, `Misc` once each in any
+//! order, and `Vma` records in ascending address order; then `Pages` records (after the first one
+//! no more `Vma`); then `End`, which requires every once-only record to have been seen.
+//! Multi-byte fields of this crate's records are big-endian; the XSAVE area is the CPU's own
+//! (little-endian) layout, carried as it is and checked at its fixed offsets.
+
+use core::fmt;
+
+/// `"OMXI"`: first field of `Begin`.
+pub const MAGIC: u32 = u32::from_be_bytes(*b"OMXI");
+/// Version of the image format; other versions are refused.
+pub const IMAGE_VERSION: u16 = 1;
+/// ELF machine number of x86-64, the only architecture.
+pub const ARCH_X86_64: u16 = 62;
+/// Page size of images.
+pub const PAGE_SIZE: usize = 4096;
+/// End of the x86-64 user address space (`TASK_SIZE_MAX` with 4-level paging).
+pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+/// Size of a record header.
+pub const RECORD_HEADER_LEN: usize = 8;
+/// Most pages one `Pages` record carries.
+pub const MAX_PAGES_PER_RECORD: usize = 255;
+/// Most memory areas an image may declare.
+pub const MAX_VMAS: usize = 512;
+/// Longest file path of a file-backed area.
+pub const MAX_PATH: usize = 4096;
+/// Largest XSAVE area accepted.
+pub const MAX_XSTATE: usize = 64 * 1024;
+/// Number of general registers (`struct user_regs_struct`).
+pub const NREGS: usize = 27;
+/// Number of resource limits.
+pub const NLIMITS: usize = 16;
+/// Number of signals with an action.
+pub const NSIG: usize = 64;
+
+/// Record kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Kind {
+    /// Image identity and geometry.
+    Begin = 1,
+    /// General registers.
+    Regs = 2,
+    /// XSAVE area (FPU, SSE, AVX... state).
+    Xstate = 3,
+    /// One memory area.
+    Vma = 4,
+    /// Consecutive pages of one area.
+    Pages = 5,
+    /// Memory layout (code, data, brk, stack, arguments, environment).
+    Mm = 6,
+    /// Signal mask, pending signals, alternate stack, actions.
+    Signals = 7,
+    /// Resource limits.
+    Limits = 8,
+    /// umask, personality, interval timers.
+    Misc = 9,
+    /// Last record.
+    End = 255,
+}
+
+impl Kind {
+    fn from_wire(v: u16) -> Option<Self> {
+        Some(match v {
+            1 => Self::Begin,
+            2 => Self::Regs,
+            3 => Self::Xstate,
+            4 => Self::Vma,
+            5 => Self::Pages,
+            6 => Self::Mm,
+            7 => Self::Signals,
+            8 => Self::Limits,
+            9 => Self::Misc,
+            255 => Self::End,
+            _ => return None,
+        })
+    }
+
+    /// Bit of once-only records in [`ImageReader`]'s bookkeeping.
+    fn once_bit(self) -> u16 {
+        match self {
+            Self::Regs => 1 << 0,
+            Self::Xstate => 1 << 1,
+            Self::Mm => 1 << 2,
+            Self::Signals => 1 << 3,
+            Self::Limits => 1 << 4,
+            Self::Misc => 1 << 5,
+            _ => 0,
+        }
+    }
+
+    /// Largest body a record of this kind may have.
+    pub fn max_len(self) -> usize {
+        match self {
+            Self::Begin => Begin::LEN,
+            Self::Regs => NREGS * 8,
+            Self::Xstate => MAX_XSTATE,
+            Self::Vma => VMA_FIXED_LEN + MAX_PATH,
+            Self::Pages => 8 + MAX_PAGES_PER_RECORD * PAGE_SIZE,
+            Self::Mm => MM_FIELDS * 8,
+            Self::Signals => SIGNALS_LEN,
+            Self::Limits => NLIMITS * 16,
+            Self::Misc => MISC_LEN,
+            Self::End => 8,
+        }
+    }
+}
+
+const ONCE_ALL: u16 = (1 << 6) - 1;
+const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
+const MM_FIELDS: usize = 11;
+const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
+const MISC_LEN: usize = 4 + 4 + 3 * 16;
+
+/// Why an image was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageError {
+    /// Bad record header: unknown kind, flags set, or a body too long for its kind.
+    Header,
+    /// A body of the wrong length for its kind.
+    Length(Kind),
+    /// A record out of order (or a once-only record repeated, or `End` too early).
+    Order(Kind),
+    /// A field out of range; the name says which.
+    Field(&'static str),
+    /// More than [`MAX_VMAS`] areas.
+    TooManyVmas,
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Header => write!(f, "bad record header"),
+            Self::Length(k) => write!(f, "{k:?} record of the wrong length"),
+            Self::Order(k) => write!(f, "{k:?} record out of order"),
+            Self::Field(name) => write!(f, "field {name} out of range"),
+            Self::TooManyVmas => write!(f, "more than {MAX_VMAS} memory areas"),
+        }
+    }
+}
+
+/// A validated record header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// What the record is.
+    pub kind: Kind,
+    /// Body length, at most [`Kind::max_len`].
+    pub len: u32,
+}
+
+impl RecordHeader {
+    /// Encodes the header.
+    pub fn encode(&self) -> [u8; RECORD_HEADER_LEN] {
+        let mut b = [0u8; RECORD_HEADER_LEN];
+        b[..2].copy_from_slice(&(self.kind as u16).to_be_bytes());
+        b[4..].copy_from_slice(&self.len.to_be_bytes());
+        b
+    }
+
+    /// Decodes and validates a header (the body's own checks come with [`ImageReader::feed`]).
+    pub fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let b = b.get(..RECORD_HEADER_LEN).ok_or(ImageError::Header)?;
+        let kind = Kind::from_wire(u16::from_be_bytes([b[0], b[1]])).ok_or(ImageError::Header)?;
+        if b[2] != 0 || b[3] != 0 {
+            return Err(ImageError::Header);
+        }
+        let len = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+        if len as usize > kind.max_len() {
+            return Err(ImageError::Header);
+        }
+        Ok(Self { kind, len })
+    }
+}
+
+/// Big-endian reader over a body whose length the caller checked; reads past the end give zeros
+/// (never a panic), so a length mistake can only make a check fail.
+struct Rd<'a>(&'a [u8]);
+
+impl<'a> Rd<'a> {
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let (a, b) = self.0.split_at(n.min(self.0.len()));
+        self.0 = b;
+        a
+    }
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        let b = self.bytes(N);
+        out[..b.len()].copy_from_slice(b);
+        out
+    }
+    fn u8(&mut self) -> u8 {
+        self.take::<1>()[0]
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_be_bytes(self.take())
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes(self.take())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_be_bytes(self.take())
+    }
+}
+
+fn check(ok: bool, name: &'static str) -> Result<(), ImageError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ImageError::Field(name))
+    }
+}
+
+fn user_addr(v: u64) -> bool {
+    v <= TASK_SIZE
+}
+
+/// `Begin`: identity and geometry of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Begin {
+    /// XSAVE features the sender's state uses (XCR0 bits); the receiver refuses what it lacks.
+    pub xfeatures: u64,
+    /// Size of the `Xstate` record.
+    pub xstate_size: u32,
+    /// Node the process belongs to.
+    pub home_node: u32,
+    /// Its pid at home.
+    pub home_pid: u32,
+    /// Its command name, NUL-padded.
+    pub comm: [u8; 16],
+}
+
+impl Begin {
+    /// Encoded size.
+    pub const LEN: usize = 4 + 2 + 2 + 4 + 4 + 8 + 4 + 4 + 16;
+
+    /// Encodes the body.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        let mut at = 0;
+        for part in [
+            &MAGIC.to_be_bytes()[..],
+            &IMAGE_VERSION.to_be_bytes(),
+            &ARCH_X86_64.to_be_bytes(),
+            &(PAGE_SIZE as u32).to_be_bytes(),
+            &self.xstate_size.to_be_bytes(),
+            &self.xfeatures.to_be_bytes(),
+            &self.home_node.to_be_bytes(),
+            &self.home_pid.to_be_bytes(),
+            &self.comm,
+        ] {
+            b[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let mut r = Rd(b);
+        check(r.u32() == MAGIC, "magic")?;
+        check(r.u16() == IMAGE_VERSION, "version")?;
+        check(r.u16() == ARCH_X86_64, "arch")?;
+        check(r.u32() as usize == PAGE_SIZE, "page size")?;
+        let xstate_size = r.u32();
+        check(
+            (576..=MAX_XSTATE as u32).contains(&xstate_size),
+            "xstate size",
+        )?;
+        let xfeatures = r.u64();
+        // x87 and SSE are always there; bits above 62 are not user features.
+        check(xfeatures & 3 == 3 && xfeatures >> 63 == 0, "xfeatures")?;
+        let home_node = r.u32();
+        let home_pid = r.u32();
+        check(home_node >= 1 && home_pid >= 1, "home")?;
+        let comm = r.take();
+        Ok(Self {
+            xfeatures,
+            xstate_size,
+            home_node,
+            home_pid,
+            comm,
+        })
+    }
+}
+
+/// Index of `rip` in [`Regs::r`] (`struct user_regs_struct` order).
+pub const REG_RIP: usize = 16;
+/// Index of `eflags`.
+pub const REG_EFLAGS: usize = 18;
+/// Index of `rsp`.
+pub const REG_RSP: usize = 19;
+/// Index of `fs_base`.
+pub const REG_FS_BASE: usize = 21;
+/// Index of `gs_base`.
+pub const REG_GS_BASE: usize = 22;
+
+/// Flags a user program may hold in `eflags` (CF PF AF ZF SF TF IF DF OF AC ID, and bit 1).
+pub const USER_EFLAGS: u64 = 0x0024_0fd7;
+
+/// General registers, in `struct user_regs_struct` order (r15 ... gs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regs {
+    /// The registers.
+    pub r: [u64; NREGS],
+}
+
+impl Regs {
+    /// Encodes the body.
+    pub fn encode(&self) -> [u8; NREGS * 8] {
+        let mut b = [0u8; NREGS * 8];
+        for (i, v) in self.r.iter().enumerate() {
+            b[8 * i..8 * i + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let mut r = Rd(b);
+        let regs = Self {
+            r: core::array::from_fn(|_| r.u64()),
+        };
+        check(user_addr(regs.r[REG_RIP]), "rip")?;
+        check(user_addr(regs.r[REG_RSP]), "rsp")?;
+        check(user_addr(regs.r[REG_FS_BASE]), "fs_base")?;
+        check(user_addr(regs.r[REG_GS_BASE]), "gs_base")?;
+        check(regs.r[REG_EFLAGS] & !USER_EFLAGS == 0, "eflags")?;
+        Ok(regs)
+    }
+}
+
+/// Offset of the XSAVE header in an XSAVE area.
+pub const XSAVE_HEADER: usize = 512;
+
+/// Checks an XSAVE area against the features of `begin`: MXCSR reserved bits clear, the header's
+/// `xstate_bv` within the features, `xcomp_bv` either 0 or compacted with the same features,
+/// reserved header bytes zero.
+fn check_xstate(b: &[u8], begin: &Begin) -> Result<(), ImageError> {
+    let le32 = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let le64 = |at: usize| u64::from(le32(at)) | (u64::from(le32(at + 4)) << 32);
+    check(le32(24) & !0xffff == 0, "mxcsr")?;
+    let xstate_bv = le64(XSAVE_HEADER);
+    let xcomp_bv = le64(XSAVE_HEADER + 8);
+    check(xstate_bv & !begin.xfeatures == 0, "xstate_bv")?;
+    check(
+        xcomp_bv == 0 || (xcomp_bv >> 63 == 1 && xcomp_bv & !(1 << 63) & !begin.xfeatures == 0),
+        "xcomp_bv",
+    )?;
+    check(
+        b[XSAVE_HEADER + 16..XSAVE_HEADER + 64]
+            .iter()
+            .all(|&x| x == 0),
+        "xsave header",
+    )
+}
+
+/// Protection bit: readable.
+pub const PROT_READ: u8 = 1;
+/// Protection bit: writable.
+pub const PROT_WRITE: u8 = 2;
+/// Protection bit: executable.
+pub const PROT_EXEC: u8 = 4;
+
+/// What kind of memory an area is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum VmaKind {
+    /// Private anonymous memory.
+    Anon = 0,
+    /// Private mapping of a file (its pages as the process changed them follow in `Pages`).
+    File = 1,
+    /// The main stack (grows down).
+    Stack = 2,
+    /// The `brk` heap.
+    Heap = 3,
+}
+
+/// One memory area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vma<'a> {
+    /// First address (page-aligned).
+    pub start: u64,
+    /// End address (page-aligned, exclusive, at most [`TASK_SIZE`]).
+    pub end: u64,
+    /// `PROT_*` bits.
+    pub prot: u8,
+    /// What the area is.
+    pub kind: VmaKind,
+    /// File offset of `start`, in pages (file areas only, else 0).
+    pub pgoff: u64,
+    /// Absolute path of the file (file areas only, else empty).
+    pub path: &'a [u8],
+}
+
+impl Vma<'_> {
+    /// Encodes the body into `out` (at least `VMA_FIXED_LEN + path.len()` bytes); returns its length.
+    pub fn encode(&self, out: &mut [u8]) -> usize {
+        let mut at = 0;
+        for part in [
+            &self.start.to_be_bytes()[..],
+            &self.end.to_be_bytes(),
+            &[self.prot, self.kind as u8],
+            &0u16.to_be_bytes(),
+            &self.pgoff.to_be_bytes(),
+            &(self.path.len() as u16).to_be_bytes(),
+            self.path,
+        ] {
+            out[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        at
+    }
+}
+
+fn decode_vma(b: &[u8]) -> Result<Vma<'_>, ImageError> {
+    if b.len() < VMA_FIXED_LEN {
+        return Err(ImageError::Length(Kind::Vma));
+    }
+    let mut r = Rd(b);
+    let start = r.u64();
+    let end = r.u64();
+    let prot = r.u8();
+    let kind = match r.u8() {
+        0 => VmaKind::Anon,
+        1 => VmaKind::File,
+        2 => VmaKind::Stack,
+        3 => VmaKind::Heap,
+        _ => return Err(ImageError::Field("vma kind")),
+    };
+    let reserved = r.u16();
+    let pgoff = r.u64();
+    let path_len = usize::from(r.u16());
+    if r.0.len() != path_len {
+        return Err(ImageError::Length(Kind::Vma));
+    }
+    let path = r.bytes(path_len);
+    let page = PAGE_SIZE as u64;
+    check(reserved == 0, "vma reserved")?;
+    check(
+        start % page == 0 && end % page == 0 && start < end,
+        "vma range",
+    )?;
+    check(end <= TASK_SIZE, "vma end")?;
+    check(
+        prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) == 0,
+        "vma prot",
+    )?;
+    match kind {
+        VmaKind::File => {
+            check(
+                path.first() == Some(&b'/') && !path.contains(&0),
+                "vma path",
+            )?;
+            check(
+                pgoff.checked_add((end - start) / page).is_some(),
+                "vma pgoff",
+            )?;
+        }
+        _ => check(path.is_empty() && pgoff == 0, "vma path")?,
+    }
+    Ok(Vma {
+        start,
+        end,
+        prot,
+        kind,
+        pgoff,
+        path,
+    })
+}
+
+/// Memory layout: indices of [`Mm::v`].
+pub const MM_NAMES: [&str; MM_FIELDS] = [
+    "start_code",
+    "end_code",
+    "start_data",
+    "end_data",
+    "start_brk",
+    "brk",
+    "start_stack",
+    "arg_start",
+    "arg_end",
+    "env_start",
+    "env_end",
+];
+
+/// Memory layout values, in [`MM_NAMES`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mm {
+    /// The values.
+    pub v: [u64; MM_FIELDS],
+}
+
+impl Mm {
+    /// Encodes the body.
+    pub fn encode(&self) -> [u8; MM_FIELDS * 8] {
+        let mut b = [0u8; MM_FIELDS * 8];
+        for (i, v) in self.v.iter().enumerate() {
+            b[8 * i..8 * i + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let mut r = Rd(b);
+        let mm = Self {
+            v: core::array::from_fn(|_| r.u64()),
+        };
+        check(mm.v.iter().all(|&a| user_addr(a)), "mm address")?;
+        // Pairs that delimit a range: code, data, brk, arguments, environment.
+        for (a, b) in [(0, 1), (2, 3), (4, 5), (7, 8), (9, 10)] {
+            check(mm.v[a] <= mm.v[b], MM_NAMES[b])?;
+        }
+        Ok(mm)
+    }
+}
+
+/// `SIGKILL` and `SIGSTOP`, whose action cannot be changed.
+const UNCATCHABLE: [usize; 2] = [9, 19];
+
+/// Signal state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signals {
+    /// Blocked signals (bit N-1 for signal N).
+    pub blocked: u64,
+    /// Signals pending for the process.
+    pub pending: u64,
+    /// Alternate stack: `ss_sp`, `ss_flags`, `ss_size`.
+    pub altstack: (u64, u32, u64),
+    /// Per signal 1..64: handler, `sa_flags`, restorer, mask.
+    pub actions: [(u64, u64, u64, u64); NSIG],
+}
+
+impl Signals {
+    /// Encodes the body.
+    pub fn encode(&self) -> [u8; SIGNALS_LEN] {
+        let mut b = [0u8; SIGNALS_LEN];
+        let mut at = 0;
+        let mut put = |v: &[u8]| {
+            b[at..at + v.len()].copy_from_slice(v);
+            at += v.len();
+        };
+        put(&self.blocked.to_be_bytes());
+        put(&self.pending.to_be_bytes());
+        put(&self.altstack.0.to_be_bytes());
+        put(&self.altstack.1.to_be_bytes());
+        put(&self.altstack.2.to_be_bytes());
+        put(&0u64.to_be_bytes());
+        for (h, f, r, m) in &self.actions {
+            for v in [h, f, r, m] {
+                put(&v.to_be_bytes());
+            }
+        }
+        b
+    }
+
+    /// Decodes and validates a body whole (2 KiB: for userspace; the module reads a
+    /// [`SignalsRef`] in place).
+    pub fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let v = SignalsRef::check(b)?;
+        Ok(Self {
+            blocked: v.blocked(),
+            pending: v.pending(),
+            altstack: v.altstack(),
+            actions: core::array::from_fn(|i| v.action(i + 1)),
+        })
+    }
+}
+
+/// A validated `Signals` body, read in place (the decoded form is 2 KiB: too much for a kernel
+/// stack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalsRef<'a>(&'a [u8]);
+
+impl<'a> SignalsRef<'a> {
+    fn u64_at(&self, at: usize) -> u64 {
+        Rd(&self.0[at.min(self.0.len())..]).u64()
+    }
+
+    /// Blocked signals.
+    pub fn blocked(&self) -> u64 {
+        self.u64_at(0)
+    }
+
+    /// Pending signals.
+    pub fn pending(&self) -> u64 {
+        self.u64_at(8)
+    }
+
+    /// Alternate stack: `ss_sp`, `ss_flags`, `ss_size`.
+    pub fn altstack(&self) -> (u64, u32, u64) {
+        let mut r = Rd(&self.0[16..]);
+        (r.u64(), r.u32(), r.u64())
+    }
+
+    /// Action of signal `sig` (1..=64): handler, `sa_flags`, restorer, mask.
+    pub fn action(&self, sig: usize) -> (u64, u64, u64, u64) {
+        let at = 44 + 32 * (sig.clamp(1, NSIG) - 1);
+        (
+            self.u64_at(at),
+            self.u64_at(at + 8),
+            self.u64_at(at + 16),
+            self.u64_at(at + 24),
+        )
+    }
+
+    fn check(b: &'a [u8]) -> Result<Self, ImageError> {
+        if b.len() != SIGNALS_LEN {
+            return Err(ImageError::Length(Kind::Signals));
+        }
+        let v = Self(b);
+        check(Rd(&b[36..]).u64() == 0, "signals reserved")?;
+        let unblockable = UNCATCHABLE.iter().fold(0u64, |m, &n| m | 1 << (n - 1));
+        check(v.blocked() & unblockable == 0, "blocked")?;
+        check(user_addr(v.altstack().0), "sigaltstack")?;
+        for sig in 1..=NSIG {
+            let (handler, _, restorer, _) = v.action(sig);
+            // 0 is SIG_DFL, 1 is SIG_IGN; anything else is code in the process.
+            check(handler <= 1 || user_addr(handler), "handler")?;
+            check(user_addr(restorer), "restorer")?;
+            if UNCATCHABLE.contains(&sig) {
+                check(handler == 0, "uncatchable handler")?;
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// Resource limits: `(cur, max)` per `RLIMIT_*` number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The limits.
+    pub l: [(u64, u64); NLIMITS],
+}
+
+impl Limits {
+    /// Encodes the body.
+    pub fn encode(&self) -> [u8; NLIMITS * 16] {
+        let mut b = [0u8; NLIMITS * 16];
+        for (i, (c, m)) in self.l.iter().enumerate() {
+            b[16 * i..16 * i + 8].copy_from_slice(&c.to_be_bytes());
+            b[16 * i + 8..16 * i + 16].copy_from_slice(&m.to_be_bytes());
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let mut r = Rd(b);
+        let l = Self {
+            l: core::array::from_fn(|_| (r.u64(), r.u64())),
+        };
+        check(l.l.iter().all(|(c, m)| c <= m), "rlimit")?;
+        Ok(l)
+    }
+}
+
+/// umask, personality and the three interval timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Misc {
+    /// File creation mask.
+    pub umask: u32,
+    /// Execution domain.
+    pub personality: u32,
+    /// `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`: (value, interval) in microseconds.
+    pub itimers: [(u64, u64); 3],
+}
+
+impl Misc {
+    /// Encodes the body.
+    pub fn encode(&self) -> [u8; MISC_LEN] {
+        let mut b = [0u8; MISC_LEN];
+        b[..4].copy_from_slice(&self.umask.to_be_bytes());
+        b[4..8].copy_from_slice(&self.personality.to_be_bytes());
+        for (i, (v, n)) in self.itimers.iter().enumerate() {
+            b[8 + 16 * i..16 + 16 * i].copy_from_slice(&v.to_be_bytes());
+            b[16 + 16 * i..24 + 16 * i].copy_from_slice(&n.to_be_bytes());
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Result<Self, ImageError> {
+        let mut r = Rd(b);
+        let m = Self {
+            umask: r.u32(),
+            personality: r.u32(),
+            itimers: core::array::from_fn(|_| (r.u64(), r.u64())),
+        };
+        check(m.umask <= 0o777, "umask")?;
+        Ok(m)
+    }
+}
+
+/// A validated record, borrowing variable-size data from the body it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    /// See [`Begin`].
+    Begin(Begin),
+    /// See [`Regs`].
+    Regs(Regs),
+    /// An XSAVE area, checked against `Begin`.
+    Xstate(&'a [u8]),
+    /// See [`Vma`].
+    Vma(Vma<'a>),
+    /// Pages starting at `addr`, inside one declared area.
+    Pages {
+        /// Address of the first page.
+        addr: u64,
+        /// The pages' contents, a multiple of [`PAGE_SIZE`].
+        data: &'a [u8],
+    },
+    /// See [`Mm`].
+    Mm(Mm),
+    /// See [`SignalsRef`].
+    Signals(SignalsRef<'a>),
+    /// See [`Limits`].
+    Limits(Limits),
+    /// See [`Misc`].
+    Misc(Misc),
+    /// The end, with the number of pages the image carried.
+    End(u64),
+}
+
+/// Checks a stream of records in order. Fixed size, so the kernel can allocate one up front.
+pub struct ImageReader {
+    begin: Option<Begin>,
+    seen: u16,
+    vmas: [(u64, u64); MAX_VMAS],
+    nvmas: usize,
+    pages_started: bool,
+    pages: u64,
+    ended: bool,
+}
+
+impl Default for ImageReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ImageReader {
+    /// A reader expecting `Begin`.
+    pub const fn new() -> Self {
+        Self {
+            begin: None,
+            seen: 0,
+            vmas: [(0, 0); MAX_VMAS],
+            nvmas: 0,
+            pages_started: false,
+            pages: 0,
+            ended: false,
+        }
+    }
+
+    /// The `Begin` record, once it has been read.
+    pub fn begin(&self) -> Option<&Begin> {
+        self.begin.as_ref()
+    }
+
+    /// Whether `End` has been read: the image is complete and valid.
+    pub fn is_complete(&self) -> bool {
+        self.ended
+    }
+
+    /// Validates the next record, whose header is `h` and body `body`.
+    pub fn feed<'a>(&mut self, h: RecordHeader, body: &'a [u8]) -> Result<Record<'a>, ImageError> {
+        let kind = h.kind;
+        if body.len() != h.len as usize {
+            return Err(ImageError::Length(kind));
+        }
+        if self.ended || (self.begin.is_none() && kind != Kind::Begin) {
+            return Err(ImageError::Order(kind));
+        }
+        let exact = |n: usize| {
+            if body.len() == n {
+                Ok(())
+            } else {
+                Err(ImageError::Length(kind))
+            }
+        };
+        let once = kind.once_bit();
+        if once != 0 {
+            if self.seen & once != 0 || self.pages_started {
+                return Err(ImageError::Order(kind));
+            }
+            self.seen |= once;
+        }
+        match kind {
+            Kind::Begin => {
+                if self.begin.is_some() {
+                    return Err(ImageError::Order(kind));
+                }
+                exact(Begin::LEN)?;
+                let b = Begin::decode(body)?;
+                self.begin = Some(b);
+                Ok(Record::Begin(b))
+            }
+            Kind::Regs => {
+                exact(NREGS * 8)?;
+                Ok(Record::Regs(Regs::decode(body)?))
+            }
+            Kind::Xstate => {
+                let begin = self.begin.as_ref().ok_or(ImageError::Order(kind))?;
+                exact(begin.xstate_size as usize)?;
+                check_xstate(body, begin)?;
+                Ok(Record::Xstate(body))
+            }
+            Kind::Vma => {
+                if self.pages_started {
+                    return Err(ImageError::Order(kind));
+                }
+                let v = decode_vma(body)?;
+                if self.nvmas > 0 && v.start < self.vmas[self.nvmas - 1].1 {
+                    return Err(ImageError::Field("vma order"));
+                }
+                if self.nvmas == MAX_VMAS {
+                    return Err(ImageError::TooManyVmas);
+                }
+                self.vmas[self.nvmas] = (v.start, v.end);
+                self.nvmas += 1;
+                Ok(Record::Vma(v))
+            }
+            Kind::Pages => {
+                let n = body.len().saturating_sub(8) / PAGE_SIZE;
+                if body.len() < 8 + PAGE_SIZE || (body.len() - 8) % PAGE_SIZE != 0 {
+                    return Err(ImageError::Length(kind));
+                }
+                let addr = Rd(body).u64();
+                let end = addr
+                    .checked_add((n * PAGE_SIZE) as u64)
+                    .ok_or(ImageError::Field("pages address"))?;
+                let inside = self.vmas[..self.nvmas]
+                    .iter()
+                    .any(|&(s, e)| s <= addr && end <= e);
+                check(addr % PAGE_SIZE as u64 == 0 && inside, "pages address")?;
+                self.pages_started = true;
+                self.pages += n as u64;
+                Ok(Record::Pages {
+                    addr,
+                    data: &body[8..],
+                })
+            }
+            Kind::Mm => {
+                exact(MM_FIELDS * 8)?;
+                Ok(Record::Mm(Mm::decode(body)?))
+            }
+            Kind::Signals => Ok(Record::Signals(SignalsRef::check(body)?)),
+            Kind::Limits => {
+                exact(NLIMITS * 16)?;
+                Ok(Record::Limits(Limits::decode(body)?))
+            }
+            Kind::Misc => {
+                exact(MISC_LEN)?;
+                Ok(Record::Misc(Misc::decode(body)?))
+            }
+            Kind::End => {
+                exact(8)?;
+                if self.seen != ONCE_ALL {
+                    return Err(ImageError::Order(kind));
+                }
+                let pages = Rd(body).u64();
+                check(pages == self.pages, "page count")?;
+                self.ended = true;
+                Ok(Record::End(pages))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec;
+
+    fn begin() -> Begin {
+        Begin {
+            xfeatures: 0x7,
+            xstate_size: 832,
+            home_node: 1,
+            home_pid: 1234,
+            comm: *b"sha256sum\0\0\0\0\0\0\0",
+        }
+    }
+
+    fn xstate() -> Vec<u8> {
+        let mut x = std::vec![0u8; 832];
+        x[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        x[XSAVE_HEADER..XSAVE_HEADER + 8].copy_from_slice(&7u64.to_le_bytes());
+        x
+    }
+
+    fn regs() -> Regs {
+        let mut r = [0u64; NREGS];
+        r[REG_RIP] = 0x401000;
+        r[REG_RSP] = 0x7ffd_0000_0000;
+        r[REG_EFLAGS] = 0x246;
+        Regs { r }
+    }
+
+    fn signals() -> Signals {
+        Signals {
+            blocked: 0,
+            pending: 0,
+            altstack: (0, 2, 0),
+            actions: [(0, 0, 0, 0); NSIG],
+        }
+    }
+
+    /// A valid image as `(header, body)` records.
+    fn image() -> Vec<(RecordHeader, Vec<u8>)> {
+        let rec = |kind, body: Vec<u8>| {
+            (
+                RecordHeader {
+                    kind,
+                    len: body.len() as u32,
+                },
+                body,
+            )
+        };
+        let mut vma = [0u8; VMA_FIXED_LEN + 16];
+        let heap = Vma {
+            start: 0x600000,
+            end: 0x602000,
+            prot: PROT_READ | PROT_WRITE,
+            kind: VmaKind::Heap,
+            pgoff: 0,
+            path: b"",
+        };
+        let text = Vma {
+            start: 0x400000,
+            end: 0x401000,
+            prot: PROT_READ | PROT_EXEC,
+            kind: VmaKind::File,
+            pgoff: 0,
+            path: b"/bin/busybox",
+        };
+        let mut vma2 = vma;
+        let text_len = text.encode(&mut vma);
+        let heap_len = heap.encode(&mut vma2);
+        let mut pages = 0x600000u64.to_be_bytes().to_vec();
+        pages.extend(std::vec![0xabu8; 2 * PAGE_SIZE]);
+        std::vec![
+            rec(Kind::Begin, begin().encode().to_vec()),
+            rec(Kind::Regs, regs().encode().to_vec()),
+            rec(Kind::Xstate, xstate()),
+            rec(Kind::Mm, Mm { v: [0; MM_FIELDS] }.encode().to_vec()),
+            rec(Kind::Signals, signals().encode().to_vec()),
+            rec(
+                Kind::Limits,
+                Limits {
+                    l: [(1, 2); NLIMITS]
+                }
+                .encode()
+                .to_vec()
+            ),
+            rec(
+                Kind::Misc,
+                Misc {
+                    umask: 0o022,
+                    personality: 0,
+                    itimers: [(0, 0); 3],
+                }
+                .encode()
+                .to_vec()
+            ),
+            rec(Kind::Vma, vma[..text_len].to_vec()),
+            rec(Kind::Vma, vma2[..heap_len].to_vec()),
+            rec(Kind::Pages, pages),
+            rec(Kind::End, 2u64.to_be_bytes().to_vec()),
+        ]
+    }
+
+    fn read_all(recs: &[(RecordHeader, Vec<u8>)]) -> Result<ImageReader, ImageError> {
+        let mut r = ImageReader::new();
+        for (h, b) in recs {
+            let enc = h.encode();
+            assert_eq!(RecordHeader::decode(&enc), Ok(*h));
+            r.feed(*h, b)?;
+        }
+        Ok(r)
+    }
+
+    #[test]
+    fn a_valid_image_reads_back() {
+        let recs = image();
+        let r = read_all(&recs).unwrap();
+        assert!(r.is_complete());
+        assert_eq!(r.begin(), Some(&begin()));
+        let mut r = ImageReader::new();
+        for (h, b) in &recs {
+            match r.feed(*h, b).unwrap() {
+                Record::Regs(x) => assert_eq!(x, regs()),
+                Record::Signals(x) => {
+                    assert_eq!(Signals::decode(x.0), Ok(signals()));
+                    assert_eq!(x.altstack(), (0, 2, 0));
+                }
+                Record::Vma(v) if v.kind == VmaKind::File => assert_eq!(v.path, b"/bin/busybox"),
+                Record::Pages { addr, data } => {
+                    assert_eq!(addr, 0x600000);
+                    assert_eq!(data.len(), 2 * PAGE_SIZE);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn order_is_enforced() {
+        let recs = image();
+        // Nothing before Begin; End needs every once-only record; no repeats; no Vma after Pages.
+        let mut r = ImageReader::new();
+        assert_eq!(
+            r.feed(recs[1].0, &recs[1].1),
+            Err(ImageError::Order(Kind::Regs))
+        );
+        let without_misc: Vec<_> = recs
+            .iter()
+            .filter(|(h, _)| h.kind != Kind::Misc)
+            .cloned()
+            .collect();
+        assert_eq!(
+            read_all(&without_misc).err(),
+            Some(ImageError::Order(Kind::End))
+        );
+        let mut twice = recs.clone();
+        twice.insert(2, recs[1].clone());
+        assert_eq!(read_all(&twice).err(), Some(ImageError::Order(Kind::Regs)));
+        let mut late_vma = recs.clone();
+        late_vma.insert(10, recs[8].clone());
+        assert_eq!(
+            read_all(&late_vma).err(),
+            Some(ImageError::Order(Kind::Vma))
+        );
+        let mut after_end = recs.clone();
+        after_end.push(recs[10].clone());
+        assert_eq!(
+            read_all(&after_end).err(),
+            Some(ImageError::Order(Kind::End))
+        );
+        // Areas must ascend.
+        let mut swapped = recs.clone();
+        swapped.swap(7, 8);
+        assert_eq!(
+            read_all(&swapped).err(),
+            Some(ImageError::Field("vma order"))
+        );
+    }
+
+    #[test]
+    fn addresses_and_fields_are_checked() {
+        let recs = image();
+        let with = |i: usize, f: &dyn Fn(&mut Vec<u8>)| {
+            let mut v = recs.clone();
+            f(&mut v[i].1);
+            v[i].0.len = v[i].1.len() as u32;
+            read_all(&v).err()
+        };
+        // Pages outside every area, unaligned, or miscounted.
+        assert_eq!(
+            with(9, &|b| b[..8].copy_from_slice(&0x700000u64.to_be_bytes())),
+            Some(ImageError::Field("pages address"))
+        );
+        assert_eq!(
+            with(9, &|b| b[..8].copy_from_slice(&0x601001u64.to_be_bytes())),
+            Some(ImageError::Field("pages address"))
+        );
+        assert_eq!(
+            with(9, &|b| b.truncate(8 + 100)),
+            Some(ImageError::Length(Kind::Pages))
+        );
+        assert_eq!(
+            with(10, &|b| b[7] = 3),
+            Some(ImageError::Field("page count"))
+        );
+        // Registers pointing into the kernel, privileged flags.
+        assert_eq!(
+            with(1, &|b| b[8 * REG_RIP..8 * REG_RIP + 8]
+                .copy_from_slice(&0xffff_8000_0000_0000u64.to_be_bytes())),
+            Some(ImageError::Field("rip"))
+        );
+        assert_eq!(
+            with(1, &|b| b[8 * REG_EFLAGS + 6] = 0x30),
+            Some(ImageError::Field("eflags"))
+        );
+        // XSAVE: features the image did not declare, bad MXCSR, reserved header bytes.
+        assert_eq!(
+            with(2, &|b| b[XSAVE_HEADER] = 0x0f),
+            Some(ImageError::Field("xstate_bv"))
+        );
+        assert_eq!(with(2, &|b| b[26] = 1), Some(ImageError::Field("mxcsr")));
+        assert_eq!(
+            with(2, &|b| b[XSAVE_HEADER + 20] = 1),
+            Some(ImageError::Field("xsave header"))
+        );
+        assert_eq!(
+            with(2, &|b| b.truncate(576)),
+            Some(ImageError::Length(Kind::Xstate))
+        );
+        // Areas: beyond user space, relative paths, paths on anonymous memory.
+        assert_eq!(
+            with(8, &|b| b[8..16]
+                .copy_from_slice(&(TASK_SIZE + 4096).to_be_bytes())),
+            Some(ImageError::Field("vma end"))
+        );
+        assert_eq!(
+            with(7, &|b| b[30] = b'b'),
+            Some(ImageError::Field("vma path"))
+        );
+        // Signals: a handler for SIGKILL, SIGSTOP blocked.
+        assert_eq!(
+            with(4, &|b| b[44 + 8 * 32..44 + 8 * 32 + 8]
+                .copy_from_slice(&0x401000u64.to_be_bytes())),
+            Some(ImageError::Field("uncatchable handler"))
+        );
+        assert_eq!(
+            with(4, &|b| b[5] = 0x04),
+            Some(ImageError::Field("blocked"))
+        );
+        // Begin: other versions and architectures.
+        assert_eq!(with(0, &|b| b[5] = 2), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[7] = 3), Some(ImageError::Field("arch")));
+        // Limits and umask.
+        assert_eq!(with(5, &|b| b[7] = 9), Some(ImageError::Field("rlimit")));
+        assert_eq!(with(6, &|b| b[1] = 1), Some(ImageError::Field("umask")));
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        assert_eq!(
+            RecordHeader::decode(&[0, 1, 0, 0, 0, 0, 0, 48]).map(|h| h.kind),
+            Ok(Kind::Begin)
+        );
+        assert_eq!(
+            RecordHeader::decode(&[0, 1, 0, 0, 0, 0, 0, 49]),
+            Err(ImageError::Header)
+        );
+        assert_eq!(
+            RecordHeader::decode(&[0, 10, 0, 0, 0, 0, 0, 0]),
+            Err(ImageError::Header)
+        );
+        assert_eq!(
+            RecordHeader::decode(&[0, 1, 0, 1, 0, 0, 0, 0]),
+            Err(ImageError::Header)
+        );
+        assert_eq!(RecordHeader::decode(&[0, 1, 0]), Err(ImageError::Header));
+    }
+
+    #[test]
+    fn feeding_garbage_never_panics() {
+        let recs = image();
+        for (i, (h, b)) in recs.iter().enumerate() {
+            for cut in [0, 1, b.len() / 2, b.len().saturating_sub(1)] {
+                let mut r = ImageReader::new();
+                for (h2, b2) in &recs[..i] {
+                    r.feed(*h2, b2).unwrap();
+                }
+                let short = RecordHeader {
+                    kind: h.kind,
+                    len: cut as u32,
+                };
+                assert!(r.feed(short, &b[..cut]).is_err() || h.kind == Kind::Vma && cut > 0);
+            }
+        }
+    }
+}
