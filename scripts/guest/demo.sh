@@ -6,8 +6,8 @@ status=0
 echo "== $nodes nodes booted; openmosix.ko loaded on each with the cluster key and this map:"
 sed 's/^/   /' /proc/openmosix/config
 for i in $(seq 1 "$nodes"); do
-	echo "-- node $i: $(on "$i" omctl version | tail -n 1)," \
-		"ready $(on "$i" cat /run/ready-uptime) s after kernel start"
+	echo "-- node $i, ready $(on "$i" cat /run/ready-uptime) s after kernel start;" \
+		"/proc/openmosix/version: $(on "$i" cat /proc/openmosix/version | tr '\n' ' ')"
 done
 for j in $(seq 2 "$nodes"); do
 	wait_for 10 omctl isup "$j" >/dev/null || status=1
