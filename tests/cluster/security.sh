@@ -45,7 +45,10 @@ check "node 2 lists node 1 again" wait_for 10 on 2 omctl isup 1
 # No key at all: no traffic.
 on 3 rmmod openmosix
 on 3 'insmod /lib/openmosix/openmosix.ko && omctl setpe'
-sleep 3
+# Node 1 marks node 3 down once its old module has been silent for timeout_ms;
+# after that, the keyless node 3 must never come back up.
+check "node 1 sees the unloaded node 3 down" wait_for 8 sh -c "! omctl isup 3"
+sleep 4
 expect_eq "node 3 without a key sends nothing" "$(stat_of 3 frames_sent)" 0
 check_fails "node 1 does not list keyless node 3" omctl isup 3
 finish
