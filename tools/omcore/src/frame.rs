@@ -48,6 +48,14 @@ pub enum MessageKind {
     Gossip = 5,
     /// Discovery beacon (UDP).
     Beacon = 6,
+    /// A piece of a migrating process's image (home to target).
+    MigImage = 7,
+    /// The target's answer to a migration: the guest runs, or why not (target to home).
+    MigResult = 8,
+    /// A guest ended, with its wait status (guest's host to home).
+    GuestExit = 9,
+    /// Deliver a signal to a guest (home to host), or kill it.
+    GuestSignal = 10,
 }
 
 impl MessageKind {
@@ -60,6 +68,10 @@ impl MessageKind {
             4 => Some(Self::Auth),
             5 => Some(Self::Gossip),
             6 => Some(Self::Beacon),
+            7 => Some(Self::MigImage),
+            8 => Some(Self::MigResult),
+            9 => Some(Self::GuestExit),
+            10 => Some(Self::GuestSignal),
             _ => None,
         }
     }
@@ -231,7 +243,7 @@ mod tests {
         assert_eq!(with(4, &[0, 2]), Err(DecodeError::Version(2)));
         assert_eq!(with(4, &[0, 0]), Err(DecodeError::Version(0)));
         assert_eq!(with(6, &[0, 0]), Err(DecodeError::Kind(0)));
-        assert_eq!(with(6, &[0, 7]), Err(DecodeError::Kind(7)));
+        assert_eq!(with(6, &[0, 11]), Err(DecodeError::Kind(11)));
         assert_eq!(with(6, &[0xff, 0xff]), Err(DecodeError::Kind(0xffff)));
         assert_eq!(with(8, &[0, 1]), Err(DecodeError::Reserved));
         assert_eq!(with(10, &[0x80, 0]), Err(DecodeError::Reserved));

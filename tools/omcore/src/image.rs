@@ -14,8 +14,10 @@
 //! | 4      | 4    | body length                    |
 //!
 //! Order: `Begin`; then `Regs`, `Xstate`, `Mm`, `Signals`, `Limits`, `Misc` once each in any
-//! order, and `Vma` records in ascending address order; then `Pages` records (after the first one
-//! no more `Vma`); then `End`, which requires every once-only record to have been seen.
+//! order; then the memory: `Vma` records in ascending address order, each followed by the `Pages`
+//! records of that area in ascending order; then `End`, which requires every once-only record to
+//! have been seen. A reader so needs to remember only the current area, and a restore can map an
+//! area and fill it as the records stream in.
 //! Multi-byte fields of this crate's records are big-endian; the XSAVE area is the CPU's own
 //! (little-endian) layout, carried as it is and checked at its fixed offsets.
 
@@ -123,7 +125,7 @@ impl Kind {
 
 const ONCE_ALL: u16 = (1 << 6) - 1;
 const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
-const MM_FIELDS: usize = 11;
+const MM_FIELDS: usize = 12;
 const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
 const MISC_LEN: usize = 4 + 4 + 3 * 16;
 
@@ -494,6 +496,8 @@ pub const MM_NAMES: [&str; MM_FIELDS] = [
     "arg_end",
     "env_start",
     "env_end",
+    // Address of the vDSO text (0: none); the host maps its own vDSO there.
+    "vdso",
 ];
 
 /// Memory layout values, in [`MM_NAMES`] order.
@@ -736,9 +740,12 @@ pub enum Record<'a> {
 pub struct ImageReader {
     begin: Option<Begin>,
     seen: u16,
-    vmas: [(u64, u64); MAX_VMAS],
+    /// The area being filled (start, end), and where its next `Pages` may start.
+    vma: Option<(u64, u64)>,
+    next_page: u64,
     nvmas: usize,
-    pages_started: bool,
+    /// A `Vma` was read: once-only records may no longer come.
+    areas_started: bool,
     pages: u64,
     ended: bool,
 }
@@ -755,9 +762,10 @@ impl ImageReader {
         Self {
             begin: None,
             seen: 0,
-            vmas: [(0, 0); MAX_VMAS],
+            vma: None,
+            next_page: 0,
             nvmas: 0,
-            pages_started: false,
+            areas_started: false,
             pages: 0,
             ended: false,
         }
@@ -791,7 +799,7 @@ impl ImageReader {
         };
         let once = kind.once_bit();
         if once != 0 {
-            if self.seen & once != 0 || self.pages_started {
+            if self.seen & once != 0 || self.areas_started {
                 return Err(ImageError::Order(kind));
             }
             self.seen |= once;
@@ -817,18 +825,17 @@ impl ImageReader {
                 Ok(Record::Xstate(body))
             }
             Kind::Vma => {
-                if self.pages_started {
-                    return Err(ImageError::Order(kind));
-                }
                 let v = decode_vma(body)?;
-                if self.nvmas > 0 && v.start < self.vmas[self.nvmas - 1].1 {
+                if self.vma.is_some_and(|(_, end)| v.start < end) {
                     return Err(ImageError::Field("vma order"));
                 }
                 if self.nvmas == MAX_VMAS {
                     return Err(ImageError::TooManyVmas);
                 }
-                self.vmas[self.nvmas] = (v.start, v.end);
+                self.vma = Some((v.start, v.end));
+                self.next_page = v.start;
                 self.nvmas += 1;
+                self.areas_started = true;
                 Ok(Record::Vma(v))
             }
             Kind::Pages => {
@@ -840,11 +847,11 @@ impl ImageReader {
                 let end = addr
                     .checked_add((n * PAGE_SIZE) as u64)
                     .ok_or(ImageError::Field("pages address"))?;
-                let inside = self.vmas[..self.nvmas]
-                    .iter()
-                    .any(|&(s, e)| s <= addr && end <= e);
+                let inside = self
+                    .vma
+                    .is_some_and(|(_, e)| self.next_page <= addr && end <= e);
                 check(addr % PAGE_SIZE as u64 == 0 && inside, "pages address")?;
-                self.pages_started = true;
+                self.next_page = end;
                 self.pages += n as u64;
                 Ok(Record::Pages {
                     addr,
@@ -918,17 +925,18 @@ mod tests {
         }
     }
 
+    fn rec(kind: Kind, body: Vec<u8>) -> (RecordHeader, Vec<u8>) {
+        (
+            RecordHeader {
+                kind,
+                len: body.len() as u32,
+            },
+            body,
+        )
+    }
+
     /// A valid image as `(header, body)` records.
     fn image() -> Vec<(RecordHeader, Vec<u8>)> {
-        let rec = |kind, body: Vec<u8>| {
-            (
-                RecordHeader {
-                    kind,
-                    len: body.len() as u32,
-                },
-                body,
-            )
-        };
         let mut vma = [0u8; VMA_FIXED_LEN + 16];
         let heap = Vma {
             start: 0x600000,
@@ -1019,7 +1027,8 @@ mod tests {
     #[test]
     fn order_is_enforced() {
         let recs = image();
-        // Nothing before Begin; End needs every once-only record; no repeats; no Vma after Pages.
+        // Nothing before Begin; End needs every once-only record; no repeats; no area behind the
+        // current one; pages only inside the current area; no once-only record among the areas.
         let mut r = ImageReader::new();
         assert_eq!(
             r.feed(recs[1].0, &recs[1].1),
@@ -1041,7 +1050,36 @@ mod tests {
         late_vma.insert(10, recs[8].clone());
         assert_eq!(
             read_all(&late_vma).err(),
-            Some(ImageError::Order(Kind::Vma))
+            Some(ImageError::Field("vma order"))
+        );
+        let mut pages_of_old_area = recs.clone();
+        let mut later = [0u8; 64];
+        let n = Vma {
+            start: 0x700000,
+            end: 0x701000,
+            prot: PROT_READ,
+            kind: VmaKind::Anon,
+            pgoff: 0,
+            path: b"",
+        }
+        .encode(&mut later);
+        pages_of_old_area.insert(9, rec(Kind::Vma, later[..n].to_vec()));
+        assert_eq!(
+            read_all(&pages_of_old_area).err(),
+            Some(ImageError::Field("pages address"))
+        );
+        let mut pages_twice = recs.clone();
+        pages_twice.insert(10, recs[9].clone());
+        assert_eq!(
+            read_all(&pages_twice).err(),
+            Some(ImageError::Field("pages address"))
+        );
+        let mut misc_late = recs.clone();
+        let misc = misc_late.remove(6);
+        misc_late.insert(8, misc);
+        assert_eq!(
+            read_all(&misc_late).err(),
+            Some(ImageError::Order(Kind::Misc))
         );
         let mut after_end = recs.clone();
         after_end.push(recs[10].clone());

@@ -14,6 +14,7 @@ pub mod addr;
 pub mod frame;
 pub mod image;
 pub mod map;
+pub mod mig;
 pub mod msg;
 pub mod syscalls;
 pub mod version;
