@@ -8,6 +8,8 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/task_work.h>
 #include <linux/net.h>
 #include <linux/proc_fs.h>
 #include <linux/tcp.h>

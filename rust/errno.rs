@@ -38,3 +38,13 @@ pub(crate) fn eafnosupport() -> Error {
 pub(crate) fn eopnotsupp() -> Error {
     code(bindings::EOPNOTSUPP)
 }
+
+/// `EHOSTUNREACH`: the node is not up (or refuses what was asked).
+pub(crate) fn ehostunreach() -> Error {
+    code(bindings::EHOSTUNREACH)
+}
+
+/// `ECANCELED`: the other side gave the operation up.
+pub(crate) fn ecanceled() -> Error {
+    code(bindings::ECANCELED)
+}

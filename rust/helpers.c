@@ -2,7 +2,22 @@
 /*
  * Thin C shims for the openmosix module's Rust code; see helpers.h.
  */
+#include <linux/cred.h>
 #include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/module.h>
+#include <linux/personality.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/rt.h>
+#include <linux/sched/task_stack.h>
+#include <linux/task_work.h>
+#include <linux/umh.h>
+#include <asm/fpu/api.h>
+#include <asm/fsgsbase.h>
+#include <asm/msr.h>
 #include <linux/inetdevice.h>
 #include <linux/kernel_stat.h>
 #include <linux/kthread.h>
@@ -122,4 +137,402 @@ int omx_local_ipv4(__be32 *addr, __be32 *bcast, int max)
 	}
 	rcu_read_unlock();
 	return n;
+}
+
+/* --- Processes (migration) -------------------------------------------------------------------- */
+
+struct task_struct *omx_get_task(int pid)
+{
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_PID);
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
+	return task;
+}
+
+int omx_nr_threads(struct task_struct *task)
+{
+	return get_nr_threads(task);
+}
+
+int omx_task_work_add(struct task_struct *task, struct callback_head *cb,
+		      void (*fn)(struct callback_head *), int mode)
+{
+	init_task_work(cb, fn);
+	return task_work_add(task, cb, mode);
+}
+
+struct pt_regs *omx_current_regs(void)
+{
+	return task_pt_regs(current);
+}
+
+struct task_struct *omx_current(void)
+{
+	return current;
+}
+
+int omx_current_pid(void)
+{
+	return task_pid_nr(current);
+}
+
+struct task_struct *omx_current_get(void)
+{
+	get_task_struct(current);
+	return current;
+}
+
+bool omx_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+int omx_group_exit_code(void)
+{
+	if (!(READ_ONCE(current->signal->flags) & SIGNAL_GROUP_EXIT))
+		return 0;
+	return READ_ONCE(current->signal->group_exit_code);
+}
+
+bool omx_may_migrate(struct task_struct *task)
+{
+	const struct cred *me = current_cred();
+	const struct cred *them;
+	bool ok;
+
+	if (capable(CAP_SYS_ADMIN))
+		return true;
+	rcu_read_lock();
+	them = __task_cred(task);
+	ok = uid_eq(me->euid, them->uid) || uid_eq(me->uid, them->uid);
+	rcu_read_unlock();
+	return ok;
+}
+
+bool omx_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void omx_module_put(void)
+{
+	module_put(THIS_MODULE);
+}
+
+bool omx_task_exited(struct task_struct *task, int *code)
+{
+	if (!READ_ONCE(task->exit_state))
+		return false;
+	*code = READ_ONCE(task->exit_code);
+	return true;
+}
+
+u32 omx_task_stay_bits(struct task_struct *task)
+{
+	u32 bits = 0;
+
+	if (task->flags & PF_KTHREAD)
+		bits |= OMX_STAY_KTHREAD;
+	if (is_global_init(task))
+		bits |= OMX_STAY_INIT;
+	if (get_nr_threads(task) > 1)
+		bits |= OMX_STAY_THREADS;
+	if (rt_or_dl_task_policy(task))
+		bits |= OMX_STAY_RT;
+	if (task->flags & PF_EXITING)
+		bits |= OMX_STAY_EXITING;
+	task_lock(task);
+	if (!task->mm)
+		bits |= OMX_STAY_NOMM;
+	else if (task->mm->def_flags & VM_LOCKED)
+		bits |= OMX_STAY_MLOCK;
+	else if (atomic_read(&task->mm->mm_users) > get_nr_threads(task))
+		bits |= OMX_STAY_THREADS; /* another process shares the memory (CLONE_VM) */
+	task_unlock(task);
+	return bits;
+}
+
+int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
+		 int path_size)
+{
+	struct vm_area_struct *vma;
+	const char *name = NULL;
+	int ret = -ENOENT;
+
+	mmap_read_lock(mm);
+	vma = find_vma(mm, addr);
+	if (vma) {
+		out->start = vma->vm_start;
+		out->end = vma->vm_end;
+		out->flags = vma->vm_flags;
+		out->pgoff = vma->vm_pgoff;
+		out->special = 0;
+		out->path_len = 0;
+		if (vma->vm_ops && vma->vm_ops->name)
+			name = vma->vm_ops->name(vma);
+		if (name) {
+			out->special = 1;
+			out->path_len = max(strscpy(path, name, path_size), 0);
+		} else if (vma->vm_file) {
+			char *p = file_path(vma->vm_file, path, path_size);
+
+			if (!IS_ERR(p)) {
+				out->path_len = strlen(p);
+				memmove(path, p, out->path_len);
+			}
+		}
+		ret = 0;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+struct mm_struct *omx_current_mm(void)
+{
+	return current->mm;
+}
+
+struct mm_struct *omx_task_mm(struct task_struct *task)
+{
+	return get_task_mm(task);
+}
+
+void omx_mm_layout(struct mm_struct *mm, u64 *out)
+{
+	spin_lock(&mm->arg_lock);
+	out[0] = mm->start_code;
+	out[1] = mm->end_code;
+	out[2] = mm->start_data;
+	out[3] = mm->end_data;
+	out[4] = mm->start_brk;
+	out[5] = mm->brk;
+	out[6] = mm->start_stack;
+	out[7] = mm->arg_start;
+	out[8] = mm->arg_end;
+	out[9] = mm->env_start;
+	out[10] = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	out[11] = (u64)(unsigned long)mm->context.vdso;
+}
+
+void omx_mm_set_layout(const u64 *in)
+{
+	struct mm_struct *mm = current->mm;
+
+	mmap_write_lock(mm);
+	spin_lock(&mm->arg_lock);
+	mm->start_code = in[0];
+	mm->end_code = in[1];
+	mm->start_data = in[2];
+	mm->end_data = in[3];
+	mm->start_brk = in[4];
+	mm->brk = in[5];
+	mm->start_stack = in[6];
+	mm->arg_start = in[7];
+	mm->arg_end = in[8];
+	mm->env_start = in[9];
+	mm->env_end = in[10];
+	spin_unlock(&mm->arg_lock);
+	mmap_write_unlock(mm);
+}
+
+void *omx_fpu_user_state(u32 *size, u64 *xfeatures)
+{
+	struct fpstate *fps;
+
+	kernel_fpu_begin_mask(0);
+	kernel_fpu_end();
+	fps = x86_task_fpu(current)->fpstate;
+	*size = fps->size;
+	*xfeatures = fps->xfeatures;
+	return &fps->regs.xsave;
+}
+
+void omx_get_fsgs(u64 *fs, u64 *gs)
+{
+	preempt_disable();
+	*fs = x86_fsbase_read_cpu();
+	*gs = native_rdmsrq(MSR_KERNEL_GS_BASE);
+	preempt_enable();
+}
+
+void omx_set_fsgs(u64 fs, u64 gs)
+{
+	preempt_disable();
+	current->thread.fsbase = fs;
+	current->thread.gsbase = gs;
+	current->thread.fsindex = 0;
+	current->thread.gsindex = 0;
+	loadsegment(fs, 0);
+	x86_fsbase_write_cpu(fs);
+	native_wrmsrq(MSR_KERNEL_GS_BASE, gs);
+	preempt_enable();
+}
+
+void omx_sig_get(u64 *blocked, u64 *pending, u64 *alt3, struct omx_sigaction *act)
+{
+	struct sighand_struct *sh = current->sighand;
+	int i;
+
+	spin_lock_irq(&sh->siglock);
+	*blocked = current->blocked.sig[0];
+	*pending = current->pending.signal.sig[0] | current->signal->shared_pending.signal.sig[0];
+	for (i = 0; i < 64; i++) {
+		struct sigaction *sa = &sh->action[i].sa;
+
+		act[i].handler = (u64)(unsigned long)sa->sa_handler;
+		act[i].flags = sa->sa_flags;
+		act[i].restorer = (u64)(unsigned long)sa->sa_restorer;
+		act[i].mask = sa->sa_mask.sig[0];
+	}
+	spin_unlock_irq(&sh->siglock);
+	alt3[0] = current->sas_ss_sp;
+	alt3[1] = current->sas_ss_size;
+	alt3[2] = current->sas_ss_flags;
+}
+
+void omx_sig_set(u64 blocked, const u64 *alt3, const struct omx_sigaction *act)
+{
+	struct sighand_struct *sh = current->sighand;
+	sigset_t mask;
+	int i;
+
+	spin_lock_irq(&sh->siglock);
+	for (i = 0; i < 64; i++) {
+		struct sigaction *sa = &sh->action[i].sa;
+
+		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
+			continue;
+		sa->sa_handler = (__sighandler_t)(unsigned long)act[i].handler;
+		sa->sa_flags = act[i].flags;
+		sa->sa_restorer = (__sigrestore_t)(unsigned long)act[i].restorer;
+		sa->sa_mask.sig[0] = act[i].mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+	}
+	spin_unlock_irq(&sh->siglock);
+	mask.sig[0] = blocked & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	current->sas_ss_sp = alt3[0];
+	current->sas_ss_size = alt3[1];
+	current->sas_ss_flags = alt3[2];
+}
+
+int omx_dequeue_signal(void)
+{
+	kernel_siginfo_t info;
+	enum pid_type type;
+	sigset_t none;
+	int sig;
+
+	sigemptyset(&none);
+	spin_lock_irq(&current->sighand->siglock);
+	sig = dequeue_signal(&none, &info, &type);
+	spin_unlock_irq(&current->sighand->siglock);
+	return sig;
+}
+
+void omx_rlim_get(u64 *out)
+{
+	int i;
+
+	task_lock(current->group_leader);
+	for (i = 0; i < RLIM_NLIMITS && i < 16; i++) {
+		out[2 * i] = current->signal->rlim[i].rlim_cur;
+		out[2 * i + 1] = current->signal->rlim[i].rlim_max;
+	}
+	task_unlock(current->group_leader);
+}
+
+void omx_rlim_set(const u64 *in)
+{
+	int i;
+
+	task_lock(current->group_leader);
+	for (i = 0; i < RLIM_NLIMITS && i < 16; i++) {
+		current->signal->rlim[i].rlim_cur = in[2 * i];
+		current->signal->rlim[i].rlim_max = in[2 * i + 1];
+	}
+	task_unlock(current->group_leader);
+}
+
+void omx_misc_get(u32 *umask, u32 *personality)
+{
+	*umask = current_umask();
+	*personality = current->personality;
+}
+
+void omx_misc_set(u32 umask, u32 personality)
+{
+	current->fs->umask = umask & 0777;
+	current->personality = personality;
+}
+
+void omx_comm_get(char *out16)
+{
+	task_lock(current);
+	strscpy_pad(out16, current->comm, TASK_COMM_LEN);
+	task_unlock(current);
+}
+
+void omx_comm_set(const char *in16)
+{
+	char buf[TASK_COMM_LEN];
+
+	/* __set_task_comm() is not exported: the same under the task lock, minus its tracing. */
+	memcpy(buf, in16, TASK_COMM_LEN);
+	buf[TASK_COMM_LEN - 1] = 0;
+	task_lock(current);
+	strscpy_pad(current->comm, buf, TASK_COMM_LEN);
+	task_unlock(current);
+}
+
+int omx_drop_privileges(u32 uid, u32 gid)
+{
+	struct group_info *gi = groups_alloc(0);
+	struct cred *new;
+
+	if (!gi)
+		return -ENOMEM;
+	new = prepare_creds();
+	if (!new) {
+		put_group_info(gi);
+		return -ENOMEM;
+	}
+	new->uid = new->euid = new->suid = new->fsuid = make_kuid(&init_user_ns, uid);
+	new->gid = new->egid = new->sgid = new->fsgid = make_kgid(&init_user_ns, gid);
+	new->cap_inheritable = CAP_EMPTY_SET;
+	new->cap_permitted = CAP_EMPTY_SET;
+	new->cap_effective = CAP_EMPTY_SET;
+	new->cap_bset = CAP_EMPTY_SET;
+	new->cap_ambient = CAP_EMPTY_SET;
+	set_groups(new, gi);
+	put_group_info(gi);
+	return commit_creds(new);
+}
+
+struct omx_spawn_ctx {
+	int (*init)(void *data);
+	void *data;
+};
+
+static int omx_spawn_init(struct subprocess_info *info, struct cred *new)
+{
+	struct omx_spawn_ctx *ctx = info->data;
+
+	return ctx->init(ctx->data);
+}
+
+int omx_spawn(const char *path, char **argv, int (*init)(void *data), void *data)
+{
+	static char *envp[] = { "HOME=/", "PATH=/sbin:/bin:/usr/sbin:/usr/bin", NULL };
+	struct omx_spawn_ctx ctx = { .init = init, .data = data };
+	struct subprocess_info *info;
+
+	info = call_usermodehelper_setup(path, argv, envp, GFP_KERNEL, omx_spawn_init, NULL, &ctx);
+	if (!info)
+		return -ENOMEM;
+	return call_usermodehelper_exec(info, UMH_WAIT_EXEC);
 }

@@ -8,7 +8,10 @@
 
 #include <linux/types.h>
 
+struct callback_head;
 struct inode;
+struct mm_struct;
+struct pt_regs;
 struct socket;
 struct task_struct;
 
@@ -47,5 +50,102 @@ unsigned int omx_nr_runnable(void);
  * Returns how many were found.
  */
 int omx_local_ipv4(__be32 *addr, __be32 *bcast, int max);
+
+/* --- Processes (migration) ---------------------------------------------------------------- */
+
+/* The task with pid `pid` in the initial pid namespace, with a reference; NULL if none. */
+struct task_struct *omx_get_task(int pid);
+/* Threads in `task`'s thread group: get_nr_threads() is a static inline. */
+int omx_nr_threads(struct task_struct *task);
+/* init_task_work() (a static inline) then task_work_add(task, cb, mode). */
+int omx_task_work_add(struct task_struct *task, struct callback_head *cb,
+		      void (*fn)(struct callback_head *), int mode);
+/* task_pt_regs(current): a macro. */
+struct pt_regs *omx_current_regs(void);
+/* current: a macro. */
+struct task_struct *omx_current(void);
+/* current's pid in the initial namespace (task_pid_nr() is a static inline). */
+int omx_current_pid(void);
+/* current, with a reference (get_task_struct() is a static inline). */
+struct task_struct *omx_current_get(void);
+/* fatal_signal_pending(current): a static inline. */
+bool omx_fatal_signal_pending(void);
+/* The signal that is ending current's process group (its group exit code), or 0. */
+int omx_group_exit_code(void);
+/* Whether current may migrate `task`: the same real or effective user, or CAP_SYS_ADMIN. */
+bool omx_may_migrate(struct task_struct *task);
+/* try_module_get(THIS_MODULE) and module_put(THIS_MODULE): THIS_MODULE is a macro. */
+bool omx_module_get(void);
+void omx_module_put(void);
+/* Whether `task` ended (exit_state set), and then its exit code. */
+bool omx_task_exited(struct task_struct *task, int *code);
+/* Reasons a task cannot leave its node, as openMosix stay bits (see src/migrate.rs). */
+#define OMX_STAY_KTHREAD	(1u << 0)
+#define OMX_STAY_INIT		(1u << 1)
+#define OMX_STAY_THREADS	(1u << 2)
+#define OMX_STAY_RT		(1u << 3)
+#define OMX_STAY_NOMM		(1u << 4)
+#define OMX_STAY_EXITING	(1u << 5)
+#define OMX_STAY_MLOCK		(1u << 6)
+/* The task-level stay bits (the VMA-level ones are found by walking the areas). */
+u32 omx_task_stay_bits(struct task_struct *task);
+
+/* One memory area as the capture sees it. */
+struct omx_vma {
+	u64 start, end, flags, pgoff;
+	/* 1: a special mapping whose name ("[vdso]", ...) is in the path buffer. */
+	u32 special;
+	/* Bytes of the file path (or special name) written to the path buffer; 0 for anonymous. */
+	u32 path_len;
+};
+/* The first area of `mm` ending above `addr` (find_vma() under mmap_read_lock(), an inline). */
+int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
+		 int path_size);
+/* mm of current (NULL for kernel threads). */
+struct mm_struct *omx_current_mm(void);
+/* get_task_mm() with the task's alloc_lock; mmput() when done. */
+struct mm_struct *omx_task_mm(struct task_struct *task);
+/* The layout fields start_code ... env_end (11) and the vDSO text address. */
+void omx_mm_layout(struct mm_struct *mm, u64 *out12);
+/* Sets current->mm's layout fields start_code ... env_end (11), under the mmap write lock. */
+void omx_mm_set_layout(const u64 *in11);
+
+/*
+ * current's user FPU state: saves the live registers to memory (kernel_fpu_begin_mask() and
+ * kernel_fpu_end() leave TIF_NEED_FPU_LOAD set, so the memory is what returns to user mode) and
+ * returns the kernel-format XSAVE buffer, its size and its feature set.
+ */
+void *omx_fpu_user_state(u32 *size, u64 *xfeatures);
+/* current's user FS and GS base. */
+void omx_get_fsgs(u64 *fs, u64 *gs);
+/* Sets current's user FS and GS base (as arch_prctl(ARCH_SET_FS/GS) does). */
+void omx_set_fsgs(u64 fs, u64 gs);
+
+/* One signal action in the image's terms. */
+struct omx_sigaction {
+	u64 handler, flags, restorer, mask;
+};
+/* current's blocked and pending signals, alternate stack and the 64 actions. */
+void omx_sig_get(u64 *blocked, u64 *pending, u64 *alt3, struct omx_sigaction *act64);
+/* Sets current's blocked mask, alternate stack and actions (SIGKILL and SIGSTOP left alone). */
+void omx_sig_set(u64 blocked, const u64 *alt3, const struct omx_sigaction *act64);
+/* Dequeues one pending signal of current (any, blocked or not); 0 when none. */
+int omx_dequeue_signal(void);
+/* current's 16 resource limits (cur, max pairs) and their replacement. */
+void omx_rlim_get(u64 *out32);
+void omx_rlim_set(const u64 *in32);
+/* current's umask and personality. */
+void omx_misc_get(u32 *umask, u32 *personality);
+void omx_misc_set(u32 umask, u32 personality);
+/* current's comm (16 bytes, NUL-padded) and its replacement (set_task_comm() is a macro). */
+void omx_comm_get(char *out16);
+void omx_comm_set(const char *in16);
+/* Makes current an unprivileged user (uid, gid) with no capabilities and no groups. */
+int omx_drop_privileges(u32 uid, u32 gid);
+/*
+ * Starts `path` with `argv` as a user-mode helper and returns once it has been executed;
+ * `init(data)` runs first in the new task (a non-zero return aborts it).
+ */
+int omx_spawn(const char *path, char **argv, int (*init)(void *data), void *data);
 
 #endif /* OPENMOSIX_RUST_HELPERS_H */

@@ -12,6 +12,7 @@ pub(crate) mod errno;
 pub(crate) mod net;
 pub(crate) mod proc;
 pub(crate) mod sys;
+pub(crate) mod task;
 pub(crate) mod thread;
 
 use kernel::prelude::*;

@@ -22,9 +22,11 @@ use crate::ksys::proc::ProcDir;
 use crate::ksys::sys::{self, now_ms};
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, Disp};
+use crate::migrate::Migrations;
 use crate::omcore::addr::Addr;
 use crate::omcore::frame::{FrameHeader, MessageKind, HEADER_LEN};
 use crate::omcore::map::NodeMap;
+use crate::omcore::mig;
 use crate::omcore::msg::{self, Gossip, LoadEntry, GOSSIP_MAX_LEN, NONCE_LEN, STD_SPEED};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -50,6 +52,8 @@ const TX_TIMEOUT_MS: u32 = 5000;
 const TICK_MS: u32 = 100;
 /// Delay before dialing a peer again after a failure, in milliseconds.
 const REDIAL_MS: u64 = 1000;
+/// Period of the migration watcher (ended guests, orphans), in milliseconds.
+const MIG_WATCH_MS: u32 = 20;
 /// Peers a gossip round goes to.
 const GOSSIP_FANOUT: usize = 2;
 /// Most nodes the module keeps track of (map nodes plus discovered ones).
@@ -204,6 +208,9 @@ pub(crate) struct Cluster {
     proc: Mutex<Option<ProcDir>>,
     listener: Socket,
     disc: Socket,
+    /// Processes migrating out, their deputies, and guests hosted here.
+    #[pin]
+    pub(crate) mig: Migrations,
 }
 
 /// An authenticated connection to a peer.
@@ -218,6 +225,9 @@ pub(crate) struct Conn {
     tx: Mutex<TxQueue>,
     #[pin]
     tx_cv: CondVar,
+    /// Signalled when the send queue shrinks.
+    #[pin]
+    room_cv: CondVar,
 }
 
 struct TxQueue {
@@ -259,6 +269,9 @@ fn max_payload(kind: MessageKind) -> usize {
         MessageKind::Heartbeat => msg::LOAD_ENTRY_LEN,
         MessageKind::Gossip => GOSSIP_MAX_LEN,
         MessageKind::Beacon => msg::Beacon::LEN,
+        MessageKind::MigImage => mig::MAX_IMAGE_PAYLOAD,
+        MessageKind::MigResult => mig::RESULT_LEN,
+        MessageKind::GuestExit | MessageKind::GuestSignal => mig::PAIR_LEN,
     }
 }
 
@@ -320,6 +333,7 @@ impl Conn {
             dead: AtomicBool::new(false),
             tx <- new_mutex!(TxQueue { frames: KVec::new(), bytes: 0, seq: 0 }),
             tx_cv <- new_condvar!(),
+            room_cv <- new_condvar!(),
         })
     }
 
@@ -328,6 +342,7 @@ impl Conn {
         self.dead.store(true, Relaxed);
         self.sock.shutdown();
         self.tx_cv.notify_all();
+        self.room_cv.notify_all();
     }
 
     fn is_dead(&self) -> bool {
@@ -339,10 +354,41 @@ impl Conn {
         if self.is_dead() {
             return Err(enotconn());
         }
-        let mut q = self.tx.lock();
+        let q = self.tx.lock();
         if q.bytes + payload.len() > TX_QUEUE_BYTES {
             return Err(EAGAIN);
         }
+        self.push(q, kind, payload)
+    }
+
+    /// Queues a frame, waiting while the queue is full (at most [`TX_TIMEOUT_MS`]).
+    fn send_wait(&self, kind: MessageKind, payload: &[u8]) -> Result {
+        let t0 = now_ms();
+        let mut q = self.tx.lock();
+        // A frame larger than the whole queue goes alone into an empty one.
+        while q.bytes > 0 && q.bytes + payload.len() > TX_QUEUE_BYTES {
+            if self.is_dead() {
+                return Err(enotconn());
+            }
+            if now_ms().saturating_sub(t0) > u64::from(TX_TIMEOUT_MS) {
+                return Err(ETIMEDOUT);
+            }
+            let _ = self
+                .room_cv
+                .wait_interruptible_timeout(&mut q, kernel::time::msecs_to_jiffies(RX_POLL_MS));
+        }
+        if self.is_dead() {
+            return Err(enotconn());
+        }
+        self.push(q, kind, payload)
+    }
+
+    fn push(
+        &self,
+        mut q: kernel::sync::lock::Guard<'_, TxQueue, kernel::sync::lock::mutex::MutexBackend>,
+        kind: MessageKind,
+        payload: &[u8],
+    ) -> Result {
         let f = build_frame(kind, self.me, self.peer, q.seq + 1, payload, &self.session)?;
         q.frames.reserve(1, GFP_KERNEL)?;
         q.seq += 1;
@@ -418,6 +464,7 @@ impl Cluster {
                 proc <- new_mutex!(None),
                 listener,
                 disc,
+                mig <- Migrations::new(),
             }),
             GFP_KERNEL,
         )
@@ -459,12 +506,23 @@ impl Cluster {
             KThread::spawn(c"omx-disc", move || me.disc_loop())?,
             GFP_KERNEL,
         )?;
+        let me = self.clone();
+        threads.push(
+            KThread::spawn(c"omx-mig", move || {
+                while !me.stopping() {
+                    thread::sleep_ms(MIG_WATCH_MS);
+                    me.mig.watch(&me);
+                }
+            })?,
+            GFP_KERNEL,
+        )?;
         *self.main_threads.lock() = threads;
         Ok(())
     }
 
     /// Stops every thread, closes every connection and removes `/proc/openmosix`.
     pub(crate) fn shutdown(&self) {
+        self.mig.shutdown();
         self.state.lock().stopping = true;
         self.listener.shutdown();
         self.disc.shutdown();
@@ -985,8 +1043,58 @@ impl Cluster {
                 }
                 Ok(())
             }
+            MessageKind::MigImage => self.mig.on_image(self, conn.peer, payload),
+            MessageKind::MigResult => self.mig.on_result(conn.peer, payload),
+            MessageKind::GuestExit => self.mig.on_exit(conn.peer, payload),
+            MessageKind::GuestSignal => self.mig.on_signal(conn.peer, payload),
             _ => Err(ebadmsg()),
         }
+    }
+
+    // --- Services for migration ---------------------------------------------------------------
+
+    /// Sends a message to `peer` over its connection; with `wait`, waits for room in the queue.
+    pub(crate) fn send_to(
+        &self,
+        peer: u32,
+        kind: MessageKind,
+        payload: &[u8],
+        wait: bool,
+    ) -> Result {
+        let conn = {
+            let st = self.state.lock();
+            let p = st.peers.iter().find(|p| p.id == peer).ok_or(enotconn())?;
+            p.conn.clone().ok_or(enotconn())?
+        };
+        let r = if wait {
+            conn.send_wait(kind, payload)
+        } else {
+            conn.send(kind, payload)
+        };
+        self.count_send(r, payload.len());
+        r
+    }
+
+    /// Whether `peer` is up.
+    pub(crate) fn peer_up(&self, peer: u32) -> bool {
+        self.state
+            .lock()
+            .peers
+            .iter()
+            .any(|p| p.id == peer && p.up && p.conn.is_some())
+    }
+
+    /// Whether `peer` is up and does not refuse guests.
+    pub(crate) fn peer_accepts_guests(&self, peer: u32) -> bool {
+        self.peer_up(peer)
+            && self
+                .node_view(peer)
+                .is_some_and(|v| v.status & msg::STATUS_BLOCK == 0)
+    }
+
+    /// Whether this node refuses guests (`admin/block`).
+    pub(crate) fn blocks_guests(&self) -> bool {
+        self.tunables().block
     }
 
     // --- Periodic work ------------------------------------------------------------------------
@@ -1299,6 +1407,7 @@ fn tx_loop(conn: &Arc<Conn>) {
             q.bytes -= f.len().min(q.bytes);
             f
         };
+        conn.room_cv.notify_all();
         if conn.sock.send_all(&frame).is_err() {
             conn.kill();
             return;

@@ -9,6 +9,7 @@
 mod cluster;
 #[path = "../rust/ksys.rs"]
 mod ksys;
+mod migrate;
 #[path = "../tools/omcore/src/lib.rs"]
 pub mod omcore;
 mod procfs;

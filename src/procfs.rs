@@ -8,6 +8,8 @@
 //! | `config`          | 0644 | the node map in force; a write replaces it whole         |
 //! | `stats`           | 0444 | `NAME VALUE` counters of the mesh                         |
 //! | `peers`           | 0444 | `ID ADDRESS up|down connected|- map|discovered` lines     |
+//! | `migrate`         | 0666 | migrating processes and guests; write `PID NODE` to move  |
+//! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
 //! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
 //! | `admin/key`       | 0200 | the cluster key (write only)                              |
 //! | `admin/*`         | 0644 | toggles and tunables, see [`Knob`]                        |
@@ -32,6 +34,8 @@ pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
     dir.create_file(c"config", 0o644, Arc::new(ConfigFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"stats", 0o444, Arc::new(StatsFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"peers", 0o444, Arc::new(PeersFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"migrate", 0o666, Arc::new(MigrateFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"guest", 0o600, Arc::new(GuestFile(c()), GFP_KERNEL)?)?;
     let admin = dir.subdir(c"admin")?;
     for (name, knob) in KNOBS {
         let mode = match knob {
@@ -134,6 +138,60 @@ impl ProcFile for ConfigFile {
         self.0 .0.set_map(map)?;
         pr_info!("map loaded: {} nodes\n", nodes);
         Ok(())
+    }
+}
+
+/// `/proc/openmosix/migrate`: write `PID NODE` (or `PID home`) to migrate a process.
+struct MigrateFile(ClusterFile);
+
+impl ProcFile for MigrateFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        self.0 .0.mig.show(out).map_err(|_| EINVAL)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let mut words = text.split_ascii_whitespace();
+        let (Some(pid), Some(node), None) = (words.next(), words.next(), words.next()) else {
+            pr_warn!("migrate: expected 'PID NODE' or 'PID home'\n");
+            return Err(EINVAL);
+        };
+        let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
+            pr_warn!("migrate: bad pid '{}'\n", pid);
+            return Err(EINVAL);
+        };
+        let node = if node == "home" {
+            0
+        } else {
+            match node.parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    pr_warn!("migrate: bad node '{}'\n", node);
+                    return Err(EINVAL);
+                }
+            }
+        };
+        self.0 .0.mig.request(&self.0 .0, pid, node)
+    }
+}
+
+/// `/proc/openmosix/guest`: the guest stub reads where its vDSO goes, then writes `restore`.
+struct GuestFile(ClusterFile);
+
+impl ProcFile for GuestFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        self.0 .0.mig.stub_info(out)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        if input.trim_ascii() != b"restore" {
+            return Err(EINVAL);
+        }
+        self.0 .0.mig.restore(&self.0 .0)
     }
 }
 

@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Processes: references to tasks, task work, and the per-process state that migration reads
+//! and writes in a process's own context.
+//!
+//! Functions of [`cur`] act on the calling task (`current`); they are what a migration runs in
+//! the migrating process (capture) and in the new guest (restore). Everything that touches
+//! another task goes through a [`Task`] reference.
+
+use super::bindings;
+use core::ptr::NonNull;
+use kernel::ffi::{c_char, c_int, c_void};
+use kernel::prelude::*;
+
+/// A counted reference to a task.
+///
+/// # Invariants
+///
+/// `ptr` points to a `task_struct` on which this value holds one reference.
+pub(crate) struct Task {
+    ptr: NonNull<bindings::task_struct>,
+}
+
+// SAFETY: a task reference may be used and dropped from any thread: `put_task_struct` and the
+// functions called on the task below are all thread-safe.
+unsafe impl Send for Task {}
+// SAFETY: `&Task` only allows thread-safe calls (see `Send`).
+unsafe impl Sync for Task {}
+
+impl Task {
+    /// The task whose pid in the initial namespace is `pid`.
+    pub(crate) fn by_pid(pid: i32) -> Option<Self> {
+        // SAFETY: `omx_get_task` has no precondition; it returns a referenced task or NULL.
+        let ptr = NonNull::new(unsafe { bindings::omx_get_task(pid) })?;
+        // INVARIANT: `omx_get_task` took a reference for us.
+        Some(Self { ptr })
+    }
+
+    /// The calling task.
+    pub(crate) fn current() -> Self {
+        // SAFETY: `omx_current_get` returns `current` with a new reference; never NULL.
+        let ptr = unsafe { bindings::omx_current_get() };
+        // INVARIANT: a reference was taken.
+        Self {
+            ptr: NonNull::new(ptr).expect("current is never NULL"),
+        }
+    }
+
+    /// The calling task's pid.
+    pub(crate) fn current_pid() -> u32 {
+        // SAFETY: no precondition.
+        unsafe { bindings::omx_current_pid() as u32 }
+    }
+
+    /// Whether this is the calling task.
+    pub(crate) fn is_current(&self) -> bool {
+        // SAFETY: `omx_current` has no precondition.
+        self.ptr.as_ptr() == unsafe { bindings::omx_current() }
+    }
+
+    /// openMosix stay bits of the task itself (`OMX_STAY_*` of `rust/helpers.h`).
+    pub(crate) fn stay_bits(&self) -> u32 {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
+        unsafe { bindings::omx_task_stay_bits(self.ptr.as_ptr()) }
+    }
+
+    /// Whether the calling task may migrate this one.
+    pub(crate) fn may_be_migrated_by_current(&self) -> bool {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
+        unsafe { bindings::omx_may_migrate(self.ptr.as_ptr()) }
+    }
+
+    /// The exit code (a wait status) once the task has ended.
+    pub(crate) fn exit_code(&self) -> Option<u32> {
+        let mut code: c_int = 0;
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant); `code` is writable.
+        let done = unsafe { bindings::omx_task_exited(self.ptr.as_ptr(), &mut code) };
+        done.then_some(code as u32)
+    }
+
+    /// Sends signal `sig` to the task.
+    pub(crate) fn signal(&self, sig: u32) {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant); `send_sig` checks
+        // `sig` and copes with a task that is exiting.
+        unsafe { bindings::send_sig(sig as c_int, self.ptr.as_ptr(), 0) };
+    }
+
+    /// Runs `f` in the task's own context on its way back to user mode; with `interrupt`, a
+    /// task sleeping interruptibly is woken for it (as by a signal, the call being restarted).
+    pub(crate) fn queue_work<F: FnOnce() + Send + 'static>(&self, f: F, interrupt: bool) -> Result {
+        let w = KBox::new(
+            Work {
+                head: bindings::callback_head::default(),
+                f: Some(f),
+            },
+            GFP_KERNEL,
+        )?;
+        let raw = KBox::into_raw(w);
+        let mode = if interrupt {
+            bindings::task_work_notify_mode_TWA_SIGNAL
+        } else {
+            bindings::task_work_notify_mode_TWA_RESUME
+        };
+        // SAFETY: `self.ptr` is a valid task; `raw` points to a live `Work<F>` whose first field
+        // is the callback head, which stays valid until `run_work::<F>` frees it.
+        let r = unsafe {
+            bindings::omx_task_work_add(
+                self.ptr.as_ptr(),
+                &raw mut (*raw).head,
+                Some(run_work::<F>),
+                mode as c_int,
+            )
+        };
+        if r != 0 {
+            // SAFETY: the work was not queued, so `raw` is still ours alone.
+            drop(unsafe { KBox::from_raw(raw) });
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant this value owns one reference, given back here.
+        unsafe { bindings::omx_put_task(self.ptr.as_ptr()) };
+    }
+}
+
+#[repr(C)]
+struct Work<F> {
+    head: bindings::callback_head,
+    f: Option<F>,
+}
+
+/// Task-work callback: runs and frees the `Work<F>` that `head` is the first field of.
+///
+/// # Safety
+///
+/// `head` must be the `head` field of a `Work<F>` leaked by [`Task::queue_work`].
+unsafe extern "C" fn run_work<F: FnOnce()>(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the first field of a `#[repr(C)]` `Work<F>` that `queue_work` leaked
+    // with `KBox::into_raw`; task work runs each callback once, so it is reclaimed once.
+    let mut w = unsafe { KBox::from_raw(head.cast::<Work<F>>()) };
+    if let Some(f) = w.f.take() {
+        f();
+    }
+}
+
+/// A reference on this module, so that code of the module that runs in a process (a deputy)
+/// keeps it loaded.
+pub(crate) struct ModuleRef(());
+
+impl ModuleRef {
+    /// Takes a reference; `None` while the module is being removed.
+    pub(crate) fn get() -> Option<Self> {
+        // SAFETY: `omx_module_get` has no precondition.
+        unsafe { bindings::omx_module_get() }.then_some(Self(()))
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: this value holds one reference taken by `get`.
+        unsafe { bindings::omx_module_put() };
+    }
+}
+
+/// Starts `path` with `argv` as a user-mode helper; `init` runs first in the new task and may
+/// refuse it. Returns once the program has been executed.
+pub(crate) fn spawn(path: &CStr, argv: &[&CStr], init: &mut dyn FnMut() -> Result) -> Result {
+    let mut ptrs: KVec<*mut c_char> = KVec::with_capacity(argv.len() + 1, GFP_KERNEL)?;
+    for a in argv {
+        ptrs.push(a.as_char_ptr().cast_mut(), GFP_KERNEL)?;
+    }
+    ptrs.push(core::ptr::null_mut(), GFP_KERNEL)?;
+
+    /// Runs the caller's `init` in the new helper task.
+    ///
+    /// # Safety
+    ///
+    /// `data` must point to a live `&mut dyn FnMut() -> Result`.
+    unsafe extern "C" fn tramp(data: *mut c_void) -> c_int {
+        // SAFETY: `data` is the `&mut &mut dyn FnMut` below, alive until `omx_spawn` returns,
+        // which is after the helper's init ran.
+        let f = unsafe { &mut *data.cast::<&mut dyn FnMut() -> Result>() };
+        match f() {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+    let mut init = init;
+    // SAFETY: `path` and the `argv` strings are NUL-terminated and outlive the call, which
+    // returns only once the helper executed `path` (UMH_WAIT_EXEC); `ptrs` is NULL-terminated;
+    // `tramp` receives a pointer to `init`, live for the call.
+    let r = unsafe {
+        bindings::omx_spawn(
+            path.as_char_ptr(),
+            ptrs.as_mut_ptr(),
+            Some(tramp),
+            (&raw mut init).cast(),
+        )
+    };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    if r > 0 {
+        // A wait status from the helper: it could not be executed.
+        return Err(ENOEXEC);
+    }
+    Ok(())
+}
+
+/// The calling process's own state. Every function here acts on `current` and must be called
+/// from process context (a system call or task work of a user process).
+pub(crate) mod cur {
+    use super::bindings;
+    use kernel::ffi::{c_char, c_int};
+    use kernel::prelude::*;
+    use kernel::uaccess::UserSlice;
+
+    /// Registers saved at kernel entry, in `struct pt_regs` order (r15 ... ss).
+    pub(crate) const PT_REGS: usize = 21;
+    const _: () = assert!(core::mem::size_of::<bindings::pt_regs>() == PT_REGS * 8);
+
+    /// Reads the user registers saved at kernel entry.
+    pub(crate) fn regs() -> [u64; PT_REGS] {
+        // SAFETY: `omx_current_regs` returns current's `pt_regs`, which is `PT_REGS` u64 words
+        // (checked above) and valid for as long as the task lives.
+        unsafe { bindings::omx_current_regs().cast::<[u64; PT_REGS]>().read() }
+    }
+
+    /// Replaces the user registers that the return to user mode will load.
+    pub(crate) fn set_regs(r: &[u64; PT_REGS]) {
+        // SAFETY: as in `regs`; only current writes its own `pt_regs` here, in process context.
+        unsafe {
+            bindings::omx_current_regs()
+                .cast::<[u64; PT_REGS]>()
+                .write(*r)
+        };
+    }
+
+    /// User FS and GS base.
+    pub(crate) fn fsgs() -> (u64, u64) {
+        let (mut fs, mut gs) = (0, 0);
+        // SAFETY: both pointers are writable locals.
+        unsafe { bindings::omx_get_fsgs(&mut fs, &mut gs) };
+        (fs, gs)
+    }
+
+    /// Sets the user FS and GS base.
+    pub(crate) fn set_fsgs(fs: u64, gs: u64) {
+        // SAFETY: no precondition beyond process context.
+        unsafe { bindings::omx_set_fsgs(fs, gs) };
+    }
+
+    /// Runs `f` on the user FPU state in memory (kernel XSAVE format) and its feature set.
+    /// What `f` leaves in the buffer is what the return to user mode loads.
+    pub(crate) fn with_fpu<R>(f: impl FnOnce(&mut [u8], u64) -> R) -> R {
+        let (mut size, mut xfeatures) = (0u32, 0u64);
+        // SAFETY: the pointers are writable locals; the returned buffer is current's fpstate
+        // register area of `size` bytes, which only current uses while it runs in the kernel
+        // (the user registers were saved to it and are reloaded from it on return).
+        let buf = unsafe {
+            let p = bindings::omx_fpu_user_state(&mut size, &mut xfeatures);
+            core::slice::from_raw_parts_mut(p.cast::<u8>(), size as usize)
+        };
+        f(buf, xfeatures)
+    }
+
+    /// Memory layout: start_code ... env_end, then the vDSO address.
+    pub(crate) fn mm_layout() -> Result<[u64; 12]> {
+        let mut v = [0u64; 12];
+        // SAFETY: no precondition.
+        let mm = unsafe { bindings::omx_current_mm() };
+        if mm.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `mm` is current's live mm; `v` has room for 12 values.
+        unsafe { bindings::omx_mm_layout(mm, v.as_mut_ptr()) };
+        Ok(v)
+    }
+
+    /// Sets start_code ... env_end.
+    pub(crate) fn set_mm_layout(v: &[u64; 11]) {
+        // SAFETY: `v` holds the 11 values read; current has an mm (it is a user process).
+        unsafe { bindings::omx_mm_set_layout(v.as_ptr()) };
+    }
+
+    /// One memory area of the calling process.
+    pub(crate) struct Area {
+        pub(crate) start: u64,
+        pub(crate) end: u64,
+        pub(crate) flags: u64,
+        pub(crate) pgoff: u64,
+        /// A special mapping (`[vdso]`, `[vvar]`...), whose name is in `path`.
+        pub(crate) special: bool,
+        pub(crate) path: KVec<u8>,
+    }
+
+    /// `VM_*` flags of [`Area::flags`].
+    pub(crate) const VM_READ: u64 = 0x1;
+    pub(crate) const VM_WRITE: u64 = 0x2;
+    pub(crate) const VM_EXEC: u64 = 0x4;
+    pub(crate) const VM_SHARED: u64 = 0x8;
+    pub(crate) const VM_IO: u64 = 0x4000;
+    pub(crate) const VM_LOCKED: u64 = 0x2000;
+    pub(crate) const VM_PFNMAP: u64 = 0x400;
+
+    /// The first area ending above `addr`.
+    pub(crate) fn area_after(addr: u64) -> Result<Option<Area>> {
+        // SAFETY: no precondition.
+        let mm = unsafe { bindings::omx_current_mm() };
+        if mm.is_null() {
+            return Err(EINVAL);
+        }
+        let mut path = KVec::from_elem(0u8, 4096, GFP_KERNEL)?;
+        let mut out = bindings::omx_vma::default();
+        // SAFETY: `mm` is current's mm; `out` and `path` (4096 bytes) are writable.
+        let r = unsafe {
+            bindings::omx_vma_find(
+                mm,
+                addr as usize,
+                &mut out,
+                path.as_mut_ptr().cast::<c_char>(),
+                4096,
+            )
+        };
+        if r != 0 {
+            return Ok(None);
+        }
+        path.truncate(out.path_len as usize);
+        Ok(Some(Area {
+            start: out.start,
+            end: out.end,
+            flags: out.flags,
+            pgoff: out.pgoff,
+            special: out.special != 0,
+            path,
+        }))
+    }
+
+    /// Reads user memory at `addr` into `buf`.
+    pub(crate) fn read_user(addr: u64, buf: &mut [u8]) -> Result {
+        UserSlice::new(
+            kernel::uaccess::UserPtr::from_addr(addr as usize),
+            buf.len(),
+        )
+        .reader()
+        .read_slice(buf)
+    }
+
+    /// Writes `data` to user memory at `addr`, even where the area is not writable (as a
+    /// debugger's poke does: private pages are copied on write).
+    pub(crate) fn write_user(addr: u64, data: &[u8]) -> Result {
+        let r = UserSlice::new(
+            kernel::uaccess::UserPtr::from_addr(addr as usize),
+            data.len(),
+        )
+        .writer()
+        .write_slice(data);
+        if r.is_ok() {
+            return r;
+        }
+        // FOLL_WRITE | FOLL_FORCE
+        const FLAGS: u32 = 1 | 8;
+        // SAFETY: `omx_current` is the calling task; `data` is readable for its length and
+        // `access_process_vm` only reads from it for a write.
+        let n = unsafe {
+            bindings::access_process_vm(
+                bindings::omx_current(),
+                addr as usize,
+                data.as_ptr().cast_mut().cast(),
+                data.len() as c_int,
+                FLAGS,
+            )
+        };
+        if n as usize != data.len() {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
+    /// Maps private anonymous memory at exactly `addr`, failing if anything is there.
+    pub(crate) fn map_anon(addr: u64, len: u64, prot: u8, grows_down: bool) -> Result {
+        const MAP_PRIVATE: u64 = 0x02;
+        const MAP_ANONYMOUS: u64 = 0x20;
+        const MAP_GROWSDOWN: u64 = 0x100;
+        const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+        let mut flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+        if grows_down {
+            flags |= MAP_GROWSDOWN;
+        }
+        // SAFETY: a NULL file asks for anonymous memory; the other arguments are plain values
+        // that `vm_mmap` checks.
+        let r = unsafe {
+            bindings::vm_mmap(
+                core::ptr::null_mut(),
+                addr as usize,
+                len as usize,
+                usize::from(prot),
+                flags as usize,
+                0,
+            )
+        };
+        if r as u64 == addr {
+            Ok(())
+        } else if (r as i64) < 0 && (r as i64) >= -4095 {
+            Err(Error::from_errno(r as i32))
+        } else {
+            Err(EEXIST)
+        }
+    }
+
+    /// Unmaps `[addr, addr + len)`.
+    pub(crate) fn unmap(addr: u64, len: u64) -> Result {
+        // SAFETY: plain values, checked by `vm_munmap`.
+        let r = unsafe { bindings::vm_munmap(addr as usize, len as usize) };
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Signal state: blocked, pending, alternate stack (sp, size, flags), and the 64 actions
+    /// (handler, flags, restorer, mask). 2 KiB: keep it on the heap.
+    #[repr(C)]
+    pub(crate) struct SigState {
+        pub(crate) blocked: u64,
+        pub(crate) pending: u64,
+        pub(crate) alt: [u64; 3],
+        pub(crate) act: [[u64; 4]; 64],
+    }
+
+    impl SigState {
+        /// A new, empty state on the heap.
+        pub(crate) fn new() -> Result<KBox<Self>> {
+            Ok(KBox::new(
+                Self {
+                    blocked: 0,
+                    pending: 0,
+                    alt: [0; 3],
+                    act: [[0; 4]; 64],
+                },
+                GFP_KERNEL,
+            )?)
+        }
+    }
+
+    // `[u64; 4]` is laid out as `struct omx_sigaction`.
+    const _: () = assert!(
+        core::mem::size_of::<bindings::omx_sigaction>() == 32
+            && core::mem::align_of::<bindings::omx_sigaction>() == 8
+    );
+
+    /// Reads the signal state into `s`.
+    pub(crate) fn signals(s: &mut SigState) {
+        // SAFETY: all pointers are writable fields of `s` of the sizes the shim writes; `act` has
+        // the layout of 64 `struct omx_sigaction` (checked above).
+        unsafe {
+            bindings::omx_sig_get(
+                &mut s.blocked,
+                &mut s.pending,
+                s.alt.as_mut_ptr(),
+                s.act.as_mut_ptr().cast::<bindings::omx_sigaction>(),
+            )
+        };
+    }
+
+    /// Sets blocked mask, alternate stack and actions.
+    pub(crate) fn set_signals(s: &SigState) {
+        // SAFETY: the pointers are readable fields of `s` of the sizes the shim reads; `act` has
+        // the layout of 64 `struct omx_sigaction`.
+        unsafe {
+            bindings::omx_sig_set(
+                s.blocked,
+                s.alt.as_ptr(),
+                s.act.as_ptr().cast::<bindings::omx_sigaction>(),
+            )
+        };
+    }
+
+    /// Takes one pending signal off the calling task (0: none).
+    pub(crate) fn dequeue_signal() -> u32 {
+        // SAFETY: no precondition.
+        unsafe { bindings::omx_dequeue_signal() as u32 }
+    }
+
+    /// Whether the calling task has been killed.
+    pub(crate) fn fatal_signal_pending() -> bool {
+        // SAFETY: no precondition.
+        unsafe { bindings::omx_fatal_signal_pending() }
+    }
+
+    /// The wait status the calling process is being ended with (a fatal signal), if any.
+    pub(crate) fn group_exit_code() -> u32 {
+        // SAFETY: no precondition.
+        unsafe { bindings::omx_group_exit_code() as u32 }
+    }
+
+    /// Resource limits, (cur, max) pairs.
+    pub(crate) fn rlimits() -> [u64; 32] {
+        let mut v = [0u64; 32];
+        // SAFETY: `v` has room for 32 values.
+        unsafe { bindings::omx_rlim_get(v.as_mut_ptr()) };
+        v
+    }
+
+    /// Sets the resource limits.
+    pub(crate) fn set_rlimits(v: &[u64; 32]) {
+        // SAFETY: `v` holds 32 values.
+        unsafe { bindings::omx_rlim_set(v.as_ptr()) };
+    }
+
+    /// umask and personality.
+    pub(crate) fn misc() -> (u32, u32) {
+        let (mut u, mut p) = (0, 0);
+        // SAFETY: writable locals.
+        unsafe { bindings::omx_misc_get(&mut u, &mut p) };
+        (u, p)
+    }
+
+    /// Sets umask and personality.
+    pub(crate) fn set_misc(umask: u32, personality: u32) {
+        // SAFETY: no precondition.
+        unsafe { bindings::omx_misc_set(umask, personality) };
+    }
+
+    /// The command name.
+    pub(crate) fn comm() -> [u8; 16] {
+        let mut c = [0u8; 16];
+        // SAFETY: `c` has 16 bytes.
+        unsafe { bindings::omx_comm_get(c.as_mut_ptr().cast()) };
+        c
+    }
+
+    /// Sets the command name.
+    pub(crate) fn set_comm(c: &[u8; 16]) {
+        // SAFETY: `c` has 16 bytes; the shim terminates it.
+        unsafe { bindings::omx_comm_set(c.as_ptr().cast()) };
+    }
+
+    /// Becomes an unprivileged user with no capabilities.
+    pub(crate) fn drop_privileges(uid: u32, gid: u32) -> Result {
+        // SAFETY: no precondition.
+        let r = unsafe { bindings::omx_drop_privileges(uid, gid) };
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Closes every file descriptor of the calling process.
+    pub(crate) fn close_all_files() {
+        for fd in 0..1024u32 {
+            // SAFETY: `close_fd` accepts any number and ignores unused ones.
+            unsafe { bindings::close_fd(fd) };
+        }
+    }
+
+    /// Ends the calling process with wait status `code`.
+    pub(crate) fn exit(code: u32) -> ! {
+        // SAFETY: `do_exit` may be called by any task in process context; it does not return.
+        unsafe { bindings::do_exit(code as isize) }
+    }
+}
