@@ -17,6 +17,8 @@ use omcore::msg::{
 };
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
+mod guest;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +35,9 @@ node and cluster:
   getutil [ID]        CPU utilisation, per mille
   getmem [ID]         memory available / free / total, KiB
   stats               frame and handshake counters of this node
+processes:
+  migrate PID NODE    move process PID to node NODE (`migrate PID home`: bring it back)
+  ps                  migrating processes and guests of this node (pid, node, state)
 administration (root):
   setpe [-f FILE]     load the node map (default /etc/openmosix.map); refused whole if wrong
   getpe               this node's ID
@@ -372,6 +377,11 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("stats")?);
             Ok(())
         }
+        ["migrate", pid, node] => migrate(pid, node),
+        ["ps"] => {
+            print!("{}", read_proc("migrate")?);
+            Ok(())
+        }
         ["setpe", rest @ ..] => setpe(rest),
         ["getpe"] => {
             println!("{}", this_node()?);
@@ -410,6 +420,17 @@ fn setpe_alias(words: &[&str]) -> Result<Vec<String>, Failure> {
     }
 }
 
+/// `migrate PID NODE|home`.
+fn migrate(pid: &str, node: &str) -> Res {
+    if pid.parse::<u32>().map_or(true, |p| p == 0) {
+        return Err(Failure(format!("bad pid '{pid}'"), 2));
+    }
+    if node != "home" && node.parse::<u32>().map_or(true, |n| n == 0) {
+        return Err(Failure(format!("bad node '{node}' (an ID, or home)"), 2));
+    }
+    write_proc("migrate", format!("{pid} {node}\n").as_bytes())
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
     let name = args
@@ -420,8 +441,16 @@ fn main() -> ExitCode {
         .to_string();
     args.remove(0);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    if name == "omx-guest" {
+        return guest::main();
+    }
     let result = if name == "setpe" {
         setpe_alias(&words).and_then(|v| run(&v.iter().map(String::as_str).collect::<Vec<_>>()))
+    } else if name == "migrate" {
+        match words[..] {
+            [pid, node] => migrate(pid, node),
+            _ => Err(Failure("usage: migrate PID NODE|home".into(), 2)),
+        }
     } else {
         run(&words)
     };

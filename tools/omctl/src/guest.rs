@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The guest stub (`omx-guest`): what a host runs for each process that migrates to it.
+//!
+//! The module starts this program as a user-mode helper. It reads from `/proc/openmosix/guest`
+//! where the migrating process had its vDSO, moves its own vDSO there (only a process can do that
+//! to itself, with `arch_prctl(ARCH_MAP_VDSO_64)`), then writes `restore`: inside that write the
+//! module replaces this program's memory, registers and signal state with the process's, and the
+//! write "returns" into the migrated process. Nothing after the write runs unless it failed.
+
+use std::process::ExitCode;
+
+const GUEST: &str = "/proc/openmosix/guest";
+const SPECIAL: [&str; 3] = ["[vdso]", "[vvar]", "[vvar_vclock]"];
+/// Exit status when the vDSO cannot be placed (the area is in use by the stub itself).
+const EX_TEMPFAIL: u8 = 75;
+
+/// Raw system calls the standard library does not offer.
+mod sys {
+    const SYS_MUNMAP: usize = 11;
+    const SYS_ARCH_PRCTL: usize = 158;
+    const ARCH_MAP_VDSO_64: usize = 0x2003;
+
+    fn syscall2(nr: usize, a: usize, b: usize) -> isize {
+        let ret: isize;
+        // SAFETY: a plain `syscall` instruction with the x86-64 Linux convention: number in
+        // rax, arguments in rdi and rsi, rcx and r11 clobbered by the instruction. The two calls
+        // made here (munmap of the vDSO, mapping a new vDSO) touch no memory this program uses.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") nr as isize => ret,
+                in("rdi") a,
+                in("rsi") b,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack)
+            );
+        }
+        ret
+    }
+
+    /// Unmaps `[start, end)`.
+    pub(super) fn munmap(start: usize, end: usize) -> isize {
+        syscall2(SYS_MUNMAP, start, end - start)
+    }
+
+    /// Maps the vDSO (its data pages first) at `addr`.
+    pub(super) fn map_vdso(addr: usize) -> isize {
+        syscall2(SYS_ARCH_PRCTL, ARCH_MAP_VDSO_64, addr)
+    }
+}
+
+/// One line of `/proc/self/maps`: start, end, whether it is a special mapping, whether it is
+/// the vDSO text.
+fn maps() -> Result<Vec<(usize, usize, bool, bool)>, String> {
+    let text = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let range = f.next().ok_or("bad maps line")?;
+        let (a, b) = range.split_once('-').ok_or("bad maps range")?;
+        let a = usize::from_str_radix(a, 16).map_err(|e| e.to_string())?;
+        let b = usize::from_str_radix(b, 16).map_err(|e| e.to_string())?;
+        let name = f.nth(4).unwrap_or("");
+        v.push((a, b, SPECIAL.contains(&name), name == "[vdso]"));
+    }
+    Ok(v)
+}
+
+fn place_vdso() -> Result<(), (String, u8)> {
+    let fail = |s: String| (s, 1);
+    let info = std::fs::read_to_string(GUEST).map_err(|e| fail(format!("{GUEST}: {e}")))?;
+    let target = info
+        .trim()
+        .strip_prefix("vdso 0x")
+        .and_then(|h| usize::from_str_radix(h, 16).ok())
+        .ok_or_else(|| fail(format!("{GUEST}: unexpected '{}'", info.trim())))?;
+    let maps = maps().map_err(fail)?;
+    let special: Vec<_> = maps.iter().filter(|m| m.2).collect();
+    let vdso_text = maps.iter().find(|m| m.3).map(|m| m.0);
+    let (Some(low), Some(high), Some(text)) = (
+        special.iter().map(|m| m.0).min(),
+        special.iter().map(|m| m.1).max(),
+        vdso_text,
+    ) else {
+        return Err(fail("this node's vDSO not found".into()));
+    };
+    let base = target.wrapping_sub(text - low);
+    if target != 0 && base == low {
+        return Ok(());
+    }
+    if target != 0 {
+        let end = base + (high - low);
+        if maps.iter().any(|m| !m.2 && m.0 < end && base < m.1) {
+            return Err((format!("vDSO area {base:#x} in use here"), EX_TEMPFAIL));
+        }
+    }
+    for m in &special {
+        if sys::munmap(m.0, m.1) != 0 {
+            return Err(fail("cannot unmap this node's vDSO".into()));
+        }
+    }
+    if target != 0 {
+        // Returns the vDSO's size on success.
+        let r = sys::map_vdso(base);
+        if r < 0 {
+            return Err(fail(format!("cannot map the vDSO at {base:#x}: {r}")));
+        }
+    }
+    Ok(())
+}
+
+/// Reports a failure in the kernel log (a user-mode helper has no terminal).
+fn log(msg: &str) {
+    eprintln!("omx-guest: {msg}");
+    let _ = std::fs::write("/dev/kmsg", format!("<4>omx-guest: {msg}\n"));
+}
+
+/// Entry point when called as `omx-guest`.
+pub(crate) fn main() -> ExitCode {
+    if let Err((e, code)) = place_vdso() {
+        log(&e);
+        return ExitCode::from(code);
+    }
+    // On success this write returns into the migrated process and nothing below runs.
+    if let Err(e) = std::fs::write(GUEST, "restore") {
+        log(&format!("restore refused: {e}"));
+    }
+    ExitCode::from(1)
+}
