@@ -28,6 +28,30 @@ wait_for 8 sh -c '! omctl isup 3' >/dev/null && echo "   node 3 down $(($(now_ms
 t0=$(now_ms)
 power_on 3 || status=1
 wait_for 20 omctl isup 3 >/dev/null && echo "   node 3 booted and up again $(($(now_ms) - t0)) ms after power-on" || status=1
+echo "== process migration: omx-burn (a checksum over 64 MB, exit status = checksum) runs on node 1,"
+echo "   is moved to node 2 mid-run with 'omctl migrate PID 2', and ends with the same status:"
+t0=$(now_ms)
+omx-burn 64 150
+ref=$?
+echo "   unmoved run: status $ref in $(($(now_ms) - t0)) ms"
+t0=$(now_ms)
+omx-burn 64 150 &
+pid=$!
+sleep 1
+omctl migrate "$pid" 2 || status=1
+if wait_for 20 sh -c "omctl ps | grep -q '^$pid 2 remote'" >/dev/null; then
+	echo "   node 1's log: $(dmesg | grep -o "process $pid now runs.*")"
+	echo "   pid $pid runs on node 2; node 1 (omctl ps):"
+	omctl ps | sed 's/^/      /'
+	echo "   node 2 (on 2 omctl ps; the guest runs as nobody there):"
+	on 2 omctl ps | sed 's/^/      /'
+else
+	status=1
+fi
+wait "$pid"
+st=$?
+echo "   migrated run: status $st in $(($(now_ms) - t0)) ms"
+[ "$st" = "$ref" ] || status=1
 echo "== frame counters of node 1 (omctl stats):"
 omctl stats | sed 's/^/   /'
 exit $status
