@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Migration payloads: `MigImage` splitting into records and the image reader fed with them,
-//! `MigResult`, `GuestExit`, `GuestSignal`. Nothing panics; what decodes encodes back.
+//! `MigResult`, `GuestExit`, `GuestSignal`, forwarded-call requests and replies (a reply also
+//! checked against the call its first bytes name). Nothing panics; what decodes encodes back.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use omcore::fwd::{Reply, Request};
 use omcore::image::ImageReader;
 use omcore::mig::{self, MigResult, Pair, Records};
 
@@ -25,5 +27,22 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(p) = Pair::decode_signal(data) {
         assert_eq!(&p.encode()[..], data);
+    }
+    if let Ok(r) = Request::decode(data) {
+        let mut out = vec![0u8; r.encoded_len()];
+        assert_eq!(r.encode(&mut out), Some(data.len()));
+        assert_eq!(&out[..], data);
+    }
+    if data.len() > 52 {
+        let (call, rest) = data.split_at(52);
+        if let Ok(r) = Reply::decode(rest) {
+            let nr = u32::from(call[0]) | u32::from(call[1]) << 8;
+            let args: [u64; 6] = core::array::from_fn(|i| {
+                u64::from_le_bytes(call[4 + 8 * i..12 + 8 * i].try_into().unwrap())
+            });
+            let _ = r.check(nr, &args);
+            let mut out = vec![0u8; r.encoded_len()];
+            assert_eq!(r.encode(&mut out), Some(rest.len()));
+        }
     }
 });

@@ -56,6 +56,10 @@ pub enum MessageKind {
     GuestExit = 9,
     /// Deliver a signal to a guest (home to host), or kill it.
     GuestSignal = 10,
+    /// A guest's system call for its deputy (host to home).
+    Syscall = 11,
+    /// The deputy's result of a forwarded call (home to host).
+    SyscallReply = 12,
 }
 
 impl MessageKind {
@@ -72,6 +76,8 @@ impl MessageKind {
             8 => Some(Self::MigResult),
             9 => Some(Self::GuestExit),
             10 => Some(Self::GuestSignal),
+            11 => Some(Self::Syscall),
+            12 => Some(Self::SyscallReply),
             _ => None,
         }
     }
@@ -243,7 +249,7 @@ mod tests {
         assert_eq!(with(4, &[0, 2]), Err(DecodeError::Version(2)));
         assert_eq!(with(4, &[0, 0]), Err(DecodeError::Version(0)));
         assert_eq!(with(6, &[0, 0]), Err(DecodeError::Kind(0)));
-        assert_eq!(with(6, &[0, 11]), Err(DecodeError::Kind(11)));
+        assert_eq!(with(6, &[0, 13]), Err(DecodeError::Kind(13)));
         assert_eq!(with(6, &[0xff, 0xff]), Err(DecodeError::Kind(0xffff)));
         assert_eq!(with(8, &[0, 1]), Err(DecodeError::Reserved));
         assert_eq!(with(10, &[0x80, 0]), Err(DecodeError::Reserved));

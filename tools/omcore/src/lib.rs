@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod frame;
+pub mod fwd;
 pub mod image;
 pub mod map;
 pub mod mig;

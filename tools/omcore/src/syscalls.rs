@@ -4,8 +4,7 @@
 //! remote side follow (see `Documentation/syscalls.md`).
 //!
 //! - [`Class::Local`]: runs on the remote node, in the guest, at native speed (memory management
-//!   of private memory, signal masks and handlers, futexes, sleeping, clocks, identity getters
-//!   whose answers were copied with the process).
+//!   of private memory, signal masks and handlers, futexes, sleeping, clocks).
 //! - [`Class::Home`]: forwarded to the deputy, which makes the call at home in the original task's
 //!   context (its files, cwd, root, credentials, pid, session, terminal, parent and children);
 //!   pointer arguments travel with the request or are fetched from the guest on demand.
@@ -136,29 +135,29 @@ pub static SYSCALLS: &[(u32, &str, Class)] = &[
     (99, "sysinfo", Home),
     (100, "times", Special("as getrusage")),
     (101, "ptrace", Refused("tracing a migrated process is not supported; it stays home while traced")),
-    (102, "getuid", Local),
+    (102, "getuid", Home),
     (103, "syslog", Home),
-    (104, "getgid", Local),
+    (104, "getgid", Home),
     (105, "setuid", Special("credential changes apply at home (checked there) and are mirrored on the remote")),
     (106, "setgid", Special("as setuid")),
-    (107, "geteuid", Local),
-    (108, "getegid", Local),
+    (107, "geteuid", Home),
+    (108, "getegid", Home),
     (109, "setpgid", Home),
-    (110, "getppid", Special("answered locally with the home parent pid")),
-    (111, "getpgrp", Special("answered with the home process group")),
+    (110, "getppid", Home),
+    (111, "getpgrp", Home),
     (112, "setsid", Home),
     (113, "setreuid", Special("as setuid")),
     (114, "setregid", Special("as setuid")),
-    (115, "getgroups", Local),
+    (115, "getgroups", Home),
     (116, "setgroups", Special("as setuid")),
     (117, "setresuid", Special("as setuid")),
-    (118, "getresuid", Local),
+    (118, "getresuid", Home),
     (119, "setresgid", Special("as setuid")),
-    (120, "getresgid", Local),
-    (121, "getpgid", Special("own group answered with home ids; other pids asked at home")),
+    (120, "getresgid", Home),
+    (121, "getpgid", Home),
     (122, "setfsuid", Special("as setuid")),
     (123, "setfsgid", Special("as setuid")),
-    (124, "getsid", Special("own session answered with home ids; other pids asked at home")),
+    (124, "getsid", Home),
     (125, "capget", Local),
     (126, "capset", Special("as setuid")),
     (127, "rt_sigpending", Local),
@@ -499,9 +498,20 @@ mod tests {
         ] {
             assert_eq!(class(name), Local, "{name}");
         }
-        // Identity calls answer with the home ids.
-        for name in ["getpid", "gettid", "getppid", "mmap"] {
+        // getpid and gettid answer the home pid on the remote; the parent and the user and
+        // group ids are the home task's (the guest runs as nobody), so they are asked at home.
+        for name in ["getpid", "gettid", "mmap"] {
             assert!(matches!(class(name), Special(_)), "{name}");
+        }
+        for name in [
+            "getppid",
+            "getuid",
+            "geteuid",
+            "getgid",
+            "getegid",
+            "getgroups",
+        ] {
+            assert_eq!(class(name), Home, "{name}");
         }
     }
 

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Forwarded system calls: what each argument of a home call is, and the request and reply that
+//! carry a call from a guest to its deputy and its result back.
+//!
+//! A guest's home call travels as a `Syscall` request: the call's number, its six arguments as
+//! the guest passed them, and the contents of its input buffers (strings and buffers the kernel
+//! would read). The deputy copies the inputs into its own memory, points the arguments there,
+//! makes the call in its own context, and answers with a `SyscallReply`: the result and the
+//! contents of the output buffers, which the guest writes to its own pointers. A pointer argument
+//! that is NULL stays NULL. Buffers longer than [`MAX_BUF`] are cut to it by the guest, which
+//! lowers the length argument to match (a read or write then transfers less, as it may).
+//!
+//! Payloads (big-endian):
+//!
+//! | field    | size | request                         | reply                           |
+//! | -------- | ---- | ------------------------------- | ------------------------------- |
+//! | mig_id   | 4    | the migration                   | the migration                   |
+//! | seq      | 4    | the guest's call counter        | the request's                   |
+//! | nr/res   | 8    | call number                     | result (i64, -errno on failure) |
+//! | args     | 48   | six arguments                   | - (absent)                      |
+//! | nbuf     | 1    | input buffers that follow       | output buffers that follow      |
+//! | buffers  | ...  | (arg index u8, len u32, bytes)* | (arg index u8, len u32, bytes)* |
+
+use super::msg::PayloadError;
+
+/// Largest buffer a forwarded call carries.
+pub const MAX_BUF: usize = 256 * 1024;
+/// Longest string argument, with its NUL.
+pub const MAX_STR: usize = 4096;
+/// Largest request or reply payload.
+pub const MAX_PAYLOAD: usize = 80 + 2 * MAX_BUF + 6 * (5 + MAX_STR);
+
+/// How long a buffer argument is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Len {
+    /// A fixed size (a structure).
+    Fixed(u32),
+    /// The value of argument `i` (bytes).
+    Arg(u8),
+    /// The value of argument `i` times `n` (an array).
+    ArgTimes(u8, u32),
+}
+
+/// What one argument of a forwarded call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    /// A number (or unused).
+    Int,
+    /// A NUL-terminated string the call reads.
+    Str,
+    /// A buffer the call reads.
+    In(Len),
+    /// A buffer the call writes, wholly when it succeeds.
+    Out(Len),
+    /// A buffer the call writes, as many bytes as it returns.
+    OutRet(Len),
+    /// A buffer the call reads and writes.
+    InOut(Len),
+}
+
+impl Arg {
+    /// Whether the guest sends this argument's contents.
+    pub fn is_input(self) -> bool {
+        matches!(self, Arg::Str | Arg::In(_) | Arg::InOut(_))
+    }
+
+    /// Whether the deputy sends this argument's contents back.
+    pub fn is_output(self) -> bool {
+        matches!(self, Arg::Out(_) | Arg::OutRet(_) | Arg::InOut(_))
+    }
+
+    /// The buffer's length for arguments `args`, cut to [`MAX_BUF`]; `None` for numbers and
+    /// strings.
+    pub fn len(self, args: &[u64; 6]) -> Option<usize> {
+        let l = match self {
+            Arg::In(l) | Arg::Out(l) | Arg::OutRet(l) | Arg::InOut(l) => l,
+            Arg::Int | Arg::Str => return None,
+        };
+        let n = match l {
+            Len::Fixed(n) => u64::from(n),
+            Len::Arg(i) => args[usize::from(i)],
+            Len::ArgTimes(i, n) => args[usize::from(i)].saturating_mul(u64::from(n)),
+        };
+        Some(n.min(MAX_BUF as u64) as usize)
+    }
+}
+
+/// The arguments of a forwarded call.
+pub type Spec = [Arg; 6];
+
+const fn s(a: &[Arg]) -> Spec {
+    let mut v = [Arg::Int; 6];
+    let mut i = 0;
+    while i < a.len() {
+        v[i] = a[i];
+        i += 1;
+    }
+    v
+}
+
+use Arg::{In, InOut, Int, Out, OutRet, Str};
+use Len::{Arg as A, ArgTimes as AT, Fixed as F};
+
+/// `struct stat` on x86-64.
+const STAT: Len = F(144);
+/// `struct termios` as the kernel's tty ioctls take it.
+const TERMIOS: Len = F(36);
+
+/// How the arguments of home call `nr` are forwarded; `None` for calls that are not forwarded
+/// (yet). `args` matter for `ioctl` and `fcntl`, whose third argument depends on the command.
+pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
+    Some(match nr {
+        0 => s(&[Int, OutRet(A(2)), Int]),    // read
+        1 => s(&[Int, In(A(2)), Int]),        // write
+        2 => s(&[Str, Int, Int]),             // open
+        3 => s(&[Int]),                       // close
+        4 | 6 => s(&[Str, Out(STAT)]),        // stat, lstat
+        5 => s(&[Int, Out(STAT)]),            // fstat
+        7 => s(&[InOut(AT(1, 8)), Int, Int]), // poll
+        8 => s(&[Int, Int, Int]),             // lseek
+        16 => s(&[Int, Int, ioctl_arg(args[1])?]),
+        17 => s(&[Int, OutRet(A(2)), Int, Int]), // pread64
+        18 => s(&[Int, In(A(2)), Int, Int]),     // pwrite64
+        21 => s(&[Str, Int]),                    // access
+        22 => s(&[Out(F(8))]),                   // pipe
+        32 | 33 => s(&[Int, Int]),               // dup, dup2
+        61 => s(&[Int, Out(F(4)), Int, Out(F(144))]), // wait4
+        62 => s(&[Int, Int]),                    // kill
+        63 => s(&[Out(F(390))]),                 // uname
+        72 => s(&[Int, Int, fcntl_arg(args[1])]), // fcntl
+        74 | 75 => s(&[Int]),                    // fsync, fdatasync
+        77 => s(&[Int, Int]),                    // ftruncate
+        78 | 217 => s(&[Int, OutRet(A(2)), Int]), // getdents, getdents64
+        79 => s(&[OutRet(A(1)), Int]),           // getcwd
+        80 | 84 | 87 => s(&[Str]),               // chdir, rmdir, unlink
+        81 => s(&[Int]),                         // fchdir
+        82 | 86 | 88 => s(&[Str, Str]),          // rename, link, symlink
+        83 | 85 | 90 => s(&[Str, Int]),          // mkdir, creat, chmod
+        76 => s(&[Str, Int]),                    // truncate
+        89 => s(&[Str, OutRet(A(2)), Int]),      // readlink
+        91 => s(&[Int, Int]),                    // fchmod
+        92 | 94 => s(&[Str, Int, Int]),          // chown, lchown
+        93 => s(&[Int, Int, Int]),               // fchown
+        95 => s(&[Int]),                         // umask
+        99 => s(&[Out(F(112))]),                 // sysinfo
+        102 | 104 | 107 | 108 | 110 | 111 | 112 => s(&[]), // ids, getppid, getpgrp, setsid
+        109 => s(&[Int, Int]),                   // setpgid
+        115 => s(&[Int, OutRet(AT(0, 4))]),      // getgroups (bytes = 4 x count)
+        118 | 120 => s(&[Out(F(4)), Out(F(4)), Out(F(4))]), // getresuid, getresgid
+        121 | 124 => s(&[Int]),                  // getpgid, getsid
+        257 => s(&[Int, Str, Int, Int]),         // openat
+        258 => s(&[Int, Str, Int]),              // mkdirat
+        262 => s(&[Int, Str, Out(STAT), Int]),   // newfstatat
+        263 => s(&[Int, Str, Int]),              // unlinkat
+        264 => s(&[Int, Str, Int, Str]),         // renameat
+        266 => s(&[Str, Int, Str]),              // symlinkat
+        267 => s(&[Int, Str, OutRet(A(3)), Int]), // readlinkat
+        268 | 269 => s(&[Int, Str, Int]),        // fchmodat, faccessat
+        285 => s(&[Int, Int, Int, Int]),         // fallocate
+        292 => s(&[Int, Int, Int]),              // dup3
+        293 => s(&[Out(F(8)), Int]),             // pipe2
+        316 => s(&[Int, Str, Int, Str, Int]),    // renameat2
+        332 => s(&[Int, Str, Int, Int, Out(F(256))]), // statx
+        436 => s(&[Int, Int, Int]),              // close_range
+        439 => s(&[Int, Str, Int, Int]),         // faccessat2
+        _ => return None,
+    })
+}
+
+/// The third argument of `ioctl(fd, cmd, arg)`.
+fn ioctl_arg(cmd: u64) -> Option<Arg> {
+    let cmd = cmd as u32;
+    Some(match cmd {
+        0x5401 => Out(TERMIOS),                   // TCGETS
+        0x5402..=0x5404 => In(TERMIOS),           // TCSETS, TCSETSW, TCSETSF
+        0x540f | 0x5429 | 0x541b => Out(F(4)),    // TIOCGPGRP, TIOCGSID, FIONREAD
+        0x5410 | 0x5421 => In(F(4)),              // TIOCSPGRP, FIONBIO
+        0x5413 => Out(F(8)),                      // TIOCGWINSZ
+        0x5414 => In(F(8)),                       // TIOCSWINSZ
+        0x5409 | 0x540b | 0x5450 | 0x5451 => Int, // TCSBRK, TCFLSH, FIONCLEX, FIOCLEX
+        _ => {
+            // Commands with the size and direction encoded (_IOC).
+            let size = (cmd >> 16) & 0x3fff;
+            match cmd >> 30 {
+                1 if size > 0 => In(F(size)),
+                2 if size > 0 => Out(F(size)),
+                3 if size > 0 => InOut(F(size)),
+                _ => return None,
+            }
+        }
+    })
+}
+
+/// The third argument of `fcntl(fd, cmd, arg)`.
+fn fcntl_arg(cmd: u64) -> Arg {
+    match cmd {
+        // F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW: struct flock.
+        5..=7 | 36..=38 => InOut(F(32)),
+        _ => Int,
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from(be32(b, at)) << 32 | u64::from(be32(b, at + 4))
+}
+
+/// Buffers of a request or reply, by argument index.
+pub type Bufs<'a> = [Option<&'a [u8]>; 6];
+
+/// Reads `(index, len, bytes)` buffers: indices ascending (so each at most once, and one
+/// encoding per message), each allowed by `ok`.
+fn read_bufs<'a>(
+    p: &'a [u8],
+    mut at: usize,
+    n: usize,
+    ok: impl Fn(usize, &[u8]) -> bool,
+) -> Result<Bufs<'a>, PayloadError> {
+    let mut bufs: Bufs<'a> = [None; 6];
+    let mut next = 0;
+    for _ in 0..n {
+        let hdr = p.get(at..at + 5).ok_or(PayloadError::Length)?;
+        let i = usize::from(hdr[0]);
+        let len = be32(hdr, 1) as usize;
+        at += 5;
+        let data = p.get(at..at + len).ok_or(PayloadError::Length)?;
+        at += len;
+        if i >= 6 || i < next || !ok(i, data) {
+            return Err(PayloadError::Field("buffer"));
+        }
+        next = i + 1;
+        bufs[i] = Some(data);
+    }
+    if at != p.len() {
+        return Err(PayloadError::Length);
+    }
+    Ok(bufs)
+}
+
+/// Writes `(index, len, bytes)` buffers into `out` from `at`; returns the end.
+fn write_bufs(out: &mut [u8], mut at: usize, bufs: &Bufs<'_>) -> Option<usize> {
+    for (i, b) in bufs.iter().enumerate() {
+        if let Some(b) = b {
+            out.get_mut(at..at + 5 + b.len())?;
+            out[at] = i as u8;
+            out[at + 1..at + 5].copy_from_slice(&(b.len() as u32).to_be_bytes());
+            out[at + 5..at + 5 + b.len()].copy_from_slice(b);
+            at += 5 + b.len();
+        }
+    }
+    Some(at)
+}
+
+/// Encoded size of buffers.
+fn bufs_len(bufs: &Bufs<'_>) -> usize {
+    bufs.iter().flatten().map(|b| 5 + b.len()).sum()
+}
+
+/// The common head of requests and replies: migration, sequence, number or result.
+fn put_head(f: &mut [u8], mig_id: u32, seq: u32, word: u64) {
+    f[0..4].copy_from_slice(&mig_id.to_be_bytes());
+    f[4..8].copy_from_slice(&seq.to_be_bytes());
+    f[8..16].copy_from_slice(&word.to_be_bytes());
+}
+
+/// Size of the fixed part of a request.
+pub const REQUEST_FIXED: usize = 4 + 4 + 8 + 48 + 1;
+/// Size of the fixed part of a reply.
+pub const REPLY_FIXED: usize = 4 + 4 + 8 + 1;
+
+/// A forwarded call, guest to deputy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The migration.
+    pub mig_id: u32,
+    /// The guest's call counter.
+    pub seq: u32,
+    /// Call number.
+    pub nr: u32,
+    /// Arguments as the guest passed them (pointer values only matter as NULL or not).
+    pub args: [u64; 6],
+    /// Input buffers.
+    pub bufs: Bufs<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// Encoded size.
+    pub fn encoded_len(&self) -> usize {
+        REQUEST_FIXED + bufs_len(&self.bufs)
+    }
+
+    /// Encodes into `out` (at least [`Request::len`] bytes); returns the length.
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let f = out.get_mut(..REQUEST_FIXED)?;
+        put_head(f, self.mig_id, self.seq, u64::from(self.nr));
+        for (i, a) in self.args.iter().enumerate() {
+            f[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_be_bytes());
+        }
+        f[64] = self.bufs.iter().flatten().count() as u8;
+        write_bufs(out, REQUEST_FIXED, &self.bufs)
+    }
+
+    /// Decodes and checks a request: the call is forwardable, every input buffer is there
+    /// exactly when its pointer is not NULL, with the length its arguments give, strings
+    /// NUL-terminated with no other NUL, and no other buffer.
+    pub fn decode(p: &'a [u8]) -> Result<Self, PayloadError> {
+        if p.len() < REQUEST_FIXED || p.len() > MAX_PAYLOAD {
+            return Err(PayloadError::Length);
+        }
+        let nr = be64(p, 8);
+        let nr = u32::try_from(nr).map_err(|_| PayloadError::Field("nr"))?;
+        let args: [u64; 6] = core::array::from_fn(|i| be64(p, 16 + 8 * i));
+        let spec = spec(nr, &args).ok_or(PayloadError::Field("nr"))?;
+        let bufs = read_bufs(p, REQUEST_FIXED, usize::from(p[64]), |i, data| {
+            match spec[i] {
+                Arg::Str => {
+                    !data.is_empty()
+                        && data.len() <= MAX_STR
+                        && data.iter().position(|&b| b == 0) == Some(data.len() - 1)
+                }
+                a if a.is_input() => a.len(&args) == Some(data.len()),
+                _ => false,
+            }
+        })?;
+        for (i, a) in spec.iter().enumerate() {
+            if a.is_input() && (args[i] != 0) != bufs[i].is_some() {
+                return Err(PayloadError::Field("buffer"));
+            }
+        }
+        Ok(Self {
+            mig_id: be32(p, 0),
+            seq: be32(p, 4),
+            nr,
+            args,
+            bufs,
+        })
+    }
+}
+
+/// The result of a forwarded call, deputy to guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply<'a> {
+    /// The migration.
+    pub mig_id: u32,
+    /// The request's `seq`.
+    pub seq: u32,
+    /// The call's result.
+    pub result: i64,
+    /// Output buffers.
+    pub bufs: Bufs<'a>,
+}
+
+impl<'a> Reply<'a> {
+    /// Encoded size.
+    pub fn encoded_len(&self) -> usize {
+        REPLY_FIXED + bufs_len(&self.bufs)
+    }
+
+    /// Encodes into `out` (at least [`Reply::len`] bytes); returns the length.
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        let f = out.get_mut(..REPLY_FIXED)?;
+        put_head(f, self.mig_id, self.seq, self.result as u64);
+        f[16] = self.bufs.iter().flatten().count() as u8;
+        write_bufs(out, REPLY_FIXED, &self.bufs)
+    }
+
+    /// Decodes a reply's framing; [`Reply::check`] checks it against the request it answers.
+    pub fn decode(p: &'a [u8]) -> Result<Self, PayloadError> {
+        if p.len() < REPLY_FIXED || p.len() > MAX_PAYLOAD {
+            return Err(PayloadError::Length);
+        }
+        let bufs = read_bufs(p, REPLY_FIXED, usize::from(p[16]), |_, d| {
+            d.len() <= MAX_BUF
+        })?;
+        Ok(Self {
+            mig_id: be32(p, 0),
+            seq: be32(p, 4),
+            result: be64(p, 8) as i64,
+            bufs,
+        })
+    }
+
+    /// Checks the reply against the call `nr` with `args` it answers: a result in range, and
+    /// output buffers only for output arguments whose pointer is not NULL, no longer than the
+    /// argument's buffer (and than the result, for `OutRet`).
+    pub fn check(&self, nr: u32, args: &[u64; 6]) -> Result<(), PayloadError> {
+        let spec = spec(nr, args).ok_or(PayloadError::Field("nr"))?;
+        if self.result < -4095 {
+            return Err(PayloadError::Field("result"));
+        }
+        for (i, b) in self.bufs.iter().enumerate() {
+            let Some(b) = b else { continue };
+            let a = spec[i];
+            let max = a.len(args).unwrap_or(0);
+            let fits = match a {
+                Arg::OutRet(_) => self.result >= 0 && b.len() as i64 <= self.result,
+                _ => true,
+            };
+            if !a.is_output() || args[i] == 0 || b.len() > max || !fits {
+                return Err(PayloadError::Field("buffer"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+
+    fn round_trip(r: &Request<'_>) -> std::vec::Vec<u8> {
+        let mut out = vec![0u8; r.encoded_len()];
+        assert_eq!(r.encode(&mut out), Some(r.encoded_len()));
+        out
+    }
+
+    #[test]
+    fn write_request_round_trips_and_is_checked() {
+        let data = b"hello\n";
+        let mut bufs: Bufs<'_> = [None; 6];
+        bufs[1] = Some(&data[..]);
+        let r = Request {
+            mig_id: 1,
+            seq: 9,
+            nr: 1,
+            args: [1, 0x7000, 6, 0, 0, 0],
+            bufs,
+        };
+        let p = round_trip(&r);
+        assert_eq!(Request::decode(&p), Ok(r));
+        // Length must match the count argument.
+        let mut bad = r;
+        bad.args[2] = 7;
+        assert!(Request::decode(&round_trip(&bad)).is_err());
+        // A NULL buffer pointer carries no buffer, and a non-NULL one must carry it.
+        let mut null = r;
+        null.args[1] = 0;
+        assert!(Request::decode(&round_trip(&null)).is_err());
+        null.bufs = [None; 6];
+        assert!(Request::decode(&round_trip(&null)).is_ok());
+        let mut missing = r;
+        missing.bufs = [None; 6];
+        assert!(Request::decode(&round_trip(&missing)).is_err());
+        // No buffer for a number argument, and calls without a spec are refused.
+        let mut extra = r;
+        extra.bufs[0] = Some(b"x");
+        assert!(Request::decode(&round_trip(&extra)).is_err());
+        // Buffers in descending order (or twice) are refused.
+        let mut two = r;
+        two.nr = 82;
+        two.args = [0x1000, 0x2000, 0, 0, 0, 0];
+        two.bufs = [Some(b"a\0"), Some(b"b\0"), None, None, None, None];
+        let p = round_trip(&two);
+        assert!(Request::decode(&p).is_ok());
+        let mut swapped = p.clone();
+        let fixed = REQUEST_FIXED;
+        swapped[fixed] = 1;
+        swapped[fixed + 7] = 0;
+        assert!(Request::decode(&swapped).is_err());
+        let mut unknown = r;
+        unknown.nr = 9999;
+        unknown.bufs = [None; 6];
+        assert!(Request::decode(&round_trip(&unknown)).is_err());
+    }
+
+    #[test]
+    fn strings_must_be_terminated_once() {
+        let mut bufs: Bufs<'_> = [None; 6];
+        bufs[1] = Some(b"/etc/passwd\0");
+        let r = Request {
+            mig_id: 1,
+            seq: 1,
+            nr: 257,
+            args: [(-100i64) as u64, 0x1000, 0, 0, 0, 0],
+            bufs,
+        };
+        assert!(Request::decode(&round_trip(&r)).is_ok());
+        for s in [&b"/etc/passwd"[..], b"/etc\0/passwd\0", b""] {
+            let mut x = r;
+            x.bufs[1] = Some(s);
+            assert!(Request::decode(&round_trip(&x)).is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn replies_are_checked_against_their_call() {
+        let args = [3, 0x7000, 100, 0, 0, 0];
+        let data = [7u8; 10];
+        let mut bufs: Bufs<'_> = [None; 6];
+        bufs[1] = Some(&data[..]);
+        let r = Reply {
+            mig_id: 1,
+            seq: 2,
+            result: 10,
+            bufs,
+        };
+        let mut out = vec![0u8; r.encoded_len()];
+        r.encode(&mut out).unwrap();
+        let d = Reply::decode(&out).unwrap();
+        assert_eq!(d, r);
+        assert!(d.check(0, &args).is_ok());
+        // More bytes than the result, than the buffer, or into an input argument: refused.
+        assert!(Reply { result: 5, ..r }.check(0, &args).is_err());
+        assert!(r.check(0, &[3, 0x7000, 5, 0, 0, 0]).is_err());
+        assert!(r.check(1, &args).is_err());
+        assert!(Reply { result: -5000, ..r }.check(0, &args).is_err());
+        assert!(r.check(0, &[3, 0, 100, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn lengths_are_cut_and_ioctls_decoded() {
+        let args = [0, 0, u64::MAX, 0, 0, 0];
+        assert_eq!(spec(0, &args).unwrap()[1].len(&args), Some(MAX_BUF));
+        let tcgets = [0, 0x5401, 0, 0, 0, 0];
+        assert_eq!(spec(16, &tcgets).unwrap()[2], Out(F(36)));
+        // _IOR('x', 1, u64): read, size 8.
+        let ior = [0, (2u64 << 30) | (8 << 16) | 0x7801, 0, 0, 0, 0];
+        assert_eq!(spec(16, &ior).unwrap()[2], Out(F(8)));
+        assert_eq!(spec(16, &[0, 0x1234, 0, 0, 0, 0]), None);
+        assert_eq!(spec(72, &[0, 6, 0, 0, 0, 0]).unwrap()[2], InOut(F(32)));
+    }
+}
