@@ -10,6 +10,7 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/task_work.h>
+#include <linux/tracepoint.h>
 #include <linux/net.h>
 #include <linux/proc_fs.h>
 #include <linux/tcp.h>

@@ -48,3 +48,13 @@ pub(crate) fn ehostunreach() -> Error {
 pub(crate) fn ecanceled() -> Error {
     code(bindings::ECANCELED)
 }
+
+/// `ENOSYS`: the system call is not available (here, to a migrated process).
+pub(crate) fn enosys() -> Error {
+    code(bindings::ENOSYS)
+}
+
+/// `ENAMETOOLONG`: a path or string argument is too long.
+pub(crate) fn enametoolong() -> Error {
+    code(bindings::ENAMETOOLONG)
+}

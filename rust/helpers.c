@@ -14,6 +14,7 @@
 #include <linux/sched/rt.h>
 #include <linux/sched/task_stack.h>
 #include <linux/task_work.h>
+#include <linux/tracepoint.h>
 #include <linux/umh.h>
 #include <asm/fpu/api.h>
 #include <asm/fsgsbase.h>
@@ -535,4 +536,37 @@ int omx_spawn(const char *path, char **argv, int (*init)(void *data), void *data
 	if (!info)
 		return -ENOMEM;
 	return call_usermodehelper_exec(info, UMH_WAIT_EXEC);
+}
+
+/* --- Tracepoints ------------------------------------------------------------------------------ */
+
+struct omx_tp_search {
+	const char *name;
+	struct tracepoint *found;
+};
+
+static void omx_tp_match(struct tracepoint *tp, void *priv)
+{
+	struct omx_tp_search *s = priv;
+
+	if (!s->found && !strcmp(tp->name, s->name))
+		s->found = tp;
+}
+
+struct tracepoint *omx_find_tracepoint(const char *name)
+{
+	struct omx_tp_search s = { .name = name, .found = NULL };
+
+	for_each_kernel_tracepoint(omx_tp_match, &s);
+	return s.found;
+}
+
+void omx_tracepoint_sync(void)
+{
+	tracepoint_synchronize_unregister();
+}
+
+bool omx_signal_pending(void)
+{
+	return signal_pending(current);
 }

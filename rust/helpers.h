@@ -148,4 +148,14 @@ int omx_drop_privileges(u32 uid, u32 gid);
  */
 int omx_spawn(const char *path, char **argv, int (*init)(void *data), void *data);
 
+/* --- Tracepoints --------------------------------------------------------------------------- */
+
+struct tracepoint;
+/* The kernel tracepoint called `name` (for_each_kernel_tracepoint() with a name match). */
+struct tracepoint *omx_find_tracepoint(const char *name);
+/* tracepoint_synchronize_unregister(): a static inline. */
+void omx_tracepoint_sync(void);
+/* signal_pending(current): a static inline. */
+bool omx_signal_pending(void);
+
 #endif /* OPENMOSIX_RUST_HELPERS_H */

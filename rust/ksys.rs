@@ -14,6 +14,7 @@ pub(crate) mod proc;
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod thread;
+pub(crate) mod trace;
 
 use kernel::prelude::*;
 

@@ -412,6 +412,48 @@ pub(crate) mod cur {
         }
     }
 
+    /// Maps private anonymous memory wherever there is room; returns its address.
+    pub(crate) fn map_anywhere(len: u64, prot: u8) -> Result<u64> {
+        const MAP_PRIVATE: usize = 0x02;
+        const MAP_ANONYMOUS: usize = 0x20;
+        // SAFETY: a NULL file asks for anonymous memory; the other arguments are plain values
+        // that `vm_mmap` checks.
+        let r = unsafe {
+            bindings::vm_mmap(
+                core::ptr::null_mut(),
+                0,
+                len as usize,
+                usize::from(prot),
+                MAP_PRIVATE | MAP_ANONYMOUS,
+                0,
+            )
+        };
+        if (r as i64) < 0 && (r as i64) >= -4095 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(r as u64)
+    }
+
+    /// Whether a signal is pending for the calling task.
+    pub(crate) fn signal_pending() -> bool {
+        // SAFETY: no precondition.
+        unsafe { bindings::omx_signal_pending() }
+    }
+
+    /// Copies a NUL-terminated string from user memory into `buf`; returns its length with the
+    /// NUL. `ENAMETOOLONG` when it fills `buf` (it may have been cut).
+    pub(crate) fn read_user_str(addr: u64, buf: &mut [u8]) -> Result<usize> {
+        let len = buf.len();
+        let s = UserSlice::new(kernel::uaccess::UserPtr::from_addr(addr as usize), len)
+            .reader()
+            .strcpy_into_buf(buf)?;
+        let n = s.to_bytes_with_nul().len();
+        if n >= len {
+            return Err(crate::ksys::errno::enametoolong());
+        }
+        Ok(n)
+    }
+
     /// Unmaps `[addr, addr + len)`.
     pub(crate) fn unmap(addr: u64, len: u64) -> Result {
         // SAFETY: plain values, checked by `vm_munmap`.

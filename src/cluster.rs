@@ -26,8 +26,8 @@ use crate::migrate::Migrations;
 use crate::omcore::addr::Addr;
 use crate::omcore::frame::{FrameHeader, MessageKind, HEADER_LEN};
 use crate::omcore::map::NodeMap;
-use crate::omcore::mig;
 use crate::omcore::msg::{self, Gossip, LoadEntry, GOSSIP_MAX_LEN, NONCE_LEN, STD_SPEED};
+use crate::omcore::{fwd, mig};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
@@ -272,6 +272,7 @@ fn max_payload(kind: MessageKind) -> usize {
         MessageKind::MigImage => mig::MAX_IMAGE_PAYLOAD,
         MessageKind::MigResult => mig::RESULT_LEN,
         MessageKind::GuestExit | MessageKind::GuestSignal => mig::PAIR_LEN,
+        MessageKind::Syscall | MessageKind::SyscallReply => fwd::MAX_PAYLOAD,
     }
 }
 
@@ -1047,6 +1048,8 @@ impl Cluster {
             MessageKind::MigResult => self.mig.on_result(conn.peer, payload),
             MessageKind::GuestExit => self.mig.on_exit(conn.peer, payload),
             MessageKind::GuestSignal => self.mig.on_signal(conn.peer, payload),
+            MessageKind::Syscall => self.mig.on_syscall(conn.peer, payload),
+            MessageKind::SyscallReply => self.mig.on_reply(conn.peer, payload),
             _ => Err(ebadmsg()),
         }
     }

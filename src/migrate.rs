@@ -20,16 +20,19 @@
 //! reports ended guests to their home and kills guests whose home went down.
 
 use crate::cluster::Cluster;
-use crate::ksys::errno::{ebadmsg, ecanceled, ehostunreach, enotconn};
+use crate::ksys::errno::{ebadmsg, ecanceled, ehostunreach, enosys, enotconn};
 use crate::ksys::task::{self, cur, ModuleRef, Task};
 use crate::ksys::thread;
+use crate::ksys::trace::SyscallHook;
 use crate::ksys::{cstr_fmt, Disp};
 use crate::omcore::frame::MessageKind;
+use crate::omcore::fwd;
 use crate::omcore::image::{
     self, Begin, ImageReader, Kind, Record, RecordHeader, VmaKind, NREGS, PAGE_SIZE,
     RECORD_HEADER_LEN,
 };
 use crate::omcore::mig::{self, MigResult, Pair, Records, MAX_CHUNK};
+use crate::omcore::syscalls;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -95,8 +98,35 @@ struct Deputy {
     target: u32,
     #[pin]
     state: Mutex<DepState>,
+    /// Forwarded calls and the one being made.
+    #[pin]
+    io: Mutex<DepIo>,
     #[pin]
     cv: CondVar,
+}
+
+/// The deputy's side of forwarded calls.
+struct DepIo {
+    /// Requests from the guest, checked, oldest first.
+    reqs: KVec<KVec<u8>>,
+    /// The call the deputy is making in user mode, if any.
+    exec: Option<Exec>,
+    /// The deputy task, once it serves.
+    task: Option<Task>,
+    /// Start of the deputy's scratch memory: the trampoline page, then data.
+    scratch: u64,
+    /// Holds the module while the deputy serves (its code runs in the deputy).
+    module: Option<ModuleRef>,
+}
+
+/// A forwarded call being made by the deputy.
+struct Exec {
+    seq: u32,
+    nr: u32,
+    /// The guest's arguments (pointers as the guest has them).
+    args: [u64; 6],
+    /// Where each output argument's buffer is in scratch memory, and its length.
+    outs: [Option<(u64, usize)>; 6],
 }
 
 /// Image parts received for a guest, waiting for its restore.
@@ -119,6 +149,12 @@ struct GuestQueue {
     xstate: KVec<u8>,
     mm: Option<[u64; 12]>,
     created_ms: u64,
+    /// The reply to the guest's forwarded call, when it came.
+    reply: Option<KVec<u8>>,
+    /// Counter of the guest's forwarded calls.
+    seq: u32,
+    /// Holds the module while the guest runs (its task work and hooks are module code).
+    module: Option<ModuleRef>,
 }
 
 /// A process hosted here for another node.
@@ -141,6 +177,10 @@ pub(crate) struct Migrations {
     deputies: Mutex<KVec<Arc<Deputy>>>,
     #[pin]
     guests: Mutex<KVec<Arc<Guest>>>,
+    /// Deputies serving a guest, and guests running here: the system-call hooks do nothing
+    /// while both are 0.
+    pub(crate) deputies_serving: AtomicU32,
+    pub(crate) guests_running: AtomicU32,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -152,6 +192,8 @@ impl Migrations {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             next_id: AtomicU32::new(1),
+            deputies_serving: AtomicU32::new(0),
+            guests_running: AtomicU32::new(0),
             deputies <- new_mutex!(KVec::new()),
             guests <- new_mutex!(KVec::new()),
             out_ok: AtomicU32::new(0),
@@ -209,6 +251,13 @@ impl Migrations {
                 pid,
                 target,
                 state <- new_mutex!(DepState::Sending),
+                io <- new_mutex!(DepIo {
+                    reqs: KVec::new(),
+                    exec: None,
+                    task: None,
+                    scratch: 0,
+                    module: None,
+                }),
                 cv <- new_condvar!(),
             }),
             GFP_KERNEL,
@@ -216,13 +265,7 @@ impl Migrations {
         self.deputies.lock().push(dep.clone(), GFP_KERNEL)?;
         let c = cluster.clone();
         let d = dep.clone();
-        let r = task.queue_work(
-            move || {
-                let _module = module;
-                deputy_main(&c, &d);
-            },
-            true,
-        );
+        let r = task.queue_work(move || deputy_main(&c, &d, module), true);
         if r.is_err() {
             self.forget_deputy(&dep);
             return Err(ESRCH);
@@ -231,9 +274,13 @@ impl Migrations {
     }
 
     fn forget_deputy(&self, dep: &Arc<Deputy>) {
+        self.forget_deputy_ref(dep);
+    }
+
+    fn forget_deputy_ref(&self, dep: &Deputy) {
         self.deputies
             .lock()
-            .retain(|d| !core::ptr::eq::<Deputy>(&**d, &**dep));
+            .retain(|d| !core::ptr::eq::<Deputy>(&**d, dep));
     }
 
     fn deputy(&self, peer: u32, mig_id: u32) -> Option<Arc<Deputy>> {
@@ -357,6 +404,9 @@ impl Migrations {
                     xstate: KVec::new(),
                     mm: None,
                     created_ms: crate::ksys::sys::now_ms(),
+                    reply: None,
+                    seq: 0,
+                    module: None,
                 }),
                 cv <- new_condvar!(),
             }),
@@ -457,6 +507,10 @@ impl Migrations {
         match r {
             Ok(()) => {
                 self.in_ok.fetch_add(1, Relaxed);
+                let mut q = g.q.lock();
+                q.module = ModuleRef::get();
+                drop(q);
+                self.guests_running.fetch_add(1, Relaxed);
                 Ok(())
             }
             Err(e) => {
@@ -471,6 +525,55 @@ impl Migrations {
                 Err(e)
             }
         }
+    }
+
+    /// `Syscall` from `peer`: a call for one of this node's deputies.
+    pub(crate) fn on_syscall(&self, peer: u32, payload: &[u8]) -> Result {
+        let r = fwd::Request::decode(payload).map_err(|_| ebadmsg())?;
+        let dep = self.deputy(peer, r.mig_id).ok_or(ebadmsg())?;
+        let mut v = KVec::with_capacity(payload.len(), GFP_KERNEL)?;
+        v.extend_from_slice(payload, GFP_KERNEL)?;
+        dep.io.lock().reqs.push(v, GFP_KERNEL)?;
+        dep.cv.notify_all();
+        Ok(())
+    }
+
+    /// `SyscallReply` from `peer`: the result of a guest's forwarded call.
+    pub(crate) fn on_reply(&self, peer: u32, payload: &[u8]) -> Result {
+        let r = fwd::Reply::decode(payload).map_err(|_| ebadmsg())?;
+        // A reply for a guest that is gone is stale, not hostile.
+        let Some(g) = self.guest(peer, r.mig_id) else {
+            return Ok(());
+        };
+        let mut v = KVec::with_capacity(payload.len(), GFP_KERNEL)?;
+        v.extend_from_slice(payload, GFP_KERNEL)?;
+        g.q.lock().reply = Some(v);
+        g.cv.notify_all();
+        Ok(())
+    }
+
+    /// The running guest whose task is the caller.
+    fn running_guest(&self) -> Option<Arc<Guest>> {
+        self.guests
+            .lock()
+            .iter()
+            .find(|g| {
+                let q = g.q.lock();
+                q.module.is_some() && q.task.as_ref().is_some_and(|t| t.is_current())
+            })
+            .cloned()
+    }
+
+    /// The serving deputy whose task is the caller, if it is making a forwarded call.
+    fn calling_deputy(&self) -> Option<Arc<Deputy>> {
+        self.deputies
+            .lock()
+            .iter()
+            .find(|d| {
+                let io = d.io.lock();
+                io.exec.is_some() && io.task.as_ref().is_some_and(|t| t.is_current())
+            })
+            .cloned()
     }
 
     /// `GuestSignal` from `peer`: signal a guest (or, before it runs, give it up).
@@ -513,6 +616,9 @@ impl Migrations {
             let exited = q.task.as_ref().map(|t| t.exit_code());
             if let Some(exit) = exited {
                 if let Some(code) = exit {
+                    if q.module.take().is_some() {
+                        self.guests_running.fetch_sub(1, Relaxed);
+                    }
                     if !q.restored && !q.aborted {
                         // The stub ended before the restore: the home must not wait for it.
                         pr_warn!(
@@ -661,7 +767,7 @@ impl<'a> ImageSender<'a> {
 
 /// Everything the deputy does, in the migrating process's own context.
 #[inline(never)]
-fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>) {
+fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
     let mig = &cluster.mig;
     let t0 = crate::ksys::sys::now_ms();
     let captured = capture(cluster, dep);
@@ -740,19 +846,71 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>) {
             DepState::Exited(_) => break,
         }
     }
-    // The guest runs: this process is its deputy from now on and never returns to user mode.
+    // The guest runs: this process is its deputy from now on. It keeps no memory of its own
+    // but a scratch area where it makes the guest's forwarded calls.
     release_user_memory();
-    let status = serve(cluster, dep);
-    mig.forget_deputy(dep);
+    dep.io.lock().module = Some(module);
+    match map_scratch() {
+        Ok(base) => {
+            let mut io = dep.io.lock();
+            io.scratch = base;
+            io.task = Some(Task::current());
+        }
+        Err(e) => {
+            pr_warn!(
+                "process {}: no scratch memory for its deputy: error {}\n",
+                dep.pid,
+                e.to_errno()
+            );
+        }
+    }
+    mig.deputies_serving.fetch_add(1, Relaxed);
+    deputy_serve(cluster, dep);
+}
+
+/// Size of the deputy's scratch memory after its trampoline page.
+const SCRATCH_DATA: u64 = 2 << 20;
+
+/// Maps the deputy's scratch memory: a page with `syscall; ud2`, then data and a stack.
+fn map_scratch() -> Result<u64> {
+    let code = cur::map_anywhere(
+        PAGE_SIZE as u64 + SCRATCH_DATA,
+        image::PROT_READ | image::PROT_WRITE,
+    )?;
+    cur::write_user(code, &[0x0f, 0x05, 0x0f, 0x0b])?;
+    // The trampoline page becomes read-only and executable: remap it so.
+    cur::unmap(code, PAGE_SIZE as u64)?;
+    cur::map_anon(
+        code,
+        PAGE_SIZE as u64,
+        image::PROT_READ | image::PROT_EXEC,
+        false,
+    )?;
+    cur::write_user(code, &[0x0f, 0x05, 0x0f, 0x0b])?;
+    Ok(code)
+}
+
+/// Ends the deputy with wait status `status`.
+fn deputy_end(cluster: &Cluster, dep: &Deputy, status: u32) -> ! {
+    let mig = &cluster.mig;
+    mig.deputies_serving.fetch_sub(1, Relaxed);
+    let module = dep.io.lock().module.take();
+    mig.forget_deputy_ref(dep);
+    // The reference goes before the call into the core kernel's `do_exit`, which never
+    // returns here (as kthreads did before `module_put_and_kthread_exit`): only the call
+    // instruction of this module runs after it.
+    drop(module);
     cur::exit(status);
 }
 
-/// Forwards signals to the guest until it ends; returns its wait status.
+/// Serves the guest in the deputy's context: forwards signals, and makes the next forwarded
+/// call by returning to user mode at the trampoline (the `sys_exit` hook brings it back to
+/// [`deputy_resume`]). Ends the deputy when the guest ends or is lost.
 #[inline(never)]
-fn serve(cluster: &Cluster, dep: &Deputy) -> u32 {
+fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
     loop {
         if let DepState::Exited(s) = *dep.state.lock() {
-            return s;
+            deputy_end(cluster, dep, s);
         }
         if cur::fatal_signal_pending() {
             // A signal whose default action kills (or SIGKILL) was sent to the home pid: the
@@ -766,34 +924,165 @@ fn serve(cluster: &Cluster, dep: &Deputy) -> u32 {
                 value: code,
             };
             let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), false);
-            return code;
+            deputy_end(cluster, dep, code);
         }
-        loop {
-            let sig = cur::dequeue_signal();
-            if sig == 0 {
-                break;
-            }
-            let p = Pair {
-                mig_id: dep.mig_id,
-                value: sig,
-            };
-            let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), true);
-        }
+        forward_signals(cluster, dep);
         if !cluster.peer_up(dep.target) {
             pr_warn!(
                 "process {}: node {} went down with its guest: killed\n",
                 dep.pid,
                 dep.target
             );
-            return 9;
+            deputy_end(cluster, dep, 9);
         }
-        let mut g = dep.state.lock();
-        if !matches!(*g, DepState::Exited(_)) {
-            let _ = dep
-                .cv
-                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(POLL_MS));
+        let mut io = dep.io.lock();
+        if !io.reqs.is_empty() {
+            let req = io.reqs.remove(0).unwrap_or_default();
+            let scratch = io.scratch;
+            drop(io);
+            match start_call(dep, &req, scratch) {
+                Ok(exec) => {
+                    dep.io.lock().exec = Some(exec);
+                    // To user mode: the trampoline makes the call.
+                    return;
+                }
+                Err((seq, e)) => {
+                    send_reply(
+                        cluster,
+                        dep,
+                        seq,
+                        -i64::from(e.to_errno().unsigned_abs()),
+                        &[None; 6],
+                    );
+                }
+            }
+            continue;
+        }
+        let _ = dep
+            .cv
+            .wait_interruptible_timeout(&mut io, msecs_to_jiffies(POLL_MS));
+    }
+}
+
+/// Takes every pending signal off the deputy and sends it to the guest.
+fn forward_signals(cluster: &Cluster, dep: &Deputy) {
+    loop {
+        let sig = cur::dequeue_signal();
+        if sig == 0 {
+            break;
+        }
+        let p = Pair {
+            mig_id: dep.mig_id,
+            value: sig,
+        };
+        let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), true);
+    }
+}
+
+/// Sets the deputy's registers to make the call of request `req`, its inputs copied to scratch
+/// memory. On failure, the request's `seq` and the error to answer.
+fn start_call(dep: &Deputy, req: &[u8], scratch: u64) -> core::result::Result<Exec, (u32, Error)> {
+    let r = fwd::Request::decode(req).map_err(|_| (0, EINVAL))?;
+    if scratch == 0 {
+        return Err((r.seq, ENOMEM));
+    }
+    let spec = fwd::spec(r.nr, &r.args).ok_or((r.seq, enosys()))?;
+    let mut args = r.args;
+    let mut outs = [None; 6];
+    let data = scratch + PAGE_SIZE as u64;
+    let mut at = data;
+    for (i, a) in spec.iter().enumerate() {
+        if *a == fwd::Arg::Int || r.args[i] == 0 {
+            continue;
+        }
+        let len = match (a, r.bufs[i]) {
+            (fwd::Arg::Str, Some(b)) => b.len(),
+            _ => a.len(&r.args).unwrap_or(0),
+        };
+        if at + len as u64 > data + SCRATCH_DATA - 64 * 1024 {
+            return Err((r.seq, E2BIG));
+        }
+        if let Some(b) = r.bufs[i] {
+            cur::write_user(at, b).map_err(|e| (r.seq, e))?;
+        }
+        if a.is_output() {
+            outs[i] = Some((at, len));
+        }
+        args[i] = at;
+        at = (at + len as u64).next_multiple_of(16);
+    }
+    let mut pt = cur::regs();
+    // ax = nr, then di, si, dx, r10, r8, r9; ip at the trampoline; stack at the scratch top.
+    pt[10] = u64::from(r.nr);
+    pt[15] = u64::MAX;
+    for (reg, v) in [14usize, 13, 12, 7, 9, 8].iter().zip(args.iter()) {
+        pt[*reg] = *v;
+    }
+    pt[image::REG_RIP] = scratch;
+    pt[image::REG_EFLAGS] = 0x202;
+    pt[image::REG_RSP] = data + SCRATCH_DATA - 16;
+    cur::set_regs(&pt);
+    let _ = dep;
+    Ok(Exec {
+        seq: r.seq,
+        nr: r.nr,
+        args: r.args,
+        outs,
+    })
+}
+
+/// Sends the reply to call `seq`.
+fn send_reply(cluster: &Cluster, dep: &Deputy, seq: u32, result: i64, bufs: &fwd::Bufs<'_>) {
+    let reply = fwd::Reply {
+        mig_id: dep.mig_id,
+        seq,
+        result,
+        bufs: *bufs,
+    };
+    let Ok(mut out) = KVec::from_elem(0u8, reply.encoded_len(), GFP_KERNEL) else {
+        return;
+    };
+    if reply.encode(&mut out).is_some() {
+        let _ = cluster.send_to(dep.target, MessageKind::SyscallReply, &out, true);
+    }
+}
+
+/// Back from a forwarded call the deputy made (task work queued by the `sys_exit` hook): sends
+/// the result and the outputs to the guest, then serves on.
+fn deputy_resume(cluster: &Cluster, dep: &Deputy) {
+    let Some(exec) = dep.io.lock().exec.take() else {
+        return;
+    };
+    let result = cur::regs()[10] as i64;
+    let mut held: KVec<KVec<u8>> = KVec::new();
+    let mut idx = [usize::MAX; 6];
+    let spec = fwd::spec(exec.nr, &exec.args);
+    if result >= 0 {
+        for (i, o) in exec.outs.iter().enumerate() {
+            let Some((addr, len)) = *o else { continue };
+            let len = match spec.map(|s| s[i]) {
+                Some(fwd::Arg::OutRet(_)) => len.min(result as usize),
+                _ => len,
+            };
+            let Ok(mut v) = KVec::from_elem(0u8, len, GFP_KERNEL) else {
+                continue;
+            };
+            if cur::read_user(addr, &mut v).is_ok() && held.push(v, GFP_KERNEL).is_ok() {
+                idx[i] = held.len() - 1;
+            }
         }
     }
+    let mut bufs: fwd::Bufs<'_> = [None; 6];
+    for (i, b) in bufs.iter_mut().enumerate() {
+        if idx[i] != usize::MAX {
+            *b = Some(&held[idx[i]][..]);
+        }
+    }
+    // Signals that interrupted the call go to the guest first, so that it sees them with the
+    // result (restart or EINTR as at home).
+    forward_signals(cluster, dep);
+    send_reply(cluster, dep, exec.seq, result, &bufs);
+    deputy_serve(cluster, dep);
 }
 
 /// Unmaps every ordinary area of the calling process (a deputy keeps no user memory).
@@ -1243,4 +1532,310 @@ fn copy_record(r: Record<'_>) -> Result<Owned> {
         Record::End(_) => Owned::End,
         _ => Owned::Other,
     })
+}
+
+// --- System calls of guests (host) and of deputies (home) ---------------------------------------
+
+/// What the system-call hooks act for: the cluster, with its migrations.
+pub(crate) struct Hook(pub(crate) Arc<Cluster>);
+
+impl SyscallHook for Hook {
+    fn enter(&self, nr: i64) {
+        let mig = &self.0.mig;
+        if mig.guests_running.load(Relaxed) == 0 || nr < 0 {
+            return;
+        }
+        if let Some(g) = mig.running_guest() {
+            guest_syscall(&self.0, g, nr as u32);
+        }
+    }
+
+    fn exit(&self) {
+        let mig = &self.0.mig;
+        if mig.deputies_serving.load(Relaxed) == 0 {
+            return;
+        }
+        if let Some(d) = mig.calling_deputy() {
+            let c = self.0.clone();
+            let _ = Task::current().queue_work(move || deputy_resume(&c, &d), false);
+        }
+    }
+}
+
+/// Arguments of the call being entered: di, si, dx, r10, r8, r9.
+fn call_args(pt: &[u64; cur::PT_REGS]) -> [u64; 6] {
+    [pt[14], pt[13], pt[12], pt[7], pt[9], pt[8]]
+}
+
+/// Skips the call being entered; it returns `value`.
+fn skip_call(value: i64) {
+    let mut pt = cur::regs();
+    pt[15] = u64::MAX;
+    pt[10] = value as u64;
+    cur::set_regs(&pt);
+}
+
+/// A guest enters system call `nr`: let it run here, answer it, or forward it home.
+fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
+    let pt = cur::regs();
+    let args = call_args(&pt);
+    match nr {
+        // getpid, gettid: the home pid.
+        39 | 186 => {
+            let pid = g.q.lock().begin.map_or(0, |b| b.home_pid);
+            skip_call(i64::from(pid));
+            return;
+        }
+        // exit, exit_group: the guest ends here; its home learns the status.
+        60 | 231 => return,
+        // mmap: private anonymous memory is made here; files are at home.
+        9 => {
+            const MAP_ANONYMOUS: u64 = 0x20;
+            if args[3] & MAP_ANONYMOUS != 0 {
+                return;
+            }
+            not_available(
+                nr,
+                "file mappings are not available to a migrated process yet",
+            );
+            skip_call(-i64::from(ENODEV.to_errno().unsigned_abs()));
+            return;
+        }
+        _ => {}
+    }
+    let forward = nr == 19 || nr == 20 || fwd::spec(nr, &args).is_some();
+    match syscalls::class_of(nr) {
+        None | Some(syscalls::Class::Local) => {}
+        Some(_) if forward => {
+            skip_call(-i64::from(enosys().to_errno().unsigned_abs()));
+            let c = cluster.clone();
+            if Task::current()
+                .queue_work(move || guest_forward(&c, &g, nr, args), false)
+                .is_err()
+            {
+                skip_call(-i64::from(ENOMEM.to_errno().unsigned_abs()));
+            }
+        }
+        Some(_) => {
+            not_available(nr, "not forwarded to the home node yet");
+            skip_call(-i64::from(enosys().to_errno().unsigned_abs()));
+        }
+    }
+}
+
+/// Logs (rate-limited) that a guest's call `nr` is refused.
+fn not_available(nr: u32, why: &str) {
+    static LAST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    let now = crate::ksys::sys::now_ms();
+    if now.saturating_sub(LAST.load(Relaxed)) >= 1000 {
+        LAST.store(now, Relaxed);
+        let name = syscalls::SYSCALLS
+            .iter()
+            .find(|s| s.0 == nr)
+            .map_or("?", |s| s.1);
+        pr_warn!(
+            "guest {}: system call {} ({}) refused: {}\n",
+            current_pid(),
+            name,
+            nr,
+            why
+        );
+    }
+}
+
+/// Sets the guest's result of call `nr` on its way back to user mode.
+fn set_result(nr: u32, result: i64) {
+    let mut pt = cur::regs();
+    pt[10] = result as u64;
+    pt[15] = u64::from(nr);
+    // Interrupted at home: with a signal pending here the kernel restarts it or fails it with
+    // EINTR as the handler says; with none, restart it now (as the kernel would).
+    const ERESTARTSYS: i64 = -512;
+    const ERESTARTNOHAND: i64 = -514;
+    const ERESTART_RESTARTBLOCK: i64 = -516;
+    if (ERESTART_RESTARTBLOCK..=ERESTARTSYS).contains(&result) && !cur::signal_pending() {
+        if result == ERESTART_RESTARTBLOCK {
+            pt[10] = (-4i64) as u64; // EINTR
+        } else if result >= ERESTARTNOHAND {
+            pt[10] = u64::from(nr);
+            pt[image::REG_RIP] -= 2;
+        }
+    }
+    cur::set_regs(&pt);
+}
+
+/// Forwards the guest's call `nr` to its deputy and waits for the result (task work, in the
+/// guest, before it returns to user mode).
+fn guest_forward(cluster: &Cluster, g: &Guest, nr: u32, args: [u64; 6]) {
+    let result = match nr {
+        20 => writev(cluster, g, args),
+        19 => readv(cluster, g, args),
+        _ => forward_call(cluster, g, nr, args, None, false).map(|(r, _)| r),
+    };
+    match result {
+        Ok(r) => set_result(nr, r),
+        Err(e) => set_result(nr, -i64::from(e.to_errno().unsigned_abs())),
+    }
+}
+
+/// `writev` as one `write` of the gathered buffers (at most [`fwd::MAX_BUF`] bytes).
+fn writev(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    let iov = read_iovecs(args[1], args[2])?;
+    let mut data = KVec::new();
+    for &(base, len) in iov.iter() {
+        let room = fwd::MAX_BUF - data.len();
+        let n = (len as usize).min(room);
+        let at = data.len();
+        data.resize(at + n, 0, GFP_KERNEL)?;
+        cur::read_user(base, &mut data[at..])?;
+        if n < len as usize {
+            break;
+        }
+    }
+    let w = [args[0], 1, data.len() as u64, 0, 0, 0];
+    forward_call(cluster, g, 1, w, Some(&data), false).map(|(r, _)| r)
+}
+
+/// `readv` as one `read`, scattered into the buffers.
+fn readv(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    let iov = read_iovecs(args[1], args[2])?;
+    let total: u64 = iov
+        .iter()
+        .map(|v| v.1)
+        .sum::<u64>()
+        .min(fwd::MAX_BUF as u64);
+    let r = [args[0], 1, total, 0, 0, 0];
+    let (res, out) = forward_call(cluster, g, 0, r, None, true)?;
+    if let Some(data) = out {
+        let mut at = 0usize;
+        for &(base, len) in iov.iter() {
+            if at >= data.len() {
+                break;
+            }
+            let n = (len as usize).min(data.len() - at);
+            cur::write_user(base, &data[at..at + n])?;
+            at += n;
+        }
+    }
+    Ok(res)
+}
+
+/// The `(base, len)` pairs of an iovec array of `count` entries at `addr`.
+fn read_iovecs(addr: u64, count: u64) -> Result<KVec<(u64, u64)>> {
+    if count > 1024 {
+        return Err(EINVAL);
+    }
+    let mut raw = KVec::from_elem(0u8, count as usize * 16, GFP_KERNEL)?;
+    cur::read_user(addr, &mut raw)?;
+    let mut v = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+    for c in raw.chunks_exact(16) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&c[..8]);
+        let base = u64::from_ne_bytes(b);
+        b.copy_from_slice(&c[8..]);
+        v.push((base, u64::from_ne_bytes(b)), GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// Sends call `nr` with `args` to the deputy and waits for its reply; writes its outputs to the
+/// guest's memory. `input` gives the contents of argument 1 (`writev`); with `collect`,
+/// argument 1's output is returned instead of written (`readv`).
+fn forward_call(
+    cluster: &Cluster,
+    g: &Guest,
+    nr: u32,
+    mut args: [u64; 6],
+    input: Option<&[u8]>,
+    collect: bool,
+) -> Result<(i64, Option<KVec<u8>>)> {
+    let spec = fwd::spec(nr, &args).ok_or(enosys())?;
+    // Lengths beyond what one call carries are cut (a read or write transfers less).
+    for a in spec.iter() {
+        if let fwd::Arg::In(fwd::Len::Arg(i)) | fwd::Arg::OutRet(fwd::Len::Arg(i)) = *a {
+            let i = usize::from(i);
+            args[i] = args[i].min(fwd::MAX_BUF as u64);
+        }
+    }
+    let mut held: KVec<KVec<u8>> = KVec::new();
+    let mut idx = [usize::MAX; 6];
+    for (i, a) in spec.iter().enumerate() {
+        if !a.is_input() || args[i] == 0 {
+            continue;
+        }
+        let v = if let (1, Some(d)) = (i, input) {
+            let mut v = KVec::with_capacity(d.len(), GFP_KERNEL)?;
+            v.extend_from_slice(d, GFP_KERNEL)?;
+            v
+        } else if *a == fwd::Arg::Str {
+            let mut v = KVec::from_elem(0u8, fwd::MAX_STR + 1, GFP_KERNEL)?;
+            let n = cur::read_user_str(args[i], &mut v)?;
+            v.truncate(n);
+            v
+        } else {
+            let len = a.len(&args).ok_or(EINVAL)?;
+            let mut v = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+            cur::read_user(args[i], &mut v)?;
+            v
+        };
+        held.push(v, GFP_KERNEL)?;
+        idx[i] = held.len() - 1;
+    }
+    let mut bufs: fwd::Bufs<'_> = [None; 6];
+    for (i, b) in bufs.iter_mut().enumerate() {
+        if idx[i] != usize::MAX {
+            *b = Some(&held[idx[i]][..]);
+        }
+    }
+    let seq = {
+        let mut q = g.q.lock();
+        q.seq = q.seq.wrapping_add(1);
+        q.reply = None;
+        q.seq
+    };
+    let req = fwd::Request {
+        mig_id: g.mig_id,
+        seq,
+        nr,
+        args,
+        bufs,
+    };
+    let mut out = KVec::from_elem(0u8, req.encoded_len(), GFP_KERNEL)?;
+    req.encode(&mut out).ok_or(EINVAL)?;
+    cluster.send_to(g.home, MessageKind::Syscall, &out, true)?;
+    drop(out);
+    drop(held);
+
+    // Wait for the reply; a fatal signal or the loss of the home ends the wait.
+    let payload = {
+        let mut q = g.q.lock();
+        loop {
+            if let Some(p) = q.reply.take() {
+                break p;
+            }
+            if q.aborted || cur::fatal_signal_pending() || !cluster.peer_up(g.home) {
+                return Err(EINTR);
+            }
+            let _ =
+                g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
+        }
+    };
+    let reply = fwd::Reply::decode(&payload).map_err(|_| EIO)?;
+    if reply.seq != seq || reply.check(nr, &args).is_err() {
+        pr_warn!("guest {}: bad reply from node {}\n", current_pid(), g.home);
+        return Err(EIO);
+    }
+    let mut one = None;
+    for (i, b) in reply.bufs.iter().enumerate() {
+        let Some(b) = b else { continue };
+        if i == 1 && collect {
+            // readv: the caller scatters.
+            let mut v = KVec::with_capacity(b.len(), GFP_KERNEL)?;
+            v.extend_from_slice(b, GFP_KERNEL)?;
+            one = Some(v);
+            continue;
+        }
+        cur::write_user(args[i], b)?;
+    }
+    Ok((reply.result, one))
 }
