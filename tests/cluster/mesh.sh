@@ -42,7 +42,7 @@ for i in 1 3; do
 		_fail "node $i sees node 2's hog within 3 s (load $(on "$i" omctl getload 2))"
 	fi
 done
-check "node 2 reports itself busy" sh -c "test \$(on 2 omctl getutil) -ge 500"
+check "node 2 reports itself busy (utilisation >= 500 per mille within 3 s)" wait_for 3 sh -c "test \$(on 2 omctl getutil) -ge 500"
 on 2 'kill $(cat /tmp/hog.pid)'
 
 # A wrong map is refused whole; the old one stays; the log names the line.

@@ -6,8 +6,10 @@
 //! each updating every word from its neighbour and folding it into a checksum, with the FPU and
 //! SSE registers carrying part of the state across the whole run. It exits with the checksum's
 //! low byte, so a run that was migrated mid-way must exit with the same status as one that was
-//! not. With `threads`, a second thread exists for the whole run (such a process cannot move).
-//! It makes no system call between start-up and exit other than what memory allocation does.
+//! not. It prints the checksum and its pid and parent pid last (`checksum HEX pid N ppid N`), which
+//! must also be the same: the output goes home, and the ids are the home ids. With `threads`, a
+//! second thread exists for the whole run (such a process cannot move). It makes no system call
+//! between start-up and the final line other than what memory allocation does.
 
 use std::process::exit;
 
@@ -44,5 +46,10 @@ fn main() {
         f = f * 1.000_37 + (sum & 0xff) as f64 / 1024.0;
     }
     let code = (sum ^ f.to_bits()) as u8 ^ (f as u64 as u8);
+    println!(
+        "checksum {sum:016x} pid {} ppid {}",
+        std::process::id(),
+        std::os::unix::process::parent_id()
+    );
     exit(i32::from(code));
 }
