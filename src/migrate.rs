@@ -162,7 +162,6 @@ struct GuestQueue {
 struct Guest {
     home: u32,
     mig_id: u32,
-    home_pid: u32,
     #[pin]
     q: Mutex<GuestQueue>,
     #[pin]
@@ -390,7 +389,6 @@ impl Migrations {
             try_pin_init!(Guest {
                 home: peer,
                 mig_id,
-                home_pid: 0,
                 q <- new_mutex!(GuestQueue {
                     parts,
                     bytes: part.len(),
@@ -693,7 +691,7 @@ impl Migrations {
                 "{} guest-of {} home-pid {}",
                 q.pid,
                 g.home,
-                q.begin.map_or(g.home_pid, |b| b.home_pid)
+                q.begin.map_or(0, |b| b.home_pid)
             )?;
         }
         Ok(())
@@ -721,7 +719,7 @@ fn current_pid() -> u32 {
 struct ImageSender<'a> {
     cluster: &'a Cluster,
     target: u32,
-    mig_id: u32,
+    /// `mig_id`, then the records of the frame being filled.
     buf: KVec<u8>,
 }
 
@@ -732,7 +730,6 @@ impl<'a> ImageSender<'a> {
         Ok(Self {
             cluster,
             target,
-            mig_id,
             buf,
         })
     }
@@ -760,7 +757,6 @@ impl<'a> ImageSender<'a> {
                 .send_to(self.target, MessageKind::MigImage, &self.buf, true)?;
             self.buf.truncate(4);
         }
-        let _ = self.mig_id;
         Ok(())
     }
 }
@@ -848,7 +844,13 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
     }
     // The guest runs: this process is its deputy from now on. It keeps no memory of its own
     // but a scratch area where it makes the guest's forwarded calls.
-    release_user_memory();
+    if let Err(e) = unmap_ordinary_areas() {
+        pr_warn!(
+            "process {}: its deputy kept some memory: error {}\n",
+            dep.pid,
+            e.to_errno()
+        );
+    }
     dep.io.lock().module = Some(module);
     match map_scratch() {
         Ok(base) => {
@@ -877,8 +879,7 @@ fn map_scratch() -> Result<u64> {
         PAGE_SIZE as u64 + SCRATCH_DATA,
         image::PROT_READ | image::PROT_WRITE,
     )?;
-    cur::write_user(code, &[0x0f, 0x05, 0x0f, 0x0b])?;
-    // The trampoline page becomes read-only and executable: remap it so.
+    // The trampoline page is read-only and executable: remapped so, then written by force.
     cur::unmap(code, PAGE_SIZE as u64)?;
     cur::map_anon(
         code,
@@ -940,7 +941,7 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
             let req = io.reqs.remove(0).unwrap_or_default();
             let scratch = io.scratch;
             drop(io);
-            match start_call(dep, &req, scratch) {
+            match start_call(&req, scratch) {
                 Ok(exec) => {
                     dep.io.lock().exec = Some(exec);
                     // To user mode: the trampoline makes the call.
@@ -981,7 +982,7 @@ fn forward_signals(cluster: &Cluster, dep: &Deputy) {
 
 /// Sets the deputy's registers to make the call of request `req`, its inputs copied to scratch
 /// memory. On failure, the request's `seq` and the error to answer.
-fn start_call(dep: &Deputy, req: &[u8], scratch: u64) -> core::result::Result<Exec, (u32, Error)> {
+fn start_call(req: &[u8], scratch: u64) -> core::result::Result<Exec, (u32, Error)> {
     let r = fwd::Request::decode(req).map_err(|_| (0, EINVAL))?;
     if scratch == 0 {
         return Err((r.seq, ENOMEM));
@@ -1022,13 +1023,17 @@ fn start_call(dep: &Deputy, req: &[u8], scratch: u64) -> core::result::Result<Ex
     pt[image::REG_EFLAGS] = 0x202;
     pt[image::REG_RSP] = data + SCRATCH_DATA - 16;
     cur::set_regs(&pt);
-    let _ = dep;
     Ok(Exec {
         seq: r.seq,
         nr: r.nr,
         args: r.args,
         outs,
     })
+}
+
+/// Buffers by argument index, borrowed from `held`.
+fn as_bufs(held: &[Option<KVec<u8>>; 6]) -> fwd::Bufs<'_> {
+    core::array::from_fn(|i| held[i].as_deref())
 }
 
 /// Sends the reply to call `seq`.
@@ -1054,8 +1059,7 @@ fn deputy_resume(cluster: &Cluster, dep: &Deputy) {
         return;
     };
     let result = cur::regs()[10] as i64;
-    let mut held: KVec<KVec<u8>> = KVec::new();
-    let mut idx = [usize::MAX; 6];
+    let mut held: [Option<KVec<u8>>; 6] = Default::default();
     let spec = fwd::spec(exec.nr, &exec.args);
     if result >= 0 {
         for (i, o) in exec.outs.iter().enumerate() {
@@ -1067,33 +1071,29 @@ fn deputy_resume(cluster: &Cluster, dep: &Deputy) {
             let Ok(mut v) = KVec::from_elem(0u8, len, GFP_KERNEL) else {
                 continue;
             };
-            if cur::read_user(addr, &mut v).is_ok() && held.push(v, GFP_KERNEL).is_ok() {
-                idx[i] = held.len() - 1;
+            if cur::read_user(addr, &mut v).is_ok() {
+                held[i] = Some(v);
             }
-        }
-    }
-    let mut bufs: fwd::Bufs<'_> = [None; 6];
-    for (i, b) in bufs.iter_mut().enumerate() {
-        if idx[i] != usize::MAX {
-            *b = Some(&held[idx[i]][..]);
         }
     }
     // Signals that interrupted the call go to the guest first, so that it sees them with the
     // result (restart or EINTR as at home).
     forward_signals(cluster, dep);
-    send_reply(cluster, dep, exec.seq, result, &bufs);
+    send_reply(cluster, dep, exec.seq, result, &as_bufs(&held));
     deputy_serve(cluster, dep);
 }
 
-/// Unmaps every ordinary area of the calling process (a deputy keeps no user memory).
-fn release_user_memory() {
+/// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
+/// none of its memory, a guest stub makes room for the image.
+fn unmap_ordinary_areas() -> Result {
     let mut addr = 0;
-    while let Ok(Some(a)) = cur::area_after(addr) {
+    while let Some(a) = cur::area_after(addr)? {
         addr = a.end;
         if !a.special {
-            let _ = cur::unmap(a.start, a.end - a.start);
+            cur::unmap(a.start, a.end - a.start)?;
         }
     }
+    Ok(())
 }
 
 /// Whether an area may not move, with the reason bit.
@@ -1424,13 +1424,7 @@ fn restore_guest(g: &Guest) -> Result {
     }
 
     // Replace the stub's memory: everything but the special mappings goes.
-    let mut addr = 0;
-    while let Some(a) = cur::area_after(addr)? {
-        addr = a.end;
-        if !a.special {
-            cur::unmap(a.start, a.end - a.start)?;
-        }
-    }
+    unmap_ordinary_areas()?;
 
     let mut sig = None;
     let mut limits = None;
@@ -1757,8 +1751,7 @@ fn forward_call(
             args[i] = args[i].min(fwd::MAX_BUF as u64);
         }
     }
-    let mut held: KVec<KVec<u8>> = KVec::new();
-    let mut idx = [usize::MAX; 6];
+    let mut held: [Option<KVec<u8>>; 6] = Default::default();
     for (i, a) in spec.iter().enumerate() {
         if !a.is_input() || args[i] == 0 {
             continue;
@@ -1778,15 +1771,9 @@ fn forward_call(
             cur::read_user(args[i], &mut v)?;
             v
         };
-        held.push(v, GFP_KERNEL)?;
-        idx[i] = held.len() - 1;
+        held[i] = Some(v);
     }
-    let mut bufs: fwd::Bufs<'_> = [None; 6];
-    for (i, b) in bufs.iter_mut().enumerate() {
-        if idx[i] != usize::MAX {
-            *b = Some(&held[idx[i]][..]);
-        }
-    }
+    let bufs = as_bufs(&held);
     let seq = {
         let mut q = g.q.lock();
         q.seq = q.seq.wrapping_add(1);

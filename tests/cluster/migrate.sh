@@ -23,6 +23,18 @@ remote() {
 	omctl ps | grep -q "^$1 $2 remote"
 }
 
+# start_remote NODE CMD...: starts CMD in the background (output discarded), then migrates it to
+# node NODE and waits until it runs there; sets pid.
+start_remote() {
+	_node=$1
+	shift
+	"$@" >/dev/null &
+	pid=$!
+	sleep 0.5
+	check "migrate $pid ($1) to node $_node" omctl migrate "$pid" "$_node"
+	check "it runs on node $_node" wait_for 10 remote "$pid" "$_node"
+}
+
 # The reference: the same run, never moved.
 t0=$(now_ms)
 omx-burn 64 150 >/tmp/burn.ref
@@ -109,11 +121,7 @@ omx-burn 64 100 >/dev/null
 expect_eq "it runs to completion at home, as an unthreaded run does" "$st" "$?"
 
 # --- 3. A fatal signal to the home pid ends the guest, and the parent sees it. -------------------
-omx-burn 64 2000 >/dev/null &
-pid=$!
-sleep 0.5
-check "migrate $pid to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 10 remote "$pid" 3
+start_remote 3 omx-burn 64 2000
 kill -TERM "$pid"
 wait "$pid"
 expect_eq "the parent sees death by SIGTERM (status 143)" "$?" 143
@@ -129,11 +137,7 @@ check_fails "init stays home" omctl migrate 1 2
 expect_match "with its reason" "$(dmesg | tail -3)" "stays home: init"
 
 # --- 5. The guest's node loses power: the deputy ends with SIGKILL status in time. ---------------
-omx-burn 64 5000 >/dev/null &
-pid=$!
-sleep 0.5
-check "migrate $pid to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 10 remote "$pid" 3
+start_remote 3 omx-burn 64 5000
 cut=$(now_ms)
 power_off 3
 wait "$pid"
