@@ -598,6 +598,7 @@ impl Migrations {
     /// Periodic work of the `omx-mig` thread: report ended guests, kill orphans, drop stale
     /// slots.
     pub(crate) fn watch(&self, cluster: &Cluster) {
+        self.watch_deputies(cluster);
         let now = crate::ksys::sys::now_ms();
         let guests: KVec<Arc<Guest>> = {
             let l = self.guests.lock();
@@ -656,6 +657,36 @@ impl Migrations {
                     .retain(|x| !core::ptr::eq::<Guest>(&**x, &**g));
             }
             g.cv.notify_all();
+        }
+    }
+
+    /// A deputy that ended without going through its own end (killed while making a forwarded
+    /// call in user mode) takes its guest with it, and gives back its module reference.
+    fn watch_deputies(&self, cluster: &Cluster) {
+        let mut gone: KVec<Arc<Deputy>> = KVec::new();
+        for d in self.deputies.lock().iter() {
+            let ended = d.io.lock().task.as_ref().and_then(|t| t.exit_code());
+            if ended.is_some() {
+                let _ = gone.push(d.clone(), GFP_KERNEL);
+            }
+        }
+        for d in gone.iter() {
+            let code = d.io.lock().task.as_ref().and_then(|t| t.exit_code());
+            pr_warn!(
+                "process {}: deputy ended (status {:#x}) while its guest ran on node {}: guest killed\n",
+                d.pid,
+                code.unwrap_or(0),
+                d.target
+            );
+            let p = Pair {
+                mig_id: d.mig_id,
+                value: 9,
+            };
+            let _ = cluster.send_to(d.target, MessageKind::GuestSignal, &p.encode(), false);
+            self.deputies_serving.fetch_sub(1, Relaxed);
+            let module = d.io.lock().module.take();
+            self.forget_deputy_ref(d);
+            drop(module);
         }
     }
 

@@ -127,6 +127,18 @@ wait "$pid"
 expect_eq "the parent sees death by SIGTERM (status 143)" "$?" 143
 check "node 3 hosts no guest afterwards" wait_for 5 sh -c "! on 3 omctl ps | grep -q guest-of"
 
+# A guest blocked in a forwarded read (its deputy waits on an empty pipe at home) is killed.
+sleep 15 | omx-io 2 >/dev/null &
+pid=$!
+sleep 0.5
+check "migrate omx-io $pid to node 3" omctl migrate "$pid" 3
+check "it runs on node 3" wait_for 10 remote "$pid" 3
+sleep 3
+kill -KILL "$pid"
+wait "$pid"
+expect_eq "SIGKILL during a blocking forwarded read: status 137" "$?" 137
+check "node 3 hosts no guest afterwards" wait_for 5 sh -c "! on 3 omctl ps | grep -q guest-of"
+
 # --- 4. Bad requests. ----------------------------------------------------------------------------
 check_fails "migrating to a node that is not in the map is refused" omctl migrate $$ 9
 check_fails "migrating a pid that does not exist is refused" omctl migrate 999999 2
