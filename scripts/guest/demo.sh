@@ -29,13 +29,14 @@ t0=$(now_ms)
 power_on 3 || status=1
 wait_for 20 omctl isup 3 >/dev/null && echo "   node 3 booted and up again $(($(now_ms) - t0)) ms after power-on" || status=1
 echo "== process migration: omx-burn (a checksum over 64 MB, exit status = checksum) runs on node 1,"
-echo "   is moved to node 2 mid-run with 'omctl migrate PID 2', and ends with the same status:"
+echo "   is moved to node 2 mid-run with 'omctl migrate PID 2', and ends with the same status and"
+echo "   output (its system calls are forwarded to its deputy on node 1):"
 t0=$(now_ms)
-omx-burn 64 150
+omx-burn 64 150 >/tmp/burn.ref
 ref=$?
-echo "   unmoved run: status $ref in $(($(now_ms) - t0)) ms"
+echo "   unmoved run: status $ref in $(($(now_ms) - t0)) ms; output: $(cat /tmp/burn.ref)"
 t0=$(now_ms)
-omx-burn 64 150 &
+omx-burn 64 150 >/tmp/burn.out &
 pid=$!
 sleep 1
 omctl migrate "$pid" 2 || status=1
@@ -50,7 +51,7 @@ else
 fi
 wait "$pid"
 st=$?
-echo "   migrated run: status $st in $(($(now_ms) - t0)) ms"
+echo "   migrated run: status $st in $(($(now_ms) - t0)) ms; output: $(cat /tmp/burn.out)"
 [ "$st" = "$ref" ] || status=1
 echo "== frame counters of node 1 (omctl stats):"
 omctl stats | sed 's/^/   /'
