@@ -23,7 +23,7 @@ use crate::cluster::Cluster;
 use crate::ksys::errno::{ebadmsg, ecanceled, ehostunreach, enosys, enotconn};
 use crate::ksys::task::{self, cur, ModuleRef, Task};
 use crate::ksys::thread;
-use crate::ksys::trace::SyscallHook;
+use crate::ksys::trace::{Hooks, SyscallHook};
 use crate::ksys::{cstr_fmt, Disp};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
@@ -180,6 +180,10 @@ pub(crate) struct Migrations {
     /// while both are 0.
     pub(crate) deputies_serving: AtomicU32,
     pub(crate) guests_running: AtomicU32,
+    /// The system-call hooks, registered only while a guest runs here or a deputy serves
+    /// (registered, they put every system call of the node on the slower traced path).
+    #[pin]
+    hooks: Mutex<Option<Hooks<Hook>>>,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -193,6 +197,7 @@ impl Migrations {
             next_id: AtomicU32::new(1),
             deputies_serving: AtomicU32::new(0),
             guests_running: AtomicU32::new(0),
+            hooks <- new_mutex!(None),
             deputies <- new_mutex!(KVec::new()),
             guests <- new_mutex!(KVec::new()),
             out_ok: AtomicU32::new(0),
@@ -473,9 +478,15 @@ impl Migrations {
 
     /// Write of `restore` to `/proc/openmosix/guest` by a stub: becomes the guest.
     #[inline(never)]
-    pub(crate) fn restore(&self, cluster: &Cluster) -> Result {
+    pub(crate) fn restore(&self, cluster: &Arc<Cluster>) -> Result {
         let g = self.my_guest().ok_or(EPERM)?;
-        let r = restore_guest(&g);
+        let r = restore_guest(&g).and_then(|()| {
+            // From here the guest counts as running (its exit gives the count back), and its
+            // system calls must be hooked before it returns to user mode.
+            g.q.lock().module = ModuleRef::get();
+            self.guests_running.fetch_add(1, Relaxed);
+            self.ensure_hooks(cluster)
+        });
         let result = MigResult {
             mig_id: g.mig_id,
             result: match &r {
@@ -505,10 +516,6 @@ impl Migrations {
         match r {
             Ok(()) => {
                 self.in_ok.fetch_add(1, Relaxed);
-                let mut q = g.q.lock();
-                q.module = ModuleRef::get();
-                drop(q);
-                self.guests_running.fetch_add(1, Relaxed);
                 Ok(())
             }
             Err(e) => {
@@ -599,6 +606,7 @@ impl Migrations {
     /// slots.
     pub(crate) fn watch(&self, cluster: &Cluster) {
         self.watch_deputies(cluster);
+        self.drop_hooks_if_idle();
         let now = crate::ksys::sys::now_ms();
         let guests: KVec<Arc<Guest>> = {
             let l = self.guests.lock();
@@ -690,8 +698,33 @@ impl Migrations {
         }
     }
 
-    /// On module removal: kill every guest.
+    /// Registers the system-call hooks if they are not.
+    fn ensure_hooks(&self, cluster: &Arc<Cluster>) -> Result {
+        let mut h = self.hooks.lock();
+        if h.is_none() {
+            let hook = Arc::new(Hook(cluster.clone()), GFP_KERNEL)?;
+            *h = Some(Hooks::register(hook).inspect_err(|e| {
+                pr_err!("cannot hook system calls: error {}\n", e.to_errno());
+            })?);
+        }
+        Ok(())
+    }
+
+    /// Unregisters the system-call hooks when no guest runs and no deputy serves.
+    fn drop_hooks_if_idle(&self) {
+        let mut h = self.hooks.lock();
+        if h.is_some()
+            && self.guests_running.load(Relaxed) == 0
+            && self.deputies_serving.load(Relaxed) == 0
+        {
+            // Under the lock: a guest or deputy starting now waits for the new registration.
+            drop(h.take());
+        }
+    }
+
+    /// On module removal: kill every guest, unhook.
     pub(crate) fn shutdown(&self) {
+        drop(self.hooks.lock().take());
         for g in self.guests.lock().iter() {
             let mut q = g.q.lock();
             q.aborted = true;
@@ -898,6 +931,15 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
         }
     }
     mig.deputies_serving.fetch_add(1, Relaxed);
+    if mig.ensure_hooks(cluster).is_err() {
+        // Without hooks the deputy cannot make forwarded calls: the guest must go.
+        let p = Pair {
+            mig_id: dep.mig_id,
+            value: 9,
+        };
+        let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), false);
+        deputy_end(cluster, dep, 9);
+    }
     deputy_serve(cluster, dep);
 }
 

@@ -27,8 +27,6 @@ module! {
 
 struct OpenMosix {
     cluster: Arc<cluster::Cluster>,
-    /// System-call hooks for guests and deputies; dropped (unregistered) first.
-    hooks: Option<ksys::trace::Hooks<migrate::Hook>>,
 }
 
 impl kernel::Module for OpenMosix {
@@ -39,32 +37,18 @@ impl kernel::Module for OpenMosix {
             cluster.shutdown();
             return Err(e);
         }
-        let hooks = match Arc::new(migrate::Hook(cluster.clone()), GFP_KERNEL)
-            .map_err(Error::from)
-            .and_then(ksys::trace::Hooks::register)
-        {
-            Ok(h) => h,
-            Err(e) => {
-                pr_err!("cannot hook system calls: error {}\n", e.to_errno());
-                cluster.shutdown();
-                return Err(e);
-            }
-        };
+
         pr_info!(
             "openmosix {} (protocol {}) loaded\n",
             omcore::version::RELEASE,
             omcore::version::PROTOCOL_VERSION
         );
-        Ok(Self {
-            cluster,
-            hooks: Some(hooks),
-        })
+        Ok(Self { cluster })
     }
 }
 
 impl Drop for OpenMosix {
     fn drop(&mut self) {
-        drop(self.hooks.take());
         self.cluster.shutdown();
         pr_info!("openmosix unloaded\n");
     }
