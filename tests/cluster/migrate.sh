@@ -49,6 +49,7 @@ check "migrate $pid to node 2 is accepted" omctl migrate "$pid" 2
 check "node 1 lists $pid as remote on node 2" wait_for 10 remote "$pid" 2
 guest=$(on 2 omctl ps | awk '/guest-of 1 home-pid '"$pid"'$/ {print $1}')
 check "node 2 lists a guest of node 1 for home pid $pid" test -n "$guest"
+expect_eq "mps is omctl ps" "$(mps)" "$(omctl ps)"
 expect_match "the guest runs as nobody on node 2" "$(on 2 cat /proc/"$guest"/status)" "Uid:.65534"
 expect_eq "the guest keeps the program's name" "$(on 2 cat /proc/"$guest"/comm)" "omx-burn"
 # The deputy keeps only its scratch area (a trampoline page and 2 MiB for forwarded calls).

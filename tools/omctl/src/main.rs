@@ -5,6 +5,8 @@
 //!
 //! Called as `mosctl` (a link to `omctl`) it takes the same verbs; called as `setpe` it takes
 //! openMosix's `setpe` options: `-r` prints the map in force, `-w -f FILE` (or `-f FILE`) loads one.
+//! Called as `migrate` it takes `PID NODE|home`, as `mps` it is `omctl ps`, and as `omx-guest` it
+//! is the guest stub the module starts on a host (`guest.rs`).
 //!
 //! Exit status: 0 on success, 1 when the node refuses, the module is not loaded or (for `isup`)
 //! the node is down, 2 on a usage error. `OPENMOSIX_PROC` names another directory than
@@ -446,6 +448,8 @@ fn main() -> ExitCode {
     }
     let result = if name == "setpe" {
         setpe_alias(&words).and_then(|v| run(&v.iter().map(String::as_str).collect::<Vec<_>>()))
+    } else if name == "mps" {
+        run(&["ps"])
     } else if name == "migrate" {
         match words[..] {
             [pid, node] => migrate(pid, node),
