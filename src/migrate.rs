@@ -21,6 +21,7 @@
 
 use crate::cluster::Cluster;
 use crate::ksys::errno::{ebadmsg, ecanceled, ehostunreach, enosys, enotconn};
+use crate::ksys::sys::now_ms;
 use crate::ksys::task::{self, cur, ModuleRef, Task};
 use crate::ksys::thread;
 use crate::ksys::trace::{Hooks, SyscallHook};
@@ -406,7 +407,7 @@ impl Migrations {
                     regs: None,
                     xstate: KVec::new(),
                     mm: None,
-                    created_ms: crate::ksys::sys::now_ms(),
+                    created_ms: now_ms(),
                     reply: None,
                     seq: 0,
                     module: None,
@@ -421,7 +422,7 @@ impl Migrations {
         let gs = g.clone();
         let mut init = move || -> Result {
             let mut q = gs.q.lock();
-            q.pid = current_pid();
+            q.pid = Task::current_pid();
             q.task = Some(Task::current());
             Ok(())
         };
@@ -493,7 +494,7 @@ impl Migrations {
                 Ok(()) => 0,
                 Err(e) => e.to_errno(),
             },
-            guest_pid: if r.is_ok() { current_pid() } else { 0 },
+            guest_pid: if r.is_ok() { Task::current_pid() } else { 0 },
         };
         {
             let mut q = g.q.lock();
@@ -607,7 +608,7 @@ impl Migrations {
     pub(crate) fn watch(&self, cluster: &Cluster) {
         self.watch_deputies(cluster);
         self.drop_hooks_if_idle();
-        let now = crate::ksys::sys::now_ms();
+        let now = now_ms();
         let guests: KVec<Arc<Guest>> = {
             let l = self.guests.lock();
             let mut v = KVec::new();
@@ -686,11 +687,7 @@ impl Migrations {
                 code.unwrap_or(0),
                 d.target
             );
-            let p = Pair {
-                mig_id: d.mig_id,
-                value: 9,
-            };
-            let _ = cluster.send_to(d.target, MessageKind::GuestSignal, &p.encode(), false);
+            signal_guest(cluster, d, 9, false);
             self.deputies_serving.fetch_sub(1, Relaxed);
             let module = d.io.lock().module.take();
             self.forget_deputy_ref(d);
@@ -773,10 +770,6 @@ impl Write for ByteWriter<'_> {
     }
 }
 
-fn current_pid() -> u32 {
-    Task::current_pid()
-}
-
 // --- Capture (home, in the migrating process) -------------------------------------------------
 
 /// Builds `MigImage` frames of whole records and sends each when full.
@@ -829,7 +822,7 @@ impl<'a> ImageSender<'a> {
 #[inline(never)]
 fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
     let mig = &cluster.mig;
-    let t0 = crate::ksys::sys::now_ms();
+    let t0 = now_ms();
     let captured = capture(cluster, dep);
     if let Err(e) = captured {
         pr_warn!(
@@ -839,36 +832,25 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
             e.to_errno()
         );
         // Tell the target to drop what it got.
-        let p = Pair {
-            mig_id: dep.mig_id,
-            value: 9,
-        };
-        let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), false);
+        signal_guest(cluster, dep, 9, false);
         mig.out_failed.fetch_add(1, Relaxed);
         mig.forget_deputy(dep);
         return;
     }
     let pages = captured.unwrap_or(0);
     // Wait for the answer.
-    let sent = crate::ksys::sys::now_ms();
+    let sent = now_ms();
     loop {
         let st = *dep.state.lock();
         match st {
             DepState::Sending => {
-                if !cluster.peer_up(dep.target)
-                    || crate::ksys::sys::now_ms().saturating_sub(sent) > ANSWER_MS
-                {
+                if !cluster.peer_up(dep.target) || now_ms().saturating_sub(sent) > ANSWER_MS {
                     pr_warn!(
                         "migrate {} to node {}: no answer; it stays home\n",
                         dep.pid,
                         dep.target
                     );
-                    let p = Pair {
-                        mig_id: dep.mig_id,
-                        value: 9,
-                    };
-                    let _ =
-                        cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), false);
+                    signal_guest(cluster, dep, 9, false);
                     mig.out_failed.fetch_add(1, Relaxed);
                     mig.forget_deputy(dep);
                     return;
@@ -898,7 +880,7 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
                     dep.target,
                     gpid,
                     pages * (PAGE_SIZE as u64 / 1024),
-                    crate::ksys::sys::now_ms().saturating_sub(t0)
+                    now_ms().saturating_sub(t0)
                 );
                 mig.out_ok.fetch_add(1, Relaxed);
                 break;
@@ -933,11 +915,7 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
     mig.deputies_serving.fetch_add(1, Relaxed);
     if mig.ensure_hooks(cluster).is_err() {
         // Without hooks the deputy cannot make forwarded calls: the guest must go.
-        let p = Pair {
-            mig_id: dep.mig_id,
-            value: 9,
-        };
-        let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), false);
+        signal_guest(cluster, dep, 9, false);
         deputy_end(cluster, dep, 9);
     }
     deputy_serve(cluster, dep);
@@ -962,6 +940,16 @@ fn map_scratch() -> Result<u64> {
     )?;
     cur::write_user(code, &[0x0f, 0x05, 0x0f, 0x0b])?;
     Ok(code)
+}
+
+/// Sends signal `sig` to `dep`'s guest (SIGKILL also gives up an image in transit); with
+/// `wait`, waits for room in the connection's queue.
+fn signal_guest(cluster: &Cluster, dep: &Deputy, sig: u32, wait: bool) {
+    let p = Pair {
+        mig_id: dep.mig_id,
+        value: sig,
+    };
+    let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), wait);
 }
 
 /// Ends the deputy with wait status `status`.
@@ -993,11 +981,7 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
                 0 => 9,
                 sig => sig,
             };
-            let p = Pair {
-                mig_id: dep.mig_id,
-                value: code,
-            };
-            let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), false);
+            signal_guest(cluster, dep, code, false);
             deputy_end(cluster, dep, code);
         }
         forward_signals(cluster, dep);
@@ -1045,11 +1029,7 @@ fn forward_signals(cluster: &Cluster, dep: &Deputy) {
         if sig == 0 {
             break;
         }
-        let p = Pair {
-            mig_id: dep.mig_id,
-            value: sig,
-        };
-        let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), true);
+        signal_guest(cluster, dep, sig, true);
     }
 }
 
@@ -1439,7 +1419,7 @@ fn next_raw(q: &mut GuestQueue) -> Option<(RecordHeader, KVec<u8>)> {
 /// Waits for and returns the next record, checked.
 fn next_record(g: &Guest) -> Result<(RecordHeader, KVec<u8>)> {
     let mut q = g.q.lock();
-    let t0 = crate::ksys::sys::now_ms();
+    let t0 = now_ms();
     loop {
         if q.aborted {
             return Err(ecanceled());
@@ -1449,7 +1429,7 @@ fn next_record(g: &Guest) -> Result<(RecordHeader, KVec<u8>)> {
             g.cv.notify_all();
             return Ok(r);
         }
-        if crate::ksys::sys::now_ms().saturating_sub(t0) > ANSWER_MS {
+        if now_ms().saturating_sub(t0) > ANSWER_MS {
             return Err(ETIMEDOUT);
         }
         let _ =
@@ -1693,7 +1673,7 @@ fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
 /// Logs (rate-limited) that a guest's call `nr` is refused.
 fn not_available(nr: u32, why: &str) {
     static LAST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-    let now = crate::ksys::sys::now_ms();
+    let now = now_ms();
     if now.saturating_sub(LAST.load(Relaxed)) >= 1000 {
         LAST.store(now, Relaxed);
         let name = syscalls::SYSCALLS
@@ -1702,7 +1682,7 @@ fn not_available(nr: u32, why: &str) {
             .map_or("?", |s| s.1);
         pr_warn!(
             "guest {}: system call {} ({}) refused: {}\n",
-            current_pid(),
+            Task::current_pid(),
             name,
             nr,
             why
@@ -1882,7 +1862,11 @@ fn forward_call(
     };
     let reply = fwd::Reply::decode(&payload).map_err(|_| EIO)?;
     if reply.seq != seq || reply.check(nr, &args).is_err() {
-        pr_warn!("guest {}: bad reply from node {}\n", current_pid(), g.home);
+        pr_warn!(
+            "guest {}: bad reply from node {}\n",
+            Task::current_pid(),
+            g.home
+        );
         return Err(EIO);
     }
     let mut one = None;
