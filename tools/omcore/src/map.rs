@@ -47,7 +47,8 @@ impl MapRange {
     pub fn id_of(&self, addr: &Addr) -> Option<u32> {
         let d = self.addr.distance_to(addr)?;
         let d = u32::try_from(d).ok()?;
-        (d < self.count).then_some(self.first + d)
+        // `then`, not `then_some`: `first + d` may overflow when `d` is out of the range.
+        (d < self.count).then(|| self.first + d)
     }
 
     /// Last node ID of the range.
@@ -260,6 +261,15 @@ mod tests {
         m.write_to(&mut s).unwrap();
         assert_eq!(s, "1 198.18.0.1 3\n10 fd00::a 2\n7 10.0.0.7 1\n");
         assert_eq!(NodeMap::parse(s.as_bytes()), Ok(m));
+    }
+
+    #[test]
+    fn far_addresses_have_no_id() {
+        // Found by fuzzing: an address far above a range (beyond u32 IDs from its first) must
+        // give None, not overflow.
+        let m = NodeMap::parse(b"51 0:1:1:2:A::A:f 4\n11 0:1:1:2:A:1:A:d 6").unwrap();
+        assert_eq!(m.id_of(&Addr::parse("0:1:1:2:A:1:A:d").unwrap()), Some(11));
+        assert_eq!(m.id_of(&Addr::parse("0:1:1:2:A:1:A:e").unwrap()), Some(12));
     }
 
     #[test]
