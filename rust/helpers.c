@@ -59,6 +59,11 @@ void omx_put_task(struct task_struct *task)
 	put_task_struct(task);
 }
 
+void omx_hold_task(struct task_struct *task)
+{
+	get_task_struct(task);
+}
+
 long omx_ptr_err(const void *ptr)
 {
 	return IS_ERR(ptr) ? PTR_ERR(ptr) : 0;

@@ -28,6 +28,8 @@ void *omx_pde_data(const struct inode *inode);
 struct task_struct *omx_kthread_run(int (*fn)(void *), void *data, const char *name);
 /* put_task_struct(): a static inline. */
 void omx_put_task(struct task_struct *task);
+/* get_task_struct() (a static inline) on a task the caller holds a reference to. */
+void omx_hold_task(struct task_struct *task);
 /* IS_ERR()/PTR_ERR() of a pointer returned by the kernel (0 when not an error). */
 long omx_ptr_err(const void *ptr);
 

@@ -120,6 +120,16 @@ impl Task {
     }
 }
 
+impl Clone for Task {
+    fn clone(&self) -> Self {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant), so taking another
+        // reference on it is allowed.
+        unsafe { bindings::omx_hold_task(self.ptr.as_ptr()) };
+        // INVARIANT: the new value owns the reference just taken.
+        Self { ptr: self.ptr }
+    }
+}
+
 impl Drop for Task {
     fn drop(&mut self) {
         // SAFETY: by the type invariant this value owns one reference, given back here.
@@ -142,7 +152,10 @@ unsafe extern "C" fn run_work<F: FnOnce()>(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the first field of a `#[repr(C)]` `Work<F>` that `queue_work` leaked
     // with `KBox::into_raw`; task work runs each callback once, so it is reclaimed once.
     let mut w = unsafe { KBox::from_raw(head.cast::<Work<F>>()) };
-    if let Some(f) = w.f.take() {
+    let f = w.f.take();
+    // Freed before the call: `f` may end the task (`do_exit` does not return).
+    drop(w);
+    if let Some(f) = f {
         f();
     }
 }
