@@ -34,11 +34,6 @@ pub(crate) fn eafnosupport() -> Error {
     code(bindings::EAFNOSUPPORT)
 }
 
-/// `EOPNOTSUPP`: the operation is not supported (by this release).
-pub(crate) fn eopnotsupp() -> Error {
-    code(bindings::EOPNOTSUPP)
-}
-
 /// `EHOSTUNREACH`: the node is not up (or refuses what was asked).
 pub(crate) fn ehostunreach() -> Error {
     code(bindings::EHOSTUNREACH)

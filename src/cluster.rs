@@ -272,6 +272,7 @@ fn max_payload(kind: MessageKind) -> usize {
         MessageKind::MigImage => mig::MAX_IMAGE_PAYLOAD,
         MessageKind::MigResult => mig::RESULT_LEN,
         MessageKind::GuestExit | MessageKind::GuestSignal => mig::PAIR_LEN,
+        MessageKind::MigCtl => mig::CTL_LEN,
         MessageKind::Syscall | MessageKind::SyscallReply => fwd::MAX_PAYLOAD,
     }
 }
@@ -356,7 +357,14 @@ impl Conn {
             return Err(enotconn());
         }
         let q = self.tx.lock();
-        if q.bytes + payload.len() > TX_QUEUE_BYTES {
+        // A heartbeat (one small frame a period) is never dropped for a queue full of bulk
+        // frames such as an image: its peer would take this node for dead.
+        let room = if kind == MessageKind::Heartbeat {
+            TX_QUEUE_BYTES + 4096
+        } else {
+            TX_QUEUE_BYTES
+        };
+        if q.bytes + payload.len() > room {
             return Err(EAGAIN);
         }
         self.push(q, kind, payload)
@@ -996,8 +1004,14 @@ impl Cluster {
             self.counters
                 .bytes_received
                 .fetch_add((HEADER_LEN + payload.len() + TAG_LEN) as u64, Relaxed);
-            if self.handle(conn, h.kind, &payload).is_err() {
+            if let Err(e) = self.handle(conn, h.kind, &payload) {
                 self.counters.frames_rejected.fetch_add(1, Relaxed);
+                pr_warn!(
+                    "node {}: {:?} frame refused (error {}): connection closed\n",
+                    conn.peer,
+                    h.kind,
+                    e.to_errno()
+                );
                 break;
             }
         }
@@ -1005,8 +1019,15 @@ impl Cluster {
     }
 
     /// Acts on one authenticated frame from `conn`'s peer.
-    fn handle(&self, conn: &Conn, kind: MessageKind, payload: &[u8]) -> Result {
+    fn handle(self: &Arc<Self>, conn: &Conn, kind: MessageKind, payload: &[u8]) -> Result {
         let now = now_ms();
+        if !matches!(kind, MessageKind::Heartbeat | MessageKind::Gossip) {
+            // Any authenticated frame shows the peer alive (heartbeats wait behind bulk ones).
+            let mut st = self.state.lock();
+            if let Some(p) = st.peers.iter_mut().find(|p| p.id == conn.peer) {
+                p.last_heard = now;
+            }
+        }
         match kind {
             MessageKind::Heartbeat => {
                 let e = LoadEntry::decode(payload).map_err(|_| ebadmsg())?;
@@ -1045,9 +1066,10 @@ impl Cluster {
                 Ok(())
             }
             MessageKind::MigImage => self.mig.on_image(self, conn.peer, payload),
-            MessageKind::MigResult => self.mig.on_result(conn.peer, payload),
+            MessageKind::MigResult => self.mig.on_result(self, conn.peer, payload),
             MessageKind::GuestExit => self.mig.on_exit(conn.peer, payload),
             MessageKind::GuestSignal => self.mig.on_signal(conn.peer, payload),
+            MessageKind::MigCtl => self.mig.on_ctl(self, conn.peer, payload),
             MessageKind::Syscall => self.mig.on_syscall(conn.peer, payload),
             MessageKind::SyscallReply => self.mig.on_reply(conn.peer, payload),
             _ => Err(ebadmsg()),

@@ -18,6 +18,12 @@
 //! checking every record first, and sets registers, FPU state and signal state for the return to
 //! user mode. The stub drops every privilege: guests run as `nobody`. The `omx-mig` thread
 //! reports ended guests to their home and kills guests whose home went down.
+//!
+//! Moves of a running guest are decided at home: `MigCtl Depart` makes the host capture the
+//! guest (same capture, in the guest's context) and stream it to the target, which answers the
+//! home; the home switches its deputy over and sends the old host its verdict. When the target is
+//! the home itself, the deputy restores the image into itself (the same checked restore) and
+//! returns to user mode as the process.
 
 use crate::cluster::Cluster;
 use crate::ksys::errno::{ebadmsg, ecanceled, ehostunreach, enosys, enotconn};
@@ -94,9 +100,11 @@ enum DepState {
 /// A home process that is migrating or whose guest runs elsewhere.
 #[pin_data]
 struct Deputy {
-    mig_id: u32,
     pid: i32,
-    target: u32,
+    /// The migration's current name and the guest's node: both change when the guest moves on
+    /// (under the deputies' list lock, so that a lookup sees both or neither).
+    mig_id: AtomicU32,
+    target: AtomicU32,
     #[pin]
     state: Mutex<DepState>,
     /// Forwarded calls and the one being made.
@@ -104,6 +112,18 @@ struct Deputy {
     io: Mutex<DepIo>,
     #[pin]
     cv: CondVar,
+}
+
+impl Deputy {
+    /// The migration's current name.
+    fn mig_id(&self) -> u32 {
+        self.mig_id.load(Relaxed)
+    }
+
+    /// The node the guest runs on.
+    fn target(&self) -> u32 {
+        self.target.load(Relaxed)
+    }
 }
 
 /// The deputy's side of forwarded calls.
@@ -118,6 +138,21 @@ struct DepIo {
     scratch: u64,
     /// Holds the module while the deputy serves (its code runs in the deputy).
     module: Option<ModuleRef>,
+    /// The guest is moving on (or home), if it is.
+    hop: Option<Hop>,
+    /// The image of a guest coming home, as it comes.
+    inflow: Option<Inflow>,
+}
+
+/// A move of a running guest, asked of its host and not answered yet.
+#[derive(Clone, Copy)]
+struct Hop {
+    /// Where the guest goes, and the migration's name there.
+    target: u32,
+    mig_id: u32,
+    /// The target is this node: the guest comes home.
+    home: bool,
+    since: u64,
 }
 
 /// A forwarded call being made by the deputy.
@@ -130,30 +165,31 @@ struct Exec {
     outs: [Option<(u64, usize)>; 6],
 }
 
-/// Image parts received for a guest, waiting for its restore.
+/// A guest's slot: its image until restored, then the running guest.
 struct GuestQueue {
-    /// Image parts and how much of each was taken already.
-    parts: KVec<(KVec<u8>, usize)>,
-    bytes: usize,
+    /// The image, as it comes.
+    img: Inflow,
+    /// Its head records, once the stub asked where its vDSO goes; the restore takes them.
+    head: Option<Head>,
+    /// The process's pid at home, once restored.
+    home_pid: u32,
     /// The stub task, once it started.
     task: Option<Task>,
     /// The restore finished (successfully or not).
     restored: bool,
-    /// The home gave up, or the restore failed: stop.
+    /// The home gave up, the restore failed, or the guest moved on: stop, report nothing.
     aborted: bool,
     /// Pid of the guest on this node.
     pid: u32,
-    /// Image records the restore has already taken, and what they said.
-    reader: ImageReader,
-    begin: Option<Begin>,
-    regs: Option<[u64; NREGS]>,
-    xstate: KVec<u8>,
-    mm: Option<[u64; 12]>,
     created_ms: u64,
     /// The reply to the guest's forwarded call, when it came.
     reply: Option<KVec<u8>>,
     /// Counter of the guest's forwarded calls.
     seq: u32,
+    /// The guest is moving on: its capture runs or it waits for the home's verdict.
+    departing: bool,
+    /// The home's verdict on the move (0 or -errno).
+    verdict: Option<i32>,
     /// Holds the module while the guest runs (its task work and hooks are module code).
     module: Option<ModuleRef>,
 }
@@ -161,7 +197,9 @@ struct GuestQueue {
 /// A process hosted here for another node.
 #[pin_data]
 struct Guest {
+    /// The guest's home node, and the node that sent its image (the home, or its last host).
     home: u32,
+    src: u32,
     mig_id: u32,
     #[pin]
     q: Mutex<GuestQueue>,
@@ -218,12 +256,13 @@ impl Migrations {
             return Err(EPERM);
         }
         let me = cluster.self_id();
+        let dep = self.deputies.lock().iter().find(|d| d.pid == pid).cloned();
+        if let Some(dep) = dep {
+            // Its guest runs elsewhere: it moves on, or comes home.
+            return self.move_guest(cluster, &dep, target);
+        }
         if target == 0 || target == me {
-            // Home processes are home already; bringing guests back comes with remote return.
-            if self.deputies.lock().iter().any(|d| d.pid == pid) {
-                pr_warn!("migrate {} home: a guest cannot come back yet\n", pid);
-                return Err(crate::ksys::errno::eopnotsupp());
-            }
+            // At home already.
             return Ok(());
         }
         if !cluster.peer_accepts_guests(target) {
@@ -234,10 +273,7 @@ impl Migrations {
             );
             return Err(ehostunreach());
         }
-        let mut bits = task.stay_bits();
-        if self.deputies.lock().iter().any(|d| d.pid == pid) {
-            bits |= 1 << 8;
-        }
+        let bits = task.stay_bits();
         if bits != 0 {
             let mut why = KVec::<u8>::new();
             let mut w = ByteWriter(&mut why);
@@ -252,9 +288,9 @@ impl Migrations {
         let module = ModuleRef::get().ok_or(ENODEV)?;
         let dep = Arc::pin_init(
             try_pin_init!(Deputy {
-                mig_id: self.next_id.fetch_add(1, Relaxed),
+                mig_id: AtomicU32::new(self.next_id.fetch_add(1, Relaxed)),
                 pid,
-                target,
+                target: AtomicU32::new(target),
                 state <- new_mutex!(DepState::Sending),
                 io <- new_mutex!(DepIo {
                     reqs: KVec::new(),
@@ -262,6 +298,8 @@ impl Migrations {
                     task: None,
                     scratch: 0,
                     module: None,
+                    hop: None,
+                    inflow: None,
                 }),
                 cv <- new_condvar!(),
             }),
@@ -270,10 +308,64 @@ impl Migrations {
         self.deputies.lock().push(dep.clone(), GFP_KERNEL)?;
         let c = cluster.clone();
         let d = dep.clone();
-        let r = task.queue_work(move || deputy_main(&c, &d, module), true);
+        let r = task.queue_work(
+            move || {
+                let end = deputy_main(&c, &d, module);
+                drop((c, d));
+                finish(end);
+            },
+            true,
+        );
         if r.is_err() {
             self.forget_deputy(&dep);
             return Err(ESRCH);
+        }
+        Ok(())
+    }
+
+    /// Moves the guest of `dep` from its host to `target` (0 or this node: home).
+    fn move_guest(&self, cluster: &Cluster, dep: &Arc<Deputy>, target: u32) -> Result {
+        let me = cluster.self_id();
+        let target = if target == 0 { me } else { target };
+        let from = dep.target();
+        if !matches!(*dep.state.lock(), DepState::Remote(_)) {
+            pr_warn!("migrate {}: it is migrating already\n", dep.pid);
+            return Err(EBUSY);
+        }
+        if target == from {
+            return Ok(());
+        }
+        if target != me && !cluster.peer_accepts_guests(target) {
+            pr_warn!(
+                "migrate {}: node {} is not up or refuses guests\n",
+                dep.pid,
+                target
+            );
+            return Err(ehostunreach());
+        }
+        let hop = Hop {
+            target,
+            mig_id: self.next_id.fetch_add(1, Relaxed),
+            home: target == me,
+            since: now_ms(),
+        };
+        {
+            let mut io = dep.io.lock();
+            if io.hop.is_some() {
+                pr_warn!("migrate {}: it is moving already\n", dep.pid);
+                return Err(EBUSY);
+            }
+            io.hop = Some(hop);
+            io.inflow = None;
+        }
+        let c = mig::Ctl::Depart {
+            mig_id: dep.mig_id(),
+            target,
+            new_mig_id: hop.mig_id,
+        };
+        if let Err(e) = cluster.send_to(from, MessageKind::MigCtl, &c.encode(), true) {
+            dep.io.lock().hop = None;
+            return Err(e);
         }
         Ok(())
     }
@@ -292,25 +384,80 @@ impl Migrations {
         self.deputies
             .lock()
             .iter()
-            .find(|d| d.target == peer && d.mig_id == mig_id)
+            .find(|d| d.target() == peer && d.mig_id() == mig_id)
             .cloned()
     }
 
-    /// `MigResult` from `peer`.
+    /// `MigResult` from `peer`: the answer to a first migration from here, or to a move of a
+    /// guest of this node's (from its target, or from the old host when the capture failed).
     #[inline(never)]
-    pub(crate) fn on_result(&self, peer: u32, payload: &[u8]) -> Result {
+    pub(crate) fn on_result(&self, cluster: &Cluster, peer: u32, payload: &[u8]) -> Result {
         let r = MigResult::decode(payload).map_err(|_| ebadmsg())?;
-        let dep = self.deputy(peer, r.mig_id).ok_or(ebadmsg())?;
-        let mut st = dep.state.lock();
-        if *st != DepState::Sending {
-            return Err(ebadmsg());
+        if let Some(dep) = self.deputy(peer, r.mig_id) {
+            let mut st = dep.state.lock();
+            if *st != DepState::Sending {
+                return Err(ebadmsg());
+            }
+            *st = if r.result == 0 {
+                DepState::Remote(r.guest_pid)
+            } else {
+                DepState::Failed(r.result)
+            };
+            drop(st);
+            dep.cv.notify_all();
+            return Ok(());
         }
-        *st = if r.result == 0 {
-            DepState::Remote(r.guest_pid)
-        } else {
-            DepState::Failed(r.result)
+        let moving = self.deputies.lock().iter().find_map(|d| {
+            let hop = d.io.lock().hop?;
+            let from_host = peer == d.target() && r.result != 0;
+            (hop.mig_id == r.mig_id && !hop.home && (peer == hop.target || from_host))
+                .then(|| (d.clone(), hop))
+        });
+        let Some((dep, hop)) = moving else {
+            if r.result == 0 {
+                // A guest nobody here waits for (its move was given up): it must not run.
+                let p = Pair {
+                    mig_id: r.mig_id,
+                    value: 9,
+                };
+                let _ = cluster.send_to(peer, MessageKind::GuestSignal, &p.encode(), false);
+            }
+            return Ok(());
         };
-        drop(st);
+        let (old_host, old_id) = (dep.target(), dep.mig_id());
+        let ok = r.result == 0 && peer == hop.target;
+        if ok {
+            {
+                let _list = self.deputies.lock();
+                dep.target.store(hop.target, Relaxed);
+                dep.mig_id.store(hop.mig_id, Relaxed);
+            }
+            *dep.state.lock() = DepState::Remote(r.guest_pid);
+            self.out_ok.fetch_add(1, Relaxed);
+            pr_info!(
+                "process {} moved on from node {} to node {} (pid {} there)\n",
+                dep.pid,
+                old_host,
+                hop.target,
+                r.guest_pid
+            );
+        } else {
+            self.out_failed.fetch_add(1, Relaxed);
+            pr_warn!(
+                "process {}: move from node {} to node {} failed: error {}; it stays on node {}\n",
+                dep.pid,
+                old_host,
+                hop.target,
+                r.result,
+                old_host
+            );
+        }
+        dep.io.lock().hop = None;
+        let v = mig::Ctl::Verdict {
+            mig_id: old_id,
+            result: if ok { 0 } else { r.result.min(-1) },
+        };
+        let _ = cluster.send_to(old_host, MessageKind::MigCtl, &v.encode(), false);
         dep.cv.notify_all();
         Ok(())
     }
@@ -338,40 +485,92 @@ impl Migrations {
             .cloned()
     }
 
-    /// `MigImage` from `peer`: a new guest's first records, or more of them.
+    /// `MigImage` from `peer`: a new guest's first records, or more of them; or, when the home
+    /// named is this node, a process of this node coming back.
     #[inline(never)]
     pub(crate) fn on_image(&self, cluster: &Cluster, peer: u32, payload: &[u8]) -> Result {
-        let (mig_id, part) = mig::decode_image(payload).map_err(|_| ebadmsg())?;
-        let g = match self.guest(peer, mig_id) {
-            Some(g) => g,
+        let (home, mig_id, part) = mig::decode_image(payload).map_err(|_| ebadmsg())?;
+        if home == cluster.self_id() {
+            return self.on_image_home(peer, mig_id, part);
+        }
+        let g = match self.guest(home, mig_id) {
+            Some(g) if g.src == peer => g,
+            Some(_) => return Err(ebadmsg()),
             None => {
                 let first = RecordHeader::decode(part).map_err(|_| ebadmsg())?;
                 if first.kind != Kind::Begin {
                     // The rest of an image whose guest was given up: drop it.
                     return Ok(());
                 }
-                return self.new_guest(cluster, peer, mig_id, part);
+                return self.new_guest(cluster, peer, home, mig_id, part);
             }
         };
         let mut q = g.q.lock();
-        while q.bytes > GUEST_QUEUE_BYTES && !q.aborted && !thread::should_stop() {
+        while q.img.bytes > GUEST_QUEUE_BYTES && !q.aborted && !thread::should_stop() {
             let _ =
                 g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
         }
         if q.aborted || q.restored {
             return Ok(());
         }
-        let mut v = KVec::with_capacity(part.len(), GFP_KERNEL)?;
-        v.extend_from_slice(part, GFP_KERNEL)?;
-        q.bytes += v.len();
-        q.parts.push((v, 0), GFP_KERNEL)?;
+        q.img.push(part)?;
         drop(q);
         g.cv.notify_all();
         Ok(())
     }
 
+    /// `MigImage` from `peer` for a process of this node coming home from there.
+    fn on_image_home(&self, peer: u32, mig_id: u32, part: &[u8]) -> Result {
+        let Some(dep) = self
+            .deputies
+            .lock()
+            .iter()
+            .find(|d| d.target() == peer)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let me = |io: &DepIo| {
+            io.hop
+                .as_ref()
+                .is_some_and(|h| h.mig_id == mig_id && h.home)
+        };
+        let mut io = dep.io.lock();
+        while me(&io)
+            && io
+                .inflow
+                .as_ref()
+                .is_some_and(|i| i.bytes > GUEST_QUEUE_BYTES)
+            && !thread::should_stop()
+        {
+            let _ = dep
+                .cv
+                .wait_interruptible_timeout(&mut io, msecs_to_jiffies(POLL_MS));
+        }
+        if !me(&io) {
+            // Given up, or not for this deputy: stale.
+            return Ok(());
+        }
+        if io.inflow.is_none() {
+            io.inflow = Some(Inflow::new());
+        }
+        if let Some(img) = io.inflow.as_mut() {
+            img.push(part)?;
+        }
+        drop(io);
+        dep.cv.notify_all();
+        Ok(())
+    }
+
     #[inline(never)]
-    fn new_guest(&self, cluster: &Cluster, peer: u32, mig_id: u32, part: &[u8]) -> Result {
+    fn new_guest(
+        &self,
+        cluster: &Cluster,
+        peer: u32,
+        home: u32,
+        mig_id: u32,
+        part: &[u8],
+    ) -> Result {
         let refuse = |errno: Error| {
             let r = MigResult {
                 mig_id,
@@ -379,37 +578,41 @@ impl Migrations {
                 guest_pid: 0,
             };
             self.in_failed.fetch_add(1, Relaxed);
-            let _ = cluster.send_to(peer, MessageKind::MigResult, &r.encode(), false);
+            let _ = cluster.send_to(home, MessageKind::MigResult, &r.encode(), false);
             Ok(())
         };
         if cluster.blocks_guests() {
             pr_info!("guest from node {} refused: admin/block is set\n", peer);
             return refuse(EAGAIN);
         }
-        let mut first = KVec::with_capacity(part.len(), GFP_KERNEL)?;
-        first.extend_from_slice(part, GFP_KERNEL)?;
-        let mut parts = KVec::new();
-        parts.push((first, 0), GFP_KERNEL)?;
-        let reader = ImageReader::new();
+        if !cluster.peer_up(home) {
+            pr_info!(
+                "guest from node {} refused: its home, node {}, is not up\n",
+                peer,
+                home
+            );
+            return refuse(ehostunreach());
+        }
+        let mut img = Inflow::new();
+        img.push(part)?;
         let g = Arc::pin_init(
             try_pin_init!(Guest {
-                home: peer,
+                home,
+                src: peer,
                 mig_id,
                 q <- new_mutex!(GuestQueue {
-                    parts,
-                    bytes: part.len(),
+                    img,
+                    head: None,
+                    home_pid: 0,
                     task: None,
                     restored: false,
                     aborted: false,
                     pid: 0,
-                    reader,
-                    begin: None,
-                    regs: None,
-                    xstate: KVec::new(),
-                    mm: None,
                     created_ms: now_ms(),
                     reply: None,
                     seq: 0,
+                    departing: false,
+                    verdict: None,
                     module: None,
                 }),
                 cv <- new_condvar!(),
@@ -418,7 +621,7 @@ impl Migrations {
         )?;
         self.guests.lock().push(g.clone(), GFP_KERNEL)?;
         let mut arg = [0u8; 24];
-        let arg = cstr_fmt(&mut arg, format_args!("{}:{}", peer, mig_id));
+        let arg = cstr_fmt(&mut arg, format_args!("{}:{}", home, mig_id));
         let gs = g.clone();
         let mut init = move || -> Result {
             let mut q = gs.q.lock();
@@ -454,27 +657,19 @@ impl Migrations {
     #[inline(never)]
     pub(crate) fn stub_info(&self, out: &mut impl Write) -> Result {
         let g = self.my_guest().ok_or(EPERM)?;
-        let mut q = g.q.lock();
-        loop {
-            if let Some(mm) = q.mm {
-                let _ = writeln!(out, "vdso {:#x}", mm[11]);
-                return Ok(());
+        let known = g.q.lock().head.as_ref().map(|h| h.mm[11]);
+        let vdso = match known {
+            Some(v) => v,
+            None => {
+                let mut next = || wait_record(&g.q, &g.cv, g.src, guest_inflow);
+                let head = read_head(&mut next)?;
+                let v = head.mm[11];
+                g.q.lock().head = Some(head);
+                v
             }
-            if q.aborted {
-                return Err(ecanceled());
-            }
-            match take_record(&g, &mut q)? {
-                Some(()) => {}
-                None => {
-                    if matches!(
-                        g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS)),
-                        kernel::sync::CondVarTimeoutResult::Signal { .. }
-                    ) {
-                        return Err(EINTR);
-                    }
-                }
-            }
-        }
+        };
+        let _ = writeln!(out, "vdso {:#x}", vdso);
+        Ok(())
     }
 
     /// Write of `restore` to `/proc/openmosix/guest` by a stub: becomes the guest.
@@ -499,8 +694,7 @@ impl Migrations {
         {
             let mut q = g.q.lock();
             q.restored = true;
-            q.parts.clear();
-            q.bytes = 0;
+            q.img = Inflow::new();
             if r.is_err() {
                 q.aborted = true;
             }
@@ -603,6 +797,116 @@ impl Migrations {
         Ok(())
     }
 
+    /// `MigCtl` from `peer`: see [`mig::Ctl`].
+    #[inline(never)]
+    pub(crate) fn on_ctl(&self, cluster: &Arc<Cluster>, peer: u32, payload: &[u8]) -> Result {
+        match mig::Ctl::decode(payload).map_err(|_| ebadmsg())? {
+            mig::Ctl::Depart {
+                mig_id,
+                target,
+                new_mig_id,
+            } => {
+                // From the guest's home only: `guest` looks it up by home.
+                let refuse = |e: Error| {
+                    let r = MigResult {
+                        mig_id: new_mig_id,
+                        result: e.to_errno(),
+                        guest_pid: 0,
+                    };
+                    let _ = cluster.send_to(peer, MessageKind::MigResult, &r.encode(), false);
+                    Ok(())
+                };
+                let Some(g) = self.guest(peer, mig_id) else {
+                    return refuse(ESRCH);
+                };
+                let task = {
+                    let mut q = g.q.lock();
+                    let runs = q.restored && !q.aborted && q.module.is_some() && !q.departing;
+                    match q.task.clone() {
+                        Some(t) if runs => {
+                            q.departing = true;
+                            q.verdict = None;
+                            t
+                        }
+                        _ => {
+                            drop(q);
+                            return refuse(EBUSY);
+                        }
+                    }
+                };
+                let (c, gg) = (cluster.clone(), g.clone());
+                let queued = task.queue_work(
+                    move || {
+                        let end = guest_depart(&c, &gg, target, new_mig_id);
+                        drop((c, gg));
+                        if end {
+                            // Moved on: it ends here without a word to its home.
+                            cur::exit(0);
+                        }
+                    },
+                    true,
+                );
+                if queued.is_err() {
+                    g.q.lock().departing = false;
+                    return refuse(ESRCH);
+                }
+                Ok(())
+            }
+            mig::Ctl::Verdict { mig_id, result } => {
+                if let Some(g) = self.guest(peer, mig_id) {
+                    let mut q = g.q.lock();
+                    if q.departing {
+                        q.verdict = Some(result);
+                    }
+                    drop(q);
+                    g.cv.notify_all();
+                }
+                Ok(())
+            }
+            mig::Ctl::Move { mig_id, target } => {
+                // A host asks that a guest of this node's leave it (its `admin/expel`).
+                if let Some(dep) = self.deputy(peer, mig_id) {
+                    let _ = self.move_guest(cluster, &dep, target);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `admin/bring`: every process of this node running elsewhere comes home.
+    pub(crate) fn bring_all(&self, cluster: &Cluster) -> Result {
+        let deps: KVec<Arc<Deputy>> = {
+            let l = self.deputies.lock();
+            let mut v = KVec::with_capacity(l.len(), GFP_KERNEL)?;
+            for d in l.iter() {
+                v.push(d.clone(), GFP_KERNEL)?;
+            }
+            v
+        };
+        for d in deps.iter() {
+            if matches!(*d.state.lock(), DepState::Remote(_)) {
+                let _ = self.move_guest(cluster, d, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// `admin/expel`: every guest of this node is asked to go home.
+    pub(crate) fn expel_all(&self, cluster: &Cluster) -> Result {
+        let mut asks: KVec<(u32, u32)> = KVec::new();
+        for g in self.guests.lock().iter() {
+            let q = g.q.lock();
+            if q.restored && !q.aborted {
+                asks.push((g.home, g.mig_id), GFP_KERNEL)?;
+            }
+        }
+        for &(home, mig_id) in asks.iter() {
+            let c = mig::Ctl::Move { mig_id, target: 0 };
+            let _ = cluster.send_to(home, MessageKind::MigCtl, &c.encode(), true);
+        }
+        Ok(())
+    }
+
     /// Periodic work of the `omx-mig` thread: report ended guests, kill orphans, drop stale
     /// slots.
     pub(crate) fn watch(&self, cluster: &Cluster) {
@@ -685,7 +989,7 @@ impl Migrations {
                 "process {}: deputy ended (status {:#x}) while its guest ran on node {}: guest killed\n",
                 d.pid,
                 code.unwrap_or(0),
-                d.target
+                d.target()
             );
             signal_guest(cluster, d, 9, false);
             self.deputies_serving.fetch_sub(1, Relaxed);
@@ -738,22 +1042,16 @@ impl Migrations {
         writeln!(out, "# pid where state")?;
         for d in self.deputies.lock().iter() {
             let (where_, state) = match *d.state.lock() {
-                DepState::Sending => (d.target, "migrating"),
-                DepState::Remote(_) => (d.target, "remote"),
+                DepState::Sending => (d.target(), "migrating"),
+                DepState::Remote(_) => (d.target(), "remote"),
                 DepState::Failed(_) => (0, "failed"),
-                DepState::Exited(_) => (d.target, "exited"),
+                DepState::Exited(_) => (d.target(), "exited"),
             };
             writeln!(out, "{} {} {}", d.pid, where_, state)?;
         }
         for g in self.guests.lock().iter() {
             let q = g.q.lock();
-            writeln!(
-                out,
-                "{} guest-of {} home-pid {}",
-                q.pid,
-                g.home,
-                q.begin.map_or(0, |b| b.home_pid)
-            )?;
+            writeln!(out, "{} guest-of {} home-pid {}", q.pid, g.home, q.home_pid)?;
         }
         Ok(())
     }
@@ -772,6 +1070,15 @@ impl Write for ByteWriter<'_> {
 
 // --- Capture (home, in the migrating process) -------------------------------------------------
 
+/// Where an image goes and what it is called.
+struct Dest {
+    target: u32,
+    home: u32,
+    mig_id: u32,
+    /// The process's pid at home.
+    home_pid: u32,
+}
+
 /// Builds `MigImage` frames of whole records and sends each when full.
 struct ImageSender<'a> {
     cluster: &'a Cluster,
@@ -781,9 +1088,10 @@ struct ImageSender<'a> {
 }
 
 impl<'a> ImageSender<'a> {
-    fn new(cluster: &'a Cluster, target: u32, mig_id: u32) -> Result<Self> {
-        let mut buf = KVec::with_capacity(4 + MAX_CHUNK, GFP_KERNEL)?;
-        buf.extend_from_slice(&mig_id.to_be_bytes(), GFP_KERNEL)?;
+    fn new(cluster: &'a Cluster, to: &Dest) -> Result<Self> {
+        let mut buf = KVec::with_capacity(mig::IMAGE_PREFIX + MAX_CHUNK, GFP_KERNEL)?;
+        buf.extend_from_slice(&mig::image_prefix(to.home, to.mig_id), GFP_KERNEL)?;
+        let target = to.target;
         Ok(Self {
             cluster,
             target,
@@ -794,7 +1102,7 @@ impl<'a> ImageSender<'a> {
     /// Adds a record whose body is the concatenation of `parts`.
     fn record(&mut self, kind: Kind, parts: &[&[u8]]) -> Result {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if self.buf.len() + RECORD_HEADER_LEN + len > 4 + MAX_CHUNK {
+        if self.buf.len() + RECORD_HEADER_LEN + len > mig::IMAGE_PREFIX + MAX_CHUNK {
             self.flush()?;
         }
         let h = RecordHeader {
@@ -809,10 +1117,10 @@ impl<'a> ImageSender<'a> {
     }
 
     fn flush(&mut self) -> Result {
-        if self.buf.len() > 4 {
+        if self.buf.len() > mig::IMAGE_PREFIX {
             self.cluster
                 .send_to(self.target, MessageKind::MigImage, &self.buf, true)?;
-            self.buf.truncate(4);
+            self.buf.truncate(mig::IMAGE_PREFIX);
         }
         Ok(())
     }
@@ -820,22 +1128,28 @@ impl<'a> ImageSender<'a> {
 
 /// Everything the deputy does, in the migrating process's own context.
 #[inline(never)]
-fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
+fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) -> Option<Ending> {
     let mig = &cluster.mig;
     let t0 = now_ms();
-    let captured = capture(cluster, dep);
+    let to = Dest {
+        target: dep.target(),
+        home: cluster.self_id(),
+        mig_id: dep.mig_id(),
+        home_pid: dep.pid as u32,
+    };
+    let captured = capture(cluster, &to, None);
     if let Err(e) = captured {
         pr_warn!(
             "migrate {} to node {}: capture failed: error {}; it stays home\n",
             dep.pid,
-            dep.target,
+            dep.target(),
             e.to_errno()
         );
         // Tell the target to drop what it got.
         signal_guest(cluster, dep, 9, false);
         mig.out_failed.fetch_add(1, Relaxed);
         mig.forget_deputy(dep);
-        return;
+        return None;
     }
     let pages = captured.unwrap_or(0);
     // Wait for the answer.
@@ -844,16 +1158,16 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
         let st = *dep.state.lock();
         match st {
             DepState::Sending => {
-                if !cluster.peer_up(dep.target) || now_ms().saturating_sub(sent) > ANSWER_MS {
+                if !cluster.peer_up(dep.target()) || now_ms().saturating_sub(sent) > ANSWER_MS {
                     pr_warn!(
                         "migrate {} to node {}: no answer; it stays home\n",
                         dep.pid,
-                        dep.target
+                        dep.target()
                     );
                     signal_guest(cluster, dep, 9, false);
                     mig.out_failed.fetch_add(1, Relaxed);
                     mig.forget_deputy(dep);
-                    return;
+                    return None;
                 }
                 let mut g = dep.state.lock();
                 if *g == DepState::Sending {
@@ -866,18 +1180,18 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
                 pr_warn!(
                     "migrate {} to node {}: refused: error {}; it stays home\n",
                     dep.pid,
-                    dep.target,
+                    dep.target(),
                     e
                 );
                 mig.out_failed.fetch_add(1, Relaxed);
                 mig.forget_deputy(dep);
-                return;
+                return None;
             }
             DepState::Remote(gpid) => {
                 pr_info!(
                     "process {} now runs on node {} (pid {} there; {} KiB of pages, frozen {} ms)\n",
                     dep.pid,
-                    dep.target,
+                    dep.target(),
                     gpid,
                     pages * (PAGE_SIZE as u64 / 1024),
                     now_ms().saturating_sub(t0)
@@ -916,9 +1230,9 @@ fn deputy_main(cluster: &Arc<Cluster>, dep: &Arc<Deputy>, module: ModuleRef) {
     if mig.ensure_hooks(cluster).is_err() {
         // Without hooks the deputy cannot make forwarded calls: the guest must go.
         signal_guest(cluster, dep, 9, false);
-        deputy_end(cluster, dep, 9);
+        return Some(deputy_end(cluster, dep, 9));
     }
-    deputy_serve(cluster, dep);
+    deputy_serve(cluster, dep)
 }
 
 /// Size of the deputy's scratch memory after its trampoline page.
@@ -946,33 +1260,48 @@ fn map_scratch() -> Result<u64> {
 /// `wait`, waits for room in the connection's queue.
 fn signal_guest(cluster: &Cluster, dep: &Deputy, sig: u32, wait: bool) {
     let p = Pair {
-        mig_id: dep.mig_id,
+        mig_id: dep.mig_id(),
         value: sig,
     };
-    let _ = cluster.send_to(dep.target, MessageKind::GuestSignal, &p.encode(), wait);
+    let _ = cluster.send_to(dep.target(), MessageKind::GuestSignal, &p.encode(), wait);
 }
 
-/// Ends the deputy with wait status `status`.
-fn deputy_end(cluster: &Cluster, dep: &Deputy, status: u32) -> ! {
+/// How a deputy ends: its wait status, and the module reference it held.
+struct Ending {
+    status: u32,
+    module: Option<ModuleRef>,
+}
+
+/// Ends the calling deputy, if `end` says so: last thing the outermost task work does, once
+/// it dropped everything it owned (`do_exit` does not return).
+fn finish(end: Option<Ending>) {
+    if let Some(Ending { status, module }) = end {
+        // The reference goes right before the call into the core kernel's `do_exit`: only
+        // the call instruction of this module runs after it (as kthreads did before
+        // `module_put_and_kthread_exit`).
+        drop(module);
+        cur::exit(status);
+    }
+}
+
+/// The deputy stops serving and is to end with wait status `status`.
+fn deputy_end(cluster: &Cluster, dep: &Deputy, status: u32) -> Ending {
     let mig = &cluster.mig;
     mig.deputies_serving.fetch_sub(1, Relaxed);
     let module = dep.io.lock().module.take();
     mig.forget_deputy_ref(dep);
-    // The reference goes before the call into the core kernel's `do_exit`, which never
-    // returns here (as kthreads did before `module_put_and_kthread_exit`): only the call
-    // instruction of this module runs after it.
-    drop(module);
-    cur::exit(status);
+    Ending { status, module }
 }
 
 /// Serves the guest in the deputy's context: forwards signals, and makes the next forwarded
 /// call by returning to user mode at the trampoline (the `sys_exit` hook brings it back to
-/// [`deputy_resume`]). Ends the deputy when the guest ends or is lost.
+/// [`deputy_resume`]); takes the process back when its guest comes home. Says how the deputy
+/// ends when the guest ended or was lost; `None` to return to user mode.
 #[inline(never)]
-fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
+fn deputy_serve(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
     loop {
         if let DepState::Exited(s) = *dep.state.lock() {
-            deputy_end(cluster, dep, s);
+            return Some(deputy_end(cluster, dep, s));
         }
         if cur::fatal_signal_pending() {
             // A signal whose default action kills (or SIGKILL) was sent to the home pid: the
@@ -982,16 +1311,28 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
                 sig => sig,
             };
             signal_guest(cluster, dep, code, false);
-            deputy_end(cluster, dep, code);
+            return Some(deputy_end(cluster, dep, code));
         }
+        let coming = {
+            let io = dep.io.lock();
+            io.hop.is_some_and(|h| h.home) && io.inflow.is_some()
+        };
+        if coming {
+            match come_home(cluster, dep) {
+                Ok(()) => return None,
+                Err(e) => give_up_hop(cluster, dep, e),
+            }
+            continue;
+        }
+        check_hop(cluster, dep);
         forward_signals(cluster, dep);
-        if !cluster.peer_up(dep.target) {
+        if !cluster.peer_up(dep.target()) {
             pr_warn!(
                 "process {}: node {} went down with its guest: killed\n",
                 dep.pid,
-                dep.target
+                dep.target()
             );
-            deputy_end(cluster, dep, 9);
+            return Some(deputy_end(cluster, dep, 9));
         }
         let mut io = dep.io.lock();
         if !io.reqs.is_empty() {
@@ -1002,7 +1343,7 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
                 Ok(exec) => {
                     dep.io.lock().exec = Some(exec);
                     // To user mode: the trampoline makes the call.
-                    return;
+                    return None;
                 }
                 Err((seq, e)) => {
                     send_reply(
@@ -1020,6 +1361,107 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) {
             .cv
             .wait_interruptible_timeout(&mut io, msecs_to_jiffies(POLL_MS));
     }
+}
+
+/// Gives up a move of the guest that is not answered in time, or whose target went down: the
+/// guest stays where it is (its host gets the verdict), a partial image at the target goes.
+fn check_hop(cluster: &Cluster, dep: &Deputy) {
+    let Some(hop) = dep.io.lock().hop else {
+        return;
+    };
+    let late = now_ms().saturating_sub(hop.since) > ANSWER_MS;
+    if late || (!hop.home && !cluster.peer_up(hop.target)) {
+        give_up_hop(cluster, dep, ETIMEDOUT);
+    }
+}
+
+/// Ends the move under way with error `e`: tells the host (its guest goes on) and the target.
+fn give_up_hop(cluster: &Cluster, dep: &Deputy, e: Error) {
+    let hop = {
+        let mut io = dep.io.lock();
+        io.inflow = None;
+        io.hop.take()
+    };
+    let Some(hop) = hop else {
+        return;
+    };
+    cluster.mig.out_failed.fetch_add(1, Relaxed);
+    pr_warn!(
+        "process {}: move from node {} to node {} failed: error {}; it stays on node {}\n",
+        dep.pid,
+        dep.target(),
+        hop.target,
+        e.to_errno(),
+        dep.target()
+    );
+    let v = mig::Ctl::Verdict {
+        mig_id: dep.mig_id(),
+        result: e.to_errno(),
+    };
+    let _ = cluster.send_to(dep.target(), MessageKind::MigCtl, &v.encode(), true);
+    if !hop.home {
+        let p = Pair {
+            mig_id: hop.mig_id,
+            value: 9,
+        };
+        let _ = cluster.send_to(hop.target, MessageKind::GuestSignal, &p.encode(), false);
+    }
+    dep.cv.notify_all();
+}
+
+/// The guest comes home: the deputy replaces its scratch memory with the image its host sends,
+/// tells the host to end the guest, and returns to user mode as the process itself. On an
+/// error the deputy gets scratch memory again and serves on (the guest goes on remotely).
+#[inline(never)]
+fn come_home(cluster: &Cluster, dep: &Deputy) -> Result {
+    let host = dep.target();
+    let t0 = now_ms();
+    let mut next = || wait_record(&dep.io, &dep.cv, host, deputy_inflow);
+    let head = read_head(&mut next)?;
+    if head.begin.home_node != cluster.self_id() || head.begin.home_pid != dep.pid as u32 {
+        pr_warn!(
+            "process {}: image from node {} is not its own\n",
+            dep.pid,
+            host
+        );
+        return Err(EINVAL);
+    }
+    check_head(&head, host)?;
+    if let Err(e) = restore_body(&mut next, &head) {
+        // Its memory is gone: serve on with new scratch memory.
+        let _ = unmap_ordinary_areas();
+        let base = map_scratch();
+        dep.io.lock().scratch = *base.as_ref().unwrap_or(&0);
+        return Err(e);
+    }
+    // Nothing can fail any more: the guest must end before the process runs here.
+    let v = mig::Ctl::Verdict {
+        mig_id: dep.mig_id(),
+        result: 0,
+    };
+    let _ = cluster.send_to(host, MessageKind::MigCtl, &v.encode(), true);
+    load_regs(&head.regs, &head.xstate);
+    let mig = &cluster.mig;
+    mig.in_ok.fetch_add(1, Relaxed);
+    pr_info!(
+        "process {} is back home from node {} (frozen {} ms)\n",
+        dep.pid,
+        host,
+        now_ms().saturating_sub(t0)
+    );
+    let module = {
+        let mut io = dep.io.lock();
+        io.hop = None;
+        io.inflow = None;
+        io.task = None;
+        io.module.take()
+    };
+    mig.deputies_serving.fetch_sub(1, Relaxed);
+    mig.forget_deputy_ref(dep);
+    // Module code runs on for a few instructions back to the task-work runner; the module's
+    // removal first stops every thread and unhooks, which takes far longer.
+    drop(module);
+    Ok(())
 }
 
 /// Takes every pending signal off the deputy and sends it to the guest.
@@ -1092,7 +1534,7 @@ fn as_bufs(held: &[Option<KVec<u8>>; 6]) -> fwd::Bufs<'_> {
 /// Sends the reply to call `seq`.
 fn send_reply(cluster: &Cluster, dep: &Deputy, seq: u32, result: i64, bufs: &fwd::Bufs<'_>) {
     let reply = fwd::Reply {
-        mig_id: dep.mig_id,
+        mig_id: dep.mig_id(),
         seq,
         result,
         bufs: *bufs,
@@ -1101,16 +1543,14 @@ fn send_reply(cluster: &Cluster, dep: &Deputy, seq: u32, result: i64, bufs: &fwd
         return;
     };
     if reply.encode(&mut out).is_some() {
-        let _ = cluster.send_to(dep.target, MessageKind::SyscallReply, &out, true);
+        let _ = cluster.send_to(dep.target(), MessageKind::SyscallReply, &out, true);
     }
 }
 
 /// Back from a forwarded call the deputy made (task work queued by the `sys_exit` hook): sends
 /// the result and the outputs to the guest, then serves on.
-fn deputy_resume(cluster: &Cluster, dep: &Deputy) {
-    let Some(exec) = dep.io.lock().exec.take() else {
-        return;
-    };
+fn deputy_resume(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
+    let exec = dep.io.lock().exec.take()?;
     let result = cur::regs()[10] as i64;
     let mut held: [Option<KVec<u8>>; 6] = Default::default();
     let spec = fwd::spec(exec.nr, &exec.args);
@@ -1133,7 +1573,7 @@ fn deputy_resume(cluster: &Cluster, dep: &Deputy) {
     // result (restart or EINTR as at home).
     forward_signals(cluster, dep);
     send_reply(cluster, dep, exec.seq, result, &as_bufs(&held));
-    deputy_serve(cluster, dep);
+    deputy_serve(cluster, dep)
 }
 
 /// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
@@ -1195,15 +1635,28 @@ fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; 12]) -> Res
     Ok(prot)
 }
 
-/// Adds the signal state (kept off the stack: it is 2 KiB, twice).
+/// Adds the signal state (kept off the stack: it is 2 KiB, twice). With `pending`, the
+/// signals pending for the task are taken off it into the image (and into `pending`, to raise
+/// them again if the move fails); without, they stay for the deputy to forward.
 #[inline(never)]
-fn capture_signals(tx: &mut ImageSender<'_>) -> Result {
+fn capture_signals(tx: &mut ImageSender<'_>, pending: Option<&mut u64>) -> Result {
     let mut s = cur::SigState::new()?;
     cur::signals(&mut s);
+    let mut taken = 0u64;
+    if let Some(p) = pending {
+        loop {
+            let sig = cur::dequeue_signal();
+            if sig == 0 || sig > 64 {
+                break;
+            }
+            taken |= 1 << (sig - 1);
+        }
+        *p = taken;
+    }
     let mut sig = KBox::new(
         image::Signals {
             blocked: s.blocked,
-            pending: 0,
+            pending: taken,
             altstack: (s.alt[0], s.alt[2] as u32, s.alt[1]),
             actions: [(0, 0, 0, 0); image::NSIG],
         },
@@ -1230,13 +1683,23 @@ fn restore_signals(body: &[u8]) -> Result {
         *a = [b.0, b.1, b.2, b.3];
     }
     cur::set_signals(&s);
+    raise_pending(sig.pending);
     Ok(())
+}
+
+/// Sends the calling task the signals of bit mask `pending` (bit 0: signal 1).
+fn raise_pending(pending: u64) {
+    for n in 0..64u32 {
+        if pending & (1 << n) != 0 {
+            Task::current().signal(n + 1);
+        }
+    }
 }
 
 /// Captures the calling process and streams it to the target; returns the pages sent.
 #[inline(never)]
-fn capture(cluster: &Cluster, dep: &Deputy) -> Result<u64> {
-    let mut tx = ImageSender::new(cluster, dep.target, dep.mig_id)?;
+fn capture(cluster: &Cluster, to: &Dest, pending: Option<&mut u64>) -> Result<u64> {
+    let mut tx = ImageSender::new(cluster, to)?;
     let layout = cur::mm_layout()?;
 
     // Check every area before sending anything.
@@ -1246,7 +1709,7 @@ fn capture(cluster: &Cluster, dep: &Deputy) -> Result<u64> {
         if !a.special && area_refused(&a) {
             pr_warn!(
                 "migrate {}: stays home: shared writable or device mapping at {:#x}\n",
-                dep.pid,
+                to.home_pid,
                 a.start
             );
             return Err(EPERM);
@@ -1264,8 +1727,8 @@ fn capture(cluster: &Cluster, dep: &Deputy) -> Result<u64> {
     let begin = Begin {
         xfeatures,
         xstate_size: xstate.len() as u32,
-        home_node: cluster.self_id(),
-        home_pid: dep.pid as u32,
+        home_node: to.home,
+        home_pid: to.home_pid,
         comm: cur::comm(),
     };
     tx.record(Kind::Begin, &[&begin.encode()])?;
@@ -1290,7 +1753,7 @@ fn capture(cluster: &Cluster, dep: &Deputy) -> Result<u64> {
     drop(xstate);
     tx.record(Kind::Mm, &[&image::Mm { v: layout }.encode()])?;
 
-    capture_signals(&mut tx)?;
+    capture_signals(&mut tx, pending)?;
     let rl = cur::rlimits();
     let limits = image::Limits {
         l: core::array::from_fn(|i| (rl[2 * i], rl[2 * i + 1])),
@@ -1350,150 +1813,226 @@ fn capture(cluster: &Cluster, dep: &Deputy) -> Result<u64> {
     Ok(pages)
 }
 
-// --- Restore (host, in the guest stub) --------------------------------------------------------
+// --- Restore (host, in the guest stub; home, in a deputy taking its process back) -------------
 
-/// Takes the next record of the queue through the image reader and keeps what the restore needs
-/// before the memory is replaced. `Ok(None)` when nothing is queued.
-#[inline(never)]
-fn take_record(g: &Guest, q: &mut GuestQueue) -> Result<Option<()>> {
-    let Some(rec) = next_raw(q) else {
-        return Ok(None);
-    };
-    let (h, body) = (rec.0, &rec.1[..]);
-    match q.reader.feed(h, body) {
-        Ok(Record::Begin(b)) => q.begin = Some(b),
-        Ok(Record::Regs(r)) => q.regs = Some(r.r),
-        Ok(Record::Xstate(x)) => {
-            q.xstate.clear();
-            q.xstate.extend_from_slice(x, GFP_KERNEL)?;
-        }
-        Ok(Record::Mm(m)) => q.mm = Some(m.v),
-        Ok(_) => {
-            // Later records are applied by the restore itself, which takes them one by one.
-            pr_warn!("guest from node {}: image out of order\n", g.home);
-            return Err(EINVAL);
-        }
-        Err(e) => {
-            pr_warn!("guest from node {}: bad image: {}\n", g.home, Disp(&e));
-            return Err(EINVAL);
-        }
-    }
-    Ok(Some(()))
+/// An image coming in: the parts received and not taken yet, checked record by record.
+struct Inflow {
+    /// Image parts and how much of each was taken already.
+    parts: KVec<(KVec<u8>, usize)>,
+    /// Bytes queued and not taken.
+    bytes: usize,
+    reader: ImageReader,
 }
 
-/// Pops the next whole record (header and body) from the queue.
-#[inline(never)]
-fn next_raw(q: &mut GuestQueue) -> Option<(RecordHeader, KVec<u8>)> {
-    loop {
-        let (part, taken) = q.parts.first_mut()?;
-        if *taken >= part.len() {
-            let _ = q.parts.remove(0);
-            continue;
+impl Inflow {
+    fn new() -> Self {
+        Self {
+            parts: KVec::new(),
+            bytes: 0,
+            reader: ImageReader::new(),
         }
-        let mut it = Records::new(&part[*taken..]);
-        let (h, body) = match it.next()? {
-            Ok(x) => x,
-            Err(_) => {
-                // A malformed part: make the reader refuse it as a whole.
-                let len = part.len() - *taken;
-                q.bytes -= len.min(q.bytes);
-                let _ = q.parts.remove(0);
-                return Some((
-                    RecordHeader {
-                        kind: Kind::End,
-                        len: 0,
-                    },
-                    KVec::new(),
-                ));
+    }
+
+    /// Queues the records of one `MigImage` payload.
+    fn push(&mut self, part: &[u8]) -> Result {
+        let mut v = KVec::with_capacity(part.len(), GFP_KERNEL)?;
+        v.extend_from_slice(part, GFP_KERNEL)?;
+        self.parts.push((v, 0), GFP_KERNEL)?;
+        self.bytes += part.len();
+        Ok(())
+    }
+
+    /// Pops the next whole record (header and body); a malformed part comes out as a record the
+    /// reader refuses.
+    #[inline(never)]
+    fn next_raw(&mut self) -> Option<(RecordHeader, KVec<u8>)> {
+        loop {
+            let (part, taken) = self.parts.first_mut()?;
+            if *taken >= part.len() {
+                let _ = self.parts.remove(0);
+                continue;
             }
-        };
-        let mut v = KVec::with_capacity(body.len(), GFP_KERNEL).ok()?;
-        v.extend_from_slice(body, GFP_KERNEL).ok()?;
-        let used = RECORD_HEADER_LEN + body.len();
-        *taken += used;
-        q.bytes -= used.min(q.bytes);
-        return Some((h, v));
+            let mut it = Records::new(&part[*taken..]);
+            let (h, body) = match it.next()? {
+                Ok(x) => x,
+                Err(_) => {
+                    let len = part.len() - *taken;
+                    self.bytes -= len.min(self.bytes);
+                    let _ = self.parts.remove(0);
+                    // A second `End` is refused by any reader, whatever state it is in.
+                    return Some((
+                        RecordHeader {
+                            kind: Kind::End,
+                            len: 0,
+                        },
+                        KVec::new(),
+                    ));
+                }
+            };
+            let mut v = KVec::with_capacity(body.len(), GFP_KERNEL).ok()?;
+            v.extend_from_slice(body, GFP_KERNEL).ok()?;
+            let used = RECORD_HEADER_LEN + body.len();
+            *taken += used;
+            self.bytes -= used.min(self.bytes);
+            return Some((h, v));
+        }
     }
 }
 
-/// Waits for and returns the next record, checked.
-fn next_record(g: &Guest) -> Result<(RecordHeader, KVec<u8>)> {
-    let mut q = g.q.lock();
+/// What the restore keeps of a record once the reader has checked it (its body is kept apart).
+enum Owned {
+    Begin(Begin),
+    Regs([u64; NREGS]),
+    Xstate,
+    Mm([u64; 12]),
+    Vma(u64, u64, u8, VmaKind),
+    Pages(u64),
+    Signals,
+    Limits(image::Limits),
+    Misc(image::Misc),
+    End,
+}
+
+fn copy_record(r: Record<'_>) -> Owned {
+    match r {
+        Record::Begin(b) => Owned::Begin(b),
+        Record::Regs(r) => Owned::Regs(r.r),
+        Record::Xstate(_) => Owned::Xstate,
+        Record::Mm(m) => Owned::Mm(m.v),
+        Record::Vma(v) => Owned::Vma(v.start, v.end, v.prot, v.kind),
+        Record::Pages { addr, .. } => Owned::Pages(addr),
+        Record::Signals(_) => Owned::Signals,
+        Record::Limits(l) => Owned::Limits(l),
+        Record::Misc(m) => Owned::Misc(m),
+        Record::End(_) => Owned::End,
+    }
+}
+
+/// The guest's queue, unless the guest was given up.
+fn guest_inflow(q: &mut GuestQueue) -> Result<&mut Inflow> {
+    if q.aborted {
+        return Err(ecanceled());
+    }
+    Ok(&mut q.img)
+}
+
+/// The image a deputy receives, unless the move was given up.
+fn deputy_inflow(io: &mut DepIo) -> Result<&mut Inflow> {
+    match (&io.hop, &mut io.inflow) {
+        (Some(_), Some(img)) => Ok(img),
+        _ => Err(ecanceled()),
+    }
+}
+
+/// Waits for the next record of the image behind `lock` (`inflow` finds it) and checks it with
+/// the image's reader. Gives up after [`ANSWER_MS`] of silence, on a fatal signal, or when
+/// `inflow` says the image was given up.
+fn wait_record<T: Unpin>(
+    lock: &Mutex<T>,
+    cv: &CondVar,
+    from: u32,
+    inflow: fn(&mut T) -> Result<&mut Inflow>,
+) -> Result<(KVec<u8>, Owned)> {
     let t0 = now_ms();
+    let mut g = lock.lock();
     loop {
-        if q.aborted {
-            return Err(ecanceled());
-        }
-        if let Some(r) = next_raw(&mut q) {
-            drop(q);
-            g.cv.notify_all();
-            return Ok(r);
+        let img = inflow(&mut *g)?;
+        if let Some((h, body)) = img.next_raw() {
+            let rec = match img.reader.feed(h, &body) {
+                Ok(r) => copy_record(r),
+                Err(e) => {
+                    pr_warn!("image from node {}: {}\n", from, Disp(&e));
+                    return Err(EINVAL);
+                }
+            };
+            drop(g);
+            // Room in the queue for the receiver.
+            cv.notify_all();
+            return Ok((body, rec));
         }
         if now_ms().saturating_sub(t0) > ANSWER_MS {
             return Err(ETIMEDOUT);
         }
-        let _ =
-            g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
         if cur::fatal_signal_pending() {
             return Err(EINTR);
+        }
+        if cur::signal_pending() {
+            // An ordinary signal stays pending for the process: sleep without being woken by it.
+            drop(g);
+            thread::sleep_ms(5);
+            g = lock.lock();
+        } else {
+            let _ = cv.wait_interruptible_timeout(&mut g, msecs_to_jiffies(POLL_MS));
         }
     }
 }
 
-/// The restore, in the stub's context: see the module documentation.
-#[inline(never)]
-fn restore_guest(g: &Guest) -> Result {
-    let (begin, regs, mm) = {
-        let q = g.q.lock();
-        match (q.begin, q.regs, q.mm) {
-            (Some(b), Some(r), Some(m)) => (b, r, m),
-            _ => return Err(EINVAL),
+/// The records an image starts with.
+struct Head {
+    begin: Begin,
+    regs: [u64; NREGS],
+    xstate: KVec<u8>,
+    mm: [u64; 12],
+}
+
+/// Reads the head records (the reader has them in this order) from `next`.
+fn read_head(next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>) -> Result<Head> {
+    let (_, Owned::Begin(begin)) = next()? else {
+        return Err(EINVAL);
+    };
+    let (_, Owned::Regs(regs)) = next()? else {
+        return Err(EINVAL);
+    };
+    let (xstate, Owned::Xstate) = next()? else {
+        return Err(EINVAL);
+    };
+    let (_, Owned::Mm(mm)) = next()? else {
+        return Err(EINVAL);
+    };
+    Ok(Head {
+        begin,
+        regs,
+        xstate,
+        mm,
+    })
+}
+
+/// Checks what the head says against this node and the calling process before anything is
+/// replaced: the FPU state must be in this node's format, the vDSO where the image has it.
+fn check_head(head: &Head, from: u32) -> Result {
+    let xstate_ok = cur::with_fpu(|buf, xf| {
+        if xf != head.begin.xfeatures || buf.len() != head.xstate.len() {
+            return false;
         }
-    };
-    // The FPU state must be in this node's own format.
-    let xstate_ok = {
-        let q = g.q.lock();
-        cur::with_fpu(|buf, xf| {
-            if xf != begin.xfeatures || buf.len() != q.xstate.len() {
-                return false;
-            }
-            let x = &q.xstate;
-            let at = image::XSAVE_HEADER + 8;
-            buf[at..at + 8] == x[at..at + 8]
-        })
-    };
+        let at = image::XSAVE_HEADER + 8;
+        buf[at..at + 8] == head.xstate[at..at + 8]
+    });
     if !xstate_ok {
         pr_warn!(
-            "guest from node {}: FPU state format differs from this node's\n",
-            g.home
+            "image from node {}: FPU state format differs from this node's\n",
+            from
         );
         return Err(EINVAL);
     }
-    // The stub must have put its vDSO where the image has it.
     let here = cur::mm_layout()?;
-    if mm[11] != 0 && here[11] != mm[11] {
-        pr_warn!("guest from node {}: vDSO not at {:#x}\n", g.home, mm[11]);
+    if head.mm[11] != 0 && here[11] != head.mm[11] {
+        pr_warn!("image from node {}: vDSO not at {:#x}\n", from, head.mm[11]);
         return Err(EINVAL);
     }
+    Ok(())
+}
 
-    // Replace the stub's memory: everything but the special mappings goes.
+/// Replaces the calling process's memory, signal state, limits and names with the rest of the
+/// image (after its head), record by record from `next`.
+#[inline(never)]
+fn restore_body(next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>, head: &Head) -> Result {
+    // Everything but the special mappings goes.
     unmap_ordinary_areas()?;
-
     let mut sig = None;
     let mut limits = None;
     let mut misc = None;
     loop {
-        let (h, body) = next_record(g)?;
-        let rec = {
-            let mut q = g.q.lock();
-            match q.reader.feed(h, &body) {
-                Ok(r) => copy_record(r)?,
-                Err(e) => {
-                    pr_warn!("guest from node {}: bad image: {}\n", g.home, Disp(&e));
-                    return Err(EINVAL);
-                }
-            }
-        };
+        let (body, rec) = next()?;
         match rec {
             Owned::Vma(start, end, prot, kind) => {
                 cur::map_anon(start, end - start, prot, kind == VmaKind::Stack)?
@@ -1503,11 +2042,10 @@ fn restore_guest(g: &Guest) -> Result {
             Owned::Limits(l) => limits = Some(l),
             Owned::Misc(m) => misc = Some(m),
             Owned::End => break,
-            Owned::Other => return Err(EINVAL),
+            _ => return Err(EINVAL),
         }
     }
-
-    let m11: [u64; 11] = core::array::from_fn(|i| mm[i]);
+    let m11: [u64; 11] = core::array::from_fn(|i| head.mm[i]);
     cur::set_mm_layout(&m11);
     if let Some(body) = sig {
         restore_signals(&body)?;
@@ -1523,62 +2061,134 @@ fn restore_guest(g: &Guest) -> Result {
     if let Some(m) = misc {
         cur::set_misc(m.umask, m.personality);
     }
-    cur::set_comm(&begin.comm);
+    cur::set_comm(&head.begin.comm);
+    Ok(())
+}
+
+/// Loads the image's registers and FPU state into the calling task's saved user state: call
+/// on the way back to user mode (task work), after any system call result was stored.
+fn load_regs(regs: &[u64; NREGS], xstate: &[u8]) {
+    let mut pt = cur::regs();
+    // r15 ... rdi and rip, flags, rsp from the image; orig_ax -1 (no system call to restart);
+    // cs and ss stay this node's user segments.
+    for (d, v) in pt.iter_mut().zip(regs.iter()).take(15) {
+        *d = *v;
+    }
+    pt[15] = u64::MAX;
+    pt[image::REG_RIP] = regs[image::REG_RIP];
+    pt[image::REG_EFLAGS] = (regs[image::REG_EFLAGS] & image::USER_EFLAGS) | 0x202;
+    pt[image::REG_RSP] = regs[image::REG_RSP];
+    cur::set_regs(&pt);
+    cur::set_fsgs(regs[image::REG_FS_BASE], regs[image::REG_GS_BASE]);
+    cur::with_fpu(|buf, _| {
+        if buf.len() == xstate.len() {
+            buf.copy_from_slice(xstate);
+        }
+    });
+}
+
+/// The restore, in the stub's context: see the module documentation.
+#[inline(never)]
+fn restore_guest(g: &Guest) -> Result {
+    let head = g.q.lock().head.take().ok_or(EINVAL)?;
+    if head.begin.home_node != g.home {
+        pr_warn!(
+            "guest from node {}: image names node {} as home\n",
+            g.src,
+            head.begin.home_node
+        );
+        return Err(EINVAL);
+    }
+    check_head(&head, g.src)?;
+    let mut next = || wait_record(&g.q, &g.cv, g.src, guest_inflow);
+    let r = restore_body(&mut next, &head);
+    // What `show` and the system-call hooks read.
+    g.q.lock().home_pid = head.begin.home_pid;
+    r?;
     cur::drop_privileges(NOBODY, NOBODY)?;
     // Nothing of the stub's stays open: a guest's files are at home.
     cur::close_all_files();
 
     // Registers and FPU state are loaded on the way back to user mode, after this write's
     // return value was stored.
-    let mut xstate = KVec::new();
-    xstate.extend_from_slice(&g.q.lock().xstate, GFP_KERNEL)?;
-    let me = Task::current();
-    me.queue_work(
-        move || {
-            let mut pt = cur::regs();
-            // r15 ... rdi and rip, flags, rsp from the image; orig_ax -1 (no syscall to
-            // restart); cs and ss stay this node's user segments.
-            for (d, v) in pt.iter_mut().zip(regs.iter()).take(15) {
-                *d = *v;
-            }
-            pt[15] = u64::MAX;
-            pt[image::REG_RIP] = regs[image::REG_RIP];
-            pt[image::REG_EFLAGS] = (regs[image::REG_EFLAGS] & image::USER_EFLAGS) | 0x202;
-            pt[image::REG_RSP] = regs[image::REG_RSP];
-            cur::set_regs(&pt);
-            cur::set_fsgs(regs[image::REG_FS_BASE], regs[image::REG_GS_BASE]);
-            cur::with_fpu(|buf, _| {
-                if buf.len() == xstate.len() {
-                    buf.copy_from_slice(&xstate);
-                }
-            });
-        },
-        false,
-    )?;
+    Task::current().queue_work(move || load_regs(&head.regs, &head.xstate), false)?;
     Ok(())
 }
 
-/// What the restore keeps of a record once the reader has checked it.
-enum Owned {
-    Vma(u64, u64, u8, VmaKind),
-    Pages(u64),
-    Signals,
-    Limits(image::Limits),
-    Misc(image::Misc),
-    End,
-    Other,
-}
-
-fn copy_record(r: Record<'_>) -> Result<Owned> {
-    Ok(match r {
-        Record::Vma(v) => Owned::Vma(v.start, v.end, v.prot, v.kind),
-        Record::Pages { addr, .. } => Owned::Pages(addr),
-        Record::Signals(_) => Owned::Signals,
-        Record::Limits(l) => Owned::Limits(l),
-        Record::Misc(m) => Owned::Misc(m),
-        Record::End(_) => Owned::End,
-        _ => Owned::Other,
-    })
+/// A guest moves on to `target` (its home, or a third node), in its own context (task work):
+/// captured here and streamed there as migration `new_mig_id`; then the home's verdict. Returns
+/// whether the guest moved (it is to end here); if not, it goes on here as before.
+#[inline(never)]
+fn guest_depart(cluster: &Cluster, g: &Guest, target: u32, new_mig_id: u32) -> bool {
+    let home_pid = g.q.lock().home_pid;
+    let to = Dest {
+        target,
+        home: g.home,
+        mig_id: new_mig_id,
+        home_pid,
+    };
+    let mut pending = 0u64;
+    if let Err(e) = capture(cluster, &to, Some(&mut pending)) {
+        pr_warn!(
+            "guest {} (pid {} of node {}): capture for node {} failed: error {}\n",
+            Task::current_pid(),
+            home_pid,
+            g.home,
+            target,
+            e.to_errno()
+        );
+        let r = MigResult {
+            mig_id: new_mig_id,
+            result: e.to_errno(),
+            guest_pid: 0,
+        };
+        let _ = cluster.send_to(g.home, MessageKind::MigResult, &r.encode(), true);
+        raise_pending(pending);
+        g.q.lock().departing = false;
+        return false;
+    }
+    let t0 = now_ms();
+    let verdict = {
+        let mut q = g.q.lock();
+        loop {
+            if let Some(v) = q.verdict.take() {
+                break v;
+            }
+            // The home gone (its guest is killed anyway), or no answer: it stays.
+            if q.aborted || !cluster.peer_up(g.home) || cur::fatal_signal_pending() {
+                break EINTR.to_errno();
+            }
+            if now_ms().saturating_sub(t0) > 2 * ANSWER_MS {
+                break ETIMEDOUT.to_errno();
+            }
+            if cur::signal_pending() {
+                drop(q);
+                thread::sleep_ms(5);
+                q = g.q.lock();
+            } else {
+                let _ =
+                    g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
+            }
+        }
+    };
+    let mut q = g.q.lock();
+    q.departing = false;
+    if verdict == 0 {
+        // Its home hears nothing of this ending: the process runs on elsewhere.
+        q.aborted = true;
+        drop(q);
+        pr_info!(
+            "guest {} (pid {} of node {}) moved on to node {}\n",
+            Task::current_pid(),
+            home_pid,
+            g.home,
+            target
+        );
+        return true;
+    }
+    drop(q);
+    raise_pending(pending);
+    false
 }
 
 // --- System calls of guests (host) and of deputies (home) ---------------------------------------
@@ -1604,7 +2214,14 @@ impl SyscallHook for Hook {
         }
         if let Some(d) = mig.calling_deputy() {
             let c = self.0.clone();
-            let _ = Task::current().queue_work(move || deputy_resume(&c, &d), false);
+            let _ = Task::current().queue_work(
+                move || {
+                    let end = deputy_resume(&c, &d);
+                    drop((c, d));
+                    finish(end);
+                },
+                false,
+            );
         }
     }
 }
@@ -1629,7 +2246,7 @@ fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
     match nr {
         // getpid, gettid: the home pid.
         39 | 186 => {
-            let pid = g.q.lock().begin.map_or(0, |b| b.home_pid);
+            let pid = g.q.lock().home_pid;
             skip_call(i64::from(pid));
             return;
         }

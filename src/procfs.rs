@@ -16,7 +16,6 @@
 //! | `nodes/ID/*`      | 0444 | status, load, speed, mem, rmem, tmem, cpus, util of a node |
 
 use crate::cluster::{Cluster, Tunables, MAX_KEY, MIN_KEY};
-use crate::ksys::errno::eopnotsupp;
 use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
 use crate::ksys::{cstr_fmt, kernel_release, Disp};
 use crate::omcore::map::NodeMap;
@@ -353,11 +352,15 @@ impl ProcFile for AdminFile {
                 Ok(())
             }
             Knob::Bring | Knob::Expel => {
-                pr_warn!(
-                    "admin/{}: needs process migration, which this release lacks\n",
-                    what
-                );
-                Err(eopnotsupp())
+                if !parse_bool(input, what)? {
+                    return Ok(());
+                }
+                let mig = &self.cluster.mig;
+                if self.knob == Knob::Bring {
+                    mig.bring_all(&self.cluster)
+                } else {
+                    mig.expel_all(&self.cluster)
+                }
             }
             _ => {
                 let knob = self.knob;

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Migration payloads: `MigImage` splitting into records and the image reader fed with them,
-//! `MigResult`, `GuestExit`, `GuestSignal`, forwarded-call requests and replies (a reply also
+//! `MigResult`, `GuestExit`, `GuestSignal`, `MigCtl`, forwarded-call requests and replies (a reply also
 //! checked against the call its first bytes name). Nothing panics; what decodes encodes back.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use omcore::fwd::{Reply, Request};
 use omcore::image::ImageReader;
-use omcore::mig::{self, MigResult, Pair, Records};
+use omcore::mig::{self, Ctl, MigResult, Pair, Records};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((_, part)) = mig::decode_image(data) {
+    if let Ok((_, _, part)) = mig::decode_image(data) {
         let mut reader = ImageReader::new();
         for r in Records::new(part) {
             let Ok((h, body)) = r else { break };
@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(p) = Pair::decode_exit(data) {
         assert_eq!(&p.encode()[..], data);
+    }
+    if let Ok(c) = Ctl::decode(data) {
+        assert_eq!(&c.encode()[..], data);
     }
     if let Ok(p) = Pair::decode_signal(data) {
         assert_eq!(&p.encode()[..], data);

@@ -60,6 +60,8 @@ pub enum MessageKind {
     Syscall = 11,
     /// The deputy's result of a forwarded call (home to host).
     SyscallReply = 12,
+    /// Moving a guest that runs already: depart, verdict, move request (`mig::Ctl`).
+    MigCtl = 13,
 }
 
 impl MessageKind {
@@ -78,6 +80,7 @@ impl MessageKind {
             10 => Some(Self::GuestSignal),
             11 => Some(Self::Syscall),
             12 => Some(Self::SyscallReply),
+            13 => Some(Self::MigCtl),
             _ => None,
         }
     }
@@ -227,6 +230,13 @@ mod tests {
             MessageKind::Auth,
             MessageKind::Gossip,
             MessageKind::Beacon,
+            MessageKind::MigImage,
+            MessageKind::MigResult,
+            MessageKind::GuestExit,
+            MessageKind::GuestSignal,
+            MessageKind::Syscall,
+            MessageKind::SyscallReply,
+            MessageKind::MigCtl,
         ] {
             assert_eq!(MessageKind::from_wire(kind as u16), Some(kind));
             let h = FrameHeader { kind, ..sample() };
@@ -249,7 +259,7 @@ mod tests {
         assert_eq!(with(4, &[0, 2]), Err(DecodeError::Version(2)));
         assert_eq!(with(4, &[0, 0]), Err(DecodeError::Version(0)));
         assert_eq!(with(6, &[0, 0]), Err(DecodeError::Kind(0)));
-        assert_eq!(with(6, &[0, 13]), Err(DecodeError::Kind(13)));
+        assert_eq!(with(6, &[0, 14]), Err(DecodeError::Kind(14)));
         assert_eq!(with(6, &[0xff, 0xff]), Err(DecodeError::Kind(0xffff)));
         assert_eq!(with(8, &[0, 1]), Err(DecodeError::Reserved));
         assert_eq!(with(10, &[0x80, 0]), Err(DecodeError::Reserved));

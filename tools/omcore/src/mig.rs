@@ -3,14 +3,19 @@
 //! Payloads of the migration messages.
 //!
 //! A migration is named by the home node's `mig_id` (unique on the home node while the module is
-//! loaded); with the peer's node ID it names one guest on its host. All integers big-endian.
+//! loaded; each hop of a process gets a new one); with the home's node ID it names one guest on
+//! its host. All integers big-endian.
 //!
-//! | kind          | direction    | payload                                              |
-//! | ------------- | ------------ | ---------------------------------------------------- |
-//! | `MigImage`    | home -> host | mig_id u32, then whole image records (see `image`)   |
-//! | `MigResult`   | host -> home | mig_id u32, result i32 (0 or -errno), guest pid u32  |
-//! | `GuestExit`   | host -> home | mig_id u32, wait status u32                          |
-//! | `GuestSignal` | home -> host | mig_id u32, signal u32                               |
+//! | kind          | direction       | payload                                                 |
+//! | ------------- | --------------- | ------------------------------------------------------- |
+//! | `MigImage`    | sender -> target| home u32, mig_id u32, then whole image records          |
+//! | `MigResult`   | target -> home  | mig_id u32, result i32 (0 or -errno), guest pid u32     |
+//! | `GuestExit`   | host -> home    | mig_id u32, wait status u32                             |
+//! | `GuestSignal` | home -> host    | mig_id u32, signal u32                                  |
+//! | `MigCtl`      | either way      | op u32, mig_id u32, a u32, b u32 (see [`Ctl`])          |
+//!
+//! The sender of an image is the home (first migration) or the guest's current host (a guest
+//! moving on, or coming home: then the target is the home itself).
 //!
 //! A `MigImage` payload holds whole records only, so a receiver can check each one as it comes,
 //! with no reassembly across frames; [`Records`] splits it.
@@ -18,10 +23,14 @@
 use super::image::{ImageError, RecordHeader, RECORD_HEADER_LEN};
 use super::msg::PayloadError;
 
-/// Largest image part one `MigImage` frame carries (the records, without `mig_id`).
+/// Largest image part one `MigImage` frame carries (the records, without home and `mig_id`).
 pub const MAX_CHUNK: usize = 320 * 1024;
+/// Bytes before the records of a `MigImage` payload.
+pub const IMAGE_PREFIX: usize = 8;
 /// Largest `MigImage` payload.
-pub const MAX_IMAGE_PAYLOAD: usize = 4 + MAX_CHUNK;
+pub const MAX_IMAGE_PAYLOAD: usize = IMAGE_PREFIX + MAX_CHUNK;
+/// Size of a `MigCtl` payload.
+pub const CTL_LEN: usize = 16;
 /// Size of a `MigResult` payload.
 pub const RESULT_LEN: usize = 12;
 /// Size of a `GuestExit` or `GuestSignal` payload.
@@ -33,12 +42,124 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Splits a `MigImage` payload into `mig_id` and its records.
-pub fn decode_image(p: &[u8]) -> Result<(u32, &[u8]), PayloadError> {
-    if p.len() < 4 + RECORD_HEADER_LEN || p.len() > MAX_IMAGE_PAYLOAD {
+/// The start of a `MigImage` payload: home node and `mig_id`.
+pub fn image_prefix(home: u32, mig_id: u32) -> [u8; IMAGE_PREFIX] {
+    let mut b = [0u8; IMAGE_PREFIX];
+    b[..4].copy_from_slice(&home.to_be_bytes());
+    b[4..].copy_from_slice(&mig_id.to_be_bytes());
+    b
+}
+
+/// Splits a `MigImage` payload into home node, `mig_id` and its records.
+pub fn decode_image(p: &[u8]) -> Result<(u32, u32, &[u8]), PayloadError> {
+    if p.len() < IMAGE_PREFIX + RECORD_HEADER_LEN || p.len() > MAX_IMAGE_PAYLOAD {
         return Err(PayloadError::Length);
     }
-    Ok((be32(p, 0), &p[4..]))
+    let home = be32(p, 0);
+    if !(1..=super::map::MAX_NODE_ID).contains(&home) {
+        return Err(PayloadError::Field("home"));
+    }
+    Ok((home, be32(p, 4), &p[IMAGE_PREFIX..]))
+}
+
+/// `MigCtl`: moving a guest that runs already.
+///
+/// A guest moves on (to a third node, or home) in three steps: the home sends [`Ctl::Depart`] to
+/// the guest's host; the host captures the guest and streams it as a new migration `new_mig_id`
+/// to `target`; the target answers the home with `MigResult`, and the home gives the old host its
+/// [`Ctl::Verdict`]: on success the old guest ends quietly, else it goes on where it is. When the
+/// target is the home, the deputy restores the image into itself and gives the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctl {
+    /// Home to host: capture guest `mig_id` and send it to `target` as `new_mig_id`.
+    Depart {
+        /// The guest.
+        mig_id: u32,
+        /// Where it goes (the home node's ID: it comes home).
+        target: u32,
+        /// The migration's name from now on.
+        new_mig_id: u32,
+    },
+    /// Home to the old host: the move of guest `mig_id` succeeded (`result` 0: end it) or failed
+    /// (`-errno`: it goes on there).
+    Verdict {
+        /// The guest.
+        mig_id: u32,
+        /// 0 or a negative errno.
+        result: i32,
+    },
+    /// Host to home: please move guest `mig_id` to `target` (0: home), e.g. `admin/expel`.
+    Move {
+        /// The guest.
+        mig_id: u32,
+        /// Where it should go; 0 is its home.
+        target: u32,
+    },
+}
+
+impl Ctl {
+    /// Encodes the payload.
+    pub fn encode(&self) -> [u8; CTL_LEN] {
+        let (op, id, a, b) = match *self {
+            Self::Depart {
+                mig_id,
+                target,
+                new_mig_id,
+            } => (1u32, mig_id, target, new_mig_id),
+            Self::Verdict { mig_id, result } => (2, mig_id, result as u32, 0),
+            Self::Move { mig_id, target } => (3, mig_id, target, 0),
+        };
+        let mut p = [0u8; CTL_LEN];
+        for (i, v) in [op, id, a, b].iter().enumerate() {
+            p[4 * i..4 * i + 4].copy_from_slice(&v.to_be_bytes());
+        }
+        p
+    }
+
+    /// Decodes and checks a payload.
+    pub fn decode(p: &[u8]) -> Result<Self, PayloadError> {
+        if p.len() != CTL_LEN {
+            return Err(PayloadError::Length);
+        }
+        let (op, mig_id, a, b) = (be32(p, 0), be32(p, 4), be32(p, 8), be32(p, 12));
+        let node = |n: u32, zero_ok: bool| {
+            if (zero_ok && n == 0) || (1..=super::map::MAX_NODE_ID).contains(&n) {
+                Ok(n)
+            } else {
+                Err(PayloadError::Field("target"))
+            }
+        };
+        let unused = |b: u32| {
+            if b == 0 {
+                Ok(())
+            } else {
+                Err(PayloadError::Field("reserved"))
+            }
+        };
+        match op {
+            1 => Ok(Self::Depart {
+                mig_id,
+                target: node(a, false)?,
+                new_mig_id: b,
+            }),
+            2 => {
+                unused(b)?;
+                let result = a as i32;
+                if !(-4095..=0).contains(&result) {
+                    return Err(PayloadError::Field("result"));
+                }
+                Ok(Self::Verdict { mig_id, result })
+            }
+            3 => {
+                unused(b)?;
+                Ok(Self::Move {
+                    mig_id,
+                    target: node(a, true)?,
+                })
+            }
+            _ => Err(PayloadError::Field("op")),
+        }
+    }
 }
 
 /// Iterates over the whole records of an image part; the first malformed header or a record cut
@@ -194,11 +315,11 @@ mod tests {
 
     #[test]
     fn image_payload_splits_into_records() {
-        let mut p = 7u32.to_be_bytes().to_vec();
+        let mut p = image_prefix(2, 7).to_vec();
         p.extend(rec(Kind::End, &5u64.to_be_bytes()));
         p.extend(rec(Kind::End, &6u64.to_be_bytes()));
-        let (id, part) = decode_image(&p).unwrap();
-        assert_eq!(id, 7);
+        let (home, id, part) = decode_image(&p).unwrap();
+        assert_eq!((home, id), (2, 7));
         let v: Vec<_> = Records::new(part).collect();
         assert_eq!(v.len(), 2);
         assert_eq!(v[1].as_ref().unwrap().1, &6u64.to_be_bytes());
@@ -206,19 +327,75 @@ mod tests {
 
     #[test]
     fn cut_records_and_bad_sizes_are_refused() {
-        let mut p = 7u32.to_be_bytes().to_vec();
+        let mut p = image_prefix(1, 7).to_vec();
         let r = rec(Kind::End, &5u64.to_be_bytes());
         p.extend_from_slice(&r[..r.len() - 1]);
-        let (_, part) = decode_image(&p).unwrap();
+        let (_, _, part) = decode_image(&p).unwrap();
         let v: Vec<_> = Records::new(part).collect();
         assert_eq!(v.len(), 1);
         assert!(v[0].is_err());
         assert!(decode_image(&[0; 4]).is_err());
         assert!(decode_image(&vec![0; MAX_IMAGE_PAYLOAD + 1]).is_err());
-        let mut junk = 1u32.to_be_bytes().to_vec();
+        let mut junk = image_prefix(1, 1).to_vec();
         junk.extend_from_slice(&[0xff; 16]);
-        let (_, part) = decode_image(&junk).unwrap();
+        let (_, _, part) = decode_image(&junk).unwrap();
         assert!(Records::new(part).next().unwrap().is_err());
+        // Home 0 and IDs above the largest node ID are refused.
+        for home in [0, crate::map::MAX_NODE_ID + 1] {
+            let mut p = image_prefix(home, 1).to_vec();
+            p.extend(rec(Kind::End, &5u64.to_be_bytes()));
+            assert_eq!(decode_image(&p), Err(PayloadError::Field("home")));
+        }
+    }
+
+    #[test]
+    fn control_messages_round_trip_and_are_checked() {
+        for c in [
+            Ctl::Depart {
+                mig_id: 4,
+                target: 3,
+                new_mig_id: 9,
+            },
+            Ctl::Verdict {
+                mig_id: 4,
+                result: 0,
+            },
+            Ctl::Verdict {
+                mig_id: 4,
+                result: -113,
+            },
+            Ctl::Move {
+                mig_id: 4,
+                target: 0,
+            },
+            Ctl::Move {
+                mig_id: 4,
+                target: 2,
+            },
+        ] {
+            assert_eq!(Ctl::decode(&c.encode()), Ok(c), "{c:?}");
+        }
+        let raw = |v: [u32; 4]| {
+            let mut p = [0u8; CTL_LEN];
+            for (i, x) in v.iter().enumerate() {
+                p[4 * i..4 * i + 4].copy_from_slice(&x.to_be_bytes());
+            }
+            p
+        };
+        for bad in [
+            [0, 1, 1, 0],
+            [4, 1, 1, 0],
+            [1, 1, 0, 5],
+            [1, 1, crate::map::MAX_NODE_ID + 1, 5],
+            [2, 1, 1, 0],
+            [2, 1, (-4096i32) as u32, 0],
+            [2, 1, 0, 1],
+            [3, 1, 2, 1],
+            [3, 1, crate::map::MAX_NODE_ID + 1, 0],
+        ] {
+            assert!(Ctl::decode(&raw(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(Ctl::decode(&[0; 15]), Err(PayloadError::Length));
     }
 
     #[test]
