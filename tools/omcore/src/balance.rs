@@ -534,29 +534,33 @@ fn taken(out: &[Decision], i: usize) -> bool {
 
 /// The [`SHORTLIST`] peers where a new CPU-bound process would run fastest, best first.
 fn shortlist(here: &Here<'_>, shifts: &Shifts, peers: &[NodeView]) -> ([usize; SHORTLIST], usize) {
-    let mut best = [(0usize, 0u64, 0u64); SHORTLIST];
+    let mut best = [(0usize, (0u64, 0u64, 0u64)); SHORTLIST];
     let mut len = 0usize;
     for (i, p) in peers.iter().enumerate() {
         if !here.reachable(p) || p.status & STATUS_BLOCK != 0 {
             continue;
         }
         let (r, _) = shifts.apply(p);
-        let score = slowdown(r, p.cpus(), p.speed());
-        let speed = p.speed();
-        // Lower slowdown first, then the faster node; among equals the earlier peer.
+        // Lower slowdown first, then the emptier node (idle CPUs all score 1000), then the
+        // faster one; among equals the earlier peer.
+        let key = (
+            slowdown(r, p.cpus(), p.speed()),
+            load_per_cpu(r, p.cpus(), p.speed()),
+            u64::MAX - p.speed(),
+        );
         let pos = best[..len]
             .iter()
-            .position(|&(_, s, v)| score < s || (score == s && speed > v))
+            .position(|&(_, k)| key < k)
             .unwrap_or(len);
         if pos == SHORTLIST {
             continue;
         }
         let last = len.min(SHORTLIST - 1);
         best.copy_within(pos..last, pos + 1);
-        best[pos] = (i, score, speed);
+        best[pos] = (i, key);
         len = (len + 1).min(SHORTLIST);
     }
-    (best.map(|(i, _, _)| i), len)
+    (best.map(|(i, _)| i), len)
 }
 
 /// Decides which processes of this node move where, best first; returns how many decisions it
@@ -1193,6 +1197,20 @@ mod tests {
             for j in 0..i {
                 assert_ne!(out[i].target, out[j].target);
                 assert_ne!(out[i].candidate, out[j].candidate);
+            }
+        }
+        // Processes that have barely started add little load, yet still go to distinct idle
+        // nodes rather than piling on the first.
+        let young: [Candidate; 8] = core::array::from_fn(|i| Candidate {
+            usage: 10,
+            tags: 0,
+            ..procs[i]
+        });
+        let (out, n) = run(&local, &peers, &young);
+        assert_eq!(n, 4);
+        for i in 0..n {
+            for j in 0..i {
+                assert_ne!(out[i].target, out[j].target);
             }
         }
         // The caller's slice bounds the count too.
