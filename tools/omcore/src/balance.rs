@@ -115,7 +115,7 @@ macro_rules! tunables {
 tunables! {
     /// How often [`decide`] runs, ms.
     balance_interval_ms = 1000, 100..=60_000;
-    /// How often process CPU usage is sampled and decayed ([`ProcStats::update`]), ms.
+    /// How often process usage is sampled and decayed ([`ProcStats::update`]), ms.
     decay_interval_ms = 1000, 100..=60_000;
     /// Weight of the past per decay interval for ordinary processes, per mille (openMosix: 975).
     slow_decay = 975, 0..=999;
@@ -191,6 +191,14 @@ pub const TAG_IOJOB: u8 = 1 << 1;
 pub const TAG_NODECAY: u8 = 1 << 2;
 
 /// A process's CPU usage, decayed openMosix-style.
+///
+/// Each decay interval the caller reports the time the process used a CPU or waited on a run
+/// queue for one: on a node with a CPU to spare that is its CPU usage, on a crowded node it is the
+/// CPU it would use elsewhere, which is what moving it shifts. The usage is an exponential average
+/// whose weight of the past is `slow_decay` (`fast_decay` for `iojob`) per interval, except while
+/// the process is young: for its first samples the weight is `n / (n + 1)` after `n` samples when
+/// that is smaller, so the average starts as the plain mean of what was seen instead of rising
+/// from zero (a new CPU-bound process counts as one from its first interval, not after a minute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProcStats {
     /// Usage in parts per million of one CPU (finer than the per mille reported, so that
@@ -230,13 +238,19 @@ impl ProcStats {
         }
     }
 
-    /// Accounts `used_ms` of CPU time over the last `interval_ms` of wall time (one decay interval).
-    pub fn update(&mut self, used_ms: u64, interval_ms: u64, tun: &Tunables) {
-        let sample = (used_ms.saturating_mul(1_000_000) / interval_ms.max(1)).min(1_000_000);
-        self.usage_ppm = match self.decay(tun) {
-            Some(d) => (self.usage_ppm * d + sample * (1000 - d)) / 1000,
-            None => (self.usage_ppm * self.samples + sample) / (self.samples + 1),
+    /// Accounts `runnable_ms` (running or waiting for a CPU) over the last `interval_ms` of wall
+    /// time (one decay interval).
+    pub fn update(&mut self, runnable_ms: u64, interval_ms: u64, tun: &Tunables) {
+        let sample = (runnable_ms.saturating_mul(1_000_000) / interval_ms.max(1)).min(1_000_000);
+        let n = self.samples;
+        // Weight of the past, per mille of per mille: the running mean's n / (n + 1) until the
+        // decay is smaller.
+        let mean = n * 1_000_000 / (n + 1);
+        let past = match self.decay(tun) {
+            Some(d) => mean.min(d * 1000),
+            None => mean,
         };
+        self.usage_ppm = (self.usage_ppm * past + sample * (1_000_000 - past)) / 1_000_000;
         self.samples = (self.samples + 1).min(NODECAY_MAX_SAMPLES);
     }
 }
@@ -335,7 +349,8 @@ pub fn expected_gain_ms(work_ms: u64, here: u64, there: u64) -> u64 {
 pub struct Candidate {
     /// Caller's identifier (a PID, an index); [`decide`] does not interpret it.
     pub id: u32,
-    /// Decayed CPU usage, per mille of one CPU ([`ProcStats::usage`]).
+    /// Decayed CPU usage (running or waiting for a CPU), per mille of one CPU
+    /// ([`ProcStats::usage`]).
     pub usage: u32,
     /// `TAG_*` bits.
     pub tags: u8,
@@ -374,6 +389,8 @@ pub struct Decision {
     pub target: u32,
     /// Why.
     pub reason: Reason,
+    /// Runnable tasks (x 100) the process adds to the target, for [`admit`].
+    pub demand: u32,
 }
 
 impl Default for Decision {
@@ -382,8 +399,46 @@ impl Default for Decision {
             candidate: 0,
             target: 0,
             reason: Reason::Load,
+            demand: 0,
         }
     }
+}
+
+/// The target's answer to a migration request: whether it takes a process that `source` decided
+/// to send it, judged on the target's own numbers now (`target`: its load with the processes
+/// already on their way to it counted in; `source`: the view the request carries).
+///
+/// Gossip is up to a few heartbeats old, so several nodes may pick the same idle node in the same
+/// second; this check stops them piling on it. A process going home is always taken; a load move
+/// must still leave the target `hysteresis` below the source; any move but going home must leave
+/// the target above its ushering threshold, and is refused while the target blocks guests.
+pub fn admit(
+    target: &NodeView,
+    source: &NodeView,
+    d: &Decision,
+    image_bytes: u64,
+    tun: &Tunables,
+) -> bool {
+    if d.reason == Reason::GoHome {
+        return true;
+    }
+    let room = target.mem_kb
+        >= image_bytes
+            .div_ceil(1024)
+            .saturating_add(target.usher_threshold_kb(tun));
+    if !room || target.status & STATUS_BLOCK != 0 {
+        return false;
+    }
+    if d.reason == Reason::Memory {
+        return true;
+    }
+    let after = load_per_cpu(
+        target.runnable().saturating_add(u64::from(d.demand)),
+        target.cpus(),
+        target.speed(),
+    );
+    let before = load_per_cpu(source.runnable(), source.cpus(), source.speed());
+    after.saturating_add(tun.hysteresis) <= before
 }
 
 /// Changes that earlier decisions of the same round made to node loads and memory.
@@ -464,14 +519,12 @@ impl Here<'_> {
         self.reachable(p) && (p.status & STATUS_BLOCK == 0 || p.node == c.home)
     }
 
-    /// Runnable tasks (x 100) that `c` adds to a node: its usage scaled by how much of a CPU it
-    /// could get here (a CPU-bound process sharing a CPU with three others uses 250 per mille).
+    /// Runnable tasks (x 100) that `c` adds to a node: its usage, or a whole CPU for `cpujob`.
     fn demand(&self, c: &Candidate) -> u64 {
         if c.tags & TAG_CPUJOB != 0 {
             return 100;
         }
-        let crowd = (self.runnable.saturating_mul(10) / self.view.cpus()).max(1000);
-        (u64::from(c.usage).saturating_mul(crowd) / 10_000).min(100)
+        (u64::from(c.usage) / 10).min(100)
     }
 }
 
@@ -567,8 +620,10 @@ fn shortlist(here: &Here<'_>, shifts: &Shifts, peers: &[NodeView]) -> ([usize; S
 /// wrote to `out` (at most `out.len()`, `tun.max_migrations` and [`MAX_DECISIONS`]).
 ///
 /// `local` is this node's own view (its status bits say whether it blocks guests or keeps its
-/// processes home), `peers` the other nodes' views, `procs` the processes that could move. In
-/// order:
+/// processes home; for its load pass the smaller of the smoothed load and the runnable count now,
+/// so that processes that just left stop counting), `peers` the other nodes' views, `procs` the
+/// processes that could move. Each decision is a request the target answers with [`admit`].
+/// In order:
 ///
 /// 1. Expel: when this node blocks guests, guests go home (residency does not hold them).
 /// 2. Memory: while available memory is below the ushering threshold, the largest process that
@@ -622,6 +677,7 @@ pub fn decide(
                         candidate: i,
                         target: c.home,
                         reason: Reason::GoHome,
+                        demand: u32::try_from(d).unwrap_or(u32::MAX),
                     },
                 );
                 here.runnable = here.runnable.saturating_sub(d);
@@ -686,6 +742,7 @@ pub fn decide(
                 } else {
                     Reason::Memory
                 },
+                demand: u32::try_from(d).unwrap_or(u32::MAX),
             },
         );
         here.runnable = here.runnable.saturating_sub(d);
@@ -745,6 +802,7 @@ pub fn decide(
                 candidate: i,
                 target: node,
                 reason,
+                demand: u32::try_from(d).unwrap_or(u32::MAX),
             },
         );
         here.runnable = here.runnable.saturating_sub(d);
@@ -869,7 +927,8 @@ mod tests {
             Decision {
                 candidate: 0,
                 target: 2,
-                reason: Reason::Load
+                reason: Reason::Load,
+                demand: 100,
             }
         );
         // A large image over the same link: 10.1 s of cost for 1 s of gain.
@@ -919,7 +978,7 @@ mod tests {
                         cands[c] = Candidate {
                             cpu_ms: p.1,
                             since_migration_ms: p.2,
-                            usage: (1000 / count(me).max(1)) as u32,
+                            usage: 1000,
                             tags: 0,
                             ..job(k as u32, 1, 0)
                         };
@@ -1004,7 +1063,8 @@ mod tests {
                     Decision {
                         candidate: 1,
                         target: 3,
-                        reason: Reason::Memory
+                        reason: Reason::Memory,
+                        demand: 100,
                     }
                 );
             }
@@ -1222,17 +1282,72 @@ mod tests {
     }
 
     #[test]
+    fn targets_admit_on_their_own_numbers() {
+        // Node 1 at 400 sent a whole process to node 2, which gossip showed idle.
+        let source = node(1, 400);
+        let d = Decision {
+            candidate: 0,
+            target: 2,
+            reason: Reason::Load,
+            demand: 100,
+        };
+        let tun = Tunables::default();
+        assert!(admit(&node(2, 0), &source, &d, 1 << 20, &tun));
+        // Others got there first: 270 + 30 is still at most 400, 271 + 30 is not.
+        assert!(admit(&node(2, 170), &source, &d, 1 << 20, &tun));
+        assert!(admit(&node(2, 270), &source, &d, 1 << 20, &tun));
+        assert!(!admit(&node(2, 271), &source, &d, 1 << 20, &tun));
+        // Blocking guests, or no room left above the ushering threshold.
+        let blocked = NodeView {
+            status: UP | STATUS_BLOCK,
+            ..node(2, 0)
+        };
+        assert!(!admit(&blocked, &source, &d, 1 << 20, &tun));
+        let full = NodeView {
+            mem_kb: GIB_KB * 50 / 1000 + 1023,
+            ..node(2, 0)
+        };
+        assert!(!admit(&full, &source, &d, 1 << 20, &tun));
+        assert!(admit(&full, &source, &d, 1023 * 1024, &tun));
+        // Memory moves need only room; going home is always taken.
+        let mem = Decision {
+            reason: Reason::Memory,
+            ..d
+        };
+        assert!(admit(&node(2, 900), &source, &mem, 1 << 20, &tun));
+        assert!(!admit(&full, &source, &mem, 1 << 20, &tun));
+        let home = Decision {
+            reason: Reason::GoHome,
+            ..d
+        };
+        assert!(admit(&blocked, &source, &home, 1 << 30, &tun));
+    }
+
+    #[test]
     fn decay_arithmetic() {
         let tun = Tunables::default();
+        // Young: the plain mean of the samples so far.
         let mut s = ProcStats::new(0);
-        s.update(1000, 1000, &tun);
-        assert_eq!(s.usage(), 25);
-        // 25_000 * 975 / 1000 + 25_000 = 49_375 ppm.
-        s.update(1000, 1000, &tun);
-        assert_eq!(s.usage(), 49);
         let mut f = ProcStats::new(TAG_IOJOB);
+        s.update(1000, 1000, &tun);
         f.update(1000, 1000, &tun);
-        assert_eq!(f.usage(), 74);
+        assert_eq!((s.usage(), f.usage()), (1000, 1000));
+        for _ in 0..3 {
+            s.update(0, 1000, &tun);
+            f.update(0, 1000, &tun);
+        }
+        assert_eq!((s.usage(), f.usage()), (250, 250));
+        // Old: one idle interval after a long busy run keeps 975 and 926 per mille.
+        let mut s1 = ProcStats::new(0);
+        let mut f1 = ProcStats::new(TAG_IOJOB);
+        for _ in 0..100 {
+            s1.update(1000, 1000, &tun);
+            f1.update(1000, 1000, &tun);
+        }
+        assert_eq!((s1.usage(), f1.usage()), (1000, 1000));
+        s1.update(0, 1000, &tun);
+        f1.update(0, 1000, &tun);
+        assert_eq!((s1.usage(), f1.usage()), (975, 926));
         // Half a CPU for a long time converges to 500; idle decays back to 0.
         for _ in 0..1000 {
             s.update(500, 1000, &tun);
@@ -1250,10 +1365,13 @@ mod tests {
             s.update(0, 1000, &tun);
         }
         assert_eq!(s.usage(), 0);
-        // nodecay: the plain mean.
+        // nodecay: the plain mean, however old.
         let mut n = ProcStats::new(TAG_NODECAY);
-        for used in [1000, 0, 0, 0] {
-            n.update(used, 1000, &tun);
+        for _ in 0..100 {
+            n.update(1000, 1000, &tun);
+        }
+        for _ in 0..300 {
+            n.update(0, 1000, &tun);
         }
         assert_eq!(n.usage(), 250);
         // Longer intervals, more used than elapsed, a zero interval.
