@@ -99,13 +99,16 @@ fn print(cfg: &Config, r: &Report, scenario: &str) {
         "scenario {scenario}, {} nodes, {} jobs started, {} finished, {} killed, {:.0} s simulated, {} events",
         r.nodes, r.jobs, r.finished, r.killed, r.end_s, r.events
     );
-    if cfg.batch > 0 && r.makespan_s > 0.0 {
+    // The ideal is only meaningful for a lone batch on standard nodes.
+    if cfg.batch > 0 && r.makespan_s > 0.0 && !cfg.hetero && cfg.arrival_rate <= 0.0 {
         println!(
             "makespan {:.0} s, ideal {:.0} s, ratio {:.3}",
             r.makespan_s,
             r.ideal_s,
             r.makespan_ratio()
         );
+    } else if cfg.batch > 0 && r.makespan_s > 0.0 {
+        println!("batch makespan {:.0} s", r.makespan_s);
     }
     println!(
         "migrations {} ({:.2} per job; {} for memory, {} to a node found down, {} refused)",
