@@ -11,8 +11,10 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod balance;
 pub mod frame;
 pub mod fwd;
+pub mod gossip;
 pub mod image;
 pub mod map;
 pub mod mig;
