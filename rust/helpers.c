@@ -262,6 +262,41 @@ u32 omx_task_stay_bits(struct task_struct *task)
 	return bits;
 }
 
+u64 omx_task_start_time(struct task_struct *task)
+{
+	return task->start_time;
+}
+
+int omx_snapshot_procs(struct omx_proc *out, int max)
+{
+	struct task_struct *p;
+	int n = 0;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		if (n >= max)
+			break;
+		if (p->flags & PF_KTHREAD)
+			continue;
+		out[n].pid = task_tgid_nr(p);
+		out[n].ppid = task_tgid_nr(rcu_dereference(p->real_parent));
+		out[n].uid = from_kuid_munged(&init_user_ns, task_uid(p));
+		out[n].stay = omx_task_stay_bits(p);
+		out[n].start = p->start_time;
+		out[n].exec_ns = READ_ONCE(p->se.sum_exec_runtime);
+		out[n].running = task_is_running(p);
+		out[n].rss_pages = 0;
+		task_lock(p);
+		if (p->mm)
+			out[n].rss_pages = get_mm_rss(p->mm);
+		task_unlock(p);
+		out[n].pad = 0;
+		n++;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
 int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
 		 int path_size)
 {

@@ -103,6 +103,26 @@ struct omx_vma {
 /* The first area of `mm` ending above `addr` (find_vma() under mmap_read_lock(), an inline). */
 int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
 		 int path_size);
+/* task->start_time: with the pid, names a process across pid reuse. */
+u64 omx_task_start_time(struct task_struct *task);
+/* One user process, as the balancer samples it. */
+struct omx_proc {
+	s32 pid, ppid;
+	u32 uid;
+	/* omx_task_stay_bits(). */
+	u32 stay;
+	/* Start time (ns since boot): with the pid, names the process across pid reuse. */
+	u64 start;
+	/* CPU time of the thread-group leader so far, ns. */
+	u64 exec_ns;
+	/* Resident pages. */
+	u64 rss_pages;
+	/* 1: runnable now (running or waiting for a CPU). */
+	u32 running;
+	u32 pad;
+};
+/* Fills `out` with up to `max` user processes (not kernel threads); returns how many. */
+int omx_snapshot_procs(struct omx_proc *out, int max);
 /* mm of current (NULL for kernel threads). */
 struct mm_struct *omx_current_mm(void);
 /* get_task_mm() with the task's alloc_lock; mmput() when done. */

@@ -78,6 +78,12 @@ impl Task {
         done.then_some(code as u32)
     }
 
+    /// When the task started (ns since boot): with its pid, names it across pid reuse.
+    pub(crate) fn start_time(&self) -> u64 {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
+        unsafe { bindings::omx_task_start_time(self.ptr.as_ptr()) }
+    }
+
     /// Sends signal `sig` to the task.
     pub(crate) fn signal(&self, sig: u32) {
         // SAFETY: `self.ptr` is a valid, referenced task (type invariant); `send_sig` checks
@@ -118,6 +124,51 @@ impl Task {
         }
         Ok(())
     }
+}
+
+/// One user process of this node, as sampled by [`processes`].
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ProcSample {
+    pub(crate) pid: i32,
+    pub(crate) ppid: i32,
+    /// Stay-reason bits, as [`Task::stay_bits`] gives them.
+    pub(crate) stay: u32,
+    /// Start time, ns since boot: with the pid, names the process across pid reuse.
+    pub(crate) start: u64,
+    /// CPU time used so far, ns.
+    pub(crate) exec_ns: u64,
+    pub(crate) rss_pages: u64,
+    /// Runnable now (running or waiting for a CPU).
+    pub(crate) running: bool,
+}
+
+/// Samples up to `max` user processes of this node (kernel threads left out).
+pub(crate) fn processes(max: usize) -> Result<KVec<ProcSample>> {
+    let mut raw = KVec::with_capacity(max, GFP_KERNEL)?;
+    for _ in 0..max {
+        raw.push(bindings::omx_proc::default(), GFP_KERNEL)?;
+    }
+    let cap = c_int::try_from(max).unwrap_or(c_int::MAX);
+    // SAFETY: `raw` holds `max` writable, initialised `omx_proc` entries, and the shim writes
+    // at most `cap <= max` of them; it only reads kernel state under RCU.
+    let n = unsafe { bindings::omx_snapshot_procs(raw.as_mut_ptr(), cap) };
+    let n = usize::try_from(n).unwrap_or(0).min(max);
+    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+    for p in raw.iter().take(n) {
+        v.push(
+            ProcSample {
+                pid: p.pid,
+                ppid: p.ppid,
+                stay: p.stay,
+                start: p.start,
+                exec_ns: p.exec_ns,
+                rss_pages: p.rss_pages,
+                running: p.running != 0,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(v)
 }
 
 impl Clone for Task {

@@ -15,6 +15,7 @@
 //!
 //! Lock order: `state`, then a connection's `tx`. `proc` is never taken with either held.
 
+use crate::balance::Balancer;
 use crate::ksys::crypto::{random_bytes, HmacKey, TAG_LEN};
 use crate::ksys::errno::{ebadmsg, econnreset, enotconn, eshutdown};
 use crate::ksys::net::{Kind, Socket};
@@ -211,6 +212,9 @@ pub(crate) struct Cluster {
     /// Processes migrating out, their deputies, and guests hosted here.
     #[pin]
     pub(crate) mig: Migrations,
+    /// The load balancer.
+    #[pin]
+    pub(crate) bal: Balancer,
 }
 
 /// An authenticated connection to a peer.
@@ -474,6 +478,7 @@ impl Cluster {
                 listener,
                 disc,
                 mig <- Migrations::new(),
+                bal <- Balancer::new(),
             }),
             GFP_KERNEL,
         )
@@ -521,6 +526,7 @@ impl Cluster {
                 while !me.stopping() {
                     thread::sleep_ms(MIG_WATCH_MS);
                     me.mig.watch(&me);
+                    me.bal.tick(&me);
                 }
             })?,
             GFP_KERNEL,

@@ -873,6 +873,55 @@ impl Migrations {
         }
     }
 
+    /// For the balancer: the pids of this node's deputies and of guests that are not simply
+    /// running (arriving, departing), which it must leave alone, and the running guests as
+    /// `(pid, home, mig_id)`.
+    pub(crate) fn balance_view(
+        &self,
+        skip: &mut KVec<i32>,
+        guests: &mut KVec<(i32, u32, u32)>,
+    ) -> Result {
+        for d in self.deputies.lock().iter() {
+            skip.push(d.pid, GFP_KERNEL)?;
+        }
+        for g in self.guests.lock().iter() {
+            let q = g.q.lock();
+            let pid = q.pid as i32;
+            if q.restored && !q.aborted && !q.departing && q.module.is_some() {
+                guests.push((pid, g.home, g.mig_id), GFP_KERNEL)?;
+            } else if pid != 0 {
+                skip.push(pid, GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a migration in or out of this node, or a move of one of its guests, is under
+    /// way (the loads the balancer sees do not show it yet).
+    pub(crate) fn busy(&self) -> bool {
+        let deps = self
+            .deputies
+            .lock()
+            .iter()
+            .any(|d| *d.state.lock() == DepState::Sending || d.io.lock().hop.is_some());
+        deps || self.guests.lock().iter().any(|g| {
+            let q = g.q.lock();
+            !q.restored || q.departing
+        })
+    }
+
+    /// Asks `home` to move its guest `mig_id`, running here, to `target` (0: home).
+    pub(crate) fn ask_move(
+        &self,
+        cluster: &Cluster,
+        home: u32,
+        mig_id: u32,
+        target: u32,
+    ) -> Result {
+        let c = mig::Ctl::Move { mig_id, target };
+        cluster.send_to(home, MessageKind::MigCtl, &c.encode(), false)
+    }
+
     /// `admin/bring`: every process of this node running elsewhere comes home.
     pub(crate) fn bring_all(&self, cluster: &Cluster) -> Result {
         let deps: KVec<Arc<Deputy>> = {

@@ -6,6 +6,7 @@
 //! design. `ksys` (in `rust/`) wraps the kernel objects the `kernel` crate lacks, `omcore` (in
 //! `tools/omcore/`) is the `no_std` wire-format and logic crate shared with the userspace tools.
 
+mod balance;
 mod cluster;
 #[path = "../rust/ksys.rs"]
 mod ksys;

@@ -10,14 +10,16 @@
 //! | `peers`           | 0444 | `ID ADDRESS up|down connected|- map|discovered` lines     |
 //! | `migrate`         | 0666 | migrating processes and guests; write `PID NODE` to move  |
 //! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
+//! | `tag`             | 0666 | tagged processes; write `PID lock|unlock|cpujob|...`      |
 //! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
 //! | `admin/key`       | 0200 | the cluster key (write only)                              |
-//! | `admin/*`         | 0644 | toggles and tunables, see [`Knob`]                        |
+//! | `admin/*`         | 0644 | toggles and tunables, see [`Knob`]; balancer knobs        |
 //! | `nodes/ID/*`      | 0444 | status, load, speed, mem, rmem, tmem, cpus, util of a node |
 
 use crate::cluster::{Cluster, Tunables, MAX_KEY, MIN_KEY};
 use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
 use crate::ksys::{cstr_fmt, kernel_release, Disp};
+use crate::omcore::balance::Tunables as BalanceTunables;
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::MAX_SPEED;
 use crate::omcore::version::VersionInfo;
@@ -35,7 +37,23 @@ pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
     dir.create_file(c"peers", 0o444, Arc::new(PeersFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"migrate", 0o666, Arc::new(MigrateFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"guest", 0o600, Arc::new(GuestFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"tag", 0o666, Arc::new(TagFile(c()), GFP_KERNEL)?)?;
     let admin = dir.subdir(c"admin")?;
+    for k in BalanceTunables::KNOBS {
+        let mut buf = [0u8; 48];
+        let name = cstr_fmt(&mut buf, format_args!("{}", k.name));
+        admin.create_file(
+            name,
+            0o644,
+            Arc::new(
+                BalanceFile {
+                    cluster: cluster.clone(),
+                    name: k.name,
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
+    }
     for (name, knob) in KNOBS {
         let mode = match knob {
             Knob::Key | Knob::Bring | Knob::Expel => 0o200,
@@ -202,7 +220,62 @@ impl ProcFile for StatsFile {
         for (name, v) in self.0 .0.counters.all() {
             writeln!(out, "{name} {v}").map_err(|_| EINVAL)?;
         }
+        let decided = self
+            .0
+             .0
+            .bal
+            .decided
+            .load(core::sync::atomic::Ordering::Relaxed);
+        writeln!(out, "balancer_decisions {decided}").map_err(|_| EINVAL)?;
         Ok(())
+    }
+}
+
+/// `/proc/openmosix/tag`: write `PID WORD...` to tag a process (and its descendants) for the
+/// balancer; read the tagged processes.
+struct TagFile(ClusterFile);
+
+impl ProcFile for TagFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        self.0 .0.bal.show_tags(out).map_err(|_| EINVAL)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        self.0 .0.bal.tag(text)
+    }
+}
+
+/// A balancer knob under `admin/` (`omcore::balance::Tunables`, same name).
+struct BalanceFile {
+    cluster: Arc<Cluster>,
+    name: &'static str,
+}
+
+impl ProcFile for BalanceFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        let v = self.cluster.bal.tunables().get(self.name).unwrap_or(0);
+        writeln!(out, "{v}").map_err(|_| EINVAL)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        let s = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let s = s.strip_suffix('\n').unwrap_or(s);
+        let v = match s.parse::<u64>() {
+            Ok(v) if s.bytes().all(|b| b.is_ascii_digit()) => v,
+            _ => {
+                pr_warn!("admin/{}: '{}' is not a number\n", self.name, s);
+                return Err(EINVAL);
+            }
+        };
+        self.cluster.bal.set(self.name, v).map_err(|e| {
+            pr_warn!("admin/{}: {}\n", self.name, Disp(&e));
+            EINVAL
+        })
     }
 }
 

@@ -5,8 +5,10 @@
 //!
 //! Called as `mosctl` (a link to `omctl`) it takes the same verbs; called as `setpe` it takes
 //! openMosix's `setpe` options: `-r` prints the map in force, `-w -f FILE` (or `-f FILE`) loads one.
-//! Called as `migrate` it takes `PID NODE|home`, as `mps` it is `omctl ps`, and as `omx-guest` it
-//! is the guest stub the module starts on a host (`guest.rs`).
+//! Called as `migrate` it takes `PID NODE|home`, as `mps` it is `omctl ps`, as `mosmon` it is
+//! `omctl mon`, as `mosrun`, `nomig`, `runhome`, `runon`, `cpujob` or `iojob` it runs a program
+//! with a start node and balancer tags (`mosrun.rs`), and as `omx-guest` it is the guest stub the
+//! module starts on a host (`guest.rs`).
 //!
 //! Exit status: 0 on success, 1 when the node refuses, the module is not loaded or (for `isup`)
 //! the node is down, 2 on a usage error. `OPENMOSIX_PROC` names another directory than
@@ -20,6 +22,7 @@ use omcore::msg::{
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
 mod guest;
+mod mosrun;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +43,9 @@ node and cluster:
 processes:
   migrate PID NODE    move process PID to node NODE (`migrate PID home`: bring it back)
   ps                  migrating processes and guests of this node (pid, node, state)
+  mosrun [OPTS] PROG  run PROG with a start node and balancer tags (`omctl mosrun` for options)
+  tag PID WORD...     tag a process for the balancer: lock, unlock, cpujob, iojob, nodecay
+  mon [COUNT]         live view of the nodes' load and this node's migrations (COUNT frames)
 administration (root):
   setpe [-f FILE]     load the node map (default /etc/openmosix.map); refused whole if wrong
   getpe               this node's ID
@@ -384,6 +390,15 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("migrate")?);
             Ok(())
         }
+        ["tag", pid, rest @ ..] if !rest.is_empty() => {
+            write_proc("tag", format!("{pid} {}\n", rest.join(" ")).as_bytes())
+        }
+        ["tag"] => {
+            print!("{}", read_proc("tag")?);
+            Ok(())
+        }
+        ["mon"] => mon(None),
+        ["mon", n] => mon(Some(n.parse().map_err(|_| usage())?)),
         ["setpe", rest @ ..] => setpe(rest),
         ["getpe"] => {
             println!("{}", this_node()?);
@@ -409,6 +424,34 @@ fn run(words: &[&str]) -> Res {
             Ok(())
         }
         _ => Err(usage()),
+    }
+}
+
+/// `omctl mon`: the node table and this node's migrations, redrawn every second (`count`
+/// frames, or until interrupted).
+fn mon(count: Option<u32>) -> Res {
+    let mut frame = 0u32;
+    loop {
+        // Clear the screen and go home, as `top` does.
+        print!("\x1b[H\x1b[2J");
+        println!(
+            "openmosix-rs: node {} (every 1 s; Ctrl-C ends)\n",
+            this_node()?
+        );
+        nodes()?;
+        let ps = read_proc("migrate")?;
+        let remote = ps.lines().filter(|l| l.ends_with(" remote")).count();
+        let guests = ps.lines().filter(|l| l.contains(" guest-of ")).count();
+        println!("\nprocesses of this node running elsewhere: {remote}; guests here: {guests}");
+        for l in ps.lines().skip(1).take(20) {
+            println!("  {l}");
+        }
+        let _ = std::io::stdout().flush();
+        frame += 1;
+        if count.is_some_and(|c| frame >= c) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 
@@ -446,10 +489,27 @@ fn main() -> ExitCode {
     if name == "omx-guest" {
         return guest::main();
     }
+    const MOSRUN: [&str; 6] = ["mosrun", "nomig", "runhome", "runon", "cpujob", "iojob"];
+    if MOSRUN.contains(&name.as_str()) || words.first() == Some(&"mosrun") {
+        let (name, rest) = if MOSRUN.contains(&name.as_str()) {
+            (name.as_str(), &args[..])
+        } else {
+            ("mosrun", &args[1..])
+        };
+        return match mosrun::run(name, rest) {
+            Ok(code) => ExitCode::from(code),
+            Err(Failure(msg, code)) => {
+                eprintln!("{msg}");
+                ExitCode::from(code)
+            }
+        };
+    }
     let result = if name == "setpe" {
         setpe_alias(&words).and_then(|v| run(&v.iter().map(String::as_str).collect::<Vec<_>>()))
     } else if name == "mps" {
         run(&["ps"])
+    } else if name == "mosmon" {
+        run(&["mon"])
     } else if name == "migrate" {
         match words[..] {
             [pid, node] => migrate(pid, node),
