@@ -71,7 +71,8 @@ check "omctl block" omctl block
 check "node 2 sees node 1 blocked" wait_for 3 sh -c "on 2 omctl status 1 | grep -q block"
 check "node 3 sees node 1's speed" wait_for 3 sh -c "test \$(on 3 omctl getspeed 1) = 20000"
 check "omctl noblock" omctl noblock
-check_fails "bring needs migration" omctl bring
+check "bring with no process away does nothing" omctl bring
+check_fails "bring takes 0 or 1 only" sh -c "echo 2 >/proc/openmosix/admin/bring"
 # A smaller map drops node 3 from node 1's view (and its /proc directory); the full map brings
 # it back.
 check "map without node 3" sh -c "echo '1 198.18.0.1 2' >/proc/openmosix/config"
