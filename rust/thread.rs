@@ -102,7 +102,16 @@ pub(crate) fn should_stop() -> bool {
     unsafe { bindings::kthread_should_stop() }
 }
 
-/// Sleeps about `ms` milliseconds, or less when the thread is asked to stop.
+/// Sleeps about `ms` milliseconds in any task, whatever signals are pending (an interruptible
+/// sleep returns at once while one is).
+pub(crate) fn pause_ms(ms: u32) {
+    let j = kernel::time::msecs_to_jiffies(ms);
+    // SAFETY: Sleeping in process context; the timeout is in jiffies.
+    unsafe { bindings::schedule_timeout_uninterruptible(j as kernel::ffi::c_long) };
+}
+
+/// Sleeps about `ms` milliseconds, or less when the thread is asked to stop. Kernel threads
+/// ([`KThread`]) only.
 pub(crate) fn sleep_ms(ms: u32) {
     if should_stop() {
         return;

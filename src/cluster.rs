@@ -26,6 +26,7 @@ use crate::ksys::{cstr_fmt, Disp};
 use crate::migrate::Migrations;
 use crate::omcore::addr::Addr;
 use crate::omcore::frame::{FrameHeader, MessageKind, HEADER_LEN};
+use crate::omcore::gossip;
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::{self, Gossip, LoadEntry, GOSSIP_MAX_LEN, NONCE_LEN, STD_SPEED};
 use crate::omcore::{fwd, mig};
@@ -1059,12 +1060,9 @@ impl Cluster {
                     p.last_heard = now;
                 }
                 for e in g.entries() {
-                    if e.node == me || e.node == conn.peer {
-                        continue;
-                    }
-                    let at = now.saturating_sub(u64::from(e.age_ms));
                     if let Some(p) = st.peers.iter_mut().find(|p| p.id == e.node) {
-                        if p.load.is_none_or(|(_, old)| at > old) {
+                        let held = p.load.map(|(_, at)| at);
+                        if let Some(at) = gossip::accept(e, me, conn.peer, now, held) {
                             p.load = Some((*e, at));
                         }
                     }
@@ -1219,26 +1217,9 @@ impl Cluster {
                 st.nodes_dirty = true;
             }
             if !quiet {
-                gossip.push(own);
-                // The freshest entries about other nodes, up to the window.
-                let mut entries: KVec<(u64, LoadEntry)> = KVec::new();
-                for p in st.peers.iter() {
-                    if let Some((e, at)) = p.load {
-                        if now.saturating_sub(at) <= timeout {
-                            let aged = LoadEntry {
-                                age_ms: (now - at).min(u64::from(u32::MAX)) as u32,
-                                ..e
-                            };
-                            let _ = entries.push((at, aged), GFP_KERNEL);
-                        }
-                    }
-                }
-                entries.sort_unstable_by_key(|e| core::cmp::Reverse(e.0));
-                for (_, e) in entries.iter() {
-                    if !gossip.push(*e) {
-                        break;
-                    }
-                }
+                // Its own entry, then the freshest about other nodes (the simulator's code too).
+                let known = st.peers.iter().filter_map(|p| p.load);
+                gossip::select(&own, known, now, timeout, &mut gossip);
             }
         }
         for c in down.iter() {

@@ -58,6 +58,9 @@ const PAGES_PER_RECORD: usize = 64;
 const ANSWER_MS: u64 = 30_000;
 /// Poll period of waits that also watch for a dead peer, in ms.
 const POLL_MS: u32 = 100;
+/// How long a guest waits for its home to take it back before a call that needs home fails
+/// with `EAGAIN` (and how long such calls keep failing after), in ms.
+const HOME_RETRY_MS: u64 = 5000;
 
 /// Stay reasons (openMosix's): why a process cannot leave its node.
 const STAY_REASONS: [(u32, &str); 9] = [
@@ -190,6 +193,8 @@ struct GuestQueue {
     departing: bool,
     /// The home's verdict on the move (0 or -errno).
     verdict: Option<i32>,
+    /// When a move home last failed (ms since boot; 0: never).
+    home_failed_ms: u64,
     /// Holds the module while the guest runs (its task work and hooks are module code).
     module: Option<ModuleRef>,
 }
@@ -613,6 +618,7 @@ impl Migrations {
                     seq: 0,
                     departing: false,
                     verdict: None,
+                    home_failed_ms: 0,
                     module: None,
                 }),
                 cv <- new_condvar!(),
@@ -2005,14 +2011,24 @@ fn wait_record<T: Unpin>(
         if cur::fatal_signal_pending() {
             return Err(EINTR);
         }
-        if cur::signal_pending() {
-            // An ordinary signal stays pending for the process: sleep without being woken by it.
-            drop(g);
-            thread::sleep_ms(5);
-            g = lock.lock();
-        } else {
-            let _ = cv.wait_interruptible_timeout(&mut g, msecs_to_jiffies(POLL_MS));
-        }
+        g = nap(lock, cv, g);
+    }
+}
+
+/// A held lock of a `Mutex`.
+type Held<'a, T> = kernel::sync::lock::Guard<'a, T, kernel::sync::lock::mutex::MutexBackend>;
+
+/// Waits on `cv` with `held` (of `lock`) for a notification or [`POLL_MS`]; returns it held
+/// again. With a signal pending (which stays for the process) it sleeps 5 ms instead: an
+/// interruptible wait would return at once.
+fn nap<'a, T: Unpin>(lock: &'a Mutex<T>, cv: &CondVar, mut held: Held<'a, T>) -> Held<'a, T> {
+    if cur::signal_pending() {
+        drop(held);
+        thread::pause_ms(5);
+        lock.lock()
+    } else {
+        let _ = cv.wait_interruptible_timeout(&mut held, msecs_to_jiffies(POLL_MS));
+        held
     }
 }
 
@@ -2210,14 +2226,7 @@ fn guest_depart(cluster: &Cluster, g: &Guest, target: u32, new_mig_id: u32) -> b
             if now_ms().saturating_sub(t0) > 2 * ANSWER_MS {
                 break ETIMEDOUT.to_errno();
             }
-            if cur::signal_pending() {
-                drop(q);
-                thread::sleep_ms(5);
-                q = g.q.lock();
-            } else {
-                let _ =
-                    g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
-            }
+            q = nap(&g.q, &g.cv, q);
         }
     };
     let mut q = g.q.lock();
@@ -2235,9 +2244,57 @@ fn guest_depart(cluster: &Cluster, g: &Guest, target: u32, new_mig_id: u32) -> b
         );
         return true;
     }
+    if target == g.home {
+        q.home_failed_ms = now_ms().max(1);
+    }
     drop(q);
     raise_pending(pending);
     false
+}
+
+/// A guest enters call `nr`, which only its home can make (`fork`, `execve`, ...): it is
+/// rewound to be made again, and the guest asks to come home. Once home, the process makes it
+/// there; if the move fails, here, where the next attempt fails with `EAGAIN` for a while.
+fn call_at_home(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
+    let failed = g.q.lock().home_failed_ms;
+    if failed != 0 && now_ms().saturating_sub(failed) < HOME_RETRY_MS {
+        not_available(nr, "its home could not take it back");
+        skip_call(-i64::from(EAGAIN.to_errno().unsigned_abs()));
+        return;
+    }
+    let mut pt = cur::regs();
+    // No call now; the `syscall` instruction again, with the same number, when it runs next.
+    pt[15] = u64::MAX;
+    pt[10] = u64::from(nr);
+    pt[image::REG_RIP] -= 2;
+    cur::set_regs(&pt);
+    let c = cluster.clone();
+    if Task::current()
+        .queue_work(move || ask_home(&c, &g), false)
+        .is_err()
+    {
+        skip_call(-i64::from(ENOMEM.to_errno().unsigned_abs()));
+    }
+}
+
+/// Asks the home to take the guest back, and waits for its `Depart` (which queues the move
+/// itself as the next task work). Task work in the guest.
+fn ask_home(cluster: &Cluster, g: &Guest) {
+    let asked = cluster.mig.ask_move(cluster, g.home, g.mig_id, 0);
+    let t0 = now_ms();
+    let mut q = g.q.lock();
+    while asked.is_ok() && !q.departing && !q.aborted {
+        if now_ms().saturating_sub(t0) > HOME_RETRY_MS
+            || !cluster.peer_up(g.home)
+            || cur::fatal_signal_pending()
+        {
+            break;
+        }
+        q = nap(&g.q, &g.cv, q);
+    }
+    if !q.departing {
+        q.home_failed_ms = now_ms().max(1);
+    }
 }
 
 // --- System calls of guests (host) and of deputies (home) ---------------------------------------
@@ -2301,6 +2358,12 @@ fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
         }
         // exit, exit_group: the guest ends here; its home learns the status.
         60 | 231 => return,
+        // clone, fork, vfork, execve, execveat, clone3: the process comes home and makes the
+        // call there.
+        56 | 57 | 58 | 59 | 322 | 435 => {
+            call_at_home(cluster, g, nr);
+            return;
+        }
         // mmap: private anonymous memory is made here; files are at home.
         9 => {
             const MAP_ANONYMOUS: u64 = 0x20;

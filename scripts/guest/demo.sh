@@ -29,30 +29,58 @@ t0=$(now_ms)
 power_on 3 || status=1
 wait_for 20 omctl isup 3 >/dev/null && echo "   node 3 booted and up again $(($(now_ms) - t0)) ms after power-on" || status=1
 echo "== process migration: omx-burn (a checksum over 64 MB, exit status = checksum) runs on node 1,"
-echo "   is moved to node 2 mid-run with 'omctl migrate PID 2', and ends with the same status and"
-echo "   output (its system calls are forwarded to its deputy on node 1):"
+echo "   moves to node 2 mid-run ('omctl migrate PID 2'), on to node 3, then back home"
+echo "   ('omctl migrate PID home'), and ends with the same status and output as an unmoved run"
+echo "   (its system calls are forwarded to its deputy on node 1 while it is away):"
 t0=$(now_ms)
-omx-burn 64 150 >/tmp/burn.ref
+omx-burn 64 300 >/tmp/burn.ref
 ref=$?
 echo "   unmoved run: status $ref in $(($(now_ms) - t0)) ms; output: $(cat /tmp/burn.ref)"
 t0=$(now_ms)
-omx-burn 64 150 >/tmp/burn.out &
+omx-burn 64 300 >/tmp/burn.out &
 pid=$!
 sleep 1
-omctl migrate "$pid" 2 || status=1
-if wait_for 20 sh -c "omctl ps | grep -q '^$pid 2 remote'" >/dev/null; then
-	echo "   node 1's log: $(dmesg | grep -o "process $pid now runs.*")"
-	echo "   pid $pid runs on node 2; node 1 (omctl ps):"
-	omctl ps | sed 's/^/      /'
-	echo "   node 2 (on 2 omctl ps; the guest runs as nobody there):"
-	on 2 omctl ps | sed 's/^/      /'
-else
-	status=1
-fi
+for where in 2 3 home; do
+	omctl migrate "$pid" "$where" || status=1
+	if [ "$where" = home ]; then
+		want="! omctl ps | grep -q '^$pid '"
+	else
+		want="omctl ps | grep -q '^$pid $where remote'"
+	fi
+	if wait_for 20 sh -c "$want" >/dev/null; then
+		echo "   -> $where: $(dmesg | grep -o "process $pid \(now runs\|moved on\|is back\).*" | tail -1)"
+		if [ "$where" = 2 ]; then
+			echo "      node 1 (omctl ps):"
+			omctl ps | sed 's/^/         /'
+			echo "      node 2 (on 2 omctl ps; the guest runs as nobody there):"
+			on 2 omctl ps | sed 's/^/         /'
+		fi
+	else
+		status=1
+	fi
+done
 wait "$pid"
 st=$?
 echo "   migrated run: status $st in $(($(now_ms) - t0)) ms; output: $(cat /tmp/burn.out)"
 [ "$st" = "$ref" ] || status=1
+echo "== load balancing: 6 CPU-bound jobs start on node 1; the balancer spreads them with no"
+echo "   manual step (omctl mon, the openMosix mosmon, every 3 s):"
+t0=$(now_ms)
+pids=""
+for i in 1 2 3 4 5 6; do
+	omx-burn 4 4000 >/dev/null &
+	pids="$pids $!"
+done
+for f in 1 2 3 4 5; do
+	sleep 3
+	echo "   --- after $((f * 3)) s"
+	omctl mon 1 | sed 's/\x1b\[[0-9;]*[HJ]//g' | grep -v '^$' | sed 's/^/   /'
+done
+for p in $pids; do
+	wait "$p"
+done
+echo "   all 6 done in $(($(now_ms) - t0)) ms; node 1's balancer log:"
+dmesg | grep -o "balancer: .*" | sed 's/^/      /'
 echo "== frame counters of node 1 (omctl stats):"
 omctl stats | sed 's/^/   /'
 exit $status

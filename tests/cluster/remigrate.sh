@@ -5,7 +5,8 @@
 # with the same exit status and output as a run that never moved; back home it is an ordinary
 # process again (its own memory and credentials, no deputy, no guest anywhere). `admin/bring` on
 # the home node brings its processes home; `admin/expel` on a host sends its guests home. A move
-# to a node that refuses guests fails and leaves the guest where it was.
+# to a node that refuses guests fails and leaves the guest where it was. A shell migrated while it
+# counts comes home by itself when it forks, and its commands give the same output.
 . /lib/cluster/lib.sh
 
 for j in 2 3; do
@@ -100,6 +101,33 @@ expect_eq "it still runs on node 2" "$(omctl ps | grep "^$pid " | cut -d' ' -f2,
 wait "$pid"
 expect_eq "it exits as the reference did" "$?" "$ref"
 expect_eq "with the same output" "$(cat /tmp/stay.out)" "$(sed "s/ pid [0-9]* / pid $pid /" /tmp/burn.ref)"
+
+# --- 4. fork and exec after a migration: the process comes home and makes them there. ---------
+cat >/tmp/forker.sh <<'SCRIPT'
+i=0
+while [ $i -lt 400000 ]; do i=$((i + 1)); done
+echo "counted to $i"
+ls /proc/openmosix | sort | tr '\n' ' '
+echo
+sub=$(echo nested; exit 3)
+echo "command substitution said '$sub'"
+(exit 7)
+echo "a subshell ended with $?"
+echo "pid $$"
+SCRIPT
+t0=$(now_ms)
+sh /tmp/forker.sh >/tmp/forker.ref
+expect_eq "the shell script runs at home" "$?" 0
+echo "unmoved script: $(($(now_ms) - t0)) ms"
+sh /tmp/forker.sh >/tmp/forker.out &
+pid=$!
+sleep 1
+check "migrate the shell $pid to node 2 while it counts" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 20 remote "$pid" 2
+wait "$pid"
+expect_eq "after migrating, its forks and execs worked: same status" "$?" 0
+expect_eq "and the same output" "$(cat /tmp/forker.out)" "$(sed "s/^pid [0-9]*/pid $pid/" /tmp/forker.ref)"
+expect_match "it came home to fork" "$(dmesg)" "process $pid is back home from node 2"
 
 expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
 for i in 1 2 3; do
