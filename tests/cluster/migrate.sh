@@ -6,7 +6,8 @@
 # nobody on node 2 and its deputy keeps no user memory. A program working with files by relative
 # paths in its home directory, reading a pipe from a local process, writes the same transcript
 # migrated; busybox sha256sum and gzip migrated mid-run on large input give the same results
-# (gzip's output piped into a local process). A multithreaded
+# (gzip's output piped into a local process). A program with a SIGALRM handler, alarm, an
+# interval timer and a blocking read interrupted by the signal writes the same transcript. A multithreaded
 # program stays home with its reason; a fatal signal sent to the home pid kills the guest and the
 # parent sees that signal; bad requests are refused; when the guest's node loses power the
 # deputy ends with SIGKILL status within the failure-detection timeout.
@@ -109,6 +110,23 @@ expect_eq "gzip exits 0" "$(cat /tmp/gz.status)" 0
 expect_eq "the local reader of the pipe got the reference's output" "$(cat /tmp/gz.sum)" "$ref_gz"
 rm -f /tmp/big
 expect_match "node 1 logged the moves" "$(dmesg)" "process $pid now runs on node 2"
+
+# --- 1c. Signal handlers, alarm, an interval timer, a blocking read interrupted. ------------------
+# The timers run at home (alarm, setitimer and getitimer are forwarded to the deputy); their
+# SIGALRM is forwarded to the guest, whose handler runs there; the signal interrupts a forwarded
+# read blocked at home with EINTR, as the handler (no SA_RESTART) says.
+sleep 60 | omx-sig 3 >/tmp/sig.ref
+expect_eq "omx-sig at home succeeds" "$?" 0
+sleep 60 | omx-sig 3 >/tmp/sig.out &
+pid=$!
+sleep 1
+check "migrate omx-sig $pid to node 2" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 10 remote "$pid" 2
+wait "$pid"
+expect_eq "migrated omx-sig succeeds" "$?" 0
+expect_eq "with the same transcript" "$(cat /tmp/sig.out)" "$(cat /tmp/sig.ref)"
+cat /tmp/sig.out
+kill $(pidof sleep) 2>/dev/null
 
 # --- 2. A multithreaded program stays home. ------------------------------------------------------
 omx-burn 64 100 threads >/dev/null &

@@ -40,6 +40,8 @@ pub enum Len {
     Arg(u8),
     /// The value of argument `i` times `n` (an array).
     ArgTimes(u8, u32),
+    /// An `fd_set` for the number of descriptors in argument `i`: 8 bytes per 64.
+    FdSet(u8),
 }
 
 /// What one argument of a forwarded call is.
@@ -81,6 +83,7 @@ impl Arg {
             Len::Fixed(n) => u64::from(n),
             Len::Arg(i) => args[usize::from(i)],
             Len::ArgTimes(i, n) => args[usize::from(i)].saturating_mul(u64::from(n)),
+            Len::FdSet(i) => args[usize::from(i)].div_ceil(64).saturating_mul(8),
         };
         Some(n.min(MAX_BUF as u64) as usize)
     }
@@ -100,7 +103,7 @@ const fn s(a: &[Arg]) -> Spec {
 }
 
 use Arg::{In, InOut, Int, Out, OutRet, Str};
-use Len::{Arg as A, ArgTimes as AT, Fixed as F};
+use Len::{Arg as A, ArgTimes as AT, FdSet as FDS, Fixed as F};
 
 /// `struct stat` on x86-64.
 const STAT: Len = F(144);
@@ -123,47 +126,60 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         17 => s(&[Int, OutRet(A(2)), Int, Int]), // pread64
         18 => s(&[Int, In(A(2)), Int, Int]),     // pwrite64
         21 => s(&[Str, Int]),                    // access
-        22 => s(&[Out(F(8))]),                   // pipe
-        32 | 33 => s(&[Int, Int]),               // dup, dup2
-        61 => s(&[Int, Out(F(4)), Int, Out(F(144))]), // wait4
-        62 => s(&[Int, Int]),                    // kill
-        63 => s(&[Out(F(390))]),                 // uname
-        72 => s(&[Int, Int, fcntl_arg(args[1])]), // fcntl
-        74 | 75 => s(&[Int]),                    // fsync, fdatasync
-        77 => s(&[Int, Int]),                    // ftruncate
-        78 | 217 => s(&[Int, OutRet(A(2)), Int]), // getdents, getdents64
-        79 => s(&[OutRet(A(1)), Int]),           // getcwd
-        80 | 84 | 87 => s(&[Str]),               // chdir, rmdir, unlink
-        81 => s(&[Int]),                         // fchdir
-        82 | 86 | 88 => s(&[Str, Str]),          // rename, link, symlink
-        83 | 85 | 90 => s(&[Str, Int]),          // mkdir, creat, chmod
-        76 => s(&[Str, Int]),                    // truncate
-        89 => s(&[Str, OutRet(A(2)), Int]),      // readlink
-        91 => s(&[Int, Int]),                    // fchmod
-        92 | 94 => s(&[Str, Int, Int]),          // chown, lchown
-        93 => s(&[Int, Int, Int]),               // fchown
-        95 => s(&[Int]),                         // umask
-        99 => s(&[Out(F(112))]),                 // sysinfo
-        102 | 104 | 107 | 108 | 110 | 111 | 112 => s(&[]), // ids, getppid, getpgrp, setsid
-        109 => s(&[Int, Int]),                   // setpgid
-        115 => s(&[Int, OutRet(AT(0, 4))]),      // getgroups (bytes = 4 x count)
+        // select: three fd_sets and a struct timeval, all updated.
+        23 => s(&[
+            Int,
+            InOut(FDS(0)),
+            InOut(FDS(0)),
+            InOut(FDS(0)),
+            InOut(F(16)),
+        ]),
+        36 => s(&[Int, Out(F(32))]),                        // getitimer
+        37 => s(&[Int]),                                    // alarm
+        38 => s(&[Int, In(F(32)), Out(F(32))]),             // setitimer
+        22 => s(&[Out(F(8))]),                              // pipe
+        32 | 33 => s(&[Int, Int]),                          // dup, dup2
+        61 => s(&[Int, Out(F(4)), Int, Out(F(144))]),       // wait4
+        62 => s(&[Int, Int]),                               // kill
+        63 => s(&[Out(F(390))]),                            // uname
+        72 => s(&[Int, Int, fcntl_arg(args[1])]),           // fcntl
+        74 | 75 => s(&[Int]),                               // fsync, fdatasync
+        77 => s(&[Int, Int]),                               // ftruncate
+        78 | 217 => s(&[Int, OutRet(A(2)), Int]),           // getdents, getdents64
+        79 => s(&[OutRet(A(1)), Int]),                      // getcwd
+        80 | 84 | 87 => s(&[Str]),                          // chdir, rmdir, unlink
+        81 => s(&[Int]),                                    // fchdir
+        82 | 86 | 88 => s(&[Str, Str]),                     // rename, link, symlink
+        83 | 85 | 90 => s(&[Str, Int]),                     // mkdir, creat, chmod
+        76 => s(&[Str, Int]),                               // truncate
+        89 => s(&[Str, OutRet(A(2)), Int]),                 // readlink
+        91 => s(&[Int, Int]),                               // fchmod
+        92 | 94 => s(&[Str, Int, Int]),                     // chown, lchown
+        93 => s(&[Int, Int, Int]),                          // fchown
+        95 => s(&[Int]),                                    // umask
+        99 => s(&[Out(F(112))]),                            // sysinfo
+        102 | 104 | 107 | 108 | 110 | 111 | 112 => s(&[]),  // ids, getppid, getpgrp, setsid
+        109 => s(&[Int, Int]),                              // setpgid
+        115 => s(&[Int, OutRet(AT(0, 4))]),                 // getgroups (bytes = 4 x count)
         118 | 120 => s(&[Out(F(4)), Out(F(4)), Out(F(4))]), // getresuid, getresgid
-        121 | 124 => s(&[Int]),                  // getpgid, getsid
-        257 => s(&[Int, Str, Int, Int]),         // openat
-        258 => s(&[Int, Str, Int]),              // mkdirat
-        262 => s(&[Int, Str, Out(STAT), Int]),   // newfstatat
-        263 => s(&[Int, Str, Int]),              // unlinkat
-        264 => s(&[Int, Str, Int, Str]),         // renameat
-        266 => s(&[Str, Int, Str]),              // symlinkat
-        267 => s(&[Int, Str, OutRet(A(3)), Int]), // readlinkat
-        268 | 269 => s(&[Int, Str, Int]),        // fchmodat, faccessat
-        285 => s(&[Int, Int, Int, Int]),         // fallocate
-        292 => s(&[Int, Int, Int]),              // dup3
-        293 => s(&[Out(F(8)), Int]),             // pipe2
-        316 => s(&[Int, Str, Int, Str, Int]),    // renameat2
+        121 | 124 => s(&[Int]),                             // getpgid, getsid
+        257 => s(&[Int, Str, Int, Int]),                    // openat
+        258 => s(&[Int, Str, Int]),                         // mkdirat
+        262 => s(&[Int, Str, Out(STAT), Int]),              // newfstatat
+        263 => s(&[Int, Str, Int]),                         // unlinkat
+        264 => s(&[Int, Str, Int, Str]),                    // renameat
+        266 => s(&[Str, Int, Str]),                         // symlinkat
+        267 => s(&[Int, Str, OutRet(A(3)), Int]),           // readlinkat
+        268 | 269 => s(&[Int, Str, Int]),                   // fchmodat, faccessat
+        // ppoll: the pollfds, a timespec (updated), the signal mask of argument 4's size.
+        271 => s(&[InOut(AT(1, 8)), Int, InOut(F(16)), In(A(4)), Int]),
+        285 => s(&[Int, Int, Int, Int]),              // fallocate
+        292 => s(&[Int, Int, Int]),                   // dup3
+        293 => s(&[Out(F(8)), Int]),                  // pipe2
+        316 => s(&[Int, Str, Int, Str, Int]),         // renameat2
         332 => s(&[Int, Str, Int, Int, Out(F(256))]), // statx
-        436 => s(&[Int, Int, Int]),              // close_range
-        439 => s(&[Int, Str, Int, Int]),         // faccessat2
+        436 => s(&[Int, Int, Int]),                   // close_range
+        439 => s(&[Int, Str, Int, Int]),              // faccessat2
         _ => return None,
     })
 }
@@ -467,6 +483,25 @@ mod tests {
         unknown.nr = 9999;
         unknown.bufs = [None; 6];
         assert!(Request::decode(&round_trip(&unknown)).is_err());
+    }
+
+    #[test]
+    fn select_sets_and_timers_have_their_sizes() {
+        let sel = spec(23, &[65, 1, 2, 3, 4, 0]).unwrap();
+        // 65 descriptors take two 64-bit words per set; the timeout is a struct timeval.
+        for set in &sel[1..4] {
+            assert_eq!(set.len(&[65, 1, 2, 3, 4, 0]), Some(16));
+            assert!(set.is_input() && set.is_output());
+        }
+        assert_eq!(sel[1].len(&[0, 1, 2, 3, 4, 0]), Some(0));
+        assert_eq!(sel[1].len(&[u64::MAX, 1, 2, 3, 4, 0]), Some(MAX_BUF));
+        assert_eq!(sel[4].len(&[1; 6]), Some(16));
+        let set = spec(38, &[0; 6]).unwrap();
+        assert_eq!((set[1], set[2]), (In(F(32)), Out(F(32))));
+        assert_eq!(spec(37, &[0; 6]).unwrap(), [Int; 6]);
+        let ppoll = spec(271, &[0, 3, 0, 0, 8, 0]).unwrap();
+        assert_eq!(ppoll[0].len(&[0, 3, 0, 0, 8, 0]), Some(24));
+        assert_eq!(ppoll[3].len(&[0, 3, 0, 0, 8, 0]), Some(8));
     }
 
     #[test]
