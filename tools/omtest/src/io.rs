@@ -7,9 +7,10 @@
 //! standard input to its end. The transcript is the same wherever the process runs, as long as
 //! its files, directory and standard streams are the home node's.
 
+mod cpu;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::time::Instant;
 
 fn main() {
     let secs: f64 = std::env::args()
@@ -17,15 +18,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1.0);
     // Phase 1: CPU only.
-    let t0 = Instant::now();
-    let mut x = 1u64;
-    while t0.elapsed().as_secs_f64() < secs {
-        for _ in 0..100_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-        }
-    }
+    let x = cpu::burn(secs);
     let out = std::io::stdout();
     let mut out = out.lock();
     let r = run(&mut out);

@@ -8,6 +8,8 @@
 //! `EINTR`. It writes a transcript to standard output, the same wherever it runs when its timers
 //! and signals behave as at home. Exit status 0, or 1 when something went wrong.
 
+mod cpu;
+
 use std::arch::{asm, global_asm};
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
@@ -99,15 +101,7 @@ fn main() {
     writeln!(out, "sigaction SIGALRM: {r}").ok();
 
     // Phase 1: CPU only.
-    let t0 = Instant::now();
-    let mut x = 1u64;
-    while t0.elapsed().as_secs_f64() < secs {
-        for _ in 0..100_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-        }
-    }
+    let x = cpu::burn(secs);
 
     // alarm and pause.
     let r = syscall4(37, 1, 0, 0, 0);
