@@ -7,7 +7,8 @@
 # paths in its home directory, reading a pipe from a local process, writes the same transcript
 # migrated; busybox sha256sum and gzip migrated mid-run on large input give the same results
 # (gzip's output piped into a local process). A program with a SIGALRM handler, alarm, an
-# interval timer and a blocking read interrupted by the signal writes the same transcript. A multithreaded
+# interval timer and a blocking read interrupted by the signal writes the same transcript; a TCP
+# sender migrated mid-transfer delivers every byte through its home's socket. A multithreaded
 # program stays home with its reason; a fatal signal sent to the home pid kills the guest and the
 # parent sees that signal; bad requests are refused; when the guest's node loses power the
 # deputy ends with SIGKILL status within the failure-detection timeout.
@@ -127,6 +128,21 @@ expect_eq "migrated omx-sig succeeds" "$?" 0
 expect_eq "with the same transcript" "$(cat /tmp/sig.out)" "$(cat /tmp/sig.ref)"
 cat /tmp/sig.out
 kill $(pidof sleep) 2>/dev/null
+
+# --- 1d. A TCP client migrated mid-transfer: its socket is the home's. ---------------------------
+# socket, connect, send, shutdown and recv are made by the deputy: the connection stays node 1's,
+# and the sink on node 3 receives every byte.
+on 3 'omx-tcp sink 7400 >/tmp/sink.out 2>&1 </dev/null &'
+sleep 1
+omx-tcp send 198.18.0.3 7400 96 >/tmp/send.out &
+pid=$!
+sleep 0.2
+check "migrate the TCP sender $pid to node 2" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 10 remote "$pid" 2
+wait "$pid"
+expect_eq "the migrated sender succeeds" "$?" 0
+expect_match "it sent 96 MiB" "$(cat /tmp/send.out)" "^bytes 100663296 "
+check "the sink on node 3 received all of it" wait_for 10 sh -c "on 3 cat /tmp/sink.out | grep -qx 100663296"
 
 # --- 2. A multithreaded program stays home. ------------------------------------------------------
 omx-burn 64 100 threads >/dev/null &
