@@ -131,6 +131,7 @@ impl Task {
 pub(crate) struct ProcSample {
     pub(crate) pid: i32,
     pub(crate) ppid: i32,
+    pub(crate) uid: u32,
     /// Stay-reason bits, as [`Task::stay_bits`] gives them.
     pub(crate) stay: u32,
     /// Start time, ns since boot: with the pid, names the process across pid reuse.
@@ -159,6 +160,7 @@ pub(crate) fn processes(max: usize) -> Result<KVec<ProcSample>> {
             ProcSample {
                 pid: p.pid,
                 ppid: p.ppid,
+                uid: p.uid,
                 stay: p.stay,
                 start: p.start,
                 exec_ns: p.exec_ns,

@@ -323,12 +323,24 @@ impl Balancer {
             return Ok(());
         }
 
-        let mut skip = KVec::new();
-        let mut guests = KVec::new();
-        cluster.mig.balance_view(&mut skip, &mut guests)?;
+        let (mut deputies, mut skip, mut guests) = (KVec::new(), KVec::new(), KVec::new());
+        cluster
+            .mig
+            .balance_view(&mut deputies, &mut skip, &mut guests)?;
+        // Processes of each user away now (their deputies are here), for `user_max_away`.
+        let mut away: KVec<(u32, u64)> = KVec::new();
+        for p in procs.iter().filter(|p| deputies.contains(&p.pid)) {
+            count_away(&mut away, p.uid)?;
+        }
+        let at_limit = |away: &KVec<(u32, u64)>, uid: u32| {
+            tun.user_max_away != 0
+                && away
+                    .iter()
+                    .any(|&(u, n)| u == uid && n >= tun.user_max_away)
+        };
         // Candidates, and per candidate (pid, home, mig_id).
         let mut cands: KVec<Candidate> = KVec::new();
-        let mut who: KVec<(i32, u32, u32)> = KVec::new();
+        let mut who: KVec<(i32, u32, u32, u32)> = KVec::new();
         {
             let tags = self.tags.lock();
             let st = self.state.lock();
@@ -339,7 +351,8 @@ impl Balancer {
                 // Daemons and interactive tools that barely run are not worth a move (and
                 // would lose the calls a migrated process cannot make yet).
                 let idle = p.exec_ns < MIN_CPU_NS;
-                if p.stay != 0 || parent || idle || skip.contains(&p.pid) {
+                let left_alone = skip.contains(&p.pid) || deputies.contains(&p.pid);
+                if p.stay != 0 || parent || idle || left_alone {
                     continue;
                 }
                 let Some(t) = st
@@ -362,7 +375,7 @@ impl Balancer {
                         cpu_ms: p.exec_ns / 1_000_000,
                         image_bytes: p.rss_pages.saturating_mul(4096),
                         home,
-                        locked: bits & TAG_LOCK != 0,
+                        locked: bits & TAG_LOCK != 0 || (home == me && at_limit(&away, p.uid)),
                         stay: 0,
                         since_migration_ms: if t.moved_ms == 0 {
                             u64::MAX
@@ -372,7 +385,7 @@ impl Balancer {
                     },
                     GFP_KERNEL,
                 )?;
-                who.push((p.pid, home, mig_id), GFP_KERNEL)?;
+                who.push((p.pid, home, mig_id, p.uid), GFP_KERNEL)?;
             }
         }
         if cands.is_empty() {
@@ -381,9 +394,15 @@ impl Balancer {
         let mut out = [Decision::default(); MAX_DECISIONS];
         let n = bal::decide(&local, &peers, &cands, tun, &mut out);
         for d in out.iter().take(n) {
-            let Some(&(pid, home, mig_id)) = who.get(d.candidate) else {
+            let Some(&(pid, home, mig_id, uid)) = who.get(d.candidate) else {
                 continue;
             };
+            if home == me {
+                if at_limit(&away, uid) {
+                    continue;
+                }
+                count_away(&mut away, uid)?;
+            }
             let why = match d.reason {
                 Reason::Load => "load",
                 Reason::Memory => "memory",
@@ -413,6 +432,15 @@ impl Balancer {
         }
         Ok(())
     }
+}
+
+/// Counts one more process of user `uid` away from home.
+fn count_away(away: &mut KVec<(u32, u64)>, uid: u32) -> Result {
+    match away.iter_mut().find(|(u, _)| *u == uid) {
+        Some((_, n)) => *n += 1,
+        None => away.push((uid, 1), GFP_KERNEL)?,
+    }
+    Ok(())
 }
 
 /// Tags that apply to `p`: its own, else its nearest tagged ancestor's.

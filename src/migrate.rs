@@ -879,16 +879,17 @@ impl Migrations {
         }
     }
 
-    /// For the balancer: the pids of this node's deputies and of guests that are not simply
+    /// For the balancer: the pids of this node's deputies, and of guests that are not simply
     /// running (arriving, departing), which it must leave alone, and the running guests as
     /// `(pid, home, mig_id)`.
     pub(crate) fn balance_view(
         &self,
+        deputies: &mut KVec<i32>,
         skip: &mut KVec<i32>,
         guests: &mut KVec<(i32, u32, u32)>,
     ) -> Result {
         for d in self.deputies.lock().iter() {
-            skip.push(d.pid, GFP_KERNEL)?;
+            deputies.push(d.pid, GFP_KERNEL)?;
         }
         for g in self.guests.lock().iter() {
             let q = g.q.lock();

@@ -3,7 +3,8 @@
 # timeout: 500
 # The balancer, with no manual step: four CPU-bound jobs started on node 1 spread to node 2, each
 # ends with the right output, and all four finish well before they do when node 2 refuses guests
-# (admin/block keeps it empty); a process started with `mosrun -h` never leaves; a node short of
+# (admin/block keeps it empty); admin/user_max_away caps one user's processes away; a process
+# started with `mosrun -h` never leaves; a node short of
 # memory ushers its largest movable process away; a node that joins mid-run receives work.
 . /lib/cluster/lib.sh
 
@@ -67,6 +68,13 @@ expect_match "the balancer logged its moves" "$(dmesg)" "balancer: process [0-9]
 echo "4 jobs on 2 nodes: $t_two ms, against $t_one ms on one node"
 check "well under the one-node time ($t_two ms < 80% of $t_one ms)" \
 	test $((t_two * 100)) -lt $((t_one * 80))
+
+# --- 2b. A per-user limit: at most one process of a user away at once. ---------------------------
+echo 1 >/proc/openmosix/admin/user_max_away
+jobs 3 4 6000
+finish_jobs "$ref"
+expect_eq "with user_max_away 1, one job at most was away at once" "$max_away" 1
+echo 0 >/proc/openmosix/admin/user_max_away
 
 # --- 3. mosrun -h: never leaves. -----------------------------------------------------------------
 mosrun -h omx-burn 4 12000 >/tmp/home.out &

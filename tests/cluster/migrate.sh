@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
+# timeout: 500
 # An ordinary program (omx-burn: a checksum over 64 MB of heap, FPU state across the run) is
 # migrated mid-run from node 1 to node 2 and ends with the same exit status and output as a run
 # that never moved (its output reaches home, getpid/getppid give the home ids); its guest runs as

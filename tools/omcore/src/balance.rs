@@ -142,6 +142,9 @@ tunables! {
     link_kib_s = 10_000, 1..=100_000_000;
     /// Load entries older than this are not used to pick targets, ms.
     stale_ms = 3000, 100..=600_000;
+    /// Most processes of one user that the balancer keeps away from this home node at once
+    /// (0: no limit). Applied by the node, around [`decide`].
+    user_max_away = 0, 0..=65_535;
 }
 
 impl Default for Tunables {
