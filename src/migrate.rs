@@ -2349,7 +2349,16 @@ fn skip_call(value: i64) {
 /// A guest enters system call `nr`: let it run here, answer it, or forward it home.
 fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
     let pt = cur::regs();
-    let args = call_args(&pt);
+    let mut args = call_args(&pt);
+    if let Some((ptr, spare)) = fwd::returned_len(nr, &args) {
+        // The buffer's length, read here where the guest's memory is, travels in an argument
+        // the call does not use (an unreadable pointer fails the forwarded call with EFAULT).
+        let mut b = [0u8; 4];
+        args[spare] = match cur::read_user(args[ptr], &mut b) {
+            Ok(()) => u64::from(u32::from_ne_bytes(b)).min(fwd::MAX_RETURNED),
+            Err(_) => 0,
+        };
+    }
     match nr {
         // getpid, gettid: the home pid.
         39 | 186 => {

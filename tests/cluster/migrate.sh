@@ -9,7 +9,8 @@
 # migrated; busybox sha256sum and gzip migrated mid-run on large input give the same results
 # (gzip's output piped into a local process). A program with a SIGALRM handler, alarm, an
 # interval timer and a blocking read interrupted by the signal writes the same transcript; a TCP
-# sender migrated mid-transfer delivers every byte through its home's socket. A multithreaded
+# sender migrated mid-transfer delivers every byte through its home's socket, and a TCP server
+# migrated while it waits in accept receives every byte on its home's port. A multithreaded
 # program stays home with its reason; a fatal signal sent to the home pid kills the guest and the
 # parent sees that signal; bad requests are refused; when the guest's node loses power the
 # deputy ends with SIGKILL status within the failure-detection timeout.
@@ -144,6 +145,18 @@ wait "$pid"
 expect_eq "the migrated sender succeeds" "$?" 0
 expect_match "it sent 96 MiB" "$(cat /tmp/send.out)" "^bytes 100663296 "
 check "the sink on node 3 received all of it" wait_for 10 sh -c "on 3 cat /tmp/sink.out | grep -qx 100663296"
+
+# A TCP server migrated while it waits in accept: its listening socket stays at home, where the
+# deputy accepts (the peer's address returned through the length pointer) and reads.
+omx-tcp sink 7401 >/tmp/sink1.out &
+pid=$!
+sleep 0.5
+check "migrate the TCP sink $pid to node 2 while it waits in accept" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 10 remote "$pid" 2
+check "node 3 sends 8 MiB to node 1's port" on 3 omx-tcp send 198.18.0.1 7401 8
+wait "$pid"
+expect_eq "the migrated sink succeeds" "$?" 0
+expect_eq "and received all of it" "$(cat /tmp/sink1.out)" 8388608
 
 # --- 2. A multithreaded program stays home. ------------------------------------------------------
 omx-burn 64 100 threads >/dev/null &

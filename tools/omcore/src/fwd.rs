@@ -110,8 +110,29 @@ const STAT: Len = F(144);
 /// `struct termios` as the kernel's tty ioctls take it.
 const TERMIOS: Len = F(36);
 
+/// Largest address or option a call returns through a length pointer.
+pub const MAX_RETURNED: u64 = 4096;
+
+/// Calls that return an address (or an option) into a buffer whose length is a `u32` the call
+/// reads and updates through a pointer: `(pointer argument, spare argument)`. The guest reads
+/// that length before forwarding and puts it, cut to [`MAX_RETURNED`], in the spare argument (one
+/// the call does not use), so that the buffer's length is an argument like any other; the buffer
+/// travels both ways, so bytes past what the call writes come back unchanged.
+pub fn returned_len(nr: u32, args: &[u64; 6]) -> Option<(usize, usize)> {
+    match nr {
+        // accept(fd, addr, len), accept4(fd, addr, len, flags): spare argument 4.
+        43 | 288 if args[1] != 0 && args[2] != 0 => Some((2, 4)),
+        // getsockname, getpeername (fd, addr, len): spare argument 3.
+        51 | 52 => Some((2, 3)),
+        // getsockopt(fd, level, name, value, len): spare argument 5.
+        55 => Some((4, 5)),
+        _ => None,
+    }
+}
+
 /// How the arguments of home call `nr` are forwarded; `None` for calls that are not forwarded
-/// (yet). `args` matter for `ioctl` and `fcntl`, whose third argument depends on the command.
+/// (yet). `args` matter for `ioctl` and `fcntl`, whose third argument depends on the command,
+/// and for the calls of [`returned_len`], whose spare argument holds the buffer's length.
 pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
     Some(match nr {
         0 => s(&[Int, OutRet(A(2)), Int]),    // read
@@ -140,47 +161,52 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         41 | 50 => s(&[Int, Int, Int]),      // socket, listen
         42 | 49 => s(&[Int, In(A(2)), Int]), // connect, bind
         43 | 288 if args[1] == 0 && args[2] == 0 => s(&[Int, Int, Int, Int]), // accept, accept4
+        // The same with an address, and getsockname, getpeername, getsockopt (see
+        // `returned_len`: the spare argument holds the buffer's length).
+        43 | 288 if args[4] <= MAX_RETURNED => s(&[Int, InOut(A(4)), InOut(F(4)), Int, Int]),
+        51 | 52 if args[3] <= MAX_RETURNED => s(&[Int, InOut(A(3)), InOut(F(4)), Int]),
+        55 if args[5] <= MAX_RETURNED => s(&[Int, Int, Int, InOut(A(5)), InOut(F(4)), Int]),
         44 => s(&[Int, In(A(2)), Int, Int, In(A(5)), Int]), // sendto
         45 if args[4] == 0 && args[5] == 0 => s(&[Int, OutRet(A(2)), Int, Int]), // recvfrom
-        48 => s(&[Int, Int]),                // shutdown
-        53 => s(&[Int, Int, Int, Out(F(8))]), // socketpair
-        54 => s(&[Int, Int, Int, In(A(4)), Int]), // setsockopt
-        37 => s(&[Int]),                     // alarm
-        38 => s(&[Int, In(F(32)), Out(F(32))]), // setitimer
-        22 => s(&[Out(F(8))]),               // pipe
-        32 | 33 => s(&[Int, Int]),           // dup, dup2
-        61 => s(&[Int, Out(F(4)), Int, Out(F(144))]), // wait4
-        62 => s(&[Int, Int]),                // kill
-        63 => s(&[Out(F(390))]),             // uname
-        72 => s(&[Int, Int, fcntl_arg(args[1])]), // fcntl
-        74 | 75 => s(&[Int]),                // fsync, fdatasync
-        77 => s(&[Int, Int]),                // ftruncate
-        78 | 217 => s(&[Int, OutRet(A(2)), Int]), // getdents, getdents64
-        79 => s(&[OutRet(A(1)), Int]),       // getcwd
-        80 | 84 | 87 => s(&[Str]),           // chdir, rmdir, unlink
-        81 => s(&[Int]),                     // fchdir
-        82 | 86 | 88 => s(&[Str, Str]),      // rename, link, symlink
-        83 | 85 | 90 => s(&[Str, Int]),      // mkdir, creat, chmod
-        76 => s(&[Str, Int]),                // truncate
-        89 => s(&[Str, OutRet(A(2)), Int]),  // readlink
-        91 => s(&[Int, Int]),                // fchmod
-        92 | 94 => s(&[Str, Int, Int]),      // chown, lchown
-        93 => s(&[Int, Int, Int]),           // fchown
-        95 => s(&[Int]),                     // umask
-        99 => s(&[Out(F(112))]),             // sysinfo
-        102 | 104 | 107 | 108 | 110 | 111 | 112 => s(&[]), // ids, getppid, getpgrp, setsid
-        109 => s(&[Int, Int]),               // setpgid
-        115 => s(&[Int, OutRet(AT(0, 4))]),  // getgroups (bytes = 4 x count)
+        48 => s(&[Int, Int]),                               // shutdown
+        53 => s(&[Int, Int, Int, Out(F(8))]),               // socketpair
+        54 => s(&[Int, Int, Int, In(A(4)), Int]),           // setsockopt
+        37 => s(&[Int]),                                    // alarm
+        38 => s(&[Int, In(F(32)), Out(F(32))]),             // setitimer
+        22 => s(&[Out(F(8))]),                              // pipe
+        32 | 33 => s(&[Int, Int]),                          // dup, dup2
+        61 => s(&[Int, Out(F(4)), Int, Out(F(144))]),       // wait4
+        62 => s(&[Int, Int]),                               // kill
+        63 => s(&[Out(F(390))]),                            // uname
+        72 => s(&[Int, Int, fcntl_arg(args[1])]),           // fcntl
+        74 | 75 => s(&[Int]),                               // fsync, fdatasync
+        77 => s(&[Int, Int]),                               // ftruncate
+        78 | 217 => s(&[Int, OutRet(A(2)), Int]),           // getdents, getdents64
+        79 => s(&[OutRet(A(1)), Int]),                      // getcwd
+        80 | 84 | 87 => s(&[Str]),                          // chdir, rmdir, unlink
+        81 => s(&[Int]),                                    // fchdir
+        82 | 86 | 88 => s(&[Str, Str]),                     // rename, link, symlink
+        83 | 85 | 90 => s(&[Str, Int]),                     // mkdir, creat, chmod
+        76 => s(&[Str, Int]),                               // truncate
+        89 => s(&[Str, OutRet(A(2)), Int]),                 // readlink
+        91 => s(&[Int, Int]),                               // fchmod
+        92 | 94 => s(&[Str, Int, Int]),                     // chown, lchown
+        93 => s(&[Int, Int, Int]),                          // fchown
+        95 => s(&[Int]),                                    // umask
+        99 => s(&[Out(F(112))]),                            // sysinfo
+        102 | 104 | 107 | 108 | 110 | 111 | 112 => s(&[]),  // ids, getppid, getpgrp, setsid
+        109 => s(&[Int, Int]),                              // setpgid
+        115 => s(&[Int, OutRet(AT(0, 4))]),                 // getgroups (bytes = 4 x count)
         118 | 120 => s(&[Out(F(4)), Out(F(4)), Out(F(4))]), // getresuid, getresgid
-        121 | 124 => s(&[Int]),              // getpgid, getsid
-        257 => s(&[Int, Str, Int, Int]),     // openat
-        258 => s(&[Int, Str, Int]),          // mkdirat
-        262 => s(&[Int, Str, Out(STAT), Int]), // newfstatat
-        263 => s(&[Int, Str, Int]),          // unlinkat
-        264 => s(&[Int, Str, Int, Str]),     // renameat
-        266 => s(&[Str, Int, Str]),          // symlinkat
-        267 => s(&[Int, Str, OutRet(A(3)), Int]), // readlinkat
-        268 | 269 => s(&[Int, Str, Int]),    // fchmodat, faccessat
+        121 | 124 => s(&[Int]),                             // getpgid, getsid
+        257 => s(&[Int, Str, Int, Int]),                    // openat
+        258 => s(&[Int, Str, Int]),                         // mkdirat
+        262 => s(&[Int, Str, Out(STAT), Int]),              // newfstatat
+        263 => s(&[Int, Str, Int]),                         // unlinkat
+        264 => s(&[Int, Str, Int, Str]),                    // renameat
+        266 => s(&[Str, Int, Str]),                         // symlinkat
+        267 => s(&[Int, Str, OutRet(A(3)), Int]),           // readlinkat
+        268 | 269 => s(&[Int, Str, Int]),                   // fchmodat, faccessat
         // ppoll: the pollfds, a timespec (updated), the signal mask of argument 4's size.
         271 => s(&[InOut(AT(1, 8)), Int, InOut(F(16)), In(A(4)), Int]),
         285 => s(&[Int, Int, Int, Int]),              // fallocate
@@ -520,12 +546,27 @@ mod tests {
         let connect = spec(42, &[3, 0x1000, 16, 0, 0, 0]).unwrap();
         assert_eq!(connect[1].len(&[3, 0x1000, 16, 0, 0, 0]), Some(16));
         assert!(spec(288, &[3, 0, 0, 0x80000, 0, 0]).is_some());
-        // An address to return through a length pointer is not described yet.
-        assert!(spec(288, &[3, 0x1000, 0x2000, 0, 0, 0]).is_none());
+        // An address returned through a length pointer: its length is in the spare argument.
+        let args = [3, 0x1000, 0x2000, 0x80000, 16, 0];
+        assert_eq!(returned_len(288, &args), Some((2, 4)));
+        let acc = spec(288, &args).unwrap();
+        assert_eq!((acc[1].len(&args), acc[2].len(&args)), (Some(16), Some(4)));
+        assert!(acc[1].is_input() && acc[1].is_output());
+        assert!(spec(288, &[3, 0x1000, 0x2000, 0, MAX_RETURNED + 1, 0]).is_none());
+        assert_eq!(
+            returned_len(51, &[3, 0x1000, 0x2000, 0, 0, 0]),
+            Some((2, 3))
+        );
+        assert_eq!(
+            returned_len(55, &[3, 1, 2, 0x1000, 0x2000, 0]),
+            Some((4, 5))
+        );
+        assert!(spec(55, &[3, 1, 2, 0x1000, 0x2000, 4]).is_some());
+        assert_eq!(returned_len(41, &[0; 6]), None);
+        // recvfrom with an address has no spare argument: not forwarded.
         assert!(spec(45, &[3, 0x1000, 10, 0, 0x2000, 0x3000]).is_none());
         let recv = spec(45, &[3, 0x1000, 10, 0, 0, 0]).unwrap();
         assert_eq!(recv[1], OutRet(A(2)));
-        assert!(spec(51, &[3, 0x1000, 0x2000, 0, 0, 0]).is_none());
     }
 
     #[test]
