@@ -420,7 +420,7 @@ impl Balancer {
                     d.target,
                     why
                 );
-                cluster.mig.ask_move(cluster, home, mig_id, target)
+                cluster.mig.ask_move(cluster, home, mig_id, target, false)
             };
             // Moved or not, it is left alone for the residency time.
             if let Some(t) = self.state.lock().procs.iter_mut().find(|t| t.pid == pid) {

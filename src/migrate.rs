@@ -375,11 +375,7 @@ impl Migrations {
         Ok(())
     }
 
-    fn forget_deputy(&self, dep: &Arc<Deputy>) {
-        self.forget_deputy_ref(dep);
-    }
-
-    fn forget_deputy_ref(&self, dep: &Deputy) {
+    fn forget_deputy(&self, dep: &Deputy) {
         self.deputies
             .lock()
             .retain(|d| !core::ptr::eq::<Deputy>(&**d, dep));
@@ -429,38 +425,30 @@ impl Migrations {
             }
             return Ok(());
         };
-        let (old_host, old_id) = (dep.target(), dep.mig_id());
-        let ok = r.result == 0 && peer == hop.target;
-        if ok {
-            {
-                let _list = self.deputies.lock();
-                dep.target.store(hop.target, Relaxed);
-                dep.mig_id.store(hop.mig_id, Relaxed);
-            }
-            *dep.state.lock() = DepState::Remote(r.guest_pid);
-            self.out_ok.fetch_add(1, Relaxed);
-            pr_info!(
-                "process {} moved on from node {} to node {} (pid {} there)\n",
-                dep.pid,
-                old_host,
-                hop.target,
-                r.guest_pid
-            );
-        } else {
-            self.out_failed.fetch_add(1, Relaxed);
-            pr_warn!(
-                "process {}: move from node {} to node {} failed: error {}; it stays on node {}\n",
-                dep.pid,
-                old_host,
-                hop.target,
-                r.result,
-                old_host
-            );
+        if r.result != 0 {
+            // The target refused or failed, or the old host could not capture the guest.
+            give_up_hop(cluster, &dep, Error::from_errno(r.result));
+            return Ok(());
         }
+        let (old_host, old_id) = (dep.target(), dep.mig_id());
+        {
+            let _list = self.deputies.lock();
+            dep.target.store(hop.target, Relaxed);
+            dep.mig_id.store(hop.mig_id, Relaxed);
+        }
+        *dep.state.lock() = DepState::Remote(r.guest_pid);
+        self.out_ok.fetch_add(1, Relaxed);
+        pr_info!(
+            "process {} moved on from node {} to node {} (pid {} there)\n",
+            dep.pid,
+            old_host,
+            hop.target,
+            r.guest_pid
+        );
         dep.io.lock().hop = None;
         let v = mig::Ctl::Verdict {
             mig_id: old_id,
-            result: if ok { 0 } else { r.result.min(-1) },
+            result: 0,
         };
         let _ = cluster.send_to(old_host, MessageKind::MigCtl, &v.encode(), false);
         dep.cv.notify_all();
@@ -556,12 +544,7 @@ impl Migrations {
             // Given up, or not for this deputy: stale.
             return Ok(());
         }
-        if io.inflow.is_none() {
-            io.inflow = Some(Inflow::new());
-        }
-        if let Some(img) = io.inflow.as_mut() {
-            img.push(part)?;
-        }
+        io.inflow.get_or_insert_with(Inflow::new).push(part)?;
         drop(io);
         dep.cv.notify_all();
         Ok(())
@@ -577,13 +560,8 @@ impl Migrations {
         part: &[u8],
     ) -> Result {
         let refuse = |errno: Error| {
-            let r = MigResult {
-                mig_id,
-                result: errno.to_errno(),
-                guest_pid: 0,
-            };
             self.in_failed.fetch_add(1, Relaxed);
-            let _ = cluster.send_to(home, MessageKind::MigResult, &r.encode(), false);
+            report_failure(cluster, home, mig_id, errno, false);
             Ok(())
         };
         if cluster.blocks_guests() {
@@ -814,12 +792,7 @@ impl Migrations {
             } => {
                 // From the guest's home only: `guest` looks it up by home.
                 let refuse = |e: Error| {
-                    let r = MigResult {
-                        mig_id: new_mig_id,
-                        result: e.to_errno(),
-                        guest_pid: 0,
-                    };
-                    let _ = cluster.send_to(peer, MessageKind::MigResult, &r.encode(), false);
+                    report_failure(cluster, peer, new_mig_id, e, false);
                     Ok(())
                 };
                 let Some(g) = self.guest(peer, mig_id) else {
@@ -917,16 +890,18 @@ impl Migrations {
         })
     }
 
-    /// Asks `home` to move its guest `mig_id`, running here, to `target` (0: home).
+    /// Asks `home` to move its guest `mig_id`, running here, to `target` (0: home); with
+    /// `wait`, waits for room in the connection's queue.
     pub(crate) fn ask_move(
         &self,
         cluster: &Cluster,
         home: u32,
         mig_id: u32,
         target: u32,
+        wait: bool,
     ) -> Result {
         let c = mig::Ctl::Move { mig_id, target };
-        cluster.send_to(home, MessageKind::MigCtl, &c.encode(), false)
+        cluster.send_to(home, MessageKind::MigCtl, &c.encode(), wait)
     }
 
     /// `admin/bring`: every process of this node running elsewhere comes home.
@@ -957,8 +932,7 @@ impl Migrations {
             }
         }
         for &(home, mig_id) in asks.iter() {
-            let c = mig::Ctl::Move { mig_id, target: 0 };
-            let _ = cluster.send_to(home, MessageKind::MigCtl, &c.encode(), true);
+            let _ = self.ask_move(cluster, home, mig_id, 0, true);
         }
         Ok(())
     }
@@ -994,12 +968,7 @@ impl Migrations {
                             g.home,
                             code
                         );
-                        let r = MigResult {
-                            mig_id: g.mig_id,
-                            result: ECHILD.to_errno(),
-                            guest_pid: 0,
-                        };
-                        let _ = cluster.send_to(g.home, MessageKind::MigResult, &r.encode(), false);
+                        report_failure(cluster, g.home, g.mig_id, ECHILD, false);
                         self.in_failed.fetch_add(1, Relaxed);
                     } else if q.restored && !q.aborted {
                         let p = Pair {
@@ -1050,7 +1019,7 @@ impl Migrations {
             signal_guest(cluster, d, 9, false);
             self.deputies_serving.fetch_sub(1, Relaxed);
             let module = d.io.lock().module.take();
-            self.forget_deputy_ref(d);
+            self.forget_deputy(d);
             drop(module);
         }
     }
@@ -1312,6 +1281,17 @@ fn map_scratch() -> Result<u64> {
     Ok(code)
 }
 
+/// Tells `node` that migration `mig_id` failed with `e` (a `MigResult` with no guest); with
+/// `wait`, waits for room in the connection's queue.
+fn report_failure(cluster: &Cluster, node: u32, mig_id: u32, e: Error, wait: bool) {
+    let r = MigResult {
+        mig_id,
+        result: e.to_errno(),
+        guest_pid: 0,
+    };
+    let _ = cluster.send_to(node, MessageKind::MigResult, &r.encode(), wait);
+}
+
 /// Sends signal `sig` to `dep`'s guest (SIGKILL also gives up an image in transit); with
 /// `wait`, waits for room in the connection's queue.
 fn signal_guest(cluster: &Cluster, dep: &Deputy, sig: u32, wait: bool) {
@@ -1345,7 +1325,7 @@ fn deputy_end(cluster: &Cluster, dep: &Deputy, status: u32) -> Ending {
     let mig = &cluster.mig;
     mig.deputies_serving.fetch_sub(1, Relaxed);
     let module = dep.io.lock().module.take();
-    mig.forget_deputy_ref(dep);
+    mig.forget_deputy(dep);
     Ending { status, module }
 }
 
@@ -1513,7 +1493,7 @@ fn come_home(cluster: &Cluster, dep: &Deputy) -> Result {
         io.module.take()
     };
     mig.deputies_serving.fetch_sub(1, Relaxed);
-    mig.forget_deputy_ref(dep);
+    mig.forget_deputy(dep);
     // Module code runs on for a few instructions back to the task-work runner; the module's
     // removal first stops every thread and unhooks, which takes far longer.
     drop(module);
@@ -2203,12 +2183,7 @@ fn guest_depart(cluster: &Cluster, g: &Guest, target: u32, new_mig_id: u32) -> b
             target,
             e.to_errno()
         );
-        let r = MigResult {
-            mig_id: new_mig_id,
-            result: e.to_errno(),
-            guest_pid: 0,
-        };
-        let _ = cluster.send_to(g.home, MessageKind::MigResult, &r.encode(), true);
+        report_failure(cluster, g.home, new_mig_id, e, true);
         raise_pending(pending);
         g.q.lock().departing = false;
         return false;
@@ -2281,7 +2256,7 @@ fn call_at_home(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
 /// Asks the home to take the guest back, and waits for its `Depart` (which queues the move
 /// itself as the next task work). Task work in the guest.
 fn ask_home(cluster: &Cluster, g: &Guest) {
-    let asked = cluster.mig.ask_move(cluster, g.home, g.mig_id, 0);
+    let asked = cluster.mig.ask_move(cluster, g.home, g.mig_id, 0, false);
     let t0 = now_ms();
     let mut q = g.q.lock();
     while asked.is_ok() && !q.departing && !q.aborted {

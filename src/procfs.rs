@@ -263,15 +263,7 @@ impl ProcFile for BalanceFile {
     }
 
     fn store(&self, input: &[u8]) -> Result {
-        let s = core::str::from_utf8(input).map_err(|_| EINVAL)?;
-        let s = s.strip_suffix('\n').unwrap_or(s);
-        let v = match s.parse::<u64>() {
-            Ok(v) if s.bytes().all(|b| b.is_ascii_digit()) => v,
-            _ => {
-                pr_warn!("admin/{}: '{}' is not a number\n", self.name, s);
-                return Err(EINVAL);
-            }
-        };
+        let v = parse_decimal::<u64>(input, 20, self.name)?;
         self.cluster.bal.set(self.name, v).map_err(|e| {
             pr_warn!("admin/{}: {}\n", self.name, Disp(&e));
             EINVAL
@@ -342,13 +334,19 @@ struct AdminFile {
 
 /// Parses a write as one decimal number (a trailing newline is allowed).
 fn parse_number(input: &[u8], what: &str) -> Result<u32> {
+    parse_decimal(input, 10, what)
+}
+
+/// Parses a write as one decimal number of at most `digits` digits (a trailing newline is
+/// allowed) for the `admin/` file `what`.
+fn parse_decimal<T: core::str::FromStr>(input: &[u8], digits: usize, what: &str) -> Result<T> {
     let s = core::str::from_utf8(input).map_err(|_| EINVAL)?;
     let s = s.strip_suffix('\n').unwrap_or(s);
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > digits || !s.bytes().all(|b| b.is_ascii_digit()) {
         pr_warn!("admin/{}: '{}' is not a number\n", what, s);
         return Err(EINVAL);
     }
-    s.parse::<u32>().map_err(|_| {
+    s.parse::<T>().map_err(|_| {
         pr_warn!("admin/{}: {} is out of range\n", what, s);
         EINVAL
     })

@@ -97,6 +97,20 @@ wait_for() {
 	done
 }
 
+# remote PID NODE: this node lists its process PID as running on node NODE (omctl ps).
+remote() {
+	omctl ps | grep -q "^$1 $2 remote"
+}
+
+# kib PID: KiB of ordinary memory process PID has (every area but vdso, vvar, vsyscall).
+kib() {
+	_k=0
+	for range in $(grep -v 'vdso\|vvar\|vsyscall' /proc/"$1"/maps | cut -d' ' -f1); do
+		_k=$((_k + (0x${range#*-} - 0x${range%-*}) / 1024))
+	done
+	echo "$_k"
+}
+
 # power_off ID: cut the power of node ID (2..N; its emulator is killed, nothing is shut down).
 # power_on ID: boot node ID again; returns when its agent answers (0) or after 60 s (1).
 # Only the script's own node (node 1) can ask, through its serial line to the harness.

@@ -22,11 +22,6 @@ for j in 2 3; do
 done
 timeout_ms=$(cat /proc/openmosix/admin/timeout_ms)
 
-# remote PID NODE: node 1 lists PID as running on NODE.
-remote() {
-	omctl ps | grep -q "^$1 $2 remote"
-}
-
 # start_remote NODE CMD...: starts CMD in the background (output discarded), then migrates it to
 # node NODE and waits until it runs there; sets pid.
 start_remote() {
@@ -57,11 +52,7 @@ expect_eq "mps is omctl ps" "$(mps)" "$(omctl ps)"
 expect_match "the guest runs as nobody on node 2" "$(on 2 cat /proc/"$guest"/status)" "Uid:.65534"
 expect_eq "the guest keeps the program's name" "$(on 2 cat /proc/"$guest"/comm)" "omx-burn"
 # The deputy keeps only its scratch area (a trampoline page and 2 MiB for forwarded calls).
-kept=0
-for range in $(grep -v 'vdso\|vvar\|vsyscall' /proc/"$pid"/maps | cut -d' ' -f1); do
-	kept=$((kept + (0x${range#*-} - 0x${range%-*}) / 1024))
-done
-expect_eq "the deputy at home keeps only its scratch memory (KiB)" "$kept" 2052
+expect_eq "the deputy at home keeps only its scratch memory (KiB)" "$(kib "$pid")" 2052
 wait "$pid"
 expect_eq "the migrated run exits as the reference did" "$?" "$ref"
 expect_eq "its output reached home, with the same checksum, its home pid and parent" \

@@ -13,11 +13,6 @@ for j in 2 3; do
 	check "node $j up" wait_for 20 omctl isup "$j"
 done
 
-# remote PID NODE: node 1 lists PID as running on NODE.
-remote() {
-	omctl ps | grep -q "^$1 $2 remote"
-}
-
 # home PID: node 1 lists no migration of PID.
 home() {
 	! omctl ps | grep -q "^$1 "
@@ -28,14 +23,6 @@ guests() {
 	on "$1" omctl ps | grep -c guest-of
 }
 
-# kib PID: KiB of ordinary memory PID has (all but vdso, vvar, vsyscall).
-kib() {
-	_k=0
-	for range in $(grep -v 'vdso\|vvar\|vsyscall' /proc/"$1"/maps | cut -d' ' -f1); do
-		_k=$((_k + (0x${range#*-} - 0x${range%-*}) / 1024))
-	done
-	echo "$_k"
-}
 
 omx-burn 64 400 >/tmp/burn.ref
 ref=$?

@@ -490,12 +490,14 @@ fn main() -> ExitCode {
         return guest::main();
     }
     const MOSRUN: [&str; 6] = ["mosrun", "nomig", "runhome", "runon", "cpujob", "iojob"];
-    if MOSRUN.contains(&name.as_str()) || words.first() == Some(&"mosrun") {
-        let (name, rest) = if MOSRUN.contains(&name.as_str()) {
-            (name.as_str(), &args[..])
-        } else {
-            ("mosrun", &args[1..])
-        };
+    let mosrun = if MOSRUN.contains(&name.as_str()) {
+        Some((name.as_str(), &args[..]))
+    } else if words.first() == Some(&"mosrun") {
+        Some(("mosrun", &args[1..]))
+    } else {
+        None
+    };
+    if let Some((name, rest)) = mosrun {
         return match mosrun::run(name, rest) {
             Ok(code) => ExitCode::from(code),
             Err(Failure(msg, code)) => {

@@ -125,9 +125,8 @@ pub(crate) fn parse(name: &str, args: &[String]) -> Result<Plan, Failure> {
     Ok(plan)
 }
 
-/// The least loaded node of `nodes` that is up (this node counts when listed).
-fn choose(nodes: &[u32]) -> Result<Option<u32>, Failure> {
-    let me = crate::this_node()?;
+/// The least loaded node of `nodes` that is up (this node, `me`, counts when listed).
+fn choose(nodes: &[u32], me: u32) -> Result<Option<u32>, Failure> {
     let known = node_ids()?;
     let mut best: Option<(i64, u32)> = None;
     for &id in nodes {
@@ -157,8 +156,9 @@ pub(crate) fn run(name: &str, args: &[String]) -> Result<u8, Failure> {
     let target = if plan.nodes.is_empty() {
         None
     } else {
-        match choose(&plan.nodes)? {
-            Some(id) if id == crate::this_node()? => None,
+        let me = crate::this_node()?;
+        match choose(&plan.nodes, me)? {
+            Some(id) if id == me => None,
             Some(id) => Some(id),
             None if plan.force => None,
             None => {
