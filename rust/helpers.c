@@ -5,6 +5,7 @@
 #include <linux/cred.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/file.h>
 #include <linux/fs_struct.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -28,6 +29,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/utsname.h>
+#include <uapi/linux/magic.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
@@ -297,6 +299,43 @@ int omx_snapshot_procs(struct omx_proc *out, int max)
 	return n;
 }
 
+bool omx_fd_is_proc_root(int fd)
+{
+	CLASS(fd, f)(fd);
+	struct dentry *d;
+
+	if (fd_empty(f))
+		return false;
+	d = fd_file(f)->f_path.dentry;
+	return d->d_sb->s_magic == PROC_SUPER_MAGIC && d == d->d_sb->s_root;
+}
+
+int omx_kill_all_except(int sig, const int *skip, int nskip)
+{
+	struct task_struct *p;
+	int count = 0, retval = 0, err, i;
+
+	/* kill_something_info() for pid -1, under RCU instead of tasklist_lock. */
+	rcu_read_lock();
+	for_each_process(p) {
+		bool skipped = false;
+
+		if (task_pid_vnr(p) <= 1 || same_thread_group(p, current))
+			continue;
+		for (i = 0; i < nskip; i++)
+			skipped |= skip[i] == task_tgid_nr(p);
+		if (skipped)
+			continue;
+		count++;
+		/* priv 0: SEND_SIG_NOINFO, checked and filled in as for kill(). */
+		err = kill_pid(task_tgid(p), sig, 0);
+		if (err != -EPERM)
+			retval = err;
+	}
+	rcu_read_unlock();
+	return count ? retval : -ESRCH;
+}
+
 int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
 		 int path_size)
 {
@@ -459,6 +498,18 @@ void omx_sig_set(u64 blocked, const u64 *alt3, const struct omx_sigaction *act)
 	current->sas_ss_sp = alt3[0];
 	current->sas_ss_size = alt3[1];
 	current->sas_ss_flags = alt3[2];
+}
+
+void omx_block_signals(bool all)
+{
+	sigset_t mask;
+
+	if (all)
+		sigfillset(&mask);
+	else
+		sigemptyset(&mask);
+	sigdelsetmask(&mask, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 int omx_dequeue_signal(void)

@@ -123,6 +123,14 @@ struct omx_proc {
 };
 /* Fills `out` with up to `max` user processes (not kernel threads); returns how many. */
 int omx_snapshot_procs(struct omx_proc *out, int max);
+/* Whether file descriptor `fd` of current is the root directory of a proc file system (the one
+ * whose entries name processes). */
+bool omx_fd_is_proc_root(int fd);
+/* Blocks every signal that can be blocked (`all`), or none, in current. */
+void omx_block_signals(bool all);
+/* kill(-1, sig) as current makes it (same permission checks and siginfo), but for the processes
+ * whose pid (tgid) is one of the `nskip` in `skip`; returns 0 or -errno as kill() would. */
+int omx_kill_all_except(int sig, const int *skip, int nskip);
 /* mm of current (NULL for kernel threads). */
 struct mm_struct *omx_current_mm(void);
 /* get_task_mm() with the task's alloc_lock; mmput() when done. */

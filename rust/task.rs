@@ -373,6 +373,22 @@ pub(crate) mod cur {
     pub(crate) const VM_LOCKED: u64 = 0x2000;
     pub(crate) const VM_PFNMAP: u64 = 0x400;
 
+    /// `kill(-1, sig)` as the calling process makes it, sparing the processes whose pids are in
+    /// `skip`: 0 or `-errno`, as `kill` returns.
+    pub(crate) fn kill_all_except(sig: i32, skip: &[i32]) -> i32 {
+        let n = c_int::try_from(skip.len()).unwrap_or(c_int::MAX);
+        // SAFETY: `skip` is valid for reads of `n` (at most its length) ints for the call, which
+        // only reads it; the call checks `sig` and every permission as `kill` does.
+        unsafe { bindings::omx_kill_all_except(sig, skip.as_ptr(), n) }
+    }
+
+    /// Whether descriptor `fd` of the calling process is a proc file system's root directory.
+    pub(crate) fn fd_is_proc_root(fd: i32) -> bool {
+        // SAFETY: `omx_fd_is_proc_root` looks `fd` up in current's table under its own
+        // reference and drops it before returning; any value of `fd` is allowed.
+        unsafe { bindings::omx_fd_is_proc_root(fd) }
+    }
+
     /// The first area ending above `addr`.
     pub(crate) fn area_after(addr: u64) -> Result<Option<Area>> {
         // SAFETY: no precondition.
@@ -573,6 +589,12 @@ pub(crate) mod cur {
                 s.act.as_mut_ptr().cast::<bindings::omx_sigaction>(),
             )
         };
+    }
+
+    /// Blocks every signal that can be blocked (`all`), or none, in the calling task.
+    pub(crate) fn block_signals(all: bool) {
+        // SAFETY: no precondition; the shim sets current's own mask.
+        unsafe { bindings::omx_block_signals(all) };
     }
 
     /// Sets blocked mask, alternate stack and actions.

@@ -338,6 +338,12 @@ impl Balancer {
                     .iter()
                     .any(|&(u, n)| u == uid && n >= tun.user_max_away)
         };
+        // Pids that are some process's parent, sorted.
+        let mut parents: KVec<i32> = KVec::with_capacity(procs.len(), GFP_KERNEL)?;
+        for p in procs.iter() {
+            parents.push(p.ppid, GFP_KERNEL)?;
+        }
+        parents.sort_unstable();
         // Candidates, and per candidate (pid, home, mig_id).
         let mut cands: KVec<Candidate> = KVec::new();
         let mut who: KVec<(i32, u32, u32, u32)> = KVec::new();
@@ -346,8 +352,8 @@ impl Balancer {
             let st = self.state.lock();
             for p in procs {
                 // A process with children (a shell, a supervisor) forks and waits: it stays,
-                // as forking is not available to a migrated process yet.
-                let parent = procs.iter().any(|q| q.ppid == p.pid);
+                // as each fork of a migrated process brings it home (it would go to and fro).
+                let parent = parents.binary_search(&p.pid).is_ok();
                 // Daemons and interactive tools that barely run are not worth a move (and
                 // would lose the calls a migrated process cannot make yet).
                 let idle = p.exec_ns < MIN_CPU_NS;

@@ -748,6 +748,26 @@ impl Migrations {
             .cloned()
     }
 
+    /// Whether `pid` is a guest's pid on this node.
+    pub(crate) fn is_guest_pid(&self, pid: i32) -> bool {
+        self.guests
+            .lock()
+            .iter()
+            .any(|g| g.q.lock().pid as i32 == pid)
+    }
+
+    /// The pids of the guests on this node (those that have one yet).
+    pub(crate) fn guest_pids(&self) -> KVec<i32> {
+        let mut v = KVec::new();
+        for g in self.guests.lock().iter() {
+            let pid = g.q.lock().pid as i32;
+            if pid > 0 && v.push(pid, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        v
+    }
+
     /// The serving deputy whose task is the caller, if it is making a forwarded call.
     fn calling_deputy(&self) -> Option<Arc<Deputy>> {
         self.deputies
@@ -1335,6 +1355,9 @@ fn deputy_end(cluster: &Cluster, dep: &Deputy, status: u32) -> Ending {
 /// ends when the guest ended or was lost; `None` to return to user mode.
 #[inline(never)]
 fn deputy_serve(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
+    // Signals wake the deputy here; they are blocked whenever it is in user mode, at the
+    // trampoline, where it has no handlers (see `Hook`).
+    cur::block_signals(false);
     loop {
         if let DepState::Exited(s) = *dep.state.lock() {
             return Some(deputy_end(cluster, dep, s));
@@ -1361,7 +1384,7 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
             continue;
         }
         check_hop(cluster, dep);
-        forward_signals(cluster, dep);
+        let held = forward_signals(cluster, dep);
         if !cluster.peer_up(dep.target()) {
             pr_warn!(
                 "process {}: node {} went down with its guest: killed\n",
@@ -1378,7 +1401,9 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
             match start_call(&req, scratch) {
                 Ok(exec) => {
                     dep.io.lock().exec = Some(exec);
-                    // To user mode: the trampoline makes the call.
+                    // To user mode: the trampoline makes the call. A signal that comes from
+                    // now on waits, blocked, and interrupts the call when it starts.
+                    cur::block_signals(true);
                     return None;
                 }
                 Err((seq, e)) => {
@@ -1391,6 +1416,12 @@ fn deputy_serve(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
                     );
                 }
             }
+            continue;
+        }
+        if held {
+            // Signals wait for the move to end: an interruptible wait would return at once.
+            drop(io);
+            thread::pause_ms(10);
             continue;
         }
         let _ = dep
@@ -1500,8 +1531,16 @@ fn come_home(cluster: &Cluster, dep: &Deputy) -> Result {
     Ok(())
 }
 
-/// Takes every pending signal off the deputy and sends it to the guest.
-fn forward_signals(cluster: &Cluster, dep: &Deputy) {
+/// Takes every pending signal off the deputy and sends it to the guest. While the guest moves,
+/// they wait on the deputy, for the new host (or the old one, if the move fails); says whether
+/// some wait. The check and the sends hold `io`, which a move takes to start: so a signal goes
+/// out either before the move's `Depart` (the old host has it before it captures the guest, and
+/// it travels in the image) or once the move is over, never to a guest that is already captured.
+fn forward_signals(cluster: &Cluster, dep: &Deputy) -> bool {
+    let io = dep.io.lock();
+    if io.hop.is_some() {
+        return cur::signal_pending();
+    }
     loop {
         let sig = cur::dequeue_signal();
         if sig == 0 {
@@ -1509,6 +1548,8 @@ fn forward_signals(cluster: &Cluster, dep: &Deputy) {
         }
         signal_guest(cluster, dep, sig, true);
     }
+    drop(io);
+    false
 }
 
 /// Sets the deputy's registers to make the call of request `req`, its inputs copied to scratch
@@ -1593,10 +1634,7 @@ fn deputy_resume(cluster: &Cluster, dep: &Deputy) -> Option<Ending> {
     if result >= 0 {
         for (i, o) in exec.outs.iter().enumerate() {
             let Some((addr, len)) = *o else { continue };
-            let len = match spec.map(|s| s[i]) {
-                Some(fwd::Arg::OutRet(_)) => len.min(result as usize),
-                _ => len,
-            };
+            let len = spec.map_or(len, |s| s[i].written(len, result as u64));
             let Ok(mut v) = KVec::from_elem(0u8, len, GFP_KERNEL) else {
                 continue;
             };
@@ -2281,20 +2319,43 @@ pub(crate) struct Hook(pub(crate) Arc<Cluster>);
 impl SyscallHook for Hook {
     fn enter(&self, nr: i64) {
         let mig = &self.0.mig;
-        if mig.guests_running.load(Relaxed) == 0 || nr < 0 {
+        let guests = mig.guests_running.load(Relaxed) != 0;
+        if nr < 0 || (!guests && mig.deputies_serving.load(Relaxed) == 0) {
             return;
         }
-        if let Some(g) = mig.running_guest() {
+        if let Some(g) = guests.then(|| mig.running_guest()).flatten() {
             guest_syscall(&self.0, g, nr as u32);
+            return;
+        }
+        if mig.deputies_serving.load(Relaxed) != 0 && mig.calling_deputy().is_some() {
+            // The deputy's forwarded call: signals interrupt it as they would at home.
+            cur::block_signals(false);
+        }
+        if guests {
+            crate::hide::enter(mig, nr);
         }
     }
 
     fn exit(&self) {
         let mig = &self.0.mig;
+        if mig.guests_running.load(Relaxed) != 0 {
+            let pt = cur::regs();
+            // rt_sigaction that succeeded: a guest's is mirrored to its deputy.
+            if pt[15] == 13 && pt[10] == 0 {
+                if let Some(g) = mig.running_guest() {
+                    mirror_action(&self.0, g, call_args(&pt));
+                    return;
+                }
+            }
+            crate::hide::exit(mig);
+        }
         if mig.deputies_serving.load(Relaxed) == 0 {
             return;
         }
         if let Some(d) = mig.calling_deputy() {
+            // Back to user mode only through `deputy_resume`: signals wait, blocked, for it to
+            // forward them (the deputy has no handlers of its own).
+            cur::block_signals(true);
             let c = self.0.clone();
             let _ = Task::current().queue_work(
                 move || {
@@ -2308,13 +2369,31 @@ impl SyscallHook for Hook {
     }
 }
 
+/// The guest set a signal action (`rt_sigaction(sig, act, ...)` succeeded here): its deputy
+/// takes the action's disposition too (`fwd::mirrored_action`), before the guest's next
+/// forwarded call, so that the home judges a signal sent to the home pid as the guest would.
+fn mirror_action(cluster: &Arc<Cluster>, g: Arc<Guest>, args: [u64; 6]) {
+    let mut act = [0u8; 32];
+    if args[1] == 0 || args[3] != 8 || cur::read_user(args[1], &mut act).is_err() {
+        return;
+    }
+    let m = fwd::mirrored_action(&act);
+    let c = cluster.clone();
+    let _ = Task::current().queue_work(
+        move || {
+            let _ = forward_call(&c, &g, 13, [args[0], 1, 0, 8, 0, 0], Some(&m), false);
+        },
+        false,
+    );
+}
+
 /// Arguments of the call being entered: di, si, dx, r10, r8, r9.
-fn call_args(pt: &[u64; cur::PT_REGS]) -> [u64; 6] {
+pub(crate) fn call_args(pt: &[u64; cur::PT_REGS]) -> [u64; 6] {
     [pt[14], pt[13], pt[12], pt[7], pt[9], pt[8]]
 }
 
 /// Skips the call being entered; it returns `value`.
-fn skip_call(value: i64) {
+pub(crate) fn skip_call(value: i64) {
     let mut pt = cur::regs();
     pt[15] = u64::MAX;
     pt[10] = value as u64;
@@ -2325,14 +2404,23 @@ fn skip_call(value: i64) {
 fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
     let pt = cur::regs();
     let mut args = call_args(&pt);
-    if let Some((ptr, spare)) = fwd::returned_len(nr, &args) {
+    if let Some((ptr, carry)) = fwd::returned_len(nr, &args) {
         // The buffer's length, read here where the guest's memory is, travels in an argument
         // the call does not use (an unreadable pointer fails the forwarded call with EFAULT).
         let mut b = [0u8; 4];
-        args[spare] = match cur::read_user(args[ptr], &mut b) {
-            Ok(()) => u64::from(u32::from_ne_bytes(b)).min(fwd::MAX_RETURNED),
+        let len = match cur::read_user(args[ptr], &mut b) {
+            Ok(()) => u64::from(u32::from_ne_bytes(b)),
             Err(_) => 0,
         };
+        carry.put(&mut args, len);
+    }
+    // pselect6's last argument points to {mask pointer, size}: with no mask there (the C
+    // library's `select`), the call is forwarded without it.
+    if nr == 270 && args[5] != 0 {
+        let mut b = [0u8; 8];
+        if cur::read_user(args[5], &mut b).is_ok() && u64::from_ne_bytes(b) == 0 {
+            args[5] = 0;
+        }
     }
     match nr {
         // getpid, gettid: the home pid.
@@ -2364,7 +2452,8 @@ fn guest_syscall(cluster: &Arc<Cluster>, g: Arc<Guest>, nr: u32) {
         }
         _ => {}
     }
-    let forward = nr == 19 || nr == 20 || fwd::spec(nr, &args).is_some();
+    // readv, writev, sendmsg, recvmsg: gathered or scattered here, forwarded as one call.
+    let forward = matches!(nr, 19 | 20 | 46 | 47) || fwd::spec(nr, &args).is_some();
     match syscalls::class_of(nr) {
         None | Some(syscalls::Class::Local) => {}
         Some(_) if forward => {
@@ -2431,6 +2520,8 @@ fn guest_forward(cluster: &Cluster, g: &Guest, nr: u32, args: [u64; 6]) {
     let result = match nr {
         20 => writev(cluster, g, args),
         19 => readv(cluster, g, args),
+        46 => sendmsg(cluster, g, args),
+        47 => recvmsg(cluster, g, args),
         _ => forward_call(cluster, g, nr, args, None, false).map(|(r, _)| r),
     };
     match result {
@@ -2442,6 +2533,76 @@ fn guest_forward(cluster: &Cluster, g: &Guest, nr: u32, args: [u64; 6]) {
 /// `writev` as one `write` of the gathered buffers (at most [`fwd::MAX_BUF`] bytes).
 fn writev(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
     let iov = read_iovecs(args[1], args[2])?;
+    let data = gather(&iov)?;
+    let w = [args[0], 1, data.len() as u64, 0, 0, 0];
+    forward_call(cluster, g, 1, w, Some(&data), false).map(|(r, _)| r)
+}
+
+/// A `struct msghdr` as the guest has it.
+struct MsgHdr {
+    name: u64,
+    name_len: u64,
+    iov: KVec<(u64, u64)>,
+    control_len: u64,
+}
+
+/// Reads the guest's `struct msghdr` at `addr` and its iovec array.
+fn read_msghdr(addr: u64) -> Result<MsgHdr> {
+    let mut b = [0u8; 56];
+    cur::read_user(addr, &mut b)?;
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    Ok(MsgHdr {
+        name: word(0),
+        name_len: word(8) & 0xffff_ffff,
+        iov: read_iovecs(word(16), word(24))?,
+        control_len: word(40),
+    })
+}
+
+/// `sendmsg` with no control data as one `sendto` of the gathered buffers, to the message's
+/// address if it has one.
+fn sendmsg(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    let m = read_msghdr(args[1])?;
+    if m.control_len != 0 {
+        not_available(46, "control messages are not forwarded yet");
+        return Err(enosys());
+    }
+    let data = gather(&m.iov)?;
+    let (name, len) = if m.name == 0 { (0, 0) } else { (m.name, m.name_len) };
+    let w = [args[0], 1, data.len() as u64, args[2], name, len];
+    forward_call(cluster, g, 44, w, Some(&data), false).map(|(r, _)| r)
+}
+
+/// `recvmsg` with no control buffer as one `recvfrom`, scattered into the buffers; the source
+/// address, if the message has room for one, and its length come back into the message as
+/// `recvfrom` returns them (its length is carried as `fwd::returned_len` says); the message's
+/// flags come back 0.
+fn recvmsg(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    let m = read_msghdr(args[1])?;
+    if m.control_len != 0 {
+        not_available(47, "control messages are not forwarded yet");
+        return Err(enosys());
+    }
+    let mut r = [args[0], 1, 0, args[2] & 0xffff_ffff, 0, 0];
+    if m.name != 0 {
+        // recvfrom(fd, buf, size, flags, msg_name, &msg_namelen).
+        r[4] = m.name;
+        r[5] = args[1] + 8;
+        fwd::Carry::High(3).put(&mut r, m.name_len);
+    }
+    let r = scatter(cluster, g, &m.iov, 45, r)?;
+    if r >= 0 {
+        cur::write_user(args[1] + 48, &0u32.to_ne_bytes())?;
+    }
+    Ok(r)
+}
+
+/// The contents of the buffers `iov`, at most [`fwd::MAX_BUF`] bytes.
+fn gather(iov: &[(u64, u64)]) -> Result<KVec<u8>> {
     let mut data = KVec::new();
     for &(base, len) in iov.iter() {
         let room = fwd::MAX_BUF - data.len();
@@ -2453,20 +2614,30 @@ fn writev(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
             break;
         }
     }
-    let w = [args[0], 1, data.len() as u64, 0, 0, 0];
-    forward_call(cluster, g, 1, w, Some(&data), false).map(|(r, _)| r)
+    Ok(data)
 }
 
 /// `readv` as one `read`, scattered into the buffers.
 fn readv(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
     let iov = read_iovecs(args[1], args[2])?;
-    let total: u64 = iov
+    scatter(cluster, g, &iov, 0, [args[0], 1, 0, 0, 0, 0])
+}
+
+/// Makes the read-like call `nr` (`read`, `recvfrom`) with `args`, its length (argument 2) the
+/// buffers' total, and scatters what it read into `iov`.
+fn scatter(
+    cluster: &Cluster,
+    g: &Guest,
+    iov: &[(u64, u64)],
+    nr: u32,
+    mut args: [u64; 6],
+) -> Result<i64> {
+    args[2] = iov
         .iter()
         .map(|v| v.1)
         .sum::<u64>()
         .min(fwd::MAX_BUF as u64);
-    let r = [args[0], 1, total, 0, 0, 0];
-    let (res, out) = forward_call(cluster, g, 0, r, None, true)?;
+    let (res, out) = forward_call(cluster, g, nr, args, None, true)?;
     if let Some(data) = out {
         let mut at = 0usize;
         for &(base, len) in iov.iter() {
@@ -2511,11 +2682,11 @@ fn forward_call(
     collect: bool,
 ) -> Result<(i64, Option<KVec<u8>>)> {
     let spec = fwd::spec(nr, &args).ok_or(enosys())?;
-    // Lengths beyond what one call carries are cut (a read or write transfers less).
+    // Lengths beyond what one call carries are cut (a read or write transfers less, an
+    // `epoll_wait` returns fewer events).
     for a in spec.iter() {
-        if let fwd::Arg::In(fwd::Len::Arg(i)) | fwd::Arg::OutRet(fwd::Len::Arg(i)) = *a {
-            let i = usize::from(i);
-            args[i] = args[i].min(fwd::MAX_BUF as u64);
+        if let Some((i, limit)) = a.count_limit() {
+            args[i] = args[i].min(limit);
         }
     }
     let mut held: [Option<KVec<u8>>; 6] = Default::default();

@@ -8,6 +8,7 @@
 
 mod balance;
 mod cluster;
+mod hide;
 #[path = "../rust/ksys.rs"]
 mod ksys;
 mod migrate;

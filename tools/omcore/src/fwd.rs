@@ -42,6 +42,8 @@ pub enum Len {
     ArgTimes(u8, u32),
     /// An `fd_set` for the number of descriptors in argument `i`: 8 bytes per 64.
     FdSet(u8),
+    /// The upper half of argument `i` (see [`Carry::High`]).
+    High(u8),
 }
 
 /// What one argument of a forwarded call is.
@@ -55,7 +57,8 @@ pub enum Arg {
     In(Len),
     /// A buffer the call writes, wholly when it succeeds.
     Out(Len),
-    /// A buffer the call writes, as many bytes as it returns.
+    /// A buffer the call writes, as many bytes as it returns (as many elements, for an
+    /// [`Len::ArgTimes`] array).
     OutRet(Len),
     /// A buffer the call reads and writes.
     InOut(Len),
@@ -84,8 +87,36 @@ impl Arg {
             Len::Arg(i) => args[usize::from(i)],
             Len::ArgTimes(i, n) => args[usize::from(i)].saturating_mul(u64::from(n)),
             Len::FdSet(i) => args[usize::from(i)].div_ceil(64).saturating_mul(8),
+            Len::High(i) => args[usize::from(i)] >> 32,
         };
         Some(n.min(MAX_BUF as u64) as usize)
+    }
+
+    /// How many bytes of this output buffer, `len` long, the call wrote when it returned
+    /// `result` (>= 0).
+    pub fn written(self, len: usize, result: u64) -> usize {
+        match self {
+            Arg::OutRet(Len::ArgTimes(_, n)) => result.saturating_mul(u64::from(n)),
+            Arg::OutRet(_) => result,
+            _ => return len,
+        }
+        .min(len as u64) as usize
+    }
+
+    /// The largest value of the count argument this buffer's length depends on such that the
+    /// buffer fits in [`MAX_BUF`]: `Some((index, limit))` for a length taken from an argument.
+    /// The guest lowers a larger count to it (a read, a write or an `epoll_wait` then does less,
+    /// as it may).
+    pub fn count_limit(self) -> Option<(usize, u64)> {
+        let l = match self {
+            Arg::In(l) | Arg::Out(l) | Arg::OutRet(l) | Arg::InOut(l) => l,
+            Arg::Int | Arg::Str => return None,
+        };
+        match l {
+            Len::Arg(i) => Some((usize::from(i), MAX_BUF as u64)),
+            Len::ArgTimes(i, n) => Some((usize::from(i), (MAX_BUF / n.max(1) as usize) as u64)),
+            Len::Fixed(_) | Len::FdSet(_) | Len::High(_) => None,
+        }
     }
 }
 
@@ -113,21 +144,75 @@ const TERMIOS: Len = F(36);
 /// Largest address or option a call returns through a length pointer.
 pub const MAX_RETURNED: u64 = 4096;
 
+/// Where a call that returns an address carries its buffer's length (see [`returned_len`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carry {
+    /// In argument `i`, which the call does not use.
+    Arg(usize),
+    /// In the upper half of argument `i`, a 32-bit value of which the kernel reads only the
+    /// lower half.
+    High(usize),
+}
+
+impl Carry {
+    /// Puts `len`, cut to [`MAX_RETURNED`], where this says.
+    pub fn put(self, args: &mut [u64; 6], len: u64) {
+        let len = len.min(MAX_RETURNED);
+        match self {
+            Carry::Arg(i) => args[i] = len,
+            Carry::High(i) => args[i] = (args[i] & 0xffff_ffff) | len << 32,
+        }
+    }
+}
+
 /// Calls that return an address (or an option) into a buffer whose length is a `u32` the call
-/// reads and updates through a pointer: `(pointer argument, spare argument)`. The guest reads
-/// that length before forwarding and puts it, cut to [`MAX_RETURNED`], in the spare argument (one
-/// the call does not use), so that the buffer's length is an argument like any other; the buffer
-/// travels both ways, so bytes past what the call writes come back unchanged.
-pub fn returned_len(nr: u32, args: &[u64; 6]) -> Option<(usize, usize)> {
+/// reads and updates through a pointer: `(pointer argument, where the length goes)`. The guest
+/// reads that length before forwarding and carries it, cut to [`MAX_RETURNED`], in an argument
+/// the call does not use (or the unused upper half of one), so that the buffer's length is an
+/// argument like any other; the buffer travels both ways, so bytes past what the call writes come
+/// back unchanged.
+pub fn returned_len(nr: u32, args: &[u64; 6]) -> Option<(usize, Carry)> {
     match nr {
         // accept(fd, addr, len), accept4(fd, addr, len, flags): spare argument 4.
-        43 | 288 if args[1] != 0 && args[2] != 0 => Some((2, 4)),
+        43 | 288 if args[1] != 0 && args[2] != 0 => Some((2, Carry::Arg(4))),
+        // recvfrom(fd, buf, size, flags, addr, len): all six used; flags is 32 bits.
+        45 if args[4] != 0 && args[5] != 0 => Some((5, Carry::High(3))),
         // getsockname, getpeername (fd, addr, len): spare argument 3.
-        51 | 52 => Some((2, 3)),
+        51 | 52 => Some((2, Carry::Arg(3))),
         // getsockopt(fd, level, name, value, len): spare argument 5.
-        55 => Some((4, 5)),
+        55 => Some((4, Carry::Arg(5))),
         _ => None,
     }
+}
+
+/// The handler a deputy is given for a signal its guest catches: neither `SIG_DFL` (0) nor
+/// `SIG_IGN` (1). The deputy never runs a handler (it takes signals off itself and forwards
+/// them), so the value only makes the signal's disposition at home the guest's.
+pub const MIRRORED_HANDLER: u64 = 2;
+
+/// A native-endian word of a `struct kernel_sigaction` (handler 0, flags 8, restorer 16, mask 24).
+fn action_word(act: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&act[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+/// The action (`struct kernel_sigaction`: handler, flags, restorer, mask) a deputy takes when its
+/// guest sets `act` with `rt_sigaction`: the same disposition (default, ignored, or caught, see
+/// [`MIRRORED_HANDLER`]), flags and mask, no restorer. So a signal sent to the home pid is judged
+/// at home as the guest would judge it: one the guest catches does not kill the deputy, one it
+/// ignores is dropped, and `SIGCHLD`'s `SIG_IGN` or `SA_NOCLDWAIT` reap the home's children.
+pub fn mirrored_action(act: &[u8; 32]) -> [u8; 32] {
+    let mut m = *act;
+    let handler = action_word(act, 0);
+    let class = if handler <= 1 {
+        handler
+    } else {
+        MIRRORED_HANDLER
+    };
+    m[..8].copy_from_slice(&class.to_ne_bytes());
+    m[16..24].fill(0);
+    m
 }
 
 /// How the arguments of home call `nr` are forwarded; `None` for calls that are not forwarded
@@ -168,6 +253,15 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         55 if args[5] <= MAX_RETURNED => s(&[Int, Int, Int, InOut(A(5)), InOut(F(4)), Int]),
         44 => s(&[Int, In(A(2)), Int, Int, In(A(5)), Int]), // sendto
         45 if args[4] == 0 && args[5] == 0 => s(&[Int, OutRet(A(2)), Int, Int]), // recvfrom
+        // recvfrom with an address, its length in flags' upper half (`returned_len`).
+        45 if args[3] >> 32 <= MAX_RETURNED => s(&[
+            Int,
+            OutRet(A(2)),
+            Int,
+            Int,
+            InOut(Len::High(3)),
+            InOut(F(4)),
+        ]),
         48 => s(&[Int, Int]),                               // shutdown
         53 => s(&[Int, Int, Int, Out(F(8))]),               // socketpair
         54 => s(&[Int, Int, Int, In(A(4)), Int]),           // setsockopt
@@ -207,6 +301,39 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         266 => s(&[Str, Int, Str]),                         // symlinkat
         267 => s(&[Int, Str, OutRet(A(3)), Int]),           // readlinkat
         268 | 269 => s(&[Int, Str, Int]),                   // fchmodat, faccessat
+        // rt_sigaction runs where the process runs; the guest also sends its deputy the
+        // action's disposition (`mirrored_action`), with no old action and an 8-byte mask.
+        13 if args[2] == 0 && args[3] == 8 => s(&[Int, In(F(32)), Int, Int]),
+        213 | 291 => s(&[Int]), // epoll_create, epoll_create1
+        // POSIX timers live at home (their signals are forwarded): timer_create(clock,
+        // sigevent, id), timer_settime(id, flags, new, old), timer_gettime(id, value),
+        // timer_getoverrun(id), timer_delete(id).
+        222 => s(&[Int, In(F(64)), Out(F(4))]),
+        223 => s(&[Int, Int, In(F(32)), Out(F(32))]),
+        224 => s(&[Int, Out(F(32))]),
+        225 | 226 => s(&[Int]),
+        // timerfd_create(clock, flags), timerfd_settime(fd, flags, new, old),
+        // timerfd_gettime(fd, value), eventfd(count), eventfd2(count, flags).
+        283 | 290 => s(&[Int, Int]),
+        286 => s(&[Int, Int, In(F(32)), Out(F(32))]),
+        287 => s(&[Int, Out(F(32))]),
+        284 => s(&[Int]),
+        // epoll_wait(epfd, events, maxevents, timeout): 12-byte events, as many as it returns.
+        232 => s(&[Int, OutRet(AT(2, 12)), Int, Int]),
+        233 => s(&[Int, Int, Int, In(F(12))]), // epoll_ctl
+        // epoll_pwait: the same with a signal mask of argument 5's size; epoll_pwait2 with a
+        // timespec for the timeout.
+        281 => s(&[Int, OutRet(AT(2, 12)), Int, Int, In(A(5)), Int]),
+        441 => s(&[Int, OutRet(AT(2, 12)), Int, In(F(16)), In(A(5)), Int]),
+        // pselect6 without a signal mask (what the C library's `select` makes): three fd_sets
+        // and a timespec, all updated. (The guest drops a mask argument that holds no mask.)
+        270 if args[5] == 0 => s(&[
+            Int,
+            InOut(FDS(0)),
+            InOut(FDS(0)),
+            InOut(FDS(0)),
+            InOut(F(16)),
+        ]),
         // ppoll: the pollfds, a timespec (updated), the signal mask of argument 4's size.
         271 => s(&[InOut(AT(1, 8)), Int, InOut(F(16)), In(A(4)), Int]),
         285 => s(&[Int, Int, Int, Int]),              // fallocate
@@ -383,6 +510,13 @@ impl<'a> Request<'a> {
                 return Err(PayloadError::Field("buffer"));
             }
         }
+        // A mirrored action has one of the three handler values, and no restorer.
+        if nr == 13
+            && !bufs[1]
+                .is_some_and(|a| action_word(a, 0) <= MIRRORED_HANDLER && action_word(a, 16) == 0)
+        {
+            return Err(PayloadError::Field("action"));
+        }
         Ok(Self {
             mig_id: be32(p, 0),
             seq: be32(p, 4),
@@ -449,7 +583,7 @@ impl<'a> Reply<'a> {
             let a = spec[i];
             let max = a.len(args).unwrap_or(0);
             let fits = match a {
-                Arg::OutRet(_) => self.result >= 0 && b.len() as i64 <= self.result,
+                Arg::OutRet(_) => self.result >= 0 && b.len() <= a.written(max, self.result as u64),
                 _ => true,
             };
             if !a.is_output() || args[i] == 0 || b.len() > max || !fits {
@@ -541,6 +675,102 @@ mod tests {
     }
 
     #[test]
+    fn timers_and_event_descriptors() {
+        let create = spec(222, &[1, 0x1000, 0x2000, 0, 0, 0]).unwrap();
+        assert_eq!((create[1], create[2]), (In(F(64)), Out(F(4))));
+        let set = spec(223, &[0, 0, 0x1000, 0, 0, 0]).unwrap();
+        assert_eq!((set[2], set[3]), (In(F(32)), Out(F(32))));
+        assert_eq!(spec(226, &[0; 6]).unwrap(), [Int; 6]);
+        assert_eq!(spec(286, &[3, 0, 1, 2, 0, 0]).unwrap(), set);
+        assert_eq!(spec(290, &[0; 6]).unwrap(), [Int; 6]);
+    }
+
+    #[test]
+    fn actions_are_mirrored_by_disposition() {
+        let act = |h: u64| {
+            let mut a = [0u8; 32];
+            a[..8].copy_from_slice(&h.to_ne_bytes());
+            a[8..16].copy_from_slice(&0x0400_0004u64.to_ne_bytes()); // SA_RESTORER | SA_SIGINFO
+            a[16..24].copy_from_slice(&0x40_1000u64.to_ne_bytes());
+            a[24..].copy_from_slice(&0x2000u64.to_ne_bytes());
+            a
+        };
+        for (h, want) in [(0, 0), (1, 1), (0x40_2000, MIRRORED_HANDLER)] {
+            let m = mirrored_action(&act(h));
+            assert_eq!(action_word(&m, 0), want);
+            assert_eq!(action_word(&m, 8), 0x0400_0004);
+            assert_eq!(action_word(&m, 16), 0);
+            assert_eq!(action_word(&m, 24), 0x2000);
+        }
+        // The deputy takes only mirrored actions.
+        let req = |a: &[u8; 32]| {
+            let mut bufs: Bufs<'_> = [None; 6];
+            bufs[1] = Some(&a[..]);
+            let r = Request {
+                mig_id: 1,
+                seq: 1,
+                nr: 13,
+                args: [14, 1, 0, 8, 0, 0],
+                bufs,
+            };
+            Request::decode(&round_trip(&r)).is_ok()
+        };
+        assert!(req(&mirrored_action(&act(0x40_2000))));
+        assert!(!req(&act(0x40_2000)));
+        assert!(spec(13, &[14, 1, 0x3000, 8, 0, 0]).is_none());
+    }
+
+    #[test]
+    fn pselect6_without_a_mask() {
+        let a = [65, 1, 2, 3, 4, 0];
+        let p = spec(270, &a).unwrap();
+        assert_eq!(p[1].len(&a), Some(16));
+        assert_eq!(p[4].len(&a), Some(16));
+        assert_eq!(p[5], Int);
+        assert!(spec(270, &[65, 1, 2, 3, 4, 0x5000]).is_none());
+    }
+
+    #[test]
+    fn epoll_returns_whole_events() {
+        let args = [3, 0x1000, 10, 500, 0, 0];
+        let wait = spec(232, &args).unwrap();
+        assert_eq!(wait[1].len(&args), Some(120));
+        // Three ready events: 36 bytes come back; never more than the buffer.
+        assert_eq!(wait[1].written(120, 3), 36);
+        assert_eq!(wait[1].written(120, 99), 120);
+        // maxevents is lowered so that the events fit in one call.
+        assert_eq!(wait[1].count_limit(), Some((2, (MAX_BUF / 12) as u64)));
+        let pwait = spec(281, &[3, 0x1000, 10, 500, 0x2000, 8]).unwrap();
+        assert_eq!(pwait[4].len(&[3, 0x1000, 10, 500, 0x2000, 8]), Some(8));
+        assert_eq!(spec(233, &[3, 1, 4, 0x3000, 0, 0]).unwrap()[3], In(F(12)));
+        assert_eq!(spec(291, &[0; 6]).unwrap(), [Int; 6]);
+        // getgroups returns a count of 4-byte groups.
+        assert_eq!(
+            spec(115, &[8, 0x1000, 0, 0, 0, 0]).unwrap()[1].written(32, 2),
+            8
+        );
+        // read returns bytes; an input buffer is all there is.
+        assert_eq!(spec(0, &[0; 6]).unwrap()[1].written(100, 7), 7);
+        assert_eq!(In(F(12)).written(12, 0), 12);
+        assert_eq!(In(F(12)).count_limit(), None);
+        // A reply may carry the events the result counts, no more.
+        let reply = |n: usize, result: i64| {
+            let ev = [0u8; 120];
+            Reply {
+                mig_id: 1,
+                seq: 1,
+                result,
+                bufs: [None, Some(&ev[..n]), None, None, None, None],
+            }
+            .check(232, &args)
+            .is_ok()
+        };
+        assert!(reply(36, 3));
+        assert!(!reply(48, 3));
+        assert!(!reply(12, -4));
+    }
+
+    #[test]
     fn sockets_without_returned_addresses_are_forwarded() {
         assert!(spec(41, &[2, 1, 0, 0, 0, 0]).is_some());
         let connect = spec(42, &[3, 0x1000, 16, 0, 0, 0]).unwrap();
@@ -548,25 +778,38 @@ mod tests {
         assert!(spec(288, &[3, 0, 0, 0x80000, 0, 0]).is_some());
         // An address returned through a length pointer: its length is in the spare argument.
         let args = [3, 0x1000, 0x2000, 0x80000, 16, 0];
-        assert_eq!(returned_len(288, &args), Some((2, 4)));
+        assert_eq!(returned_len(288, &args), Some((2, Carry::Arg(4))));
         let acc = spec(288, &args).unwrap();
         assert_eq!((acc[1].len(&args), acc[2].len(&args)), (Some(16), Some(4)));
         assert!(acc[1].is_input() && acc[1].is_output());
         assert!(spec(288, &[3, 0x1000, 0x2000, 0, MAX_RETURNED + 1, 0]).is_none());
         assert_eq!(
             returned_len(51, &[3, 0x1000, 0x2000, 0, 0, 0]),
-            Some((2, 3))
+            Some((2, Carry::Arg(3)))
         );
         assert_eq!(
             returned_len(55, &[3, 1, 2, 0x1000, 0x2000, 0]),
-            Some((4, 5))
+            Some((4, Carry::Arg(5)))
         );
         assert!(spec(55, &[3, 1, 2, 0x1000, 0x2000, 4]).is_some());
         assert_eq!(returned_len(41, &[0; 6]), None);
-        // recvfrom with an address has no spare argument: not forwarded.
-        assert!(spec(45, &[3, 0x1000, 10, 0, 0x2000, 0x3000]).is_none());
         let recv = spec(45, &[3, 0x1000, 10, 0, 0, 0]).unwrap();
         assert_eq!(recv[1], OutRet(A(2)));
+        // recvfrom with an address: the length rides in the upper half of the flags.
+        let mut args = [3, 0x1000, 10, 0x40, 0x2000, 0x3000];
+        let (ptr, carry) = returned_len(45, &args).unwrap();
+        assert_eq!((ptr, carry), (5, Carry::High(3)));
+        carry.put(&mut args, 16);
+        assert_eq!(args[3], 16 << 32 | 0x40);
+        let recv = spec(45, &args).unwrap();
+        assert_eq!(
+            (recv[4].len(&args), recv[5].len(&args)),
+            (Some(16), Some(4))
+        );
+        carry.put(&mut args, 1 << 20);
+        assert_eq!(args[3] >> 32, MAX_RETURNED);
+        args[3] = (MAX_RETURNED + 1) << 32;
+        assert!(spec(45, &args).is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod balance;
 pub mod frame;
 pub mod fwd;
 pub mod gossip;
+pub mod hide;
 pub mod image;
 pub mod map;
 pub mod mig;

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guests are not the host's processes (openMosix semantics): while guests run here, the
+//! system-call hooks keep them out of the host's own processes' sight and reach. A call that names
+//! a guest by pid (kill, tgkill, sigqueue, pidfd_open, ptrace, process_vm_*, prlimit, sched_*,
+//! priorities...) fails with `ESRCH`, as for a pid that does not exist; `kill(-1, sig)` is made
+//! by the module in the caller's name for every process but the guests; a listing of `/proc`'s
+//! root leaves their entries out. The pure parts (which arguments name a process, the listing
+//! filter) are `omcore::hide`, tested on the host.
+//!
+//! What this does not cover: a path naming `/proc/PID` directly.
+
+use crate::ksys::task::cur;
+use crate::migrate::{call_args, skip_call, Migrations};
+use crate::omcore::hide;
+use kernel::prelude::*;
+
+/// Index of `ax`, `orig_ax` and `ip` in the saved registers.
+const AX: usize = 10;
+const ORIG_AX: usize = 15;
+const IP: usize = 16;
+
+/// Largest listing filtered (a `getdents64` buffer; `ls` and `ps` use 32 KiB).
+const MAX_LISTING: usize = 1 << 20;
+
+/// `sys_enter` of one of this node's own processes while guests run here: a call naming a guest
+/// does not happen and returns `ESRCH`.
+pub(crate) fn enter(mig: &Migrations, nr: i64) {
+    let Ok(nr) = u32::try_from(nr) else { return };
+    let args = call_args(&cur::regs());
+    if hide::is_kill_all(nr, &args) {
+        // kill(-1, sig): made here, without the guests.
+        let r = cur::kill_all_except(args[1] as i32, &mig.guest_pids());
+        skip_call(i64::from(r));
+    } else if hide::named_pids(nr, &args).any(|pid| mig.is_guest_pid(pid)) {
+        skip_call(-i64::from(ESRCH.to_errno().unsigned_abs()));
+    }
+}
+
+/// `sys_exit` of one of this node's own processes while guests run here: a `getdents64` of a
+/// proc file system's root loses the guests' entries. When they were all the call returned,
+/// the call is made again (the directory position is already past them), so that an empty
+/// result still means the end.
+pub(crate) fn exit(mig: &Migrations) {
+    let mut pt = cur::regs();
+    let [fd, dirp, ..] = call_args(&pt);
+    let ret = pt[AX] as i64;
+    if pt[ORIG_AX] != u64::from(hide::GETDENTS64) || ret <= 0 || ret as usize > MAX_LISTING {
+        return;
+    }
+    if !cur::fd_is_proc_root(fd as i32) {
+        return;
+    }
+    let pids = mig.guest_pids();
+    if pids.is_empty() {
+        return;
+    }
+    let Ok(mut buf) = KVec::from_elem(0u8, ret as usize, GFP_KERNEL) else {
+        return;
+    };
+    if cur::read_user(dirp, &mut buf).is_err() {
+        return;
+    }
+    let Some(n) = hide::filter_dirents(&mut buf, |p| pids.contains(&p)) else {
+        return;
+    };
+    if n == buf.len() {
+        return;
+    }
+    if n == 0 {
+        // Again, from where the listing is now.
+        pt[AX] = pt[ORIG_AX];
+        pt[IP] -= 2;
+    } else {
+        if cur::write_user(dirp, &buf[..n]).is_err() {
+            return;
+        }
+        pt[AX] = n as u64;
+    }
+    cur::set_regs(&pt);
+}
