@@ -1,36 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `omx-io SECONDS`: a test program that burns the CPU for about SECONDS (time to be migrated),
-//! then works with files in its current directory and writes a transcript to standard output:
+//! `omx-io SECONDS [ROUNDS]`: a test program that, ROUNDS times (default 1), burns the CPU for
+//! about SECONDS (time to be migrated), then works with files in its current directory and writes
+//! a transcript to standard output (and a line to standard error, whether it is a terminal):
 //! create and write a file by a relative path, seek and read it back, append with `O_APPEND`,
-//! check sizes with `fstat`/`statx`, list the directory, rename and remove files, read
-//! standard input to its end. The transcript is the same wherever the process runs, as long as
-//! its files, directory and standard streams are the home node's.
+//! check sizes with `fstat`/`statx`, list the directory, rename and remove files, read standard
+//! input to its end (the first round reads it all), wait with `epoll` on a pipe of its own, send
+//! and receive a message in pieces (`sendmsg`, `pselect6`, `recvmsg`) on a socket pair of its
+//! own, and datagrams with their source address (`recvfrom`, `recvmsg`). The transcript is the
+//! same wherever the process runs, as long as its files, directory and standard streams are the
+//! home node's.
 
 mod cpu;
+mod raw;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 fn main() {
-    let secs: f64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1.0);
-    // Phase 1: CPU only.
-    let x = cpu::burn(secs);
+    let arg = |i: usize| std::env::args().nth(i).and_then(|a| a.parse::<f64>().ok());
+    let secs = arg(1).unwrap_or(1.0);
+    let rounds = arg(2).unwrap_or(1.0) as u32;
     let out = std::io::stdout();
     let mut out = out.lock();
-    let r = run(&mut out);
-    if let Err(e) = r {
-        writeln!(out, "error: {e}").ok();
-        std::process::exit(1);
+    let mut x = 0;
+    for round in 0..rounds {
+        // CPU only, then the files.
+        x ^= cpu::burn(secs);
+        writeln!(out, "round {round}").ok();
+        if let Err(e) = run(&mut out) {
+            writeln!(out, "error: {e}").ok();
+            std::process::exit(1);
+        }
     }
     writeln!(out, "done {}", x & 1 | 1).ok();
 }
 
 fn run(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "cwd {}", std::env::current_dir()?.display())?;
+    // Standard error: the terminal it had at home, if it had one (TCGETS; c_lflag at 12).
+    let mut termios = [0u8; 36];
+    let tty = sys(16, [2, 0x5401, termios.as_mut_ptr() as u64, 0, 0, 0]).is_ok();
+    let lflag = u32::from_ne_bytes([termios[12], termios[13], termios[14], termios[15]]);
+    writeln!(out, "stderr is a terminal: {tty} (c_lflag {lflag:#x})")?;
+    eprintln!("omx-io: a line on standard error");
     let mut f = File::create("data.txt")?;
     for i in 0..100 {
         writeln!(f, "line {i}")?;
@@ -71,5 +84,167 @@ fn run(out: &mut impl Write) -> std::io::Result<()> {
         input.len(),
         input.lines().last()
     )?;
+    epoll(out)?;
+    messages(out)
+}
+
+/// A raw system call whose pointer arguments, if any, point to buffers the caller owns.
+fn sys(nr: u64, a: [u64; 6]) -> std::io::Result<i64> {
+    // SAFETY: the calls made here (pipe2, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
+    // write, close, socketpair, bind, sendto, sendmsg, pselect6, recvfrom, recvmsg) touch only
+    // the buffers their arguments point to (directly, or through a msghdr's iovecs), which
+    // `epoll`, `messages` and `datagrams` own for the call, with room for what the call writes.
+    let r = unsafe { raw::syscall6(nr, a) };
+    if r < 0 {
+        return Err(std::io::Error::from_raw_os_error(-r as i32));
+    }
+    Ok(r)
+}
+
+/// `epoll` on a pipe of its own: a wait that times out, then one that finds the byte written.
+fn epoll(out: &mut impl Write) -> std::io::Result<()> {
+    const EPOLLIN: u32 = 1;
+    const COOKIE: u64 = 0x5eed_0fe9;
+    let mut fds = [0i32; 2];
+    sys(293, [fds.as_mut_ptr() as u64, 0o2_000_000, 0, 0, 0, 0])?; // pipe2, O_CLOEXEC
+    let ep = sys(291, [0o2_000_000, 0, 0, 0, 0, 0])? as u64; // epoll_create1
+                                                             // struct epoll_event (packed): events, data.
+    let mut ev = [0u8; 12];
+    ev[..4].copy_from_slice(&EPOLLIN.to_ne_bytes());
+    ev[4..].copy_from_slice(&COOKIE.to_ne_bytes());
+    sys(233, [ep, 1, fds[0] as u64, ev.as_ptr() as u64, 0, 0])?; // epoll_ctl ADD
+    let mut evs = [0xffu8; 12 * 4];
+    let before = sys(232, [ep, evs.as_mut_ptr() as u64, 4, 50, 0, 0])?; // epoll_wait
+    sys(1, [fds[1] as u64, b"x".as_ptr() as u64, 1, 0, 0, 0])?;
+    // epoll_pwait, no signal mask.
+    let after = sys(281, [ep, evs.as_mut_ptr() as u64, 4, 1000, 0, 8])?;
+    let events = u32::from_ne_bytes(evs[..4].try_into().unwrap_or_default());
+    let data = u64::from_ne_bytes(evs[4..12].try_into().unwrap_or_default());
+    let untouched = evs[12..].iter().all(|&b| b == 0xff);
+    writeln!(
+        out,
+        "epoll: {before} ready before a write, {after} after: events {events:#x} data {data:#x}, \
+         rest untouched {untouched}"
+    )?;
+    for fd in [ep, fds[0] as u64, fds[1] as u64] {
+        sys(3, [fd, 0, 0, 0, 0, 0])?;
+    }
+    Ok(())
+}
+
+/// A socket pair of its own: `sendmsg` of two pieces, `pselect6` until the other end is readable,
+/// `recvmsg` into two buffers.
+fn messages(out: &mut impl Write) -> std::io::Result<()> {
+    let mut sv = [0i32; 2];
+    // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
+    sys(53, [1, 1 | 0o2_000_000, 0, sv.as_mut_ptr() as u64, 0, 0])?;
+    let (a, b) = (b"hello, ", b"world");
+    let iov = [
+        a.as_ptr() as u64,
+        a.len() as u64,
+        b.as_ptr() as u64,
+        b.len() as u64,
+    ];
+    // struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
+    let msg = [0, 0, iov.as_ptr() as u64, 2, 0, 0, 0u64];
+    let sent = sys(46, [sv[0] as u64, msg.as_ptr() as u64, 0, 0, 0, 0])?;
+    let fd = sv[1] as usize;
+    let mut set = [0u64; 16];
+    set[fd / 64] |= 1 << (fd % 64);
+    let mut ts = [5u64, 0];
+    // The last argument of pselect6: {mask pointer, size}, here with no mask.
+    let no_mask = [0u64, 8];
+    let ready = sys(
+        270,
+        [
+            fd as u64 + 1,
+            set.as_mut_ptr() as u64,
+            0,
+            0,
+            ts.as_mut_ptr() as u64,
+            no_mask.as_ptr() as u64,
+        ],
+    )?;
+    let readable = set[fd / 64] >> (fd % 64) & 1;
+    let (mut x, mut y) = ([0u8; 4], [0u8; 32]);
+    let riov = [
+        x.as_mut_ptr() as u64,
+        x.len() as u64,
+        y.as_mut_ptr() as u64,
+        y.len() as u64,
+    ];
+    let mut rmsg = [0, 0, riov.as_ptr() as u64, 2, 0, 0, 0xffff_ffffu64];
+    let got = sys(47, [fd as u64, rmsg.as_mut_ptr() as u64, 0, 0, 0, 0])? as usize;
+    let text = [&x[..], &y[..got.saturating_sub(4)]].concat();
+    writeln!(
+        out,
+        "socketpair: sendmsg {sent}, pselect6 {ready} (readable {readable}), recvmsg {got} {:?}, \
+         flags {}",
+        String::from_utf8_lossy(&text),
+        rmsg[6] & 0xffff_ffff
+    )?;
+    for fd in sv {
+        sys(3, [fd as u64, 0, 0, 0, 0, 0])?;
+    }
+    datagrams(out)
+}
+
+/// A datagram socket pair of its own, the sender bound to an abstract name: `recvfrom` and
+/// `recvmsg` with room for the source address.
+fn datagrams(out: &mut impl Write) -> std::io::Result<()> {
+    let mut dv = [0i32; 2];
+    // socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC).
+    sys(53, [1, 2 | 0o2_000_000, 0, dv.as_mut_ptr() as u64, 0, 0])?;
+    let (tx, rx) = (dv[0] as u64, dv[1] as u64);
+    // struct sockaddr_un: AF_UNIX, then an abstract name (a leading NUL).
+    let name = b"\0omx-io-dgram";
+    let mut me = [0u8; 2 + 13];
+    me[..2].copy_from_slice(&1u16.to_ne_bytes());
+    me[2..].copy_from_slice(name);
+    sys(49, [tx, me.as_ptr() as u64, me.len() as u64, 0, 0, 0])?; // bind
+    for m in [&b"ping"[..], b"pong!"] {
+        sys(44, [tx, m.as_ptr() as u64, m.len() as u64, 0, 0, 0])?; // sendto
+    }
+    let show = |a: &[u8]| a.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let (mut buf, mut addr, mut alen) = ([0u8; 16], [0xaau8; 24], 24u32);
+    let n = sys(
+        45,
+        [
+            rx,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            addr.as_mut_ptr() as u64,
+            core::ptr::from_mut(&mut alen) as u64,
+        ],
+    )? as usize;
+    writeln!(
+        out,
+        "recvfrom {n} {:?} from {alen} bytes {}",
+        String::from_utf8_lossy(&buf[..n]),
+        show(&addr)
+    )?;
+    let (mut buf, mut addr) = ([0u8; 16], [0xaau8; 24]);
+    let iov = [buf.as_mut_ptr() as u64, buf.len() as u64];
+    let mut msg = [
+        addr.as_mut_ptr() as u64,
+        24,
+        iov.as_ptr() as u64,
+        1,
+        0,
+        0,
+        0,
+    ];
+    let n = sys(47, [rx, msg.as_mut_ptr() as u64, 0, 0, 0, 0])? as usize;
+    writeln!(
+        out,
+        "recvmsg {n} {:?} from {} bytes {}",
+        String::from_utf8_lossy(&buf[..n]),
+        msg[1] & 0xffff_ffff,
+        show(&addr)
+    )?;
+    for fd in [tx, rx] {
+        sys(3, [fd, 0, 0, 0, 0, 0])?;
+    }
     Ok(())
 }

@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `omx-sig SECONDS`: a test program for signals and timers. It installs a `SIGALRM` handler
-//! (without `SA_RESTART`), burns the CPU for about SECONDS (time to be migrated), then:
-//! `alarm(1)` and `pause()` until the handler ran; an interval timer (`setitimer`, 200 ms) until
-//! it fired five times, then disarmed and read back with `getitimer`; `alarm(1)` during a
-//! blocking `read` of standard input (an open, empty pipe), which the signal interrupts with
-//! `EINTR`. It writes a transcript to standard output, the same wherever it runs when its timers
-//! and signals behave as at home. Exit status 0, or 1 when something went wrong.
+//! `omx-sig SECONDS [ROUNDS]`: a test program for signals and timers. It installs a `SIGALRM`
+//! handler (without `SA_RESTART`), then ROUNDS times (default 1) burns the CPU for about SECONDS
+//! (time to be migrated), then: installs a `SIGUSR1` handler and sends `SIGUSR1` to its own pid
+//! (the handler must run, set where the process runs by then); `alarm(1)` and `pause()` until
+//! the handler ran; an interval timer (`setitimer`, 200 ms) until it fired five times, then
+//! disarmed and read back with `getitimer`; a POSIX timer (`timer_create`, `timer_settime`,
+//! `timer_gettime`, `timer_delete`); `alarm(1)` during a blocking `read` of standard input (an
+//! open, empty pipe), which the signal interrupts with `EINTR`. It writes a transcript to
+//! standard output, the same wherever it runs when its timers and signals behave as at home.
+//! Exit status 0, or 1 when something went wrong.
 
 mod cpu;
+mod raw;
 
-use std::arch::{asm, global_asm};
+use std::arch::global_asm;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
+const SIGUSR1: u64 = 10;
 const SIGALRM: u64 = 14;
 const SA_RESTORER: u64 = 0x0400_0000;
 const EINTR: i64 = 4;
@@ -24,6 +29,13 @@ static FIRED: AtomicU32 = AtomicU32::new(0);
 
 extern "C" fn on_alarm(_sig: i32) {
     FIRED.fetch_add(1, SeqCst);
+}
+
+/// `SIGUSR1` handler invocations so far.
+static USR1: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_usr1(_sig: i32) {
+    USR1.fetch_add(1, SeqCst);
 }
 
 // The return path of a handler: `rt_sigreturn`, as libc's restorer does.
@@ -41,23 +53,10 @@ extern "C" {
 
 /// A raw system call with up to four arguments; returns the kernel's value (`-errno` on error).
 fn syscall4(nr: u64, a: u64, b: u64, c: u64, d: u64) -> i64 {
-    let ret: i64;
-    // SAFETY: the calls made here (rt_sigaction, alarm, pause, setitimer, getitimer, read) only
-    // read and write the buffers their arguments point to, which the callers own for the call.
-    unsafe {
-        asm!(
-            "syscall",
-            inlateout("rax") nr as i64 => ret,
-            in("rdi") a,
-            in("rsi") b,
-            in("rdx") c,
-            in("r10") d,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
+    // SAFETY: the calls made here (rt_sigaction, kill, alarm, pause, setitimer, getitimer, read,
+    // timer_create, timer_settime, timer_gettime, timer_delete) only read and write the buffers
+    // their arguments point to, which the callers own for the call.
+    unsafe { raw::syscall6(nr, [a, b, c, d, 0, 0]) }
 }
 
 /// `struct itimerval`: interval and value, each seconds and microseconds.
@@ -82,10 +81,9 @@ fn wait_fired(n: u32, limit: Duration) -> bool {
 }
 
 fn main() {
-    let secs: f64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1.0);
+    let arg = |i: usize| std::env::args().nth(i).and_then(|a| a.parse::<f64>().ok());
+    let secs = arg(1).unwrap_or(1.0);
+    let rounds = arg(2).unwrap_or(1.0) as u32;
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut ok = true;
@@ -100,45 +98,102 @@ fn main() {
     let r = syscall4(13, SIGALRM, act.as_ptr() as u64, 0, 8);
     writeln!(out, "sigaction SIGALRM: {r}").ok();
 
-    // Phase 1: CPU only.
-    let x = cpu::burn(secs);
+    let mut x = 0;
+    for round in 0..rounds {
+        // CPU only, then the timers.
+        x ^= cpu::burn(secs);
+        writeln!(out, "round {round}").ok();
+        FIRED.store(0, SeqCst);
 
-    // alarm and pause.
-    let r = syscall4(37, 1, 0, 0, 0);
-    writeln!(out, "alarm(1) returned {r}").ok();
-    let r = syscall4(34, 0, 0, 0, 0);
-    let fired = FIRED.load(SeqCst);
-    writeln!(out, "pause returned {r}; handler ran {fired} time(s)").ok();
-    ok &= r == -EINTR && fired == 1;
+        // A SIGUSR1 handler set here and now (wherever the process runs by now), and SIGUSR1
+        // sent to its own pid: the handler runs, the process lives; then the default again.
+        USR1.store(0, SeqCst);
+        let usr1: [u64; 4] = [
+            on_usr1 as *const () as usize as u64,
+            SA_RESTORER,
+            omx_sig_restorer as *const () as usize as u64,
+            0,
+        ];
+        let set = syscall4(13, SIGUSR1, usr1.as_ptr() as u64, 0, 8);
+        let pid = u64::from(std::process::id());
+        let sent = syscall4(62, pid, SIGUSR1, 0, 0);
+        let t0 = Instant::now();
+        while USR1.load(SeqCst) == 0 && t0.elapsed() < Duration::from_secs(5) {
+            std::hint::spin_loop();
+        }
+        let ran = USR1.load(SeqCst);
+        writeln!(
+            out,
+            "SIGUSR1 handler set {set}, kill to own pid {sent}, handler ran {ran} time(s)"
+        )
+        .ok();
+        ok &= set == 0 && sent == 0 && ran == 1;
+        let default = [0u64; 4];
+        syscall4(13, SIGUSR1, default.as_ptr() as u64, 0, 8);
 
-    // An interval timer, five ticks.
-    let it = itimer(200_000, 200_000);
-    let mut old = [0u64; 4];
-    let r = syscall4(38, 0, it.as_ptr() as u64, old.as_mut_ptr() as u64, 0);
-    writeln!(out, "setitimer: {r}, old value {:?}", old).ok();
-    let ticked = wait_fired(6, Duration::from_secs(20));
-    let stop = itimer(0, 0);
-    syscall4(38, 0, stop.as_ptr() as u64, 0, 0);
-    let mut now = [9u64; 4];
-    let r = syscall4(36, 0, now.as_mut_ptr() as u64, 0, 0);
-    writeln!(out, "interval timer fired 5 times: {ticked}").ok();
-    writeln!(out, "getitimer after disarming: {r}, {:?}", now).ok();
-    ok &= ticked && r == 0 && now == [0; 4];
-    // Ticks that were on their way when the timer stopped.
-    std::thread::sleep(Duration::from_millis(300));
-    FIRED.store(0, SeqCst);
+        // alarm and pause.
+        let r = syscall4(37, 1, 0, 0, 0);
+        writeln!(out, "alarm(1) returned {r}").ok();
+        let r = syscall4(34, 0, 0, 0, 0);
+        let fired = FIRED.load(SeqCst);
+        writeln!(out, "pause returned {r}; handler ran {fired} time(s)").ok();
+        ok &= r == -EINTR && fired == 1;
 
-    // A blocking read interrupted by a signal.
-    syscall4(37, 1, 0, 0, 0);
-    let mut buf = [0u8; 16];
-    let r = syscall4(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
-    let fired = FIRED.load(SeqCst);
-    writeln!(
-        out,
-        "read interrupted: {r} (EINTR is -{EINTR}); handler ran {fired} time(s)"
-    )
-    .ok();
-    ok &= r == -EINTR && fired == 1;
+        // An interval timer, five ticks.
+        let it = itimer(200_000, 200_000);
+        let mut old = [0u64; 4];
+        let r = syscall4(38, 0, it.as_ptr() as u64, old.as_mut_ptr() as u64, 0);
+        writeln!(out, "setitimer: {r}, old value {:?}", old).ok();
+        let ticked = wait_fired(6, Duration::from_secs(20));
+        let stop = itimer(0, 0);
+        syscall4(38, 0, stop.as_ptr() as u64, 0, 0);
+        let mut now = [9u64; 4];
+        let r = syscall4(36, 0, now.as_mut_ptr() as u64, 0, 0);
+        writeln!(out, "interval timer fired 5 times: {ticked}").ok();
+        writeln!(out, "getitimer after disarming: {r}, {:?}", now).ok();
+        ok &= ticked && r == 0 && now == [0; 4];
+        // Ticks that were on their way when the timer stopped.
+        std::thread::sleep(Duration::from_millis(300));
+        FIRED.store(0, SeqCst);
+
+        // A POSIX timer on CLOCK_MONOTONIC: SIGALRM once, in 300 ms.
+        let mut sev = [0u8; 64];
+        sev[8..12].copy_from_slice(&(SIGALRM as i32).to_ne_bytes()); // SIGEV_SIGNAL (0)
+        let mut id = 0i32;
+        let made = syscall4(
+            222,
+            1,
+            sev.as_ptr() as u64,
+            core::ptr::from_mut(&mut id) as u64,
+            0,
+        );
+        let spec = [0u64, 0, 0, 300_000_000];
+        let set = syscall4(223, id as u64, 0, spec.as_ptr() as u64, 0);
+        let fired = wait_fired(1, Duration::from_secs(5));
+        let mut left = [9u64; 4];
+        let got = syscall4(224, id as u64, left.as_mut_ptr() as u64, 0, 0);
+        let deleted = syscall4(226, id as u64, 0, 0, 0);
+        writeln!(
+            out,
+            "POSIX timer: made {made}, set {set}, fired {fired}, then {left:?} ({got}), \
+             deleted {deleted}"
+        )
+        .ok();
+        ok &= made == 0 && set == 0 && fired && got == 0 && left == [0; 4] && deleted == 0;
+        FIRED.store(0, SeqCst);
+
+        // A blocking read interrupted by a signal.
+        syscall4(37, 1, 0, 0, 0);
+        let mut buf = [0u8; 16];
+        let r = syscall4(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
+        let fired = FIRED.load(SeqCst);
+        writeln!(
+            out,
+            "read interrupted: {r} (EINTR is -{EINTR}); handler ran {fired} time(s)"
+        )
+        .ok();
+        ok &= r == -EINTR && fired == 1;
+    }
 
     writeln!(
         out,
