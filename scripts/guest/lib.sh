@@ -102,6 +102,36 @@ remote() {
 	omctl ps | grep -q "^$1 $2 remote"
 }
 
+# no_balancing N: on nodes 1..N, processes move only by hand: node 1's own processes stay home
+# unless moved by hand (lstay), and no balancer moves a process within an hour of its last
+# migration (min_residency_ms), so guests stay where a test puts them.
+no_balancing() {
+	check "node 1 keeps its processes unless moved by hand" omctl lstay
+	check "node 1 moves no guest by itself" sh -c "echo 3600000 >/proc/openmosix/admin/min_residency_ms"
+	for _n in $(seq 2 "$1"); do
+		check "node $_n moves no guest by itself" \
+			on "$_n" "echo 3600000 >/proc/openmosix/admin/min_residency_ms"
+	done
+}
+
+# home PID: PID runs at home (this node lists no migration of it) and is still alive.
+home() {
+	kill -0 "$1" && ! omctl ps | grep -q "^$1 "
+}
+
+# tour PID [SECONDS]: migrates the running process PID 1 -> 2 -> 3 -> home, letting it run
+# SECONDS (default 1) on each node, and checks each step.
+tour() {
+	check "migrate $1 to node 2" omctl migrate "$1" 2
+	check "it runs on node 2" wait_for 20 remote "$1" 2
+	sleep "${2:-1}"
+	check "move $1 on to node 3" omctl migrate "$1" 3
+	check "it runs on node 3" wait_for 20 remote "$1" 3
+	sleep "${2:-1}"
+	check "bring $1 home" omctl migrate "$1" home
+	check "it runs at home again" wait_for 20 home "$1"
+}
+
 # kib PID: KiB of ordinary memory process PID has (every area but vdso, vvar, vsyscall).
 kib() {
 	_k=0

@@ -12,11 +12,7 @@
 for j in 2 3; do
 	check "node $j up" wait_for 20 omctl isup "$j"
 done
-
-# home PID: node 1 lists no migration of PID.
-home() {
-	! omctl ps | grep -q "^$1 "
-}
+no_balancing 3
 
 # guests NODE: how many guests NODE hosts.
 guests() {

@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0
+# nodes: 3
+# timeout: 500
+# Ordinary programs, each migrated mid-run 1 -> 2 -> 3 -> home, produce byte-identical output and
+# the same exit status as runs that never moved: omx-fpu (all sixteen AVX registers, x87 registers
+# and both rounding-mode control words live across the moves); omx-io (files by relative paths in
+# its home directory, lseek, O_APPEND, a directory listing, a pipe from a local process), round
+# after round on every node; omx-sig (a SIGALRM handler, alarm and pause, an interval timer, a
+# blocking read interrupted with EINTR), round after round on every node; busybox sha256sum, sort
+# and gzip on large input fed slowly through a pipe from a local process.
+. /lib/cluster/lib.sh
+
+for j in 2 3; do
+	check "node $j up" wait_for 20 omctl isup "$j"
+done
+no_balancing 3
+
+# --- FPU, SSE and AVX state. ---------------------------------------------------------------------
+omx-fpu 15 >/tmp/fpu.out &
+pid=$!
+sleep 1
+tour "$pid" 2
+wait "$pid"
+expect_eq "omx-fpu exits 0 after its tour" "$?" 0
+cat /tmp/fpu.out
+n=$(awk '{print $4}' /tmp/fpu.out)
+expect_match "it ran with AVX and its own rounding modes" "$(cat /tmp/fpu.out)" \
+	"^avx yes chunks [0-9]* mxcsr 7fa0 fcw 0a7f "
+expect_eq "its registers' sums are those of $n chunks that never moved" \
+	"$(cat /tmp/fpu.out)" "$(omx-fpu -n "$n")"
+
+# --- Files, directories and a pipe at home. -------------------------------------------------------
+mkdir -p /tmp/io.ref /tmp/io.mig
+(cd /tmp/io.ref && seq 1 20000 | omx-io 1.5 8 >/tmp/io.ref.out)
+expect_eq "omx-io at home succeeds" "$?" 0
+cd /tmp/io.mig
+seq 1 20000 | omx-io 1.5 8 >/tmp/io.mig.out &
+pid=$!
+cd /root
+sleep 0.5
+tour "$pid" 2
+wait "$pid"
+expect_eq "omx-io exits 0 after its tour" "$?" 0
+expect_eq "it worked in its home directory" "$(sed -n 2p /tmp/io.mig.out)" "cwd /tmp/io.mig"
+expect_eq "its transcript is the reference's" "$(grep -v '^cwd' /tmp/io.mig.out)" \
+	"$(grep -v '^cwd' /tmp/io.ref.out)"
+expect_eq "its file is at home" "$(md5sum </tmp/io.mig/moved.txt)" "$(md5sum </tmp/io.ref/moved.txt)"
+
+# --- Signal handlers, alarm, an interval timer, a blocking read interrupted. -----------------------
+# The timers run at home (alarm, setitimer and getitimer are forwarded to the deputy); their
+# SIGALRM is forwarded to the guest, whose handler runs there; the signal interrupts a forwarded
+# read blocked at home with EINTR, as the handler (no SA_RESTART) says.
+sleep 120 | omx-sig 0.5 5 >/tmp/sig.ref
+expect_eq "omx-sig at home succeeds" "$?" 0
+sleep 120 | omx-sig 0.5 5 >/tmp/sig.out &
+pid=$!
+sleep 0.3
+tour "$pid" 2
+wait "$pid"
+expect_eq "omx-sig exits 0 after its tour" "$?" 0
+expect_eq "with the reference's transcript" "$(cat /tmp/sig.out)" "$(cat /tmp/sig.ref)"
+kill $(pidof sleep) 2>/dev/null
+
+# --- busybox, unmodified and static, on large input from a pipe. ----------------------------------
+head -c 24000000 /dev/urandom >/tmp/big
+busybox od -An -tx4 -w8 -v /tmp/big | head -n 400000 >/tmp/lines
+for tool in "sha256sum" "sort" "gzip -1 -c"; do
+	# shellcheck disable=SC2086 # the tool's arguments
+	case $tool in
+	sort) input=/tmp/lines ;;
+	*) input=/tmp/big ;;
+	esac
+	busybox $tool <"$input" | md5sum >/tmp/tool.ref
+	omx-trickle 12 "$input" | busybox $tool >/tmp/tool.out &
+	pid=$!
+	sleep 1
+	tour "$pid" 2
+	wait "$pid"
+	expect_eq "busybox $tool exits 0 after its tour" "$?" 0
+	expect_eq "with the reference's output" "$(md5sum </tmp/tool.out)" "$(cat /tmp/tool.ref)"
+done
+rm -f /tmp/big /tmp/lines /tmp/tool.out
+
+expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
+for i in 2 3; do
+	expect_eq "node $i hosts no guest" "$(on "$i" omctl ps | grep -c guest-of)" 0
+done
+finish
