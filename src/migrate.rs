@@ -2572,7 +2572,11 @@ fn sendmsg(cluster: &Cluster, g: &Guest, args: [u64; 6]) -> Result<i64> {
         return Err(enosys());
     }
     let data = gather(&m.iov)?;
-    let (name, len) = if m.name == 0 { (0, 0) } else { (m.name, m.name_len) };
+    let (name, len) = if m.name == 0 {
+        (0, 0)
+    } else {
+        (m.name, m.name_len)
+    };
     let w = [args[0], 1, data.len() as u64, args[2], name, len];
     forward_call(cluster, g, 44, w, Some(&data), false).map(|(r, _)| r)
 }
