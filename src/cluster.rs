@@ -1074,7 +1074,7 @@ impl Cluster {
             MessageKind::GuestExit => self.mig.on_exit(conn.peer, payload),
             MessageKind::GuestSignal => self.mig.on_signal(conn.peer, payload),
             MessageKind::MigCtl => self.mig.on_ctl(self, conn.peer, payload),
-            MessageKind::Syscall => self.mig.on_syscall(conn.peer, payload),
+            MessageKind::Syscall => self.mig.on_syscall(self, conn.peer, payload),
             MessageKind::SyscallReply => self.mig.on_reply(conn.peer, payload),
             _ => Err(ebadmsg()),
         }

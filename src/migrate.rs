@@ -712,9 +712,18 @@ impl Migrations {
     }
 
     /// `Syscall` from `peer`: a call for one of this node's deputies.
-    pub(crate) fn on_syscall(&self, peer: u32, payload: &[u8]) -> Result {
+    pub(crate) fn on_syscall(&self, cluster: &Cluster, peer: u32, payload: &[u8]) -> Result {
         let r = fwd::Request::decode(payload).map_err(|_| ebadmsg())?;
-        let dep = self.deputy(peer, r.mig_id).ok_or(ebadmsg())?;
+        let Some(dep) = self.deputy(peer, r.mig_id) else {
+            // Its deputy is gone (the process was killed as the call left): stale, not hostile.
+            // The guest must not go on without it.
+            let p = Pair {
+                mig_id: r.mig_id,
+                value: 9,
+            };
+            let _ = cluster.send_to(peer, MessageKind::GuestSignal, &p.encode(), false);
+            return Ok(());
+        };
         let mut v = KVec::with_capacity(payload.len(), GFP_KERNEL)?;
         v.extend_from_slice(payload, GFP_KERNEL)?;
         dep.io.lock().reqs.push(v, GFP_KERNEL)?;
