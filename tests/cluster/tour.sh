@@ -1,19 +1,34 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
-# timeout: 500
+# timeout: 700
 # Ordinary programs, each migrated mid-run 1 -> 2 -> 3 -> home, produce byte-identical output and
-# the same exit status as runs that never moved: omx-fpu (all sixteen AVX registers, x87 registers
-# and both rounding-mode control words live across the moves); omx-io (files by relative paths in
-# its home directory, lseek, O_APPEND, a directory listing, a pipe from a local process), round
-# after round on every node; omx-sig (a SIGALRM handler, alarm and pause, an interval timer, a
-# blocking read interrupted with EINTR), round after round on every node; busybox sha256sum, sort
-# and gzip on large input fed slowly through a pipe from a local process.
+# the same exit status as runs that never moved: omx-burn (a checksum over 200 MB of heap);
+# omx-fpu (all sixteen AVX registers, x87 registers and both rounding-mode control words live
+# across the moves); omx-io (files by relative paths in its home directory, lseek, O_APPEND, a
+# directory listing, standard error on the home terminal, epoll, sendmsg/recvmsg, datagrams with
+# their source address, a pipe from a local process), round after round on every node; omx-sig
+# (a handler set where it runs, a SIGALRM handler, alarm and pause, an interval timer, a POSIX
+# timer, a blocking read interrupted with EINTR), round after round on every node; busybox
+# sha256sum, sort and gzip on large input fed slowly through a pipe from a local process.
 . /lib/cluster/lib.sh
 
 for j in 2 3; do
 	check "node $j up" wait_for 20 omctl isup "$j"
 done
 no_balancing 3
+
+# --- A CPU-bound checksum over 200 MB of heap. ---------------------------------------------------
+omx-burn 200 60 >/tmp/burn.ref
+ref=$?
+echo "reference run: exit status $ref: $(cat /tmp/burn.ref)"
+omx-burn 200 60 >/tmp/burn.out &
+pid=$!
+sleep 3
+tour "$pid" 1
+wait "$pid"
+expect_eq "omx-burn 200 MB exits as the reference did after its tour" "$?" "$ref"
+expect_eq "with the same checksum, its home pid and parent" \
+	"$(cat /tmp/burn.out)" "$(sed "s/ pid [0-9]* / pid $pid /" /tmp/burn.ref)"
 
 # --- FPU, SSE and AVX state. ---------------------------------------------------------------------
 omx-fpu 15 >/tmp/fpu.out &
