@@ -32,8 +32,14 @@ pub(crate) fn enter(mig: &Migrations, nr: i64) {
         // kill(-1, sig): made here, without the guests.
         let r = cur::kill_all_except(args[1] as i32, &mig.guest_pids());
         skip_call(i64::from(r));
-    } else if hide::named_pids(nr, &args).any(|pid| mig.is_guest_pid(pid)) {
-        skip_call(-i64::from(ESRCH.to_errno().unsigned_abs()));
+        return;
+    }
+    let mut named = hide::named_pids(nr, &args).peekable();
+    if named.peek().is_some() {
+        let guests = mig.guest_pids();
+        if named.any(|pid| guests.contains(&pid)) {
+            skip_call(-i64::from(ESRCH.to_errno().unsigned_abs()));
+        }
     }
 }
 

@@ -757,14 +757,6 @@ impl Migrations {
             .cloned()
     }
 
-    /// Whether `pid` is a guest's pid on this node.
-    pub(crate) fn is_guest_pid(&self, pid: i32) -> bool {
-        self.guests
-            .lock()
-            .iter()
-            .any(|g| g.q.lock().pid as i32 == pid)
-    }
-
     /// The pids of the guests on this node (those that have one yet).
     pub(crate) fn guest_pids(&self) -> KVec<i32> {
         let mut v = KVec::new();
@@ -2329,14 +2321,15 @@ impl SyscallHook for Hook {
     fn enter(&self, nr: i64) {
         let mig = &self.0.mig;
         let guests = mig.guests_running.load(Relaxed) != 0;
-        if nr < 0 || (!guests && mig.deputies_serving.load(Relaxed) == 0) {
+        let deputies = mig.deputies_serving.load(Relaxed) != 0;
+        if nr < 0 || !(guests || deputies) {
             return;
         }
         if let Some(g) = guests.then(|| mig.running_guest()).flatten() {
             guest_syscall(&self.0, g, nr as u32);
             return;
         }
-        if mig.deputies_serving.load(Relaxed) != 0 && mig.calling_deputy().is_some() {
+        if deputies && mig.calling_deputy().is_some() {
             // The deputy's forwarded call: signals interrupt it as they would at home.
             cur::block_signals(false);
         }

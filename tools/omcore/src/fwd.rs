@@ -75,14 +75,18 @@ impl Arg {
         matches!(self, Arg::Out(_) | Arg::OutRet(_) | Arg::InOut(_))
     }
 
+    /// How long the buffer is; `None` for numbers and strings.
+    fn length(self) -> Option<Len> {
+        match self {
+            Arg::In(l) | Arg::Out(l) | Arg::OutRet(l) | Arg::InOut(l) => Some(l),
+            Arg::Int | Arg::Str => None,
+        }
+    }
+
     /// The buffer's length for arguments `args`, cut to [`MAX_BUF`]; `None` for numbers and
     /// strings.
     pub fn len(self, args: &[u64; 6]) -> Option<usize> {
-        let l = match self {
-            Arg::In(l) | Arg::Out(l) | Arg::OutRet(l) | Arg::InOut(l) => l,
-            Arg::Int | Arg::Str => return None,
-        };
-        let n = match l {
+        let n = match self.length()? {
             Len::Fixed(n) => u64::from(n),
             Len::Arg(i) => args[usize::from(i)],
             Len::ArgTimes(i, n) => args[usize::from(i)].saturating_mul(u64::from(n)),
@@ -108,11 +112,7 @@ impl Arg {
     /// The guest lowers a larger count to it (a read, a write or an `epoll_wait` then does less,
     /// as it may).
     pub fn count_limit(self) -> Option<(usize, u64)> {
-        let l = match self {
-            Arg::In(l) | Arg::Out(l) | Arg::OutRet(l) | Arg::InOut(l) => l,
-            Arg::Int | Arg::Str => return None,
-        };
-        match l {
+        match self.length()? {
             Len::Arg(i) => Some((usize::from(i), MAX_BUF as u64)),
             Len::ArgTimes(i, n) => Some((usize::from(i), (MAX_BUF / n.max(1) as usize) as u64)),
             Len::Fixed(_) | Len::FdSet(_) | Len::High(_) => None,
