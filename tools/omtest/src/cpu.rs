@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The CPU-only first phase the test programs share: time to be migrated.
+//! The CPU-only phase the test programs share (time to be migrated), and their `SECONDS
+//! [ROUNDS]` arguments.
 
 use std::time::Instant;
 
@@ -17,4 +18,11 @@ pub(crate) fn burn(secs: f64) -> u64 {
         }
     }
     x
+}
+
+/// The `SECONDS [ROUNDS]` arguments: how long each CPU phase lasts (default 1 s), and how many
+/// rounds of phase and work the program makes (default 1).
+pub(crate) fn seconds_and_rounds() -> (f64, u32) {
+    let arg = |i: usize| std::env::args().nth(i).and_then(|a| a.parse::<f64>().ok());
+    (arg(1).unwrap_or(1.0), arg(2).unwrap_or(1.0) as u32)
 }

@@ -18,9 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 fn main() {
-    let arg = |i: usize| std::env::args().nth(i).and_then(|a| a.parse::<f64>().ok());
-    let secs = arg(1).unwrap_or(1.0);
-    let rounds = arg(2).unwrap_or(1.0) as u32;
+    let (secs, rounds) = cpu::seconds_and_rounds();
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut x = 0;
