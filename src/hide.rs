@@ -46,9 +46,8 @@ pub(crate) fn enter(mig: &Migrations, nr: i64) {
 /// `sys_exit` of one of this node's own processes while guests run here: a `getdents64` of a
 /// proc file system's root loses the guests' entries. When they were all the call returned,
 /// the call is made again (the directory position is already past them), so that an empty
-/// result still means the end.
-pub(crate) fn exit(mig: &Migrations) {
-    let mut pt = cur::regs();
+/// result still means the end. `pt` are the caller's saved registers.
+pub(crate) fn exit(mig: &Migrations, mut pt: [u64; cur::PT_REGS]) {
     let [fd, dirp, ..] = call_args(&pt);
     let ret = pt[AX] as i64;
     if pt[ORIG_AX] != u64::from(hide::GETDENTS64) || ret <= 0 || ret as usize > MAX_LISTING {

@@ -417,11 +417,7 @@ impl Migrations {
         let Some((dep, hop)) = moving else {
             if r.result == 0 {
                 // A guest nobody here waits for (its move was given up): it must not run.
-                let p = Pair {
-                    mig_id: r.mig_id,
-                    value: 9,
-                };
-                let _ = cluster.send_to(peer, MessageKind::GuestSignal, &p.encode(), false);
+                send_signal(cluster, peer, r.mig_id, 9, false);
             }
             return Ok(());
         };
@@ -717,11 +713,7 @@ impl Migrations {
         let Some(dep) = self.deputy(peer, r.mig_id) else {
             // Its deputy is gone (the process was killed as the call left): stale, not hostile.
             // The guest must not go on without it.
-            let p = Pair {
-                mig_id: r.mig_id,
-                value: 9,
-            };
-            let _ = cluster.send_to(peer, MessageKind::GuestSignal, &p.encode(), false);
+            send_signal(cluster, peer, r.mig_id, 9, false);
             return Ok(());
         };
         let mut v = KVec::with_capacity(payload.len(), GFP_KERNEL)?;
@@ -1316,11 +1308,13 @@ fn report_failure(cluster: &Cluster, node: u32, mig_id: u32, e: Error, wait: boo
 /// Sends signal `sig` to `dep`'s guest (SIGKILL also gives up an image in transit); with
 /// `wait`, waits for room in the connection's queue.
 fn signal_guest(cluster: &Cluster, dep: &Deputy, sig: u32, wait: bool) {
-    let p = Pair {
-        mig_id: dep.mig_id(),
-        value: sig,
-    };
-    let _ = cluster.send_to(dep.target(), MessageKind::GuestSignal, &p.encode(), wait);
+    send_signal(cluster, dep.target(), dep.mig_id(), sig, wait);
+}
+
+/// Sends signal `sig` to the guest of migration `mig_id` on `node`, as [`signal_guest`] does.
+fn send_signal(cluster: &Cluster, node: u32, mig_id: u32, sig: u32, wait: bool) {
+    let p = Pair { mig_id, value: sig };
+    let _ = cluster.send_to(node, MessageKind::GuestSignal, &p.encode(), wait);
 }
 
 /// How a deputy ends: its wait status, and the module reference it held.
@@ -1468,11 +1462,7 @@ fn give_up_hop(cluster: &Cluster, dep: &Deputy, e: Error) {
     };
     let _ = cluster.send_to(dep.target(), MessageKind::MigCtl, &v.encode(), true);
     if !hop.home {
-        let p = Pair {
-            mig_id: hop.mig_id,
-            value: 9,
-        };
-        let _ = cluster.send_to(hop.target, MessageKind::GuestSignal, &p.encode(), false);
+        send_signal(cluster, hop.target, hop.mig_id, 9, false);
     }
     dep.cv.notify_all();
 }
@@ -2349,7 +2339,7 @@ impl SyscallHook for Hook {
                     return;
                 }
             }
-            crate::hide::exit(mig);
+            crate::hide::exit(mig, pt);
         }
         if mig.deputies_serving.load(Relaxed) == 0 {
             return;
