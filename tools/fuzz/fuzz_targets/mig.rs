@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Migration payloads: `MigImage` splitting into records and the image reader fed with them,
-//! `MigResult`, `GuestExit`, `GuestSignal`, `MigCtl`, forwarded-call requests and replies (a reply also
-//! checked against the call its first bytes name). Nothing panics; what decodes encodes back.
+//! `MigResult`, `GuestExit`, `GuestSignal`, `MigCtl`, forwarded-call requests (decoded and parsed
+//! alike, and placed) and replies (a reply also checked against the call its first bytes name).
+//! Nothing panics; what decodes encodes back.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use omcore::fwd::{Reply, Request};
+use omcore::fwd::{self, Reply, Request};
 use omcore::image::ImageReader;
 use omcore::mig::{self, Ctl, MigResult, Pair, Records};
 
@@ -31,10 +32,31 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Pair::decode_signal(data) {
         assert_eq!(&p.encode()[..], data);
     }
-    if let Ok(r) = Request::decode(data) {
-        let mut out = vec![0u8; r.encoded_len()];
-        assert_eq!(r.encode(&mut out), Some(data.len()));
-        assert_eq!(&out[..], data);
+    match (Request::decode_with_spec(data), fwd::parse(data)) {
+        (Ok((r, spec)), Ok(parsed)) => {
+            let mut out = vec![0u8; r.encoded_len()];
+            assert_eq!(r.encode(&mut out), Some(data.len()));
+            assert_eq!(&out[..], data);
+            assert_eq!(Request::decode(data), Ok(r));
+            assert_eq!(parsed.request(data), r);
+            assert_eq!(parsed.spec, spec);
+            // The deputy's placement stays in its room.
+            let (base, room) = (0x10_0000, 1 << 20);
+            if let Some(p) = fwd::place(&spec, &r.args, &r.bufs, base, room) {
+                assert!(p.end >= base && p.end <= base + room);
+                for (i, at) in p.at.iter().enumerate() {
+                    match at {
+                        Some((a, len)) => {
+                            assert_eq!(p.args[i], *a);
+                            assert!(*a >= base && *a + *len as u64 <= p.end);
+                        }
+                        None => assert_eq!(p.args[i], r.args[i]),
+                    }
+                }
+            }
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (a, b) => panic!("decode {a:?}, parse {b:?}"),
     }
     if data.len() > 52 {
         let (call, rest) = data.split_at(52);

@@ -23,6 +23,7 @@
 //! | buffers  | ...  | (arg index u8, len u32, bytes)* | (arg index u8, len u32, bytes)* |
 
 use super::msg::PayloadError;
+use super::syscalls::nr;
 
 /// Largest buffer a forwarded call carries.
 pub const MAX_BUF: usize = 256 * 1024;
@@ -174,13 +175,13 @@ impl Carry {
 pub fn returned_len(nr: u32, args: &[u64; 6]) -> Option<(usize, Carry)> {
     match nr {
         // accept(fd, addr, len), accept4(fd, addr, len, flags): spare argument 4.
-        43 | 288 if args[1] != 0 && args[2] != 0 => Some((2, Carry::Arg(4))),
+        nr::ACCEPT | nr::ACCEPT4 if args[1] != 0 && args[2] != 0 => Some((2, Carry::Arg(4))),
         // recvfrom(fd, buf, size, flags, addr, len): all six used; flags is 32 bits.
-        45 if args[4] != 0 && args[5] != 0 => Some((5, Carry::High(3))),
+        nr::RECVFROM if args[4] != 0 && args[5] != 0 => Some((5, Carry::High(3))),
         // getsockname, getpeername (fd, addr, len): spare argument 3.
-        51 | 52 => Some((2, Carry::Arg(3))),
+        nr::GETSOCKNAME | nr::GETPEERNAME => Some((2, Carry::Arg(3))),
         // getsockopt(fd, level, name, value, len): spare argument 5.
-        55 => Some((4, Carry::Arg(5))),
+        nr::GETSOCKOPT => Some((4, Carry::Arg(5))),
         _ => None,
     }
 }
@@ -220,41 +221,47 @@ pub fn mirrored_action(act: &[u8; 32]) -> [u8; 32] {
 /// and for the calls of [`returned_len`], whose spare argument holds the buffer's length.
 pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
     Some(match nr {
-        0 => s(&[Int, OutRet(A(2)), Int]),    // read
-        1 => s(&[Int, In(A(2)), Int]),        // write
-        2 => s(&[Str, Int, Int]),             // open
-        3 => s(&[Int]),                       // close
-        4 | 6 => s(&[Str, Out(STAT)]),        // stat, lstat
-        5 => s(&[Int, Out(STAT)]),            // fstat
-        7 => s(&[InOut(AT(1, 8)), Int, Int]), // poll
-        8 => s(&[Int, Int, Int]),             // lseek
-        16 => s(&[Int, Int, ioctl_arg(args[1])?]),
-        17 => s(&[Int, OutRet(A(2)), Int, Int]), // pread64
-        18 => s(&[Int, In(A(2)), Int, Int]),     // pwrite64
-        21 => s(&[Str, Int]),                    // access
+        nr::READ => s(&[Int, OutRet(A(2)), Int]),
+        nr::WRITE => s(&[Int, In(A(2)), Int]),
+        nr::OPEN => s(&[Str, Int, Int]),
+        nr::CLOSE => s(&[Int]),
+        nr::STAT | nr::LSTAT => s(&[Str, Out(STAT)]),
+        nr::FSTAT => s(&[Int, Out(STAT)]),
+        nr::POLL => s(&[InOut(AT(1, 8)), Int, Int]),
+        nr::LSEEK => s(&[Int, Int, Int]),
+        nr::IOCTL => s(&[Int, Int, ioctl_arg(args[1])?]),
+        nr::PREAD64 => s(&[Int, OutRet(A(2)), Int, Int]),
+        nr::PWRITE64 => s(&[Int, In(A(2)), Int, Int]),
+        nr::ACCESS => s(&[Str, Int]),
         // select: three fd_sets and a struct timeval, all updated.
-        23 => s(&[
+        nr::SELECT => s(&[
             Int,
             InOut(FDS(0)),
             InOut(FDS(0)),
             InOut(FDS(0)),
             InOut(F(16)),
         ]),
-        36 => s(&[Int, Out(F(32))]), // getitimer
+        nr::GETITIMER => s(&[Int, Out(F(32))]),
         // Sockets. Calls that return an address through a length pointer (accept with an
         // address, recvfrom with one, getsockname, getsockopt...) are not forwarded yet.
-        41 | 50 => s(&[Int, Int, Int]),      // socket, listen
-        42 | 49 => s(&[Int, In(A(2)), Int]), // connect, bind
-        43 | 288 if args[1] == 0 && args[2] == 0 => s(&[Int, Int, Int, Int]), // accept, accept4
+        nr::SOCKET | nr::LISTEN => s(&[Int, Int, Int]),
+        nr::CONNECT | nr::BIND => s(&[Int, In(A(2)), Int]),
+        nr::ACCEPT | nr::ACCEPT4 if args[1] == 0 && args[2] == 0 => s(&[Int, Int, Int, Int]),
         // The same with an address, and getsockname, getpeername, getsockopt (see
         // `returned_len`: the spare argument holds the buffer's length).
-        43 | 288 if args[4] <= MAX_RETURNED => s(&[Int, InOut(A(4)), InOut(F(4)), Int, Int]),
-        51 | 52 if args[3] <= MAX_RETURNED => s(&[Int, InOut(A(3)), InOut(F(4)), Int]),
-        55 if args[5] <= MAX_RETURNED => s(&[Int, Int, Int, InOut(A(5)), InOut(F(4)), Int]),
-        44 => s(&[Int, In(A(2)), Int, Int, In(A(5)), Int]), // sendto
-        45 if args[4] == 0 && args[5] == 0 => s(&[Int, OutRet(A(2)), Int, Int]), // recvfrom
+        nr::ACCEPT | nr::ACCEPT4 if args[4] <= MAX_RETURNED => {
+            s(&[Int, InOut(A(4)), InOut(F(4)), Int, Int])
+        }
+        nr::GETSOCKNAME | nr::GETPEERNAME if args[3] <= MAX_RETURNED => {
+            s(&[Int, InOut(A(3)), InOut(F(4)), Int])
+        }
+        nr::GETSOCKOPT if args[5] <= MAX_RETURNED => {
+            s(&[Int, Int, Int, InOut(A(5)), InOut(F(4)), Int])
+        }
+        nr::SENDTO => s(&[Int, In(A(2)), Int, Int, In(A(5)), Int]),
+        nr::RECVFROM if args[4] == 0 && args[5] == 0 => s(&[Int, OutRet(A(2)), Int, Int]),
         // recvfrom with an address, its length in flags' upper half (`returned_len`).
-        45 if args[3] >> 32 <= MAX_RETURNED => s(&[
+        nr::RECVFROM if args[3] >> 32 <= MAX_RETURNED => s(&[
             Int,
             OutRet(A(2)),
             Int,
@@ -262,72 +269,78 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
             InOut(Len::High(3)),
             InOut(F(4)),
         ]),
-        48 => s(&[Int, Int]),                               // shutdown
-        53 => s(&[Int, Int, Int, Out(F(8))]),               // socketpair
-        54 => s(&[Int, Int, Int, In(A(4)), Int]),           // setsockopt
-        37 => s(&[Int]),                                    // alarm
-        38 => s(&[Int, In(F(32)), Out(F(32))]),             // setitimer
-        22 => s(&[Out(F(8))]),                              // pipe
-        32 | 33 => s(&[Int, Int]),                          // dup, dup2
-        61 => s(&[Int, Out(F(4)), Int, Out(F(144))]),       // wait4
-        62 => s(&[Int, Int]),                               // kill
-        63 => s(&[Out(F(390))]),                            // uname
-        72 => s(&[Int, Int, fcntl_arg(args[1])]),           // fcntl
-        74 | 75 => s(&[Int]),                               // fsync, fdatasync
-        77 => s(&[Int, Int]),                               // ftruncate
-        78 | 217 => s(&[Int, OutRet(A(2)), Int]),           // getdents, getdents64
-        79 => s(&[OutRet(A(1)), Int]),                      // getcwd
-        80 | 84 | 87 => s(&[Str]),                          // chdir, rmdir, unlink
-        81 => s(&[Int]),                                    // fchdir
-        82 | 86 | 88 => s(&[Str, Str]),                     // rename, link, symlink
-        83 | 85 | 90 => s(&[Str, Int]),                     // mkdir, creat, chmod
-        76 => s(&[Str, Int]),                               // truncate
-        89 => s(&[Str, OutRet(A(2)), Int]),                 // readlink
-        91 => s(&[Int, Int]),                               // fchmod
-        92 | 94 => s(&[Str, Int, Int]),                     // chown, lchown
-        93 => s(&[Int, Int, Int]),                          // fchown
-        95 => s(&[Int]),                                    // umask
-        99 => s(&[Out(F(112))]),                            // sysinfo
-        102 | 104 | 107 | 108 | 110 | 111 | 112 => s(&[]),  // ids, getppid, getpgrp, setsid
-        109 => s(&[Int, Int]),                              // setpgid
-        115 => s(&[Int, OutRet(AT(0, 4))]),                 // getgroups (bytes = 4 x count)
-        118 | 120 => s(&[Out(F(4)), Out(F(4)), Out(F(4))]), // getresuid, getresgid
-        121 | 124 => s(&[Int]),                             // getpgid, getsid
-        257 => s(&[Int, Str, Int, Int]),                    // openat
-        258 => s(&[Int, Str, Int]),                         // mkdirat
-        262 => s(&[Int, Str, Out(STAT), Int]),              // newfstatat
-        263 => s(&[Int, Str, Int]),                         // unlinkat
-        264 => s(&[Int, Str, Int, Str]),                    // renameat
-        266 => s(&[Str, Int, Str]),                         // symlinkat
-        267 => s(&[Int, Str, OutRet(A(3)), Int]),           // readlinkat
-        268 | 269 => s(&[Int, Str, Int]),                   // fchmodat, faccessat
+        nr::SHUTDOWN => s(&[Int, Int]),
+        nr::SOCKETPAIR => s(&[Int, Int, Int, Out(F(8))]),
+        nr::SETSOCKOPT => s(&[Int, Int, Int, In(A(4)), Int]),
+        nr::ALARM => s(&[Int]),
+        nr::SETITIMER => s(&[Int, In(F(32)), Out(F(32))]),
+        nr::PIPE => s(&[Out(F(8))]),
+        nr::DUP | nr::DUP2 => s(&[Int, Int]),
+        nr::WAIT4 => s(&[Int, Out(F(4)), Int, Out(F(144))]),
+        nr::KILL => s(&[Int, Int]),
+        nr::UNAME => s(&[Out(F(390))]),
+        nr::FCNTL => s(&[Int, Int, fcntl_arg(args[1])]),
+        nr::FSYNC | nr::FDATASYNC => s(&[Int]),
+        nr::FTRUNCATE => s(&[Int, Int]),
+        nr::GETDENTS | nr::GETDENTS64 => s(&[Int, OutRet(A(2)), Int]),
+        nr::GETCWD => s(&[OutRet(A(1)), Int]),
+        nr::CHDIR | nr::RMDIR | nr::UNLINK => s(&[Str]),
+        nr::FCHDIR => s(&[Int]),
+        nr::RENAME | nr::LINK | nr::SYMLINK => s(&[Str, Str]),
+        nr::MKDIR | nr::CREAT | nr::CHMOD => s(&[Str, Int]),
+        nr::TRUNCATE => s(&[Str, Int]),
+        nr::READLINK => s(&[Str, OutRet(A(2)), Int]),
+        nr::FCHMOD => s(&[Int, Int]),
+        nr::CHOWN | nr::LCHOWN => s(&[Str, Int, Int]),
+        nr::FCHOWN => s(&[Int, Int, Int]),
+        nr::UMASK => s(&[Int]),
+        nr::SYSINFO => s(&[Out(F(112))]),
+        nr::GETUID
+        | nr::GETGID
+        | nr::GETEUID
+        | nr::GETEGID
+        | nr::GETPPID
+        | nr::GETPGRP
+        | nr::SETSID => s(&[]),
+        nr::SETPGID => s(&[Int, Int]),
+        nr::GETGROUPS => s(&[Int, OutRet(AT(0, 4))]), // bytes = 4 x count
+        nr::GETRESUID | nr::GETRESGID => s(&[Out(F(4)), Out(F(4)), Out(F(4))]),
+        nr::GETPGID | nr::GETSID => s(&[Int]),
+        nr::OPENAT => s(&[Int, Str, Int, Int]),
+        nr::MKDIRAT => s(&[Int, Str, Int]),
+        nr::NEWFSTATAT => s(&[Int, Str, Out(STAT), Int]),
+        nr::UNLINKAT => s(&[Int, Str, Int]),
+        nr::RENAMEAT => s(&[Int, Str, Int, Str]),
+        nr::SYMLINKAT => s(&[Str, Int, Str]),
+        nr::READLINKAT => s(&[Int, Str, OutRet(A(3)), Int]),
+        nr::FCHMODAT | nr::FACCESSAT => s(&[Int, Str, Int]),
         // rt_sigaction runs where the process runs; the guest also sends its deputy the
         // action's disposition (`mirrored_action`), with no old action and an 8-byte mask.
-        13 if args[2] == 0 && args[3] == 8 => s(&[Int, In(F(32)), Int, Int]),
-        213 | 291 => s(&[Int]), // epoll_create, epoll_create1
+        nr::RT_SIGACTION if args[2] == 0 && args[3] == 8 => s(&[Int, In(F(32)), Int, Int]),
+        nr::EPOLL_CREATE | nr::EPOLL_CREATE1 => s(&[Int]),
         // POSIX timers live at home (their signals are forwarded): timer_create(clock,
         // sigevent, id), timer_settime(id, flags, new, old), timer_gettime(id, value),
         // timer_getoverrun(id), timer_delete(id).
-        222 => s(&[Int, In(F(64)), Out(F(4))]),
-        223 => s(&[Int, Int, In(F(32)), Out(F(32))]),
-        224 => s(&[Int, Out(F(32))]),
-        225 | 226 => s(&[Int]),
+        nr::TIMER_CREATE => s(&[Int, In(F(64)), Out(F(4))]),
+        nr::TIMER_SETTIME => s(&[Int, Int, In(F(32)), Out(F(32))]),
+        nr::TIMER_GETTIME => s(&[Int, Out(F(32))]),
+        nr::TIMER_GETOVERRUN | nr::TIMER_DELETE => s(&[Int]),
         // timerfd_create(clock, flags), timerfd_settime(fd, flags, new, old),
         // timerfd_gettime(fd, value), eventfd(count), eventfd2(count, flags).
-        283 | 290 => s(&[Int, Int]),
-        286 => s(&[Int, Int, In(F(32)), Out(F(32))]),
-        287 => s(&[Int, Out(F(32))]),
-        284 => s(&[Int]),
+        nr::TIMERFD_CREATE | nr::EVENTFD2 => s(&[Int, Int]),
+        nr::TIMERFD_SETTIME => s(&[Int, Int, In(F(32)), Out(F(32))]),
+        nr::TIMERFD_GETTIME => s(&[Int, Out(F(32))]),
+        nr::EVENTFD => s(&[Int]),
         // epoll_wait(epfd, events, maxevents, timeout): 12-byte events, as many as it returns.
-        232 => s(&[Int, OutRet(AT(2, 12)), Int, Int]),
-        233 => s(&[Int, Int, Int, In(F(12))]), // epoll_ctl
+        nr::EPOLL_WAIT => s(&[Int, OutRet(AT(2, 12)), Int, Int]),
+        nr::EPOLL_CTL => s(&[Int, Int, Int, In(F(12))]),
         // epoll_pwait: the same with a signal mask of argument 5's size; epoll_pwait2 with a
         // timespec for the timeout.
-        281 => s(&[Int, OutRet(AT(2, 12)), Int, Int, In(A(5)), Int]),
-        441 => s(&[Int, OutRet(AT(2, 12)), Int, In(F(16)), In(A(5)), Int]),
+        nr::EPOLL_PWAIT => s(&[Int, OutRet(AT(2, 12)), Int, Int, In(A(5)), Int]),
+        nr::EPOLL_PWAIT2 => s(&[Int, OutRet(AT(2, 12)), Int, In(F(16)), In(A(5)), Int]),
         // pselect6 without a signal mask (what the C library's `select` makes): three fd_sets
         // and a timespec, all updated. (The guest drops a mask argument that holds no mask.)
-        270 if args[5] == 0 => s(&[
+        nr::PSELECT6 if args[5] == 0 => s(&[
             Int,
             InOut(FDS(0)),
             InOut(FDS(0)),
@@ -335,14 +348,14 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
             InOut(F(16)),
         ]),
         // ppoll: the pollfds, a timespec (updated), the signal mask of argument 4's size.
-        271 => s(&[InOut(AT(1, 8)), Int, InOut(F(16)), In(A(4)), Int]),
-        285 => s(&[Int, Int, Int, Int]),              // fallocate
-        292 => s(&[Int, Int, Int]),                   // dup3
-        293 => s(&[Out(F(8)), Int]),                  // pipe2
-        316 => s(&[Int, Str, Int, Str, Int]),         // renameat2
-        332 => s(&[Int, Str, Int, Int, Out(F(256))]), // statx
-        436 => s(&[Int, Int, Int]),                   // close_range
-        439 => s(&[Int, Str, Int, Int]),              // faccessat2
+        nr::PPOLL => s(&[InOut(AT(1, 8)), Int, InOut(F(16)), In(A(4)), Int]),
+        nr::FALLOCATE => s(&[Int, Int, Int, Int]),
+        nr::DUP3 => s(&[Int, Int, Int]),
+        nr::PIPE2 => s(&[Out(F(8)), Int]),
+        nr::RENAMEAT2 => s(&[Int, Str, Int, Str, Int]),
+        nr::STATX => s(&[Int, Str, Int, Int, Out(F(256))]),
+        nr::CLOSE_RANGE => s(&[Int, Int, Int]),
+        nr::FACCESSAT2 => s(&[Int, Str, Int, Int]),
         _ => return None,
     })
 }
@@ -391,33 +404,40 @@ fn be64(b: &[u8], at: usize) -> u64 {
 /// Buffers of a request or reply, by argument index.
 pub type Bufs<'a> = [Option<&'a [u8]>; 6];
 
+/// Where input buffers are in a request's payload: `(offset, length)` by argument index.
+type Ranges = [Option<(u32, u32)>; 6];
+
 /// Reads `(index, len, bytes)` buffers: indices ascending (so each at most once, and one
-/// encoding per message), each allowed by `ok`.
+/// encoding per message), each allowed by `ok`. Returns them and where they are in `p`.
 fn read_bufs<'a>(
     p: &'a [u8],
     mut at: usize,
     n: usize,
     ok: impl Fn(usize, &[u8]) -> bool,
-) -> Result<Bufs<'a>, PayloadError> {
+) -> Result<(Bufs<'a>, Ranges), PayloadError> {
     let mut bufs: Bufs<'a> = [None; 6];
+    let mut ranges: Ranges = [None; 6];
     let mut next = 0;
     for _ in 0..n {
-        let hdr = p.get(at..at + 5).ok_or(PayloadError::Length)?;
+        let hdr_end = at.checked_add(5).ok_or(PayloadError::Length)?;
+        let hdr = p.get(at..hdr_end).ok_or(PayloadError::Length)?;
         let i = usize::from(hdr[0]);
-        let len = be32(hdr, 1) as usize;
-        at += 5;
-        let data = p.get(at..at + len).ok_or(PayloadError::Length)?;
-        at += len;
+        let len = be32(hdr, 1);
+        at = hdr_end;
+        let end = at.checked_add(len as usize).ok_or(PayloadError::Length)?;
+        let data = p.get(at..end).ok_or(PayloadError::Length)?;
         if i >= 6 || i < next || !ok(i, data) {
             return Err(PayloadError::Field("buffer"));
         }
         next = i + 1;
         bufs[i] = Some(data);
+        ranges[i] = Some((u32::try_from(at).map_err(|_| PayloadError::Length)?, len));
+        at = end;
     }
     if at != p.len() {
         return Err(PayloadError::Length);
     }
-    Ok(bufs)
+    Ok((bufs, ranges))
 }
 
 /// Writes `(index, len, bytes)` buffers into `out` from `at`; returns the end.
@@ -432,6 +452,92 @@ fn write_bufs(out: &mut [u8], mut at: usize, bufs: &Bufs<'_>) -> Option<usize> {
         }
     }
     Some(at)
+}
+
+/// Buffer lengths by argument index: what a request or reply encoded in place carries
+/// ([`encode_request_with`], [`encode_reply_with`]).
+pub type Lens = [Option<usize>; 6];
+
+/// The lengths of `bufs`.
+pub fn lens_of(bufs: &Bufs<'_>) -> Lens {
+    core::array::from_fn(|i| bufs[i].map(<[u8]>::len))
+}
+
+/// Encoded size of buffers of lengths `lens`.
+fn lens_len(lens: &Lens) -> usize {
+    lens.iter()
+        .flatten()
+        .fold(0usize, |a, n| a.saturating_add(5).saturating_add(*n))
+}
+
+/// Encoded size of a request whose buffers have lengths `lens` (saturating).
+pub fn request_len(lens: &Lens) -> usize {
+    REQUEST_FIXED.saturating_add(lens_len(lens))
+}
+
+/// Encoded size of a reply whose buffers have lengths `lens` (saturating).
+pub fn reply_len(lens: &Lens) -> usize {
+    REPLY_FIXED.saturating_add(lens_len(lens))
+}
+
+/// Writes the buffers of lengths `lens` from `at`, each one's bytes by `fill(i, dst)`; `None`
+/// when `out` is too short or `fill` gives up (returns `false`).
+fn fill_bufs(
+    out: &mut [u8],
+    mut at: usize,
+    lens: &Lens,
+    mut fill: impl FnMut(usize, &mut [u8]) -> bool,
+) -> Option<usize> {
+    for (i, n) in lens.iter().enumerate() {
+        let Some(n) = *n else { continue };
+        let end = at.checked_add(5)?.checked_add(n)?;
+        let b = out.get_mut(at..end)?;
+        b[0] = i as u8;
+        b[1..5].copy_from_slice(&u32::try_from(n).ok()?.to_be_bytes());
+        if !fill(i, &mut b[5..]) {
+            return None;
+        }
+        at = end;
+    }
+    Some(at)
+}
+
+/// Encodes a request into `out` with its buffers written in place: buffer `i` has length
+/// `lens[i]` and its bytes are written by `fill(i, dst)`, which may give up (`false`). Returns
+/// the length; `None` when `out` is too short or `fill` gave up. The same bytes as
+/// [`Request::encode`] of the same buffers.
+pub fn encode_request_with(
+    out: &mut [u8],
+    mig_id: u32,
+    seq: u32,
+    nr: u32,
+    args: &[u64; 6],
+    lens: &Lens,
+    fill: impl FnMut(usize, &mut [u8]) -> bool,
+) -> Option<usize> {
+    let f = out.get_mut(..REQUEST_FIXED)?;
+    put_head(f, mig_id, seq, u64::from(nr));
+    for (i, a) in args.iter().enumerate() {
+        f[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_be_bytes());
+    }
+    f[64] = lens.iter().flatten().count() as u8;
+    fill_bufs(out, REQUEST_FIXED, lens, fill)
+}
+
+/// Encodes a reply into `out` with its buffers written in place, as [`encode_request_with`]
+/// does for a request. The same bytes as [`Reply::encode`] of the same buffers.
+pub fn encode_reply_with(
+    out: &mut [u8],
+    mig_id: u32,
+    seq: u32,
+    result: i64,
+    lens: &Lens,
+    fill: impl FnMut(usize, &mut [u8]) -> bool,
+) -> Option<usize> {
+    let f = out.get_mut(..REPLY_FIXED)?;
+    put_head(f, mig_id, seq, result as u64);
+    f[16] = lens.iter().flatten().count() as u8;
+    fill_bufs(out, REPLY_FIXED, lens, fill)
 }
 
 /// Encoded size of buffers.
@@ -472,7 +578,7 @@ impl<'a> Request<'a> {
         REQUEST_FIXED + bufs_len(&self.bufs)
     }
 
-    /// Encodes into `out` (at least [`Request::len`] bytes); returns the length.
+    /// Encodes into `out` (at least [`Request::encoded_len`] bytes); returns the length.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let f = out.get_mut(..REQUEST_FIXED)?;
         put_head(f, self.mig_id, self.seq, u64::from(self.nr));
@@ -487,44 +593,163 @@ impl<'a> Request<'a> {
     /// exactly when its pointer is not NULL, with the length its arguments give, strings
     /// NUL-terminated with no other NUL, and no other buffer.
     pub fn decode(p: &'a [u8]) -> Result<Self, PayloadError> {
-        if p.len() < REQUEST_FIXED || p.len() > MAX_PAYLOAD {
-            return Err(PayloadError::Length);
-        }
-        let nr = be64(p, 8);
-        let nr = u32::try_from(nr).map_err(|_| PayloadError::Field("nr"))?;
-        let args: [u64; 6] = core::array::from_fn(|i| be64(p, 16 + 8 * i));
-        let spec = spec(nr, &args).ok_or(PayloadError::Field("nr"))?;
-        let bufs = read_bufs(p, REQUEST_FIXED, usize::from(p[64]), |i, data| {
-            match spec[i] {
-                Arg::Str => {
-                    !data.is_empty()
-                        && data.len() <= MAX_STR
-                        && data.iter().position(|&b| b == 0) == Some(data.len() - 1)
-                }
-                a if a.is_input() => a.len(&args) == Some(data.len()),
-                _ => false,
-            }
-        })?;
-        for (i, a) in spec.iter().enumerate() {
-            if a.is_input() && (args[i] != 0) != bufs[i].is_some() {
-                return Err(PayloadError::Field("buffer"));
-            }
-        }
-        // A mirrored action has one of the three handler values, and no restorer.
-        if nr == 13
-            && !bufs[1]
-                .is_some_and(|a| action_word(a, 0) <= MIRRORED_HANDLER && action_word(a, 16) == 0)
-        {
-            return Err(PayloadError::Field("action"));
-        }
-        Ok(Self {
-            mig_id: be32(p, 0),
-            seq: be32(p, 4),
-            nr,
-            args,
-            bufs,
+        Self::decode_with_spec(p).map(|(r, _)| r)
+    }
+
+    /// [`Request::decode`], also giving the spec of the call (see [`spec`]) the request was
+    /// checked against.
+    pub fn decode_with_spec(p: &'a [u8]) -> Result<(Self, Spec), PayloadError> {
+        let (r, bufs) = parse_request(p)?;
+        Ok((r.with_bufs(bufs), r.spec))
+    }
+}
+
+/// A request decoded and checked once, as [`Request::decode`] does, with its input buffers as
+/// `(offset, length)` in the payload: kept with the payload's bytes, it is not decoded again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed {
+    /// The migration.
+    pub mig_id: u32,
+    /// The guest's call counter.
+    pub seq: u32,
+    /// Call number.
+    pub nr: u32,
+    /// Arguments as the guest passed them.
+    pub args: [u64; 6],
+    /// How the call is forwarded ([`spec`] of `nr` and `args`).
+    pub spec: Spec,
+    /// Input buffers: `(offset, length)` in the payload, by argument index.
+    pub bufs: [Option<(u32, u32)>; 6],
+}
+
+impl Parsed {
+    /// The input buffers in `p`, the payload this was parsed from: `None` for a range that does
+    /// not fit `p`.
+    pub fn bufs<'a>(&self, p: &'a [u8]) -> Bufs<'a> {
+        self.bufs.map(|r| {
+            let (off, len) = r?;
+            let start = usize::try_from(off).ok()?;
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            p.get(start..end)
         })
     }
+
+    /// The request, its buffers in `p`, the payload this was parsed from.
+    pub fn request<'a>(&self, p: &'a [u8]) -> Request<'a> {
+        self.with_bufs(self.bufs(p))
+    }
+
+    /// The request with input buffers `bufs`.
+    fn with_bufs<'a>(&self, bufs: Bufs<'a>) -> Request<'a> {
+        Request {
+            mig_id: self.mig_id,
+            seq: self.seq,
+            nr: self.nr,
+            args: self.args,
+            bufs,
+        }
+    }
+}
+
+/// Decodes and checks a request (see [`Request::decode`]), keeping where its input buffers are.
+pub fn parse(p: &[u8]) -> Result<Parsed, PayloadError> {
+    parse_request(p).map(|(r, _)| r)
+}
+
+/// [`parse`], also giving the input buffers.
+fn parse_request(p: &[u8]) -> Result<(Parsed, Bufs<'_>), PayloadError> {
+    if p.len() < REQUEST_FIXED || p.len() > MAX_PAYLOAD {
+        return Err(PayloadError::Length);
+    }
+    let nr = be64(p, 8);
+    let nr = u32::try_from(nr).map_err(|_| PayloadError::Field("nr"))?;
+    let args: [u64; 6] = core::array::from_fn(|i| be64(p, 16 + 8 * i));
+    let spec = spec(nr, &args).ok_or(PayloadError::Field("nr"))?;
+    let (bufs, ranges) = read_bufs(p, REQUEST_FIXED, usize::from(p[64]), |i, data| {
+        match spec[i] {
+            Arg::Str => {
+                !data.is_empty()
+                    && data.len() <= MAX_STR
+                    && data.iter().position(|&b| b == 0) == Some(data.len() - 1)
+            }
+            a if a.is_input() => a.len(&args) == Some(data.len()),
+            _ => false,
+        }
+    })?;
+    for (i, a) in spec.iter().enumerate() {
+        if a.is_input() && (args[i] != 0) != bufs[i].is_some() {
+            return Err(PayloadError::Field("buffer"));
+        }
+    }
+    // A mirrored action has one of the three handler values, and no restorer.
+    if nr == nr::RT_SIGACTION
+        && !bufs[1]
+            .is_some_and(|a| action_word(a, 0) <= MIRRORED_HANDLER && action_word(a, 16) == 0)
+    {
+        return Err(PayloadError::Field("action"));
+    }
+    let parsed = Parsed {
+        mig_id: be32(p, 0),
+        seq: be32(p, 4),
+        nr,
+        args,
+        spec,
+        bufs: ranges,
+    };
+    Ok((parsed, bufs))
+}
+
+/// Where a deputy puts the buffers of a forwarded call in its memory (see [`place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// The call's arguments, each pointer that is not NULL pointing at its buffer.
+    pub args: [u64; 6],
+    /// `(address, length)` of each placed buffer, input or output, by argument index.
+    pub at: [Option<(u64, usize)>; 6],
+    /// Just past the last buffer (`base` when there is none); at most `base + room`.
+    pub end: u64,
+}
+
+/// Places the buffers of a call with arguments `args`, forwarded as `spec` with input buffers
+/// `bufs`, in memory from `base`, at most `room` bytes: one after the other in argument order,
+/// each after the first at a multiple of 16, one for every pointer argument that is not NULL. A
+/// string takes its buffer's length, any other buffer [`Arg::len`]. `None` if they do not fit
+/// (or `base + room` is past the end of the address space).
+pub fn place(
+    spec: &Spec,
+    args: &[u64; 6],
+    bufs: &Bufs<'_>,
+    base: u64,
+    room: u64,
+) -> Option<Placed> {
+    let limit = base.checked_add(room)?;
+    let mut placed = Placed {
+        args: *args,
+        at: [None; 6],
+        end: base,
+    };
+    for (i, a) in spec.iter().enumerate() {
+        if *a == Arg::Int || args[i] == 0 {
+            continue;
+        }
+        let len = match (a, bufs[i]) {
+            (Arg::Str, Some(b)) => b.len(),
+            _ => a.len(args).unwrap_or(0),
+        };
+        let at = if placed.at.iter().any(Option::is_some) {
+            placed.end.checked_next_multiple_of(16)?
+        } else {
+            base
+        };
+        let end = at.checked_add(u64::try_from(len).ok()?)?;
+        if end > limit {
+            return None;
+        }
+        placed.at[i] = Some((at, len));
+        placed.args[i] = at;
+        placed.end = end;
+    }
+    Some(placed)
 }
 
 /// The result of a forwarded call, deputy to guest.
@@ -546,7 +771,7 @@ impl<'a> Reply<'a> {
         REPLY_FIXED + bufs_len(&self.bufs)
     }
 
-    /// Encodes into `out` (at least [`Reply::len`] bytes); returns the length.
+    /// Encodes into `out` (at least [`Reply::encoded_len`] bytes); returns the length.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let f = out.get_mut(..REPLY_FIXED)?;
         put_head(f, self.mig_id, self.seq, self.result as u64);
@@ -559,7 +784,7 @@ impl<'a> Reply<'a> {
         if p.len() < REPLY_FIXED || p.len() > MAX_PAYLOAD {
             return Err(PayloadError::Length);
         }
-        let bufs = read_bufs(p, REPLY_FIXED, usize::from(p[16]), |_, d| {
+        let (bufs, _) = read_bufs(p, REPLY_FIXED, usize::from(p[16]), |_, d| {
             d.len() <= MAX_BUF
         })?;
         Ok(Self {
@@ -575,6 +800,12 @@ impl<'a> Reply<'a> {
     /// argument's buffer (and than the result, for `OutRet`).
     pub fn check(&self, nr: u32, args: &[u64; 6]) -> Result<(), PayloadError> {
         let spec = spec(nr, args).ok_or(PayloadError::Field("nr"))?;
+        self.check_with(&spec, args)
+    }
+
+    /// [`Reply::check`] against a call with arguments `args` forwarded as `spec` (the one
+    /// [`Request::decode_with_spec`] gives).
+    pub fn check_with(&self, spec: &Spec, args: &[u64; 6]) -> Result<(), PayloadError> {
         if self.result < -4095 {
             return Err(PayloadError::Field("result"));
         }
@@ -867,5 +1098,268 @@ mod tests {
         assert_eq!(spec(16, &ior).unwrap()[2], Out(F(8)));
         assert_eq!(spec(16, &[0, 0x1234, 0, 0, 0, 0]), None);
         assert_eq!(spec(72, &[0, 6, 0, 0, 0, 0]).unwrap()[2], InOut(F(32)));
+    }
+
+    #[test]
+    fn buffers_are_placed_in_order_and_aligned() {
+        let base = 0x10_0000;
+        let none: Bufs<'_> = [None; 6];
+        // write(fd, buf, 6): the input at base.
+        let args = [1, 0x7000, 6, 0, 0, 0];
+        let mut bufs = none;
+        bufs[1] = Some(&b"hello\n"[..]);
+        let p = place(&spec(1, &args).unwrap(), &args, &bufs, base, 4096).unwrap();
+        assert_eq!(p.args, [1, base, 6, 0, 0, 0]);
+        assert_eq!(p.at, [None, Some((base, 6)), None, None, None, None]);
+        assert_eq!(p.end, base + 6);
+        // read(fd, buf, 100): the output is placed too.
+        let args = [3, 0x7000, 100, 0, 0, 0];
+        let p = place(&spec(0, &args).unwrap(), &args, &none, base, 4096).unwrap();
+        assert_eq!(p.at[1], Some((base, 100)));
+        assert_eq!(p.args[1], base);
+        // open(path): a string takes its length with the NUL.
+        let args = [0x7000, 0, 0, 0, 0, 0];
+        let mut bufs = none;
+        bufs[0] = Some(&b"/etc/passwd\0"[..]);
+        let p = place(&spec(2, &args).unwrap(), &args, &bufs, base, 4096).unwrap();
+        assert_eq!(
+            (p.args[0], p.at[0], p.end),
+            (base, Some((base, 12)), base + 12)
+        );
+        // rename(a, b): the second after the first, at a multiple of 16, even from an
+        // unaligned base.
+        let args = [0x7000, 0x8000, 0, 0, 0, 0];
+        let mut bufs = none;
+        bufs[0] = Some(&b"a\0"[..]);
+        bufs[1] = Some(&b"bb\0"[..]);
+        let p = place(&spec(82, &args).unwrap(), &args, &bufs, base + 1, 4096).unwrap();
+        assert_eq!(p.at[0], Some((base + 1, 2)));
+        assert_eq!(p.at[1], Some((base + 16, 3)));
+        assert_eq!(p.args[..2], [base + 1, base + 16]);
+        assert_eq!(p.end, base + 19);
+        // A NULL pointer stays NULL and takes no room.
+        let args = [0, 0x8000, 0, 0, 0, 0];
+        let p = place(&spec(82, &args).unwrap(), &args, &bufs, base, 4096).unwrap();
+        assert_eq!((p.args[0], p.at[0]), (0, None));
+        assert_eq!(p.at[1], Some((base, 3)));
+        // Nothing to place.
+        let args = [3, 0, 0, 0, 0, 0];
+        let p = place(&spec(3, &args).unwrap(), &args, &none, base, 0).unwrap();
+        assert_eq!((p.args, p.at, p.end), (args, [None; 6], base));
+    }
+
+    #[test]
+    fn buffers_that_do_not_fit_are_refused() {
+        let none: Bufs<'_> = [None; 6];
+        let read = |n: u64, base: u64, room: u64| {
+            let args = [3, 0x7000, n, 0, 0, 0];
+            place(&spec(0, &args).unwrap(), &args, &none, base, room)
+        };
+        assert!(read(100, 0x1000, 100).is_some());
+        assert!(read(101, 0x1000, 100).is_none());
+        // Two buffers: the second's alignment counts.
+        let args = [0x7000, 0x8000, 0, 0, 0, 0];
+        let mut bufs = none;
+        bufs[0] = Some(&b"a\0"[..]);
+        bufs[1] = Some(&b"bb\0"[..]);
+        let rename = spec(82, &args).unwrap();
+        assert!(place(&rename, &args, &bufs, 0x1000, 19).is_some());
+        assert!(place(&rename, &args, &bufs, 0x1000, 18).is_none());
+        // Near the end of the address space: no overflow, no panic.
+        assert!(read(u64::MAX, 0x1000, 1 << 20).is_some_and(|p| p.at[1] == Some((0x1000, MAX_BUF))));
+        assert!(read(u64::MAX, 0x1000, 4096).is_none());
+        assert!(read(16, u64::MAX - 8, 8).is_none());
+        assert!(read(4, u64::MAX - 8, 8).is_some());
+        assert!(read(0, u64::MAX, 1).is_none());
+        assert!(read(0, u64::MAX, 0).is_some());
+        assert!(place(&rename, &args, &bufs, u64::MAX - 4, 4).is_none());
+        let ppoll = [u64::MAX - 1, u64::MAX, u64::MAX, u64::MAX, 8, 0];
+        assert!(place(
+            &spec(271, &ppoll).unwrap(),
+            &ppoll,
+            &none,
+            u64::MAX - 100,
+            100
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn parsed_requests_are_decoded_requests() {
+        let act = mirrored_action(&[0; 32]);
+        let calls: [(u32, [u64; 6], Bufs<'_>); 5] = [
+            (
+                1,
+                [1, 0x7000, 6, 0, 0, 0],
+                [None, Some(b"hello\n"), None, None, None, None],
+            ),
+            (0, [3, 0x7000, 100, 0, 0, 0], [None; 6]),
+            (
+                82,
+                [0x1000, 0x2000, 0, 0, 0, 0],
+                [Some(b"a\0"), Some(b"bc\0"), None, None, None, None],
+            ),
+            (
+                44,
+                [3, 0x1000, 2, 0, 0x2000, 3],
+                [None, Some(b"hi"), None, None, Some(b"abc"), None],
+            ),
+            (
+                13,
+                [14, 0x1000, 0, 8, 0, 0],
+                [None, Some(&act[..]), None, None, None, None],
+            ),
+        ];
+        for (i, (nr, args, bufs)) in calls.into_iter().enumerate() {
+            let r = Request {
+                mig_id: 7,
+                seq: i as u32,
+                nr,
+                args,
+                bufs,
+            };
+            let p = round_trip(&r);
+            let parsed = parse(&p).unwrap();
+            assert_eq!(Request::decode(&p), Ok(r));
+            assert_eq!(
+                Request::decode_with_spec(&p),
+                Ok((r, spec(nr, &args).unwrap()))
+            );
+            assert_eq!(
+                (parsed.mig_id, parsed.seq, parsed.nr, parsed.args),
+                (7, i as u32, nr, args)
+            );
+            assert_eq!(parsed.spec, spec(nr, &args).unwrap());
+            assert_eq!(parsed.bufs(&p), bufs);
+            assert_eq!(parsed.request(&p), r);
+            // Ranges that the bytes do not hold are no buffers.
+            let short = &p[..p.len() - 1];
+            for (b, range) in parsed.bufs(short).iter().zip(parsed.bufs) {
+                let fits = range.is_some_and(|(off, len)| (off + len) as usize <= short.len());
+                assert_eq!(b.is_some(), fits);
+            }
+            let empty: Bufs<'_> = [None; 6];
+            assert_eq!(parsed.bufs(&[]), empty);
+            // Cut or changed, parse and decode agree.
+            let agree = |q: &[u8]| match (parse(q), Request::decode(q)) {
+                (Ok(parsed), Ok(r)) => assert_eq!(parsed.request(q), r),
+                (a, b) => assert_eq!(a.err(), b.err()),
+            };
+            for cut in 0..p.len() {
+                agree(&p[..cut]);
+            }
+            for at in 0..p.len() {
+                for x in [1, 0x80, 0xff] {
+                    let mut q = p.clone();
+                    q[at] ^= x;
+                    agree(&q);
+                }
+            }
+        }
+        let odd = Parsed {
+            bufs: [
+                Some((u32::MAX, u32::MAX)),
+                Some((2, u32::MAX)),
+                Some((1, 2)),
+                None,
+                None,
+                None,
+            ],
+            ..parse(&round_trip(&Request {
+                mig_id: 1,
+                seq: 1,
+                nr: 3,
+                args: [0; 6],
+                bufs: [None; 6],
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            odd.bufs(b"abcd"),
+            [None, None, Some(&b"bc"[..]), None, None, None]
+        );
+    }
+
+    #[test]
+    fn replies_are_checked_against_a_given_spec() {
+        let args = [3, 0x7000, 100, 0, 0, 0];
+        let data = [7u8; 10];
+        let r = Reply {
+            mig_id: 1,
+            seq: 2,
+            result: 10,
+            bufs: [None, Some(&data[..]), None, None, None, None],
+        };
+        let read = spec(0, &args).unwrap();
+        let write = spec(1, &args).unwrap();
+        assert_eq!(r.check_with(&read, &args), r.check(0, &args));
+        assert!(r.check_with(&read, &args).is_ok());
+        assert!(r.check_with(&write, &args).is_err());
+        assert!(Reply { result: 5, ..r }.check_with(&read, &args).is_err());
+        assert!(r.check(9999, &args).is_err());
+    }
+
+    #[test]
+    fn encoding_in_place_gives_the_same_bytes() {
+        let data = b"hello";
+        let name = b"/etc/x\0";
+        let mut bufs: Bufs<'_> = [None; 6];
+        bufs[0] = Some(&name[..]);
+        bufs[1] = Some(&data[..]);
+        let r = Request {
+            mig_id: 3,
+            seq: 4,
+            nr: 1,
+            args: [1, 2, 3, 4, 5, 6],
+            bufs,
+        };
+        let want = round_trip(&r);
+        let lens = lens_of(&bufs);
+        assert_eq!(request_len(&lens), want.len());
+        let mut out = vec![0u8; want.len()];
+        let n = encode_request_with(&mut out, 3, 4, 1, &r.args, &lens, |i, d| {
+            d.copy_from_slice(bufs[i].unwrap());
+            true
+        });
+        assert_eq!(n, Some(want.len()));
+        assert_eq!(out, want);
+
+        let reply = Reply {
+            mig_id: 3,
+            seq: 4,
+            result: -2,
+            bufs,
+        };
+        let mut want = vec![0u8; reply.encoded_len()];
+        assert!(reply.encode(&mut want).is_some());
+        assert_eq!(reply_len(&lens), want.len());
+        let mut out = vec![0u8; want.len()];
+        let n = encode_reply_with(&mut out, 3, 4, -2, &lens, |i, d| {
+            d.copy_from_slice(bufs[i].unwrap());
+            true
+        });
+        assert_eq!(n, Some(want.len()));
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn encoding_in_place_stops_when_fill_gives_up_or_out_is_short() {
+        let mut lens: Lens = [None; 6];
+        lens[1] = Some(8);
+        let mut out = vec![0u8; request_len(&lens)];
+        assert_eq!(
+            encode_request_with(&mut out, 1, 1, 0, &[0; 6], &lens, |_, _| false),
+            None
+        );
+        let mut short = vec![0u8; request_len(&lens) - 1];
+        assert_eq!(
+            encode_request_with(&mut short, 1, 1, 0, &[0; 6], &lens, |_, _| true),
+            None
+        );
+        lens[2] = Some(usize::MAX);
+        assert_eq!(
+            encode_reply_with(&mut out, 1, 1, 0, &lens, |_, _| true),
+            None
+        );
     }
 }

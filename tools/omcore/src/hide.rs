@@ -4,41 +4,44 @@
 //! nor reach them by pid (openMosix semantics). This module holds the two pure parts of that:
 //! which arguments of a call name a process, and the filter over a `getdents64` listing.
 
+use super::syscalls::nr;
+
 /// `getdents64`.
-pub const GETDENTS64: u32 = 217;
+pub const GETDENTS64: u32 = nr::GETDENTS64;
 
 /// The pids (> 0) that call `nr` with arguments `args` names as its target: signals, tracing,
 /// scheduling, limits and memory of another process. Calls that name no process yield none.
 pub fn named_pids(nr: u32, args: &[u64; 6]) -> impl Iterator<Item = i32> {
     let idx: &[usize] = match nr {
-        // kill, tkill, rt_sigqueueinfo, pidfd_open, process_vm_readv/writev, prlimit64,
-        // sched_setparam/getparam/setscheduler/getscheduler/setaffinity/getaffinity,
-        // sched_setattr/getattr, getpgid, getsid, setpgid, migrate_pages, move_pages.
-        62
-        | 200
-        | 129
-        | 434
-        | 310
-        | 311
-        | 302
-        | 142..=145
-        | 203
-        | 204
-        | 314
-        | 315
-        | 121
-        | 124
-        | 109
-        | 256
-        | 279 => &[0],
-        // tgkill, rt_tgsigqueueinfo, kcmp: two pids.
-        234 | 297 | 312 => &[0, 1],
+        // A pid in the first argument.
+        nr::KILL
+        | nr::TKILL
+        | nr::RT_SIGQUEUEINFO
+        | nr::PIDFD_OPEN
+        | nr::PROCESS_VM_READV
+        | nr::PROCESS_VM_WRITEV
+        | nr::PRLIMIT64
+        | nr::SCHED_SETPARAM
+        | nr::SCHED_GETPARAM
+        | nr::SCHED_SETSCHEDULER
+        | nr::SCHED_GETSCHEDULER
+        | nr::SCHED_SETAFFINITY
+        | nr::SCHED_GETAFFINITY
+        | nr::SCHED_SETATTR
+        | nr::SCHED_GETATTR
+        | nr::GETPGID
+        | nr::GETSID
+        | nr::SETPGID
+        | nr::MIGRATE_PAGES
+        | nr::MOVE_PAGES => &[0],
+        // Two pids, the first two arguments.
+        nr::TGKILL | nr::RT_TGSIGQUEUEINFO | nr::KCMP => &[0, 1],
         // ptrace(request, pid, ...).
-        101 => &[1],
+        nr::PTRACE => &[1],
         // getpriority, setpriority, ioprio_get, ioprio_set (which, who): PRIO_PROCESS and
         // IOPRIO_WHO_PROCESS name a process (IOPRIO_WHO_PROCESS is 1, PRIO_PROCESS 0).
-        140 | 141 if args[0] == 0 => &[1],
-        251 | 252 if args[0] == 1 => &[1],
+        nr::GETPRIORITY | nr::SETPRIORITY if args[0] == 0 => &[1],
+        nr::IOPRIO_SET | nr::IOPRIO_GET if args[0] == 1 => &[1],
         _ => &[],
     };
     let args = *args;
@@ -47,7 +50,7 @@ pub fn named_pids(nr: u32, args: &[u64; 6]) -> impl Iterator<Item = i32> {
 
 /// Whether call `nr` with `args` is `kill(-1, sig)`: every process the caller may signal.
 pub fn is_kill_all(nr: u32, args: &[u64; 6]) -> bool {
-    nr == 62 && args[0] as i32 == -1
+    nr == nr::KILL && args[0] as i32 == -1
 }
 
 const DIRENT_NAME: usize = 19;

@@ -125,7 +125,8 @@ impl Kind {
 
 const ONCE_ALL: u16 = (1 << 6) - 1;
 const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
-const MM_FIELDS: usize = 12;
+/// Values in an `Mm` record.
+pub const MM_FIELDS: usize = 12;
 const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
 const MISC_LEN: usize = 4 + 4 + 3 * 16;
 
@@ -499,6 +500,15 @@ pub const MM_NAMES: [&str; MM_FIELDS] = [
     // Address of the vDSO text (0: none); the host maps its own vDSO there.
     "vdso",
 ];
+
+/// Index of `start_brk` in [`Mm`] values.
+pub const MM_START_BRK: usize = 4;
+/// Index of `brk` in [`Mm`] values.
+pub const MM_BRK: usize = 5;
+/// Index of `start_stack` in [`Mm`] values.
+pub const MM_START_STACK: usize = 6;
+/// Index of the vDSO address in [`Mm`] values (the last: the others are set on restore).
+pub const MM_VDSO: usize = 11;
 
 /// Memory layout values, in [`MM_NAMES`] order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1211,5 +1221,14 @@ mod tests {
                 assert!(r.feed(short, &b[..cut]).is_err() || h.kind == Kind::Vma && cut > 0);
             }
         }
+    }
+
+    #[test]
+    fn mm_indices_name_their_fields() {
+        assert_eq!(MM_NAMES[MM_START_BRK], "start_brk");
+        assert_eq!(MM_NAMES[MM_BRK], "brk");
+        assert_eq!(MM_NAMES[MM_START_STACK], "start_stack");
+        assert_eq!(MM_NAMES[MM_VDSO], "vdso");
+        assert_eq!(MM_VDSO + 1, MM_FIELDS);
     }
 }

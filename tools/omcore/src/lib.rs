@@ -20,5 +20,7 @@ pub mod image;
 pub mod map;
 pub mod mig;
 pub mod msg;
+pub mod pids;
+pub mod regs;
 pub mod syscalls;
 pub mod version;

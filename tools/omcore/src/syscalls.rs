@@ -436,6 +436,467 @@ pub fn number_of(name: &str) -> Option<u32> {
         .map(|&(nr, _, _)| nr)
 }
 
+/// The name of system call `nr`, or `None` if there is no such call.
+pub fn name_of(nr: u32) -> Option<&'static str> {
+    SYSCALLS
+        .binary_search_by_key(&nr, |&(n, _, _)| n)
+        .ok()
+        .map(|i| SYSCALLS[i].1)
+}
+
+/// The number of every x86-64 system call, by name (upper-cased): `nr::READ`, `nr::EXIT_GROUP`.
+pub mod nr {
+    /// Defines a constant for each `name: NAME = number` (and, in tests, the list of them).
+    macro_rules! numbers {
+        ($($name:ident: $upper:ident = $nr:literal,)*) => {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub const $upper: u32 = $nr;
+            )*
+            /// `(number, name, constant)` of every constant above.
+            #[cfg(test)]
+            pub(super) const ALL: &[(u32, &str, &str)] =
+                &[$(($nr, stringify!($name), stringify!($upper))),*];
+        };
+    }
+
+    numbers! {
+        read: READ = 0,
+        write: WRITE = 1,
+        open: OPEN = 2,
+        close: CLOSE = 3,
+        stat: STAT = 4,
+        fstat: FSTAT = 5,
+        lstat: LSTAT = 6,
+        poll: POLL = 7,
+        lseek: LSEEK = 8,
+        mmap: MMAP = 9,
+        mprotect: MPROTECT = 10,
+        munmap: MUNMAP = 11,
+        brk: BRK = 12,
+        rt_sigaction: RT_SIGACTION = 13,
+        rt_sigprocmask: RT_SIGPROCMASK = 14,
+        rt_sigreturn: RT_SIGRETURN = 15,
+        ioctl: IOCTL = 16,
+        pread64: PREAD64 = 17,
+        pwrite64: PWRITE64 = 18,
+        readv: READV = 19,
+        writev: WRITEV = 20,
+        access: ACCESS = 21,
+        pipe: PIPE = 22,
+        select: SELECT = 23,
+        sched_yield: SCHED_YIELD = 24,
+        mremap: MREMAP = 25,
+        msync: MSYNC = 26,
+        mincore: MINCORE = 27,
+        madvise: MADVISE = 28,
+        shmget: SHMGET = 29,
+        shmat: SHMAT = 30,
+        shmctl: SHMCTL = 31,
+        dup: DUP = 32,
+        dup2: DUP2 = 33,
+        pause: PAUSE = 34,
+        nanosleep: NANOSLEEP = 35,
+        getitimer: GETITIMER = 36,
+        alarm: ALARM = 37,
+        setitimer: SETITIMER = 38,
+        getpid: GETPID = 39,
+        sendfile: SENDFILE = 40,
+        socket: SOCKET = 41,
+        connect: CONNECT = 42,
+        accept: ACCEPT = 43,
+        sendto: SENDTO = 44,
+        recvfrom: RECVFROM = 45,
+        sendmsg: SENDMSG = 46,
+        recvmsg: RECVMSG = 47,
+        shutdown: SHUTDOWN = 48,
+        bind: BIND = 49,
+        listen: LISTEN = 50,
+        getsockname: GETSOCKNAME = 51,
+        getpeername: GETPEERNAME = 52,
+        socketpair: SOCKETPAIR = 53,
+        setsockopt: SETSOCKOPT = 54,
+        getsockopt: GETSOCKOPT = 55,
+        clone: CLONE = 56,
+        fork: FORK = 57,
+        vfork: VFORK = 58,
+        execve: EXECVE = 59,
+        exit: EXIT = 60,
+        wait4: WAIT4 = 61,
+        kill: KILL = 62,
+        uname: UNAME = 63,
+        semget: SEMGET = 64,
+        semop: SEMOP = 65,
+        semctl: SEMCTL = 66,
+        shmdt: SHMDT = 67,
+        msgget: MSGGET = 68,
+        msgsnd: MSGSND = 69,
+        msgrcv: MSGRCV = 70,
+        msgctl: MSGCTL = 71,
+        fcntl: FCNTL = 72,
+        flock: FLOCK = 73,
+        fsync: FSYNC = 74,
+        fdatasync: FDATASYNC = 75,
+        truncate: TRUNCATE = 76,
+        ftruncate: FTRUNCATE = 77,
+        getdents: GETDENTS = 78,
+        getcwd: GETCWD = 79,
+        chdir: CHDIR = 80,
+        fchdir: FCHDIR = 81,
+        rename: RENAME = 82,
+        mkdir: MKDIR = 83,
+        rmdir: RMDIR = 84,
+        creat: CREAT = 85,
+        link: LINK = 86,
+        unlink: UNLINK = 87,
+        symlink: SYMLINK = 88,
+        readlink: READLINK = 89,
+        chmod: CHMOD = 90,
+        fchmod: FCHMOD = 91,
+        chown: CHOWN = 92,
+        fchown: FCHOWN = 93,
+        lchown: LCHOWN = 94,
+        umask: UMASK = 95,
+        gettimeofday: GETTIMEOFDAY = 96,
+        getrlimit: GETRLIMIT = 97,
+        getrusage: GETRUSAGE = 98,
+        sysinfo: SYSINFO = 99,
+        times: TIMES = 100,
+        ptrace: PTRACE = 101,
+        getuid: GETUID = 102,
+        syslog: SYSLOG = 103,
+        getgid: GETGID = 104,
+        setuid: SETUID = 105,
+        setgid: SETGID = 106,
+        geteuid: GETEUID = 107,
+        getegid: GETEGID = 108,
+        setpgid: SETPGID = 109,
+        getppid: GETPPID = 110,
+        getpgrp: GETPGRP = 111,
+        setsid: SETSID = 112,
+        setreuid: SETREUID = 113,
+        setregid: SETREGID = 114,
+        getgroups: GETGROUPS = 115,
+        setgroups: SETGROUPS = 116,
+        setresuid: SETRESUID = 117,
+        getresuid: GETRESUID = 118,
+        setresgid: SETRESGID = 119,
+        getresgid: GETRESGID = 120,
+        getpgid: GETPGID = 121,
+        setfsuid: SETFSUID = 122,
+        setfsgid: SETFSGID = 123,
+        getsid: GETSID = 124,
+        capget: CAPGET = 125,
+        capset: CAPSET = 126,
+        rt_sigpending: RT_SIGPENDING = 127,
+        rt_sigtimedwait: RT_SIGTIMEDWAIT = 128,
+        rt_sigqueueinfo: RT_SIGQUEUEINFO = 129,
+        rt_sigsuspend: RT_SIGSUSPEND = 130,
+        sigaltstack: SIGALTSTACK = 131,
+        utime: UTIME = 132,
+        mknod: MKNOD = 133,
+        uselib: USELIB = 134,
+        personality: PERSONALITY = 135,
+        ustat: USTAT = 136,
+        statfs: STATFS = 137,
+        fstatfs: FSTATFS = 138,
+        sysfs: SYSFS = 139,
+        getpriority: GETPRIORITY = 140,
+        setpriority: SETPRIORITY = 141,
+        sched_setparam: SCHED_SETPARAM = 142,
+        sched_getparam: SCHED_GETPARAM = 143,
+        sched_setscheduler: SCHED_SETSCHEDULER = 144,
+        sched_getscheduler: SCHED_GETSCHEDULER = 145,
+        sched_get_priority_max: SCHED_GET_PRIORITY_MAX = 146,
+        sched_get_priority_min: SCHED_GET_PRIORITY_MIN = 147,
+        sched_rr_get_interval: SCHED_RR_GET_INTERVAL = 148,
+        mlock: MLOCK = 149,
+        munlock: MUNLOCK = 150,
+        mlockall: MLOCKALL = 151,
+        munlockall: MUNLOCKALL = 152,
+        vhangup: VHANGUP = 153,
+        modify_ldt: MODIFY_LDT = 154,
+        pivot_root: PIVOT_ROOT = 155,
+        _sysctl: _SYSCTL = 156,
+        prctl: PRCTL = 157,
+        arch_prctl: ARCH_PRCTL = 158,
+        adjtimex: ADJTIMEX = 159,
+        setrlimit: SETRLIMIT = 160,
+        chroot: CHROOT = 161,
+        sync: SYNC = 162,
+        acct: ACCT = 163,
+        settimeofday: SETTIMEOFDAY = 164,
+        mount: MOUNT = 165,
+        umount2: UMOUNT2 = 166,
+        swapon: SWAPON = 167,
+        swapoff: SWAPOFF = 168,
+        reboot: REBOOT = 169,
+        sethostname: SETHOSTNAME = 170,
+        setdomainname: SETDOMAINNAME = 171,
+        iopl: IOPL = 172,
+        ioperm: IOPERM = 173,
+        create_module: CREATE_MODULE = 174,
+        init_module: INIT_MODULE = 175,
+        delete_module: DELETE_MODULE = 176,
+        get_kernel_syms: GET_KERNEL_SYMS = 177,
+        query_module: QUERY_MODULE = 178,
+        quotactl: QUOTACTL = 179,
+        nfsservctl: NFSSERVCTL = 180,
+        getpmsg: GETPMSG = 181,
+        putpmsg: PUTPMSG = 182,
+        afs_syscall: AFS_SYSCALL = 183,
+        tuxcall: TUXCALL = 184,
+        security: SECURITY = 185,
+        gettid: GETTID = 186,
+        readahead: READAHEAD = 187,
+        setxattr: SETXATTR = 188,
+        lsetxattr: LSETXATTR = 189,
+        fsetxattr: FSETXATTR = 190,
+        getxattr: GETXATTR = 191,
+        lgetxattr: LGETXATTR = 192,
+        fgetxattr: FGETXATTR = 193,
+        listxattr: LISTXATTR = 194,
+        llistxattr: LLISTXATTR = 195,
+        flistxattr: FLISTXATTR = 196,
+        removexattr: REMOVEXATTR = 197,
+        lremovexattr: LREMOVEXATTR = 198,
+        fremovexattr: FREMOVEXATTR = 199,
+        tkill: TKILL = 200,
+        time: TIME = 201,
+        futex: FUTEX = 202,
+        sched_setaffinity: SCHED_SETAFFINITY = 203,
+        sched_getaffinity: SCHED_GETAFFINITY = 204,
+        set_thread_area: SET_THREAD_AREA = 205,
+        io_setup: IO_SETUP = 206,
+        io_destroy: IO_DESTROY = 207,
+        io_getevents: IO_GETEVENTS = 208,
+        io_submit: IO_SUBMIT = 209,
+        io_cancel: IO_CANCEL = 210,
+        get_thread_area: GET_THREAD_AREA = 211,
+        lookup_dcookie: LOOKUP_DCOOKIE = 212,
+        epoll_create: EPOLL_CREATE = 213,
+        epoll_ctl_old: EPOLL_CTL_OLD = 214,
+        epoll_wait_old: EPOLL_WAIT_OLD = 215,
+        remap_file_pages: REMAP_FILE_PAGES = 216,
+        getdents64: GETDENTS64 = 217,
+        set_tid_address: SET_TID_ADDRESS = 218,
+        restart_syscall: RESTART_SYSCALL = 219,
+        semtimedop: SEMTIMEDOP = 220,
+        fadvise64: FADVISE64 = 221,
+        timer_create: TIMER_CREATE = 222,
+        timer_settime: TIMER_SETTIME = 223,
+        timer_gettime: TIMER_GETTIME = 224,
+        timer_getoverrun: TIMER_GETOVERRUN = 225,
+        timer_delete: TIMER_DELETE = 226,
+        clock_settime: CLOCK_SETTIME = 227,
+        clock_gettime: CLOCK_GETTIME = 228,
+        clock_getres: CLOCK_GETRES = 229,
+        clock_nanosleep: CLOCK_NANOSLEEP = 230,
+        exit_group: EXIT_GROUP = 231,
+        epoll_wait: EPOLL_WAIT = 232,
+        epoll_ctl: EPOLL_CTL = 233,
+        tgkill: TGKILL = 234,
+        utimes: UTIMES = 235,
+        vserver: VSERVER = 236,
+        mbind: MBIND = 237,
+        set_mempolicy: SET_MEMPOLICY = 238,
+        get_mempolicy: GET_MEMPOLICY = 239,
+        mq_open: MQ_OPEN = 240,
+        mq_unlink: MQ_UNLINK = 241,
+        mq_timedsend: MQ_TIMEDSEND = 242,
+        mq_timedreceive: MQ_TIMEDRECEIVE = 243,
+        mq_notify: MQ_NOTIFY = 244,
+        mq_getsetattr: MQ_GETSETATTR = 245,
+        kexec_load: KEXEC_LOAD = 246,
+        waitid: WAITID = 247,
+        add_key: ADD_KEY = 248,
+        request_key: REQUEST_KEY = 249,
+        keyctl: KEYCTL = 250,
+        ioprio_set: IOPRIO_SET = 251,
+        ioprio_get: IOPRIO_GET = 252,
+        inotify_init: INOTIFY_INIT = 253,
+        inotify_add_watch: INOTIFY_ADD_WATCH = 254,
+        inotify_rm_watch: INOTIFY_RM_WATCH = 255,
+        migrate_pages: MIGRATE_PAGES = 256,
+        openat: OPENAT = 257,
+        mkdirat: MKDIRAT = 258,
+        mknodat: MKNODAT = 259,
+        fchownat: FCHOWNAT = 260,
+        futimesat: FUTIMESAT = 261,
+        newfstatat: NEWFSTATAT = 262,
+        unlinkat: UNLINKAT = 263,
+        renameat: RENAMEAT = 264,
+        linkat: LINKAT = 265,
+        symlinkat: SYMLINKAT = 266,
+        readlinkat: READLINKAT = 267,
+        fchmodat: FCHMODAT = 268,
+        faccessat: FACCESSAT = 269,
+        pselect6: PSELECT6 = 270,
+        ppoll: PPOLL = 271,
+        unshare: UNSHARE = 272,
+        set_robust_list: SET_ROBUST_LIST = 273,
+        get_robust_list: GET_ROBUST_LIST = 274,
+        splice: SPLICE = 275,
+        tee: TEE = 276,
+        sync_file_range: SYNC_FILE_RANGE = 277,
+        vmsplice: VMSPLICE = 278,
+        move_pages: MOVE_PAGES = 279,
+        utimensat: UTIMENSAT = 280,
+        epoll_pwait: EPOLL_PWAIT = 281,
+        signalfd: SIGNALFD = 282,
+        timerfd_create: TIMERFD_CREATE = 283,
+        eventfd: EVENTFD = 284,
+        fallocate: FALLOCATE = 285,
+        timerfd_settime: TIMERFD_SETTIME = 286,
+        timerfd_gettime: TIMERFD_GETTIME = 287,
+        accept4: ACCEPT4 = 288,
+        signalfd4: SIGNALFD4 = 289,
+        eventfd2: EVENTFD2 = 290,
+        epoll_create1: EPOLL_CREATE1 = 291,
+        dup3: DUP3 = 292,
+        pipe2: PIPE2 = 293,
+        inotify_init1: INOTIFY_INIT1 = 294,
+        preadv: PREADV = 295,
+        pwritev: PWRITEV = 296,
+        rt_tgsigqueueinfo: RT_TGSIGQUEUEINFO = 297,
+        perf_event_open: PERF_EVENT_OPEN = 298,
+        recvmmsg: RECVMMSG = 299,
+        fanotify_init: FANOTIFY_INIT = 300,
+        fanotify_mark: FANOTIFY_MARK = 301,
+        prlimit64: PRLIMIT64 = 302,
+        name_to_handle_at: NAME_TO_HANDLE_AT = 303,
+        open_by_handle_at: OPEN_BY_HANDLE_AT = 304,
+        clock_adjtime: CLOCK_ADJTIME = 305,
+        syncfs: SYNCFS = 306,
+        sendmmsg: SENDMMSG = 307,
+        setns: SETNS = 308,
+        getcpu: GETCPU = 309,
+        process_vm_readv: PROCESS_VM_READV = 310,
+        process_vm_writev: PROCESS_VM_WRITEV = 311,
+        kcmp: KCMP = 312,
+        finit_module: FINIT_MODULE = 313,
+        sched_setattr: SCHED_SETATTR = 314,
+        sched_getattr: SCHED_GETATTR = 315,
+        renameat2: RENAMEAT2 = 316,
+        seccomp: SECCOMP = 317,
+        getrandom: GETRANDOM = 318,
+        memfd_create: MEMFD_CREATE = 319,
+        kexec_file_load: KEXEC_FILE_LOAD = 320,
+        bpf: BPF = 321,
+        execveat: EXECVEAT = 322,
+        userfaultfd: USERFAULTFD = 323,
+        membarrier: MEMBARRIER = 324,
+        mlock2: MLOCK2 = 325,
+        copy_file_range: COPY_FILE_RANGE = 326,
+        preadv2: PREADV2 = 327,
+        pwritev2: PWRITEV2 = 328,
+        pkey_mprotect: PKEY_MPROTECT = 329,
+        pkey_alloc: PKEY_ALLOC = 330,
+        pkey_free: PKEY_FREE = 331,
+        statx: STATX = 332,
+        io_pgetevents: IO_PGETEVENTS = 333,
+        rseq: RSEQ = 334,
+        uretprobe: URETPROBE = 335,
+        uprobe: UPROBE = 336,
+        pidfd_send_signal: PIDFD_SEND_SIGNAL = 424,
+        io_uring_setup: IO_URING_SETUP = 425,
+        io_uring_enter: IO_URING_ENTER = 426,
+        io_uring_register: IO_URING_REGISTER = 427,
+        open_tree: OPEN_TREE = 428,
+        move_mount: MOVE_MOUNT = 429,
+        fsopen: FSOPEN = 430,
+        fsconfig: FSCONFIG = 431,
+        fsmount: FSMOUNT = 432,
+        fspick: FSPICK = 433,
+        pidfd_open: PIDFD_OPEN = 434,
+        clone3: CLONE3 = 435,
+        close_range: CLOSE_RANGE = 436,
+        openat2: OPENAT2 = 437,
+        pidfd_getfd: PIDFD_GETFD = 438,
+        faccessat2: FACCESSAT2 = 439,
+        process_madvise: PROCESS_MADVISE = 440,
+        epoll_pwait2: EPOLL_PWAIT2 = 441,
+        mount_setattr: MOUNT_SETATTR = 442,
+        quotactl_fd: QUOTACTL_FD = 443,
+        landlock_create_ruleset: LANDLOCK_CREATE_RULESET = 444,
+        landlock_add_rule: LANDLOCK_ADD_RULE = 445,
+        landlock_restrict_self: LANDLOCK_RESTRICT_SELF = 446,
+        memfd_secret: MEMFD_SECRET = 447,
+        process_mrelease: PROCESS_MRELEASE = 448,
+        futex_waitv: FUTEX_WAITV = 449,
+        set_mempolicy_home_node: SET_MEMPOLICY_HOME_NODE = 450,
+        cachestat: CACHESTAT = 451,
+        fchmodat2: FCHMODAT2 = 452,
+        map_shadow_stack: MAP_SHADOW_STACK = 453,
+        futex_wake: FUTEX_WAKE = 454,
+        futex_wait: FUTEX_WAIT = 455,
+        futex_requeue: FUTEX_REQUEUE = 456,
+        statmount: STATMOUNT = 457,
+        listmount: LISTMOUNT = 458,
+        lsm_get_self_attr: LSM_GET_SELF_ATTR = 459,
+        lsm_set_self_attr: LSM_SET_SELF_ATTR = 460,
+        lsm_list_modules: LSM_LIST_MODULES = 461,
+        mseal: MSEAL = 462,
+        setxattrat: SETXATTRAT = 463,
+        getxattrat: GETXATTRAT = 464,
+        listxattrat: LISTXATTRAT = 465,
+        removexattrat: REMOVEXATTRAT = 466,
+        open_tree_attr: OPEN_TREE_ATTR = 467,
+        file_getattr: FILE_GETATTR = 468,
+        file_setattr: FILE_SETATTR = 469,
+        listns: LISTNS = 470,
+        rseq_slice_yield: RSEQ_SLICE_YIELD = 471,
+    }
+}
+
+/// Signal numbers (x86-64).
+pub mod sig {
+    /// Hangup.
+    pub const SIGHUP: u32 = 1;
+    /// Interrupt from the keyboard.
+    pub const SIGINT: u32 = 2;
+    /// Quit from the keyboard.
+    pub const SIGQUIT: u32 = 3;
+    /// Illegal instruction.
+    pub const SIGILL: u32 = 4;
+    /// Trace or breakpoint trap.
+    pub const SIGTRAP: u32 = 5;
+    /// Abort.
+    pub const SIGABRT: u32 = 6;
+    /// Bus error.
+    pub const SIGBUS: u32 = 7;
+    /// Arithmetic error.
+    pub const SIGFPE: u32 = 8;
+    /// Kill (cannot be caught or ignored).
+    pub const SIGKILL: u32 = 9;
+    /// User signal 1.
+    pub const SIGUSR1: u32 = 10;
+    /// Invalid memory reference.
+    pub const SIGSEGV: u32 = 11;
+    /// User signal 2.
+    pub const SIGUSR2: u32 = 12;
+    /// Write to a pipe with no reader.
+    pub const SIGPIPE: u32 = 13;
+    /// Timer from `alarm`.
+    pub const SIGALRM: u32 = 14;
+    /// Termination.
+    pub const SIGTERM: u32 = 15;
+    /// Child stopped or ended.
+    pub const SIGCHLD: u32 = 17;
+    /// Continue if stopped.
+    pub const SIGCONT: u32 = 18;
+    /// Stop (cannot be caught or ignored).
+    pub const SIGSTOP: u32 = 19;
+    /// Stop from the terminal.
+    pub const SIGTSTP: u32 = 20;
+    /// Terminal input for a background process.
+    pub const SIGTTIN: u32 = 21;
+    /// Terminal output for a background process.
+    pub const SIGTTOU: u32 = 22;
+    /// Number of signals: they are 1 to `NSIG`.
+    pub const NSIG: u32 = 64;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,5 +1063,38 @@ mod tests {
                 Home => {}
             }
         }
+    }
+
+    #[test]
+    fn named_numbers_match_the_table() {
+        assert_eq!(nr::ALL.len(), SYSCALLS.len());
+        for (&(n, name, upper), &(tn, tname, _)) in nr::ALL.iter().zip(SYSCALLS) {
+            assert_eq!((n, name), (tn, tname));
+            assert_eq!(upper, name.to_ascii_uppercase());
+            assert_eq!(name_of(n), Some(name));
+        }
+        assert_eq!(nr::READ, 0);
+        assert_eq!(nr::RT_SIGACTION, 13);
+        assert_eq!(nr::GETTID, 186);
+        assert_eq!(nr::EXIT_GROUP, 231);
+        assert_eq!(nr::CLONE3, 435);
+        assert_eq!(name_of(nr::EXECVEAT), Some("execveat"));
+        assert_eq!(name_of(337), None);
+        assert_eq!(name_of(u32::MAX), None);
+    }
+
+    #[test]
+    fn signals() {
+        use sig::*;
+        let all = [
+            SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGUSR1,
+            SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP,
+            SIGTTIN, SIGTTOU,
+        ];
+        for (i, &s) in all.iter().enumerate() {
+            assert!((1..=NSIG).contains(&s));
+            assert!(all[i + 1..].iter().all(|&t| t > s));
+        }
+        assert_eq!((SIGKILL, SIGSEGV, SIGCHLD, SIGSTOP), (9, 11, 17, 19));
     }
 }
