@@ -17,7 +17,7 @@ TOOLS_TARGET := x86_64-unknown-linux-gnu
 TOOLS_ENV := RUSTFLAGS="-C target-feature=+crt-static"
 CARGO_TOOLS := cd tools && cargo
 # Rust outside the cargo workspace: the module and the fuzz targets.
-LOOSE_RS := src/*.rs rust/*.rs tools/fuzz/fuzz_targets/*.rs
+LOOSE_RS := src/*.rs src/*/*.rs rust/*.rs tools/fuzz/fuzz_targets/*.rs
 
 .PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo bench fuzz clean
 

@@ -81,7 +81,10 @@ bool omx_module_get(void);
 void omx_module_put(void);
 /* Whether `task` ended (exit_state set), and then its exit code. */
 bool omx_task_exited(struct task_struct *task, int *code);
-/* Reasons a task cannot leave its node, as openMosix stay bits (see src/migrate.rs). */
+/*
+ * Reasons a task cannot leave its node, as openMosix stay bits: defined here only (Rust reads
+ * them through bindgen, rust/task.rs `stay`).
+ */
 #define OMX_STAY_KTHREAD	(1u << 0)
 #define OMX_STAY_INIT		(1u << 1)
 #define OMX_STAY_THREADS	(1u << 2)
@@ -89,6 +92,8 @@ bool omx_task_exited(struct task_struct *task, int *code);
 #define OMX_STAY_NOMM		(1u << 4)
 #define OMX_STAY_EXITING	(1u << 5)
 #define OMX_STAY_MLOCK		(1u << 6)
+#define OMX_STAY_SHARED_MAP	(1u << 7)
+#define OMX_STAY_REMOTE		(1u << 8)
 /* The task-level stay bits (the VMA-level ones are found by walking the areas). */
 u32 omx_task_stay_bits(struct task_struct *task);
 

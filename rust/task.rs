@@ -277,6 +277,44 @@ pub(crate) fn spawn(path: &CStr, argv: &[&CStr], init: &mut dyn FnMut() -> Resul
     Ok(())
 }
 
+/// openMosix stay bits: why a process cannot leave its node. Defined once, in
+/// `rust/helpers.h` (`OMX_STAY_*`), which the C side sets in [`Task::stay_bits`].
+pub(crate) mod stay {
+    use super::bindings;
+    use core::fmt::Write;
+
+    /// Each bit and what it means, as a refused move reports it.
+    pub(crate) const REASONS: [(u32, &str); 9] = [
+        (bindings::OMX_STAY_KTHREAD, "kernel thread"),
+        (bindings::OMX_STAY_INIT, "init"),
+        (
+            bindings::OMX_STAY_THREADS,
+            "threads or shared memory (CLONE_VM)",
+        ),
+        (bindings::OMX_STAY_RT, "real-time scheduling"),
+        (bindings::OMX_STAY_NOMM, "no user memory"),
+        (bindings::OMX_STAY_EXITING, "exiting"),
+        (bindings::OMX_STAY_MLOCK, "locked memory (mlock)"),
+        (
+            bindings::OMX_STAY_SHARED_MAP,
+            "shared writable or device mapping",
+        ),
+        (bindings::OMX_STAY_REMOTE, "already migrating or remote"),
+    ];
+
+    /// Writes the names of the stay bits in `bits`, separated by commas.
+    pub(crate) fn write_reasons(out: &mut impl Write, bits: u32) -> core::fmt::Result {
+        let mut first = true;
+        for (b, name) in REASONS {
+            if bits & b != 0 {
+                write!(out, "{}{}", if first { "" } else { ", " }, name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The calling process's own state. Every function here acts on `current` and must be called
 /// from process context (a system call or task work of a user process).
 pub(crate) mod cur {
@@ -288,12 +326,31 @@ pub(crate) mod cur {
     /// Registers saved at kernel entry, in `struct pt_regs` order (r15 ... ss).
     pub(crate) const PT_REGS: usize = 21;
     const _: () = assert!(core::mem::size_of::<bindings::pt_regs>() == PT_REGS * 8);
+    const _: () = assert!(PT_REGS == crate::omcore::regs::PT_REGS);
 
     /// Reads the user registers saved at kernel entry.
     pub(crate) fn regs() -> [u64; PT_REGS] {
         // SAFETY: `omx_current_regs` returns current's `pt_regs`, which is `PT_REGS` u64 words
         // (checked above) and valid for as long as the task lives.
         unsafe { bindings::omx_current_regs().cast::<[u64; PT_REGS]>().read() }
+    }
+
+    /// The user registers saved at kernel entry, typed.
+    pub(crate) fn user_regs() -> crate::omcore::regs::UserRegs {
+        crate::omcore::regs::UserRegs::from_raw(regs())
+    }
+
+    /// Skips the system call being entered (call from a `sys_enter` probe); it returns
+    /// `value`.
+    pub(crate) fn skip_call(value: i64) {
+        let mut r = user_regs();
+        r.skip_call(value);
+        set_user_regs(&r);
+    }
+
+    /// Replaces the user registers that the return to user mode will load.
+    pub(crate) fn set_user_regs(r: &crate::omcore::regs::UserRegs) {
+        set_regs(r.raw());
     }
 
     /// Replaces the user registers that the return to user mode will load.

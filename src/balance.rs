@@ -8,10 +8,15 @@
 //! `migrate`; a guest hosted here is moved by asking its home (`MigCtl Move`), which alone
 //! decides where its processes go. Processes tagged with `/proc/openmosix/tag` (by `mosrun`)
 //! carry their tags to their descendants: the nearest tagged ancestor's tags apply.
+//!
+//! Lock order: `Balancer::tags`, then `Balancer::state`, then the migrations' locks (the round
+//! asks `Migrations::busy` with `state` held); `Balancer::tun` alone. Neither the migrations
+//! nor the mesh ever call the balancer, so no order runs the other way.
 
-use crate::cluster::Cluster;
 use crate::ksys::sys::{self, now_ms};
 use crate::ksys::task::{self, ProcSample};
+use crate::mesh::Mesh;
+use crate::migrate::Migrations;
 use crate::omcore::balance::{
     self as bal, Candidate, Decision, NodeView, ProcStats, Reason, Tunables, MAX_DECISIONS,
     TAG_CPUJOB, TAG_IOJOB, TAG_NODECAY,
@@ -84,14 +89,14 @@ pub(crate) struct Balancer {
 impl Balancer {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            tun <- new_mutex!(Tunables::DEFAULT),
+            tun <- new_mutex!(Tunables::DEFAULT, "Balancer::tun"),
             state <- new_mutex!(State {
                 procs: KVec::new(),
                 last_decay: 0,
                 last_round: 0,
                 quiet_until: 0,
-            }),
-            tags <- new_mutex!(KVec::new()),
+            }, "Balancer::state"),
+            tags <- new_mutex!(KVec::new(), "Balancer::tags"),
             decided: AtomicU32::new(0),
         })
     }
@@ -183,7 +188,7 @@ impl Balancer {
     }
 
     /// Periodic work (from the `omx-mig` thread): sample and decay, then balance when due.
-    pub(crate) fn tick(&self, cluster: &Arc<Cluster>) {
+    pub(crate) fn tick(&self, mesh: &Mesh, mig: &Arc<Migrations>) {
         let tun = self.tunables();
         let now = now_ms();
         let (decay_due, round_due) = {
@@ -206,7 +211,7 @@ impl Balancer {
             let quiet = {
                 let mut st = self.state.lock();
                 st.last_round = now;
-                if cluster.mig.busy() {
+                if mig.busy() {
                     st.quiet_until = now + SETTLE_MS;
                 }
                 now < st.quiet_until
@@ -214,7 +219,7 @@ impl Balancer {
             if quiet {
                 return;
             }
-            if let Err(e) = self.round(cluster, &procs, now, &tun) {
+            if let Err(e) = self.round(mesh, mig, &procs, now, &tun) {
                 pr_warn!("balancer: round failed: error {}\n", e.to_errno());
             }
         }
@@ -283,17 +288,18 @@ impl Balancer {
     /// One balancing round: decide on the current views, then act.
     fn round(
         &self,
-        cluster: &Arc<Cluster>,
+        mesh: &Mesh,
+        mig: &Arc<Migrations>,
         procs: &[ProcSample],
         now: u64,
         tun: &Tunables,
     ) -> Result {
-        let me = cluster.self_id();
+        let me = mesh.self_id();
         if me == 0 {
             return Ok(());
         }
         let link_bps = tun.link_kib_s.saturating_mul(1024);
-        let Some(own) = cluster.node_view(me).and_then(|v| v.load) else {
+        let Some(own) = mesh.node_view(me).and_then(|v| v.load) else {
             return Ok(());
         };
         let mut local = NodeView::from_entry(&own, 0, link_bps);
@@ -305,13 +311,13 @@ impl Balancer {
 
         let mut peers: KVec<NodeView> = KVec::new();
         let mut ids: KVec<u32> = KVec::new();
-        cluster.for_each_peer(|id, _, up, _, _| {
+        mesh.for_each_peer(|id, _, up, _, _| {
             if up && id != me {
                 let _ = ids.push(id, GFP_KERNEL);
             }
         });
         for &id in ids.iter() {
-            let Some(v) = cluster.node_view(id) else {
+            let Some(v) = mesh.node_view(id) else {
                 continue;
             };
             let Some(e) = v.load else { continue };
@@ -324,9 +330,7 @@ impl Balancer {
         }
 
         let (mut deputies, mut skip, mut guests) = (KVec::new(), KVec::new(), KVec::new());
-        cluster
-            .mig
-            .balance_view(&mut deputies, &mut skip, &mut guests)?;
+        mig.balance_view(&mut deputies, &mut skip, &mut guests)?;
         // Processes of each user away now (their deputies are here), for `user_max_away`.
         let mut away: KVec<(u32, u64)> = KVec::new();
         for p in procs.iter().filter(|p| deputies.contains(&p.pid)) {
@@ -416,7 +420,7 @@ impl Balancer {
             };
             let r = if home == me {
                 pr_info!("balancer: process {} to node {} ({})\n", pid, d.target, why);
-                cluster.mig.request(cluster, pid, d.target)
+                mig.request(pid, d.target)
             } else {
                 let target = if d.target == home { 0 } else { d.target };
                 pr_info!(
@@ -426,7 +430,7 @@ impl Balancer {
                     d.target,
                     why
                 );
-                cluster.mig.ask_move(cluster, home, mig_id, target, false)
+                mig.ask_move(home, mig_id, target, false)
             };
             // Moved or not, it is left alone for the residency time.
             if let Some(t) = self.state.lock().procs.iter_mut().find(|t| t.pid == pid) {

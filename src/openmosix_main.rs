@@ -2,16 +2,22 @@
 
 //! openmosix-rs: openMosix single-system-image process migration as a Rust kernel module.
 //!
-//! This file declares the module's parts and its lifecycle only; see `Documentation/` for the
-//! design. `ksys` (in `rust/`) wraps the kernel objects the `kernel` crate lacks, `omcore` (in
-//! `tools/omcore/`) is the `no_std` wire-format and logic crate shared with the userspace tools.
+//! This file declares the module's parts and its lifecycle only; `Documentation/architecture.md`
+//! says what each part owns. `ksys` (in `rust/`) wraps the kernel objects the `kernel` crate
+//! lacks, `omcore` (in `tools/omcore/`) is the `no_std` wire-format and logic crate shared with
+//! the userspace tools.
+//!
+//! Start: the node (mesh sockets bound, nothing running), then `/proc/openmosix`, then the
+//! node's threads. Drop order: the node stops first (guests killed, hooks removed, threads and
+//! connections ended), then the `/proc/openmosix` tree goes with its thread.
 
 mod balance;
-mod cluster;
-mod hide;
+mod error;
 #[path = "../rust/ksys.rs"]
 mod ksys;
+mod mesh;
 mod migrate;
+mod node;
 #[path = "../tools/omcore/src/lib.rs"]
 pub mod omcore;
 mod procfs;
@@ -28,15 +34,18 @@ module! {
 }
 
 struct OpenMosix {
-    cluster: Arc<cluster::Cluster>,
+    node: Arc<node::Node>,
+    /// Dropped after [`Drop::drop`] stopped the node.
+    _proc: procfs::Tree,
 }
 
 impl kernel::Module for OpenMosix {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let cluster = cluster::Cluster::new()?;
+        let node = node::Node::new()?;
+        let proc = procfs::Tree::install(&node)?;
         // From here on, `shutdown` undoes whatever part of the start-up succeeded.
-        if let Err(e) = procfs::install(&cluster).and_then(|()| cluster.start()) {
-            cluster.shutdown();
+        if let Err(e) = node.start() {
+            node.shutdown();
             return Err(e);
         }
 
@@ -45,13 +54,13 @@ impl kernel::Module for OpenMosix {
             omcore::version::RELEASE,
             omcore::version::PROTOCOL_VERSION
         );
-        Ok(Self { cluster })
+        Ok(Self { node, _proc: proc })
     }
 }
 
 impl Drop for OpenMosix {
     fn drop(&mut self) {
-        self.cluster.shutdown();
+        self.node.shutdown();
         pr_info!("openmosix unloaded\n");
     }
 }

@@ -16,22 +16,24 @@
 //! | `admin/*`         | 0644 | toggles and tunables, see [`Knob`]; balancer knobs        |
 //! | `nodes/ID/*`      | 0444 | status, load, speed, mem, rmem, tmem, cpus, util of a node |
 
-use crate::cluster::{Cluster, Tunables, MAX_KEY, MIN_KEY};
 use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
+use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, kernel_release, Disp};
+use crate::mesh::{Tunables, MAX_KEY, MIN_KEY};
+use crate::node::Node;
 use crate::omcore::balance::Tunables as BalanceTunables;
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::MAX_SPEED;
 use crate::omcore::version::VersionInfo;
 use core::fmt::Write;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{new_mutex, Arc, Mutex};
 
-/// Creates `/proc/openmosix` with all its files and hands it to `cluster`.
-pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
+/// Creates `/proc/openmosix` with all its files.
+fn create(node: &Arc<Node>) -> Result<ProcDir> {
     let mut dir = ProcDir::new(c"openmosix")?;
     dir.create_file(c"version", 0o444, Arc::new(VersionFile, GFP_KERNEL)?)?;
-    let c = || ClusterFile(cluster.clone());
+    let c = || OfNode(node.clone());
     dir.create_file(c"config", 0o644, Arc::new(ConfigFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"stats", 0o444, Arc::new(StatsFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"peers", 0o444, Arc::new(PeersFile(c()), GFP_KERNEL)?)?;
@@ -47,7 +49,7 @@ pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
             0o644,
             Arc::new(
                 BalanceFile {
-                    cluster: cluster.clone(),
+                    node: node.clone(),
                     name: k.name,
                 },
                 GFP_KERNEL,
@@ -64,7 +66,7 @@ pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
             mode,
             Arc::new(
                 AdminFile {
-                    cluster: cluster.clone(),
+                    node: node.clone(),
                     knob: *knob,
                 },
                 GFP_KERNEL,
@@ -72,12 +74,80 @@ pub(crate) fn install(cluster: &Arc<Cluster>) -> Result {
         )?;
     }
     dir.subdir(c"nodes")?;
-    cluster.set_proc(dir);
-    Ok(())
+    Ok(dir)
+}
+
+/// Period of the check for a changed node set (`nodes/` follows it), in ms.
+const NODES_SYNC_MS: u32 = 100;
+
+/// What the tree's thread shares with it.
+#[pin_data]
+struct Shared {
+    node: Arc<Node>,
+    /// The tree; taken out when it is removed.
+    #[pin]
+    dir: Mutex<Option<ProcDir>>,
+}
+
+/// The `/proc/openmosix` tree, and the `omx-proc` thread that makes `nodes/` follow the set of
+/// known nodes. Removed on drop (after the thread stopped).
+pub(crate) struct Tree {
+    shared: Arc<Shared>,
+    thread: Option<KThread>,
+}
+
+impl Tree {
+    /// Creates `/proc/openmosix` for `node` and starts its thread.
+    pub(crate) fn install(node: &Arc<Node>) -> Result<Self> {
+        let dir = create(node)?;
+        let shared = Arc::pin_init(
+            try_pin_init!(Shared {
+                node: node.clone(),
+                dir <- new_mutex!(Some(dir), "procfs::Shared::dir"),
+            }),
+            GFP_KERNEL,
+        )?;
+        let s = shared.clone();
+        let thread = KThread::spawn(c"omx-proc", move || {
+            while !thread::should_stop() {
+                s.sync();
+                thread::sleep_ms(NODES_SYNC_MS);
+            }
+        })?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        drop(self.thread.take());
+        let dir = self.shared.dir.lock().take();
+        drop(dir);
+    }
+}
+
+impl Shared {
+    /// Makes `nodes/` hold one directory per known node, if the set changed.
+    fn sync(&self) {
+        if !self.node.mesh.take_nodes_changed() {
+            return;
+        }
+        let ids = self.node.mesh.node_ids();
+        let mut guard = self.dir.lock();
+        let Some(dir) = &mut *guard else { return };
+        if sync_nodes(dir, &self.node, &ids).is_err() {
+            // Try again at the next round.
+            drop(guard);
+            self.node.mesh.mark_nodes_changed();
+        }
+    }
 }
 
 /// Makes `nodes/` hold exactly one directory per ID in `ids`.
-pub(crate) fn sync_nodes(dir: &mut ProcDir, cluster: &Arc<Cluster>, ids: &[u32]) -> Result {
+fn sync_nodes(dir: &mut ProcDir, node: &Arc<Node>, ids: &[u32]) -> Result {
     // `nodes` is created by `install`; without it there is nothing to do.
     let Some(nodes) = dir.child_mut(c"nodes") else {
         return Ok(());
@@ -108,7 +178,7 @@ pub(crate) fn sync_nodes(dir: &mut ProcDir, cluster: &Arc<Cluster>, ids: &[u32])
         let d = nodes.subdir(name)?;
         for (fname, field) in NODE_FIELDS {
             let f = NodeFile {
-                cluster: cluster.clone(),
+                node: node.clone(),
                 id,
                 field: *field,
             };
@@ -118,8 +188,8 @@ pub(crate) fn sync_nodes(dir: &mut ProcDir, cluster: &Arc<Cluster>, ids: &[u32])
     Ok(())
 }
 
-/// A file whose data is the cluster.
-struct ClusterFile(Arc<Cluster>);
+/// A file whose data is the node.
+struct OfNode(Arc<Node>);
 
 /// `/proc/openmosix/version`.
 struct VersionFile;
@@ -133,13 +203,13 @@ impl ProcFile for VersionFile {
 }
 
 /// `/proc/openmosix/config`: the node map.
-struct ConfigFile(ClusterFile);
+struct ConfigFile(OfNode);
 
 impl ProcFile for ConfigFile {
     const WRITABLE: bool = true;
 
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
-        self.0 .0.write_map(out).map_err(|_| EINVAL)
+        self.0 .0.mesh.write_map(out).map_err(|_| EINVAL)
     }
 
     fn store(&self, input: &[u8]) -> Result {
@@ -152,14 +222,14 @@ impl ProcFile for ConfigFile {
             }
         }
         let nodes = map.node_count();
-        self.0 .0.set_map(map)?;
+        self.0 .0.mesh.set_map(map)?;
         pr_info!("map loaded: {} nodes\n", nodes);
         Ok(())
     }
 }
 
 /// `/proc/openmosix/migrate`: write `PID NODE` (or `PID home`) to migrate a process.
-struct MigrateFile(ClusterFile);
+struct MigrateFile(OfNode);
 
 impl ProcFile for MigrateFile {
     const WRITABLE: bool = true;
@@ -190,12 +260,12 @@ impl ProcFile for MigrateFile {
                 }
             }
         };
-        self.0 .0.mig.request(&self.0 .0, pid, node)
+        self.0 .0.mig.request(pid, node)
     }
 }
 
 /// `/proc/openmosix/guest`: the guest stub reads where its vDSO goes, then writes `restore`.
-struct GuestFile(ClusterFile);
+struct GuestFile(OfNode);
 
 impl ProcFile for GuestFile {
     const WRITABLE: bool = true;
@@ -208,16 +278,16 @@ impl ProcFile for GuestFile {
         if input.trim_ascii() != b"restore" {
             return Err(EINVAL);
         }
-        self.0 .0.mig.restore(&self.0 .0)
+        self.0 .0.mig.restore()
     }
 }
 
 /// `/proc/openmosix/stats`.
-struct StatsFile(ClusterFile);
+struct StatsFile(OfNode);
 
 impl ProcFile for StatsFile {
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
-        for (name, v) in self.0 .0.counters.all() {
+        for (name, v) in self.0 .0.mesh.counters.all() {
             writeln!(out, "{name} {v}").map_err(|_| EINVAL)?;
         }
         let decided = self
@@ -233,7 +303,7 @@ impl ProcFile for StatsFile {
 
 /// `/proc/openmosix/tag`: write `PID WORD...` to tag a process (and its descendants) for the
 /// balancer; read the tagged processes.
-struct TagFile(ClusterFile);
+struct TagFile(OfNode);
 
 impl ProcFile for TagFile {
     const WRITABLE: bool = true;
@@ -250,7 +320,7 @@ impl ProcFile for TagFile {
 
 /// A balancer knob under `admin/` (`omcore::balance::Tunables`, same name).
 struct BalanceFile {
-    cluster: Arc<Cluster>,
+    node: Arc<Node>,
     name: &'static str,
 }
 
@@ -258,13 +328,13 @@ impl ProcFile for BalanceFile {
     const WRITABLE: bool = true;
 
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
-        let v = self.cluster.bal.tunables().get(self.name).unwrap_or(0);
+        let v = self.node.bal.tunables().get(self.name).unwrap_or(0);
         writeln!(out, "{v}").map_err(|_| EINVAL)
     }
 
     fn store(&self, input: &[u8]) -> Result {
         let v = parse_decimal::<u64>(input, 20, self.name)?;
-        self.cluster.bal.set(self.name, v).map_err(|e| {
+        self.node.bal.set(self.name, v).map_err(|e| {
             pr_warn!("admin/{}: {}\n", self.name, Disp(&e));
             EINVAL
         })
@@ -272,13 +342,14 @@ impl ProcFile for BalanceFile {
 }
 
 /// `/proc/openmosix/peers`.
-struct PeersFile(ClusterFile);
+struct PeersFile(OfNode);
 
 impl ProcFile for PeersFile {
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
         let mut r = Ok(());
         self.0
              .0
+            .mesh
             .for_each_peer(|id, addr, up, connected, discovered| {
                 if r.is_ok() {
                     r = writeln!(
@@ -328,7 +399,7 @@ const KNOBS: &[(&CStr, Knob)] = &[
 
 /// A file under `admin/`.
 struct AdminFile {
-    cluster: Arc<Cluster>,
+    node: Arc<Node>,
     knob: Knob,
 }
 
@@ -387,9 +458,9 @@ impl ProcFile for AdminFile {
     const WRITABLE: bool = true;
 
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
-        let t = self.cluster.tunables();
+        let t = self.node.mesh.tunables();
         let v = match self.knob {
-            Knob::Mospe => self.cluster.self_id(),
+            Knob::Mospe => self.node.mesh.self_id(),
             Knob::Block => t.block.into(),
             Knob::Stay => t.stay.into(),
             Knob::Lstay => t.lstay.into(),
@@ -418,7 +489,7 @@ impl ProcFile for AdminFile {
                     );
                     return Err(EINVAL);
                 }
-                self.cluster.set_key(key)?;
+                self.node.mesh.set_key(key)?;
                 pr_info!("cluster key set\n");
                 Ok(())
             }
@@ -426,17 +497,17 @@ impl ProcFile for AdminFile {
                 if !parse_bool(input, what)? {
                     return Ok(());
                 }
-                let mig = &self.cluster.mig;
+                let mig = &self.node.mig;
                 if self.knob == Knob::Bring {
-                    mig.bring_all(&self.cluster)
+                    mig.bring_all()
                 } else {
-                    mig.expel_all(&self.cluster)
+                    mig.expel_all()
                 }
             }
             _ => {
                 let knob = self.knob;
                 let v = parse_number(input, what)?;
-                self.cluster.update_tunables(|t: &mut Tunables| {
+                self.node.mesh.update_tunables(|t: &mut Tunables| {
                     match knob {
                         Knob::Mospe => t.mospe = check_range(v, 0, 65535, what)?,
                         Knob::Block => t.block = parse_bool(input, what)?,
@@ -504,14 +575,14 @@ const NODE_FIELDS: &[(&CStr, NodeField)] = &[
 
 /// A file under `nodes/ID/`. Values of a node with no fresh load information read as `-1`.
 struct NodeFile {
-    cluster: Arc<Cluster>,
+    node: Arc<Node>,
     id: u32,
     field: NodeField,
 }
 
 impl ProcFile for NodeFile {
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
-        let Some(v) = self.cluster.node_view(self.id) else {
+        let Some(v) = self.node.mesh.node_view(self.id) else {
             return writeln!(out, "0").map_err(|_| EINVAL);
         };
         let r = match (self.field, v.load) {

@@ -10,35 +10,31 @@
 //!
 //! What this does not cover: a path naming `/proc/PID` directly.
 
+use super::Migrations;
+use crate::error::syscall_result;
 use crate::ksys::task::cur;
-use crate::migrate::{call_args, skip_call, Migrations};
 use crate::omcore::hide;
+use crate::omcore::regs::UserRegs;
 use kernel::prelude::*;
-
-/// Index of `ax`, `orig_ax` and `ip` in the saved registers.
-const AX: usize = 10;
-const ORIG_AX: usize = 15;
-const IP: usize = 16;
 
 /// Largest listing filtered (a `getdents64` buffer; `ls` and `ps` use 32 KiB).
 const MAX_LISTING: usize = 1 << 20;
 
 /// `sys_enter` of one of this node's own processes while guests run here: a call naming a guest
 /// does not happen and returns `ESRCH`.
-pub(crate) fn enter(mig: &Migrations, nr: i64) {
-    let Ok(nr) = u32::try_from(nr) else { return };
-    let args = call_args(&cur::regs());
+pub(crate) fn enter(mig: &Migrations, nr: u32) {
+    let args = cur::user_regs().args();
     if hide::is_kill_all(nr, &args) {
         // kill(-1, sig): made here, without the guests.
         let r = cur::kill_all_except(args[1] as i32, &mig.guest_pids());
-        skip_call(i64::from(r));
+        cur::skip_call(i64::from(r));
         return;
     }
     let mut named = hide::named_pids(nr, &args).peekable();
     if named.peek().is_some() {
         let guests = mig.guest_pids();
         if named.any(|pid| guests.contains(&pid)) {
-            skip_call(-i64::from(ESRCH.to_errno().unsigned_abs()));
+            cur::skip_call(syscall_result(ESRCH));
         }
     }
 }
@@ -46,11 +42,11 @@ pub(crate) fn enter(mig: &Migrations, nr: i64) {
 /// `sys_exit` of one of this node's own processes while guests run here: a `getdents64` of a
 /// proc file system's root loses the guests' entries. When they were all the call returned,
 /// the call is made again (the directory position is already past them), so that an empty
-/// result still means the end. `pt` are the caller's saved registers.
-pub(crate) fn exit(mig: &Migrations, mut pt: [u64; cur::PT_REGS]) {
-    let [fd, dirp, ..] = call_args(&pt);
-    let ret = pt[AX] as i64;
-    if pt[ORIG_AX] != u64::from(hide::GETDENTS64) || ret <= 0 || ret as usize > MAX_LISTING {
+/// result still means the end. `regs` are the caller's saved registers.
+pub(crate) fn exit(mig: &Migrations, mut regs: UserRegs) {
+    let [fd, dirp, ..] = regs.args();
+    let ret = regs.result();
+    if regs.syscall_nr() != Some(hide::GETDENTS64) || ret <= 0 || ret as usize > MAX_LISTING {
         return;
     }
     if !cur::fd_is_proc_root(fd as i32) {
@@ -74,13 +70,12 @@ pub(crate) fn exit(mig: &Migrations, mut pt: [u64; cur::PT_REGS]) {
     }
     if n == 0 {
         // Again, from where the listing is now.
-        pt[AX] = pt[ORIG_AX];
-        pt[IP] -= 2;
+        regs.rewind_call(hide::GETDENTS64);
     } else {
         if cur::write_user(dirp, &buf[..n]).is_err() {
             return;
         }
-        pt[AX] = n as u64;
+        regs.set_result(n as i64);
     }
-    cur::set_regs(&pt);
+    cur::set_user_regs(&regs);
 }

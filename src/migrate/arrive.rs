@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A guest arriving on this host: the first frame of its image makes its slot and starts the
+//! guest stub (`/lib/openmosix/omx-guest`, the `omctl` binary) as a user-mode helper. The stub
+//! puts its vDSO where the image had it (it reads `/proc/openmosix/guest`), then writes
+//! `restore` there: in that write, in the stub's own context, the image replaces the stub's
+//! memory and state, the stub drops every privilege (guests run as `nobody`), and the
+//! registers are loaded on its return to user mode. The `omx-mig` thread reports ended guests
+//! to their home and kills guests whose home went down ([`Migrations::watch_guests`]).
+
+use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, STUB_PATH};
+use super::guest::{Guest, GuestInner, GuestState};
+use super::restore::{check_head, load_regs, restore_body};
+use super::stream::{image_part, read_head, wait_for_room, wait_record, Inflow};
+use super::Migrations;
+use crate::error;
+use crate::ksys::cstr_fmt;
+use crate::ksys::errno::{ebadmsg, ehostunreach, enotconn};
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::{self, cur, ModuleRef, Task};
+use crate::omcore::frame::MessageKind;
+use crate::omcore::image::{Kind, RecordHeader, MM_VDSO};
+use crate::omcore::mig::{MigResult, Pair};
+use crate::omcore::syscalls::sig::SIGKILL;
+use core::fmt::Write;
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// User and group guests run as on their host.
+const NOBODY: u32 = 65534;
+
+impl Migrations {
+    /// `MigImage` from `peer`: a new guest's first records, or more of them; or, when the home
+    /// named is this node, a process of this node coming back.
+    #[inline(never)]
+    pub(crate) fn on_image(&self, peer: u32, payload: KVec<u8>) -> error::Result {
+        let (home, mig_id, at) = image_part(&payload)?;
+        if home == self.mesh.self_id() {
+            return self.on_image_home(peer, mig_id, payload, at);
+        }
+        let g = match self.guest(home, mig_id) {
+            Some(g) if g.src == peer => g,
+            Some(_) => return Err(ebadmsg().into()),
+            None => {
+                let first = RecordHeader::decode(&payload[at..])?;
+                if first.kind != Kind::Begin {
+                    // The rest of an image whose guest was given up: drop it.
+                    return Ok(());
+                }
+                return Ok(self.new_guest(peer, home, mig_id, payload, at)?);
+            }
+        };
+        let q = g.inner.lock();
+        let mut q = wait_for_room(&g.cv, q, |q| {
+            q.state == GuestState::Arriving && q.img.bytes > GUEST_QUEUE_BYTES
+        });
+        if q.state != GuestState::Arriving {
+            return Ok(());
+        }
+        q.img.push(payload, at)?;
+        drop(q);
+        g.cv.notify_all();
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn new_guest(&self, peer: u32, home: u32, mig_id: u32, payload: KVec<u8>, at: usize) -> Result {
+        let refuse = |errno: Error| {
+            self.in_failed.fetch_add(1, Relaxed);
+            self.report_failure(home, mig_id, errno, false);
+            Ok(())
+        };
+        if self.mesh.blocks_guests() {
+            pr_info!("guest from node {} refused: admin/block is set\n", peer);
+            return refuse(EAGAIN);
+        }
+        if !self.mesh.peer_up(home) {
+            pr_info!(
+                "guest from node {} refused: its home, node {}, is not up\n",
+                peer,
+                home
+            );
+            return refuse(ehostunreach());
+        }
+        let mut img = Inflow::new();
+        img.push(payload, at)?;
+        let g = Arc::pin_init(Guest::new(home, peer, mig_id, img), GFP_KERNEL)?;
+        self.guests.lock().push(g.clone(), GFP_KERNEL)?;
+        let mut arg = [0u8; 24];
+        let arg = cstr_fmt(&mut arg, format_args!("{}:{}", home, mig_id));
+        let gs = g.clone();
+        let mut init = move || -> Result {
+            let mut q = gs.inner.lock();
+            q.pid = Task::current_pid();
+            q.task = Some(Task::current());
+            Ok(())
+        };
+        if let Err(e) = task::spawn(STUB_PATH, &[c"omx-guest", arg], &mut init) {
+            pr_warn!(
+                "guest from node {}: cannot start {}: error {}\n",
+                peer,
+                STUB_PATH.to_str().unwrap_or("?"),
+                e.to_errno()
+            );
+            self.forget_guest(&g);
+            return refuse(e);
+        }
+        Ok(())
+    }
+
+    /// The guest slot whose stub is the calling task.
+    fn my_guest(&self) -> Option<Arc<Guest>> {
+        self.guests
+            .lock()
+            .iter()
+            .find(|g| g.inner.lock().task.as_ref().is_some_and(|t| t.is_current()))
+            .cloned()
+    }
+
+    /// Read of `/proc/openmosix/guest` by a stub: where its vDSO must go.
+    #[inline(never)]
+    pub(crate) fn stub_info(&self, out: &mut impl Write) -> Result {
+        let g = self.my_guest().ok_or(EPERM)?;
+        let known = g.inner.lock().head.as_ref().map(|h| h.mm[MM_VDSO]);
+        let vdso = match known {
+            Some(v) => v,
+            None => {
+                let mut next = || wait_record(&g.inner, &g.cv, g.src, GuestInner::inflow);
+                let head = read_head(&mut next)?;
+                let v = head.mm[MM_VDSO];
+                g.inner.lock().head = Some(head);
+                v
+            }
+        };
+        let _ = writeln!(out, "vdso {:#x}", vdso);
+        Ok(())
+    }
+
+    /// Write of `restore` to `/proc/openmosix/guest` by a stub: becomes the guest.
+    #[inline(never)]
+    pub(crate) fn restore(self: &Arc<Self>) -> Result {
+        let g = self.my_guest().ok_or(EPERM)?;
+        let r = restore_guest(&g).and_then(|()| {
+            // From here the guest counts as running (its exit gives the count back), and its
+            // system calls must be hooked before it returns to user mode.
+            let module = ModuleRef::get();
+            let mut q = g.inner.lock();
+            // INVARIANT (`GuestInner::module`): set and counted together.
+            if module.is_some() {
+                self.hosting.insert(q.pid);
+            }
+            q.module = module;
+            drop(q);
+            self.ensure_hooks()
+        });
+        let result = MigResult {
+            mig_id: g.mig_id,
+            result: match &r {
+                Ok(()) => 0,
+                Err(e) => e.to_errno(),
+            },
+            guest_pid: if r.is_ok() { Task::current_pid() } else { 0 },
+        };
+        {
+            let mut q = g.inner.lock();
+            q.state = if r.is_ok() {
+                GuestState::Running
+            } else {
+                GuestState::Gone
+            };
+            q.img = Inflow::new();
+        }
+        g.cv.notify_all();
+        if self
+            .mesh
+            .send_to(g.home, MessageKind::MigResult, &result.encode(), true)
+            .is_err()
+        {
+            pr_warn!("guest from node {}: home unreachable, killed\n", g.home);
+            Task::current().signal(SIGKILL);
+            return Err(enotconn());
+        }
+        match r {
+            Ok(()) => {
+                self.in_ok.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.in_failed.fetch_add(1, Relaxed);
+                pr_warn!(
+                    "guest from node {}: restore failed: error {}\n",
+                    g.home,
+                    e.to_errno()
+                );
+                // The stub's memory may be gone already: it cannot go on.
+                Task::current().signal(SIGKILL);
+                Err(e)
+            }
+        }
+    }
+
+    /// `GuestSignal` from `peer`: signal a guest (or, before it runs, give it up).
+    #[inline(never)]
+    pub(crate) fn on_signal(&self, peer: u32, payload: &[u8]) -> error::Result {
+        let x = Pair::decode_signal(payload)?;
+        let Some(g) = self.guest(peer, x.mig_id) else {
+            return Ok(());
+        };
+        let mut q = g.inner.lock();
+        if q.state == GuestState::Arriving {
+            q.give_up();
+        } else if let Some(t) = &q.task {
+            t.signal(x.value);
+        }
+        drop(q);
+        g.cv.notify_all();
+        Ok(())
+    }
+
+    /// Guests whose task ended (their home gets the status), whose home went down (killed), or
+    /// whose stub never started in time (dropped).
+    pub(crate) fn watch_guests(&self) {
+        let now = now_ms();
+        let Ok(guests) = self.all_guests() else {
+            return;
+        };
+        for g in guests.iter() {
+            let mut q = g.inner.lock();
+            let home_up = self.mesh.peer_up(g.home);
+            let mut done = false;
+            let exited = q.task.as_ref().map(|t| t.exit_code());
+            if let Some(exit) = exited {
+                if let Some(code) = exit {
+                    if q.module.take().is_some() {
+                        self.hosting.remove(q.pid);
+                    }
+                    match q.state {
+                        GuestState::Arriving => {
+                            // The stub ended before the restore: the home must not wait for it.
+                            pr_warn!(
+                                "guest from node {}: stub ended with status {:#x}\n",
+                                g.home,
+                                code
+                            );
+                            self.report_failure(g.home, g.mig_id, ECHILD, false);
+                            self.in_failed.fetch_add(1, Relaxed);
+                        }
+                        GuestState::Running | GuestState::Departing => {
+                            let p = Pair {
+                                mig_id: g.mig_id,
+                                value: code & 0xffff,
+                            };
+                            let _ = self.mesh.send_to(
+                                g.home,
+                                MessageKind::GuestExit,
+                                &p.encode(),
+                                false,
+                            );
+                        }
+                        GuestState::Gone => {}
+                    }
+                    done = true;
+                } else if !home_up && q.state != GuestState::Gone {
+                    pr_warn!("guest from node {} killed: its home is down\n", g.home);
+                    q.give_up();
+                }
+            } else if !home_up || now.saturating_sub(q.created_ms) > ANSWER_MS {
+                done = true;
+            }
+            drop(q);
+            if done {
+                self.forget_guest(g);
+            }
+            g.cv.notify_all();
+        }
+    }
+}
+
+/// The restore, in the stub's context: see the module documentation.
+#[inline(never)]
+fn restore_guest(g: &Guest) -> Result {
+    let head = g.inner.lock().head.take().ok_or(EINVAL)?;
+    if head.begin.home_node != g.home {
+        pr_warn!(
+            "guest from node {}: image names node {} as home\n",
+            g.src,
+            head.begin.home_node
+        );
+        return Err(EINVAL);
+    }
+    check_head(&head, g.src)?;
+    let mut next = || wait_record(&g.inner, &g.cv, g.src, GuestInner::inflow);
+    let r = restore_body(&mut next, &head);
+    // What `show` and the system-call hooks read.
+    g.inner.lock().home_pid = head.begin.home_pid;
+    r?;
+    cur::drop_privileges(NOBODY, NOBODY)?;
+    // Nothing of the stub's stays open: a guest's files are at home.
+    cur::close_all_files();
+
+    // Registers and FPU state are loaded on the way back to user mode, after this write's
+    // return value was stored.
+    Task::current().queue_work(move || load_regs(&head.regs, &head.xstate), false)?;
+    Ok(())
+}

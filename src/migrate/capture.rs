@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Capture: the calling process (a home process leaving, or a guest moving on) turned into
+//! image records, in its own context (task work on its way back to user mode), and streamed
+//! to the target as they are made. See `Documentation/image.md` for the records.
+//!
+//! Order: the areas are checked first (nothing is sent for a process that must stay), then
+//! `Begin`, registers (a system call to be restarted is rewound so that the target restarts
+//! it), FPU state, memory layout, signal state, limits, misc, then each area and its non-zero
+//! pages, and `End`.
+
+use super::stream::{Dest, ImageSender};
+use crate::ksys::task::{cur, Task};
+use crate::mesh::Mesh;
+use crate::omcore::image::{
+    self, Begin, Kind, VmaKind, MM_BRK, MM_FIELDS, MM_START_BRK, MM_START_STACK, PAGE_SIZE,
+};
+use crate::omcore::syscalls::sig::NSIG;
+use kernel::prelude::*;
+
+/// Pages per `Pages` record.
+const PAGES_PER_RECORD: usize = 64;
+
+/// Whether an area may not move: shared and writable, device memory, or locked.
+fn area_refused(a: &cur::Area) -> bool {
+    (a.flags & cur::VM_SHARED != 0 && a.flags & cur::VM_WRITE != 0)
+        || a.flags & (cur::VM_IO | cur::VM_PFNMAP | cur::VM_LOCKED) != 0
+}
+
+/// Adds the `Vma` record of area `a`; returns its protection.
+fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS]) -> Result<u8> {
+    let mut prot = 0u8;
+    if a.flags & cur::VM_READ != 0 {
+        prot |= image::PROT_READ;
+    }
+    if a.flags & cur::VM_WRITE != 0 {
+        prot |= image::PROT_WRITE;
+    }
+    if a.flags & cur::VM_EXEC != 0 {
+        prot |= image::PROT_EXEC;
+    }
+    let stack = layout[MM_START_STACK];
+    let kind = if a.start <= stack && stack < a.end {
+        VmaKind::Stack
+    } else if a.start >= layout[MM_START_BRK]
+        && a.end <= layout[MM_BRK].next_multiple_of(PAGE_SIZE as u64)
+    {
+        VmaKind::Heap
+    } else if !a.path.is_empty() {
+        VmaKind::File
+    } else {
+        VmaKind::Anon
+    };
+    let (pgoff, path): (u64, &[u8]) = if kind == VmaKind::File {
+        (a.pgoff, &a.path)
+    } else {
+        (0, &[])
+    };
+    let v = image::Vma {
+        start: a.start,
+        end: a.end,
+        prot,
+        kind,
+        pgoff,
+        path,
+    };
+    let mut body = KVec::from_elem(0u8, 40 + path.len(), GFP_KERNEL)?;
+    let n = v.encode(&mut body);
+    tx.record(Kind::Vma, &[&body[..n]])?;
+    Ok(prot)
+}
+
+/// Adds the signal state (kept off the stack: it is 2 KiB, twice). With `pending`, the
+/// signals pending for the task are taken off it into the image (and into `pending`, to raise
+/// them again if the move fails); without, they stay for the deputy to forward.
+#[inline(never)]
+fn capture_signals(tx: &mut ImageSender<'_>, pending: Option<&mut u64>) -> Result {
+    let mut s = cur::SigState::new()?;
+    cur::signals(&mut s);
+    let mut taken = 0u64;
+    if let Some(p) = pending {
+        loop {
+            let sig = cur::dequeue_signal();
+            if sig == 0 || sig > NSIG {
+                break;
+            }
+            taken |= 1 << (sig - 1);
+        }
+        *p = taken;
+    }
+    let mut sig = KBox::new(
+        image::Signals {
+            blocked: s.blocked,
+            pending: taken,
+            altstack: (s.alt[0], s.alt[2] as u32, s.alt[1]),
+            actions: [(0, 0, 0, 0); image::NSIG],
+        },
+        GFP_KERNEL,
+    )?;
+    for (a, b) in sig.actions.iter_mut().zip(s.act.iter()) {
+        *a = (b[0], b[1], b[2], b[3]);
+    }
+    let body = KBox::new(sig.encode(), GFP_KERNEL)?;
+    tx.record(Kind::Signals, &[&body[..]])
+}
+
+/// Sends the calling task the signals of bit mask `pending` (bit 0: signal 1).
+pub(crate) fn raise_pending(pending: u64) {
+    for n in 0..NSIG {
+        if pending & (1 << n) != 0 {
+            Task::current().signal(n + 1);
+        }
+    }
+}
+
+/// Captures the calling process and streams it to `to`; returns the pages sent. With
+/// `pending`, the signals pending for it travel in the image (see [`capture_signals`]).
+#[inline(never)]
+pub(crate) fn capture(mesh: &Mesh, to: &Dest, pending: Option<&mut u64>) -> Result<u64> {
+    let mut tx = ImageSender::new(mesh, to)?;
+    let layout = cur::mm_layout()?;
+
+    // Check every area before sending anything.
+    let mut addr = 0;
+    while let Some(a) = cur::area_after(addr)? {
+        addr = a.end;
+        if !a.special && area_refused(&a) {
+            pr_warn!(
+                "migrate {}: stays home: shared writable or device mapping at {:#x}\n",
+                to.home_pid,
+                a.start
+            );
+            return Err(EPERM);
+        }
+    }
+
+    let mut xstate = KVec::new();
+    let xfeatures = cur::with_fpu(|buf, xf| {
+        let _ = xstate.extend_from_slice(buf, GFP_KERNEL);
+        xf
+    });
+    if xstate.is_empty() {
+        return Err(ENOMEM);
+    }
+    let begin = Begin {
+        xfeatures,
+        xstate_size: u32::try_from(xstate.len()).map_err(|_| EINVAL)?,
+        home_node: to.home,
+        home_pid: to.home_pid,
+        comm: cur::comm(),
+    };
+    tx.record(Kind::Begin, &[&begin.encode()])?;
+
+    let mut regs = cur::user_regs();
+    // Interrupted in a system call that is to be restarted (the task work runs before the
+    // kernel's restart fix-up): the guest restarts it instead.
+    regs.rewind_restart();
+    let (fs, gs) = cur::fsgs();
+    let r = regs.to_image(fs, gs);
+    tx.record(Kind::Regs, &[&image::Regs { r }.encode()])?;
+    tx.record(Kind::Xstate, &[&xstate])?;
+    drop(xstate);
+    tx.record(Kind::Mm, &[&image::Mm { v: layout }.encode()])?;
+
+    capture_signals(&mut tx, pending)?;
+    let rl = cur::rlimits();
+    let limits = image::Limits {
+        l: core::array::from_fn(|i| (rl[2 * i], rl[2 * i + 1])),
+    };
+    tx.record(Kind::Limits, &[&limits.encode()])?;
+    let (umask, personality) = cur::misc();
+    let misc = image::Misc {
+        umask,
+        personality,
+        itimers: [(0, 0); 3],
+    };
+    tx.record(Kind::Misc, &[&misc.encode()])?;
+
+    // Each area, then its pages.
+    let mut pages = 0u64;
+    let mut run = KVec::with_capacity(PAGES_PER_RECORD * PAGE_SIZE, GFP_KERNEL)?;
+    let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+    let mut addr = 0;
+    while let Some(a) = cur::area_after(addr)? {
+        addr = a.end;
+        if a.special {
+            continue;
+        }
+        let prot = send_area(&mut tx, &a, &layout)?;
+        if prot & image::PROT_READ == 0 {
+            continue;
+        }
+        let mut run_start = 0u64;
+        let mut at = a.start;
+        while at < a.end {
+            let nonzero = cur::read_user(at, &mut page).is_ok() && page.iter().any(|&b| b != 0);
+            let contiguous = !run.is_empty() && run_start + run.len() as u64 == at;
+            if !run.is_empty() && (!nonzero || !contiguous || run.len() == run.capacity()) {
+                tx.record(Kind::Pages, &[&run_start.to_be_bytes(), &run])?;
+                pages += (run.len() / PAGE_SIZE) as u64;
+                run.clear();
+            }
+            if nonzero {
+                if run.is_empty() {
+                    run_start = at;
+                }
+                run.extend_from_slice(&page, GFP_KERNEL)?;
+            }
+            at += PAGE_SIZE as u64;
+            if cur::fatal_signal_pending() {
+                return Err(EINTR);
+            }
+        }
+        if !run.is_empty() {
+            tx.record(Kind::Pages, &[&run_start.to_be_bytes(), &run])?;
+            pages += (run.len() / PAGE_SIZE) as u64;
+            run.clear();
+        }
+    }
+    tx.record(Kind::End, &[&pages.to_be_bytes()])?;
+    tx.flush()?;
+    Ok(pages)
+}

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The fixed values of migration: the guest stub's path, queue bounds and time limits.
+
+use kernel::prelude::*;
+
+/// The guest stub a host starts for each incoming process.
+pub(crate) const STUB_PATH: &CStr = c"/lib/openmosix/omx-guest";
+/// Most image bytes waiting for a restore before the sender is held back.
+pub(crate) const GUEST_QUEUE_BYTES: usize = 4 << 20;
+/// How long a home waits for the host's answer, and a guest slot for its image, in ms.
+pub(crate) const ANSWER_MS: u64 = 30_000;
+/// Poll period of waits that also watch for a dead peer, in ms.
+pub(crate) const POLL_MS: u32 = 100;
+/// How long a guest waits for its home to take it back before a call that needs home fails
+/// with `EAGAIN` (and how long such calls keep failing after), in ms.
+pub(crate) const HOME_RETRY_MS: u64 = 5000;

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A running guest leaving this host, on its home's word (`MigCtl Depart`): it is captured in
+//! its own context (task work) and streamed to its next host or home as a new migration; the
+//! home then sends its verdict. A guest that enters a call only its home can make (`fork`,
+//! `execve`, ...) asks its home to take it back first ([`call_at_home`]).
+
+use super::capture::{capture, raise_pending};
+use super::config::{ANSWER_MS, HOME_RETRY_MS};
+use super::guest::{Guest, GuestState};
+use super::stream::{nap, Dest};
+use super::Migrations;
+use crate::error::{self, syscall_result};
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::{cur, Task};
+use crate::omcore::mig;
+use crate::omcore::syscalls::name_of;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+impl Migrations {
+    /// `MigCtl` from `peer`: see [`mig::Ctl`].
+    #[inline(never)]
+    pub(crate) fn on_ctl(self: &Arc<Self>, peer: u32, payload: &[u8]) -> error::Result {
+        match mig::Ctl::decode(payload)? {
+            mig::Ctl::Depart {
+                mig_id,
+                target,
+                new_mig_id,
+            } => {
+                // From the guest's home only: `guest` looks it up by home.
+                let refuse = |e: Error| {
+                    self.report_failure(peer, new_mig_id, e, false);
+                    Ok(())
+                };
+                let Some(g) = self.guest(peer, mig_id) else {
+                    return refuse(ESRCH);
+                };
+                let task = {
+                    let mut q = g.inner.lock();
+                    match q.task.clone() {
+                        Some(t) if q.state == GuestState::Running && q.hooked() => {
+                            q.state = GuestState::Departing;
+                            q.verdict = None;
+                            t
+                        }
+                        _ => {
+                            drop(q);
+                            return refuse(EBUSY);
+                        }
+                    }
+                };
+                let (mig, gg) = (self.clone(), g.clone());
+                let queued = task.queue_work(
+                    move || {
+                        let end = guest_depart(&mig, &gg, target, new_mig_id);
+                        drop((mig, gg));
+                        if end {
+                            // Moved on: it ends here without a word to its home.
+                            cur::exit(0);
+                        }
+                    },
+                    true,
+                );
+                if queued.is_err() {
+                    g.inner.lock().state = GuestState::Running;
+                    return refuse(ESRCH);
+                }
+                Ok(())
+            }
+            mig::Ctl::Verdict { mig_id, result } => {
+                if let Some(g) = self.guest(peer, mig_id) {
+                    let mut q = g.inner.lock();
+                    if q.state == GuestState::Departing {
+                        q.verdict = Some(result);
+                    }
+                    drop(q);
+                    g.cv.notify_all();
+                }
+                Ok(())
+            }
+            mig::Ctl::Move { mig_id, target } => {
+                // A host asks that a guest of this node's leave it (its `admin/expel`).
+                if let Some(dep) = self.deputy(peer, mig_id) {
+                    let _ = self.move_guest(&dep, target);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A guest moves on to `target` (its home, or a third node), in its own context (task work):
+/// captured here and streamed there as migration `new_mig_id`; then the home's verdict. Returns
+/// whether the guest moved (it is to end here); if not, it goes on here as before.
+#[inline(never)]
+fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bool {
+    let home_pid = g.inner.lock().home_pid;
+    let to = Dest {
+        target,
+        home: g.home,
+        mig_id: new_mig_id,
+        home_pid,
+    };
+    let mut pending = 0u64;
+    if let Err(e) = capture(&mig.mesh, &to, Some(&mut pending)) {
+        pr_warn!(
+            "guest {} (pid {} of node {}): capture for node {} failed: error {}\n",
+            Task::current_pid(),
+            home_pid,
+            g.home,
+            target,
+            e.to_errno()
+        );
+        mig.report_failure(g.home, new_mig_id, e, true);
+        raise_pending(pending);
+        g.inner.lock().state = GuestState::Running;
+        return false;
+    }
+    let t0 = now_ms();
+    let verdict = {
+        let mut q = g.inner.lock();
+        loop {
+            if let Some(v) = q.verdict.take() {
+                break v;
+            }
+            // The home gone (its guest is killed anyway), or no answer: it stays.
+            if q.state == GuestState::Gone
+                || !mig.mesh.peer_up(g.home)
+                || cur::fatal_signal_pending()
+            {
+                break EINTR.to_errno();
+            }
+            if now_ms().saturating_sub(t0) > 2 * ANSWER_MS {
+                break ETIMEDOUT.to_errno();
+            }
+            q = nap(&g.inner, &g.cv, q);
+        }
+    };
+    let mut q = g.inner.lock();
+    if verdict == 0 {
+        // Its home hears nothing of this ending: the process runs on elsewhere.
+        q.state = GuestState::Gone;
+        drop(q);
+        pr_info!(
+            "guest {} (pid {} of node {}) moved on to node {}\n",
+            Task::current_pid(),
+            home_pid,
+            g.home,
+            target
+        );
+        return true;
+    }
+    if q.state == GuestState::Departing {
+        q.state = GuestState::Running;
+    }
+    if target == g.home {
+        q.home_failed_ms = now_ms().max(1);
+    }
+    drop(q);
+    raise_pending(pending);
+    false
+}
+
+/// Logs (rate-limited) that a guest's call `nr` is refused.
+pub(crate) fn not_available(nr: u32, why: &str) {
+    static LAST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    let now = now_ms();
+    if now.saturating_sub(LAST.load(core::sync::atomic::Ordering::Relaxed)) >= 1000 {
+        LAST.store(now, core::sync::atomic::Ordering::Relaxed);
+        pr_warn!(
+            "guest {}: system call {} ({}) refused: {}\n",
+            Task::current_pid(),
+            name_of(nr).unwrap_or("?"),
+            nr,
+            why
+        );
+    }
+}
+
+/// A guest enters call `nr`, which only its home can make (`fork`, `execve`, ...): it is
+/// rewound to be made again, and the guest asks to come home. Once home, the process makes it
+/// there; if the move fails, here, where the next attempt fails with `EAGAIN` for a while.
+pub(crate) fn call_at_home(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
+    let failed = g.inner.lock().home_failed_ms;
+    let mut regs = cur::user_regs();
+    if failed != 0 && now_ms().saturating_sub(failed) < HOME_RETRY_MS {
+        not_available(nr, "its home could not take it back");
+        regs.skip_call(syscall_result(EAGAIN));
+        cur::set_user_regs(&regs);
+        return;
+    }
+    // No call now; the `syscall` instruction again, with the same number, when it runs next.
+    regs.rewind_call(nr);
+    cur::set_user_regs(&regs);
+    let m = mig.clone();
+    if Task::current()
+        .queue_work(move || ask_home(&m, &g), false)
+        .is_err()
+    {
+        regs.skip_call(syscall_result(ENOMEM));
+        cur::set_user_regs(&regs);
+    }
+}
+
+/// Asks the home to take the guest back, and waits for its `Depart` (which queues the move
+/// itself as the next task work). Task work in the guest.
+fn ask_home(mig: &Migrations, g: &Guest) {
+    let asked = mig.ask_move(g.home, g.mig_id, 0, false);
+    let t0 = now_ms();
+    let mut q = g.inner.lock();
+    while asked.is_ok() && q.state == GuestState::Running {
+        if now_ms().saturating_sub(t0) > HOME_RETRY_MS
+            || !mig.mesh.peer_up(g.home)
+            || cur::fatal_signal_pending()
+        {
+            break;
+        }
+        q = nap(&g.inner, &g.cv, q);
+    }
+    if q.state != GuestState::Departing {
+        q.home_failed_ms = now_ms().max(1);
+    }
+}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The deputy: a home process that is migrating, or whose guest runs on another node. It stays
+//! in the process's own task at home, keeps its pid, files, cwd, credentials, terminal and
+//! parent, makes the guest's forwarded calls and forwards its signals (the deputy at work is in
+//! `serve.rs`; this file is the object and its state).
+
+use super::stream::{Held, Inflow};
+use crate::ksys::task::{ModuleRef, Task};
+use crate::omcore::fwd;
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use kernel::prelude::*;
+use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
+
+/// Where a migration of a home process stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeputyState {
+    /// Image on its way; no answer yet.
+    Sending,
+    /// The guest runs on the target with this pid there.
+    Remote(u32),
+    /// The target refused or failed (negative errno).
+    Failed(i32),
+    /// The guest ended with this wait status.
+    Exited(u32),
+}
+
+/// A move of a running guest, asked of its host and not answered yet.
+#[derive(Clone, Copy)]
+pub(crate) struct Hop {
+    /// Where the guest goes, and the migration's name there.
+    pub(crate) target: u32,
+    pub(crate) mig_id: u32,
+    /// The target is this node: the guest comes home.
+    pub(crate) home: bool,
+    /// When the move was asked (ms since boot).
+    pub(crate) since: u64,
+}
+
+/// A forwarded call from the guest, checked when it came, not made yet.
+pub(crate) struct Call {
+    /// The `Syscall` payload as it came.
+    pub(crate) payload: KVec<u8>,
+    /// The request in it, decoded and checked once.
+    pub(crate) req: fwd::Parsed,
+}
+
+/// A forwarded call being made by the deputy.
+pub(crate) struct Exec {
+    /// The guest's call counter for it.
+    pub(crate) seq: u32,
+    /// How its arguments are forwarded (looked up once, when the request came).
+    pub(crate) spec: fwd::Spec,
+    /// Where each output argument's buffer is in scratch memory, and its length.
+    pub(crate) outs: [Option<(u64, usize)>; 6],
+}
+
+/// The fields of a [`Deputy`] under its lock.
+pub(crate) struct DeputyInner {
+    pub(crate) state: DeputyState,
+    /// Forwarded calls from the guest, checked, oldest first.
+    pub(crate) calls: KVec<Call>,
+    /// The call the deputy is making in user mode, if any.
+    pub(crate) exec: Option<Exec>,
+    /// The deputy task, once it serves.
+    pub(crate) task: Option<Task>,
+    /// Start of the deputy's scratch memory: the trampoline page, then data (0: none).
+    pub(crate) scratch: u64,
+    /// Holds the module while the deputy serves (its code runs in the deputy).
+    pub(crate) module: Option<ModuleRef>,
+    /// The guest is moving on (or home), if it is.
+    pub(crate) hop: Option<Hop>,
+    /// The image of a guest coming home, as it comes.
+    pub(crate) inflow: Option<Inflow>,
+}
+
+impl DeputyInner {
+    /// Whether the calling task is this deputy, making a forwarded call.
+    pub(crate) fn is_calling(&self) -> bool {
+        self.exec.is_some() && self.task.as_ref().is_some_and(|t| t.is_current())
+    }
+
+    /// Whether the guest's image is coming home (a move home whose first records came).
+    pub(crate) fn coming_home(&self) -> bool {
+        self.hop.is_some_and(|h| h.home) && self.inflow.is_some()
+    }
+
+    /// The image a deputy receives, unless the move was given up.
+    pub(crate) fn inflow(&mut self) -> Result<&mut Inflow> {
+        match (&self.hop, &mut self.inflow) {
+            (Some(_), Some(img)) => Ok(img),
+            _ => Err(crate::ksys::errno::ecanceled()),
+        }
+    }
+}
+
+/// A home process that is migrating or whose guest runs elsewhere.
+///
+/// # Invariants
+///
+/// `mig_id` and `target` name the guest's current migration and its host. They change
+/// together, only with `Migrations::deputies` locked ([`Deputy::set_route`]), so that a lookup
+/// by `(target, mig_id)` under that lock sees both or neither. `inner.module` is set exactly
+/// while `pid` is counted in `Migrations::serving`.
+#[pin_data]
+pub(crate) struct Deputy {
+    /// The process's pid (and thread id) at home.
+    pub(crate) pid: i32,
+    mig_id: AtomicU32,
+    target: AtomicU32,
+    #[pin]
+    pub(crate) inner: Mutex<DeputyInner>,
+    /// Signalled on every change of `inner` that someone may wait for.
+    #[pin]
+    pub(crate) cv: CondVar,
+}
+
+impl Deputy {
+    /// A deputy for process `pid` migrating to `target` as migration `mig_id`.
+    pub(crate) fn new(pid: i32, mig_id: u32, target: u32) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            pid,
+            mig_id: AtomicU32::new(mig_id),
+            target: AtomicU32::new(target),
+            inner <- new_mutex!(
+                DeputyInner {
+                    state: DeputyState::Sending,
+                    calls: KVec::new(),
+                    exec: None,
+                    task: None,
+                    scratch: 0,
+                    module: None,
+                    hop: None,
+                    inflow: None,
+                },
+                "Deputy::inner"
+            ),
+            cv <- new_condvar!("Deputy::cv"),
+        })
+    }
+
+    /// The migration's current name.
+    pub(crate) fn mig_id(&self) -> u32 {
+        self.mig_id.load(Relaxed)
+    }
+
+    /// The node the guest runs on.
+    pub(crate) fn target(&self) -> u32 {
+        self.target.load(Relaxed)
+    }
+
+    /// The guest moved on to `target` as migration `mig_id`; `_list` is the held lock of
+    /// `Migrations::deputies` (see the type's invariants).
+    pub(crate) fn set_route(&self, _list: &Held<'_, KVec<Arc<Deputy>>>, target: u32, mig_id: u32) {
+        // INVARIANT: both change under the deputies' list lock, which `_list` proves held.
+        self.target.store(target, Relaxed);
+        self.mig_id.store(mig_id, Relaxed);
+    }
+
+    /// The migration's state.
+    pub(crate) fn state(&self) -> DeputyState {
+        self.inner.lock().state
+    }
+}

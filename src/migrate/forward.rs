@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The guest's side of a forwarded call: its input buffers read from its memory, the request
+//! sent to its deputy, the wait for the reply, the outputs written back and the result set for
+//! the return to user mode. It runs as task work in the guest, queued by the `sys_enter` hook
+//! (the call itself was skipped there). The deputy's side is in `serve.rs`.
+
+use super::config::POLL_MS;
+use super::guest::{Guest, GuestState};
+use super::Migrations;
+use crate::error;
+use crate::ksys::task::{cur, Task};
+use crate::omcore::frame::MessageKind;
+use crate::omcore::fwd;
+use kernel::prelude::*;
+use kernel::time::msecs_to_jiffies;
+
+/// Sets the guest's result of call `nr` on its way back to user mode.
+pub(crate) fn set_result(nr: u32, result: i64) {
+    let mut regs = cur::user_regs();
+    // Interrupted at home: with a signal pending here the kernel restarts it or fails it with
+    // EINTR as the handler says; with none, restart it now (as the kernel would).
+    regs.finish_forwarded(nr, result, cur::signal_pending());
+    cur::set_user_regs(&regs);
+}
+
+/// Sends call `nr` with `args`, forwarded as `spec` says, to the deputy and waits for its
+/// reply; writes its outputs to the guest's memory. `input` gives the contents of argument 1
+/// (`writev`); with `collect`, argument 1's output is returned instead of written (`readv`).
+pub(crate) fn forward_call(
+    mig: &Migrations,
+    g: &Guest,
+    nr: u32,
+    spec: &fwd::Spec,
+    mut args: [u64; 6],
+    input: Option<&[u8]>,
+    collect: bool,
+) -> Result<(i64, Option<KVec<u8>>)> {
+    // Lengths beyond what one call carries are cut (a read or write transfers less, an
+    // `epoll_wait` returns fewer events).
+    for a in spec.iter() {
+        if let Some((i, limit)) = a.count_limit() {
+            args[i] = args[i].min(limit);
+        }
+    }
+    // Input buffers go straight from the guest's memory into the frame; only strings, whose
+    // length is known once read, pass through a buffer of their own.
+    let mut strs: [Option<KVec<u8>>; 6] = Default::default();
+    let mut lens: fwd::Lens = [None; 6];
+    for (i, a) in spec.iter().enumerate() {
+        if !a.is_input() || args[i] == 0 {
+            continue;
+        }
+        lens[i] = Some(if let (1, Some(d)) = (i, input) {
+            d.len()
+        } else if *a == fwd::Arg::Str {
+            let mut v = KVec::from_elem(0u8, fwd::MAX_STR + 1, GFP_KERNEL)?;
+            let n = cur::read_user_str(args[i], &mut v)?;
+            v.truncate(n);
+            let n = v.len();
+            strs[i] = Some(v);
+            n
+        } else {
+            a.len(&args).ok_or(EINVAL)?
+        });
+    }
+    let seq = {
+        let mut q = g.inner.lock();
+        q.seq = q.seq.wrapping_add(1);
+        q.reply = None;
+        q.seq
+    };
+    let mut fault = None;
+    let sent = mig.mesh.send_encoded(
+        g.home,
+        MessageKind::Syscall,
+        fwd::request_len(&lens),
+        true,
+        |out| {
+            let fill = |i: usize, dst: &mut [u8]| {
+                if let Some(s) = &strs[i] {
+                    dst.copy_from_slice(s);
+                } else if let (1, Some(d)) = (i, input) {
+                    dst.copy_from_slice(d);
+                } else if let Err(e) = cur::read_user(args[i], dst) {
+                    fault = Some(e);
+                    return false;
+                }
+                true
+            };
+            fwd::encode_request_with(out, g.mig_id, seq, nr, &args, &lens, fill).is_some()
+        },
+    );
+    if let Some(e) = fault {
+        return Err(e);
+    }
+    sent?;
+    drop(strs);
+
+    // Wait for the reply; a fatal signal or the loss of the home ends the wait.
+    let payload = {
+        let mut q = g.inner.lock();
+        loop {
+            if let Some(p) = q.reply.take() {
+                break p;
+            }
+            if q.state == GuestState::Gone
+                || cur::fatal_signal_pending()
+                || !mig.mesh.peer_up(g.home)
+            {
+                return Err(EINTR);
+            }
+            let _ =
+                g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
+        }
+    };
+    let reply = fwd::Reply::decode(&payload).map_err(|_| EIO)?;
+    if reply.seq != seq || reply.check_with(spec, &args).is_err() {
+        pr_warn!(
+            "guest {}: bad reply from node {}\n",
+            Task::current_pid(),
+            g.home
+        );
+        return Err(EIO);
+    }
+    let mut one = None;
+    for (i, b) in reply.bufs.iter().enumerate() {
+        let Some(b) = b else { continue };
+        if i == 1 && collect {
+            // readv: the caller scatters.
+            let mut v = KVec::with_capacity(b.len(), GFP_KERNEL)?;
+            v.extend_from_slice(b, GFP_KERNEL)?;
+            one = Some(v);
+            continue;
+        }
+        cur::write_user(args[i], b)?;
+    }
+    Ok((reply.result, one))
+}
+
+impl Migrations {
+    /// `SyscallReply` from `peer`: the result of a guest's forwarded call, kept as it came.
+    pub(crate) fn on_reply(&self, peer: u32, payload: KVec<u8>) -> error::Result {
+        let r = fwd::Reply::decode(&payload)?;
+        // A reply for a guest that is gone is stale, not hostile.
+        let Some(g) = self.guest(peer, r.mig_id) else {
+            return Ok(());
+        };
+        g.inner.lock().reply = Some(payload);
+        g.cv.notify_all();
+        Ok(())
+    }
+}

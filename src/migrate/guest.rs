@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A guest: a process hosted on this node for another node, its home. Its slot exists from the
+//! first frame of its image on; the stub task it runs in is started then, and becomes the
+//! process when the image is restored (`arrive.rs`). This file is the object and its state.
+
+use super::stream::{Head, Inflow};
+use crate::ksys::errno::ecanceled;
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::{ModuleRef, Task};
+use kernel::prelude::*;
+use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
+
+/// Where a guest stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum GuestState {
+    /// Its image is coming; the stub starts or restores it.
+    Arriving,
+    /// Restored: it runs here.
+    Running,
+    /// It is moving on (or home): its capture runs, or it waits for the home's verdict.
+    Departing,
+    /// Given up (by its home, a failed restore, the loss of its home, the module's removal)
+    /// or moved on: it is to stop, and its home hears nothing more of it from here.
+    Gone,
+}
+
+/// The fields of a [`Guest`] under its lock.
+pub(crate) struct GuestInner {
+    pub(crate) state: GuestState,
+    /// The image, as it comes (empty once restored).
+    pub(crate) img: Inflow,
+    /// Its head records, once the stub asked where its vDSO goes; the restore takes them.
+    pub(crate) head: Option<Head>,
+    /// The process's pid at home, once restored.
+    pub(crate) home_pid: u32,
+    /// The stub task, once it started (then the guest itself).
+    pub(crate) task: Option<Task>,
+    /// Pid of the guest on this node (0 until the stub started).
+    pub(crate) pid: u32,
+    pub(crate) created_ms: u64,
+    /// The reply to the guest's forwarded call, when it came.
+    pub(crate) reply: Option<KVec<u8>>,
+    /// Counter of the guest's forwarded calls.
+    pub(crate) seq: u32,
+    /// The home's verdict on a move (0 or -errno), while departing.
+    pub(crate) verdict: Option<i32>,
+    /// When a move home last failed (ms since boot; 0: never).
+    pub(crate) home_failed_ms: u64,
+    /// Holds the module from the restore until its exit is seen (its task work and hooks are
+    /// module code); while it is held, `pid` is counted in `Migrations::hosting`.
+    pub(crate) module: Option<ModuleRef>,
+}
+
+impl GuestInner {
+    /// Whether the system-call hooks act for this guest (restored, and its exit not seen yet).
+    pub(crate) fn hooked(&self) -> bool {
+        self.module.is_some()
+    }
+
+    /// Whether the calling task is this guest, restored.
+    pub(crate) fn is_current(&self) -> bool {
+        self.hooked() && self.task.as_ref().is_some_and(|t| t.is_current())
+    }
+
+    /// The image queue, unless the guest was given up.
+    pub(crate) fn inflow(&mut self) -> Result<&mut Inflow> {
+        if self.state == GuestState::Gone {
+            return Err(ecanceled());
+        }
+        Ok(&mut self.img)
+    }
+
+    /// Gives the guest up and kills its task, if it has one.
+    pub(crate) fn give_up(&mut self) {
+        self.state = GuestState::Gone;
+        if let Some(t) = &self.task {
+            t.signal(crate::omcore::syscalls::sig::SIGKILL);
+        }
+    }
+}
+
+/// A process hosted here for another node.
+///
+/// # Invariants
+///
+/// `home`, `src` and `mig_id` never change: a guest that moves on gets a new slot on its new
+/// host. `inner.state` only moves forward: `Arriving` to `Running` (or `Gone`), `Running` to
+/// `Departing` and back, anything to `Gone`.
+#[pin_data]
+pub(crate) struct Guest {
+    /// The guest's home node.
+    pub(crate) home: u32,
+    /// The node that sent its image (the home, or its last host).
+    pub(crate) src: u32,
+    /// The migration's name, given by the home.
+    pub(crate) mig_id: u32,
+    #[pin]
+    pub(crate) inner: Mutex<GuestInner>,
+    /// Signalled on every change of `inner` that someone may wait for.
+    #[pin]
+    pub(crate) cv: CondVar,
+}
+
+impl Guest {
+    /// A guest slot for migration `mig_id` of `home`, whose image comes from `src`.
+    pub(crate) fn new(home: u32, src: u32, mig_id: u32, img: Inflow) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            home,
+            src,
+            mig_id,
+            inner <- new_mutex!(
+                GuestInner {
+                    state: GuestState::Arriving,
+                    img,
+                    head: None,
+                    home_pid: 0,
+                    task: None,
+                    pid: 0,
+                    created_ms: now_ms(),
+                    reply: None,
+                    seq: 0,
+                    verdict: None,
+                    home_failed_ms: 0,
+                    module: None,
+                },
+                "Guest::inner"
+            ),
+            cv <- new_condvar!("Guest::cv"),
+        })
+    }
+}

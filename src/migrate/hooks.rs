@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The system-call hooks: probes on `sys_enter` and `sys_exit` (`ksys::trace`), registered
+//! while a guest runs here or a deputy serves, and so called for every system call of every
+//! task of the node. For a task that is neither a guest nor a deputy the test is one atomic
+//! load (`PidFilter`); the guest and deputy lists are only looked at for those that may be.
+//!
+//! - A guest's call runs here (the `Local` class of `omcore::syscalls`), is answered here
+//!   (`getpid`), is forwarded to its deputy (task work: `forward.rs`, `vectored.rs`), makes
+//!   the process come home (`fork`, `execve`: `depart.rs`), or is refused (`ENOSYS`).
+//! - A deputy's forwarded call, made at its trampoline, comes back through the `sys_exit`
+//!   hook to `serve.rs`. Signals wait, blocked, whenever the deputy is in user mode.
+//! - Any other task's call that names a guest is kept from it (`hide.rs`).
+
+use super::depart::{call_at_home, not_available};
+use super::forward::{forward_call, set_result};
+use super::guest::Guest;
+use super::serve::{deputy_resume, finish};
+use super::{hide, vectored, Hook, Migrations};
+use crate::error::syscall_result;
+use crate::ksys::errno::enosys;
+use crate::ksys::task::{cur, Task};
+use crate::ksys::trace::SyscallHook;
+use crate::omcore::fwd;
+use crate::omcore::regs::UserRegs;
+use crate::omcore::syscalls::{self, nr};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// `MAP_ANONYMOUS` of `mmap`'s flags.
+const MAP_ANONYMOUS: u64 = 0x20;
+
+impl SyscallHook for Hook {
+    fn enter(&self, nr: i64) {
+        let mig = &self.0;
+        let Ok(nr) = u32::try_from(nr) else { return };
+        if let Some(g) = mig.running_guest() {
+            guest_syscall(mig, g, nr);
+            return;
+        }
+        if mig.calling_deputy().is_some() {
+            // The deputy's forwarded call: signals interrupt it as they would at home.
+            cur::block_signals(false);
+        }
+        if mig.hosts_guests() {
+            hide::enter(mig, nr);
+        }
+    }
+
+    fn exit(&self) {
+        let mig = &self.0;
+        if mig.hosts_guests() {
+            let regs = cur::user_regs();
+            // rt_sigaction that succeeded: a guest's is mirrored to its deputy.
+            if regs.syscall_nr() == Some(nr::RT_SIGACTION) && regs.result() == 0 {
+                if let Some(g) = mig.running_guest() {
+                    mirror_action(mig, g, regs.args());
+                    return;
+                }
+            }
+            hide::exit(mig, regs);
+        }
+        if let Some(d) = mig.calling_deputy() {
+            // Back to user mode only through `deputy_resume`: signals wait, blocked, for it to
+            // forward them (the deputy has no handlers of its own).
+            cur::block_signals(true);
+            let m = mig.clone();
+            let _ = Task::current().queue_work(
+                move || {
+                    let end = deputy_resume(&m, &d);
+                    drop((m, d));
+                    finish(end);
+                },
+                false,
+            );
+        }
+    }
+}
+
+/// The guest set a signal action (`rt_sigaction(sig, act, ...)` succeeded here): its deputy
+/// takes the action's disposition too (`fwd::mirrored_action`), before the guest's next
+/// forwarded call, so that the home judges a signal sent to the home pid as the guest would.
+fn mirror_action(mig: &Arc<Migrations>, g: Arc<Guest>, args: [u64; 6]) {
+    let mut act = [0u8; 32];
+    if args[1] == 0 || args[3] != 8 || cur::read_user(args[1], &mut act).is_err() {
+        return;
+    }
+    let m = fwd::mirrored_action(&act);
+    let mig = mig.clone();
+    let _ = Task::current().queue_work(
+        move || {
+            let args = [args[0], 1, 0, 8, 0, 0];
+            if let Some(spec) = fwd::spec(nr::RT_SIGACTION, &args) {
+                let _ = forward_call(&mig, &g, nr::RT_SIGACTION, &spec, args, Some(&m), false);
+            }
+        },
+        false,
+    );
+}
+
+/// A guest enters system call `nr`: let it run here, answer it, or forward it home.
+fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
+    let regs: UserRegs = cur::user_regs();
+    let mut args = regs.args();
+    if let Some((ptr, carry)) = fwd::returned_len(nr, &args) {
+        // The buffer's length, read here where the guest's memory is, travels in an argument
+        // the call does not use (an unreadable pointer fails the forwarded call with EFAULT).
+        let mut b = [0u8; 4];
+        let len = match cur::read_user(args[ptr], &mut b) {
+            Ok(()) => u64::from(u32::from_ne_bytes(b)),
+            Err(_) => 0,
+        };
+        carry.put(&mut args, len);
+    }
+    // pselect6's last argument points to {mask pointer, size}: with no mask there (the C
+    // library's `select`), the call is forwarded without it.
+    if nr == nr::PSELECT6 && args[5] != 0 {
+        let mut b = [0u8; 8];
+        if cur::read_user(args[5], &mut b).is_ok() && u64::from_ne_bytes(b) == 0 {
+            args[5] = 0;
+        }
+    }
+    match nr {
+        // getpid, gettid: the home pid.
+        nr::GETPID | nr::GETTID => {
+            let pid = g.inner.lock().home_pid;
+            cur::skip_call(i64::from(pid));
+            return;
+        }
+        // exit, exit_group: the guest ends here; its home learns the status.
+        nr::EXIT | nr::EXIT_GROUP => return,
+        // The process comes home and makes the call there.
+        nr::CLONE | nr::FORK | nr::VFORK | nr::EXECVE | nr::EXECVEAT | nr::CLONE3 => {
+            call_at_home(mig, g, nr);
+            return;
+        }
+        // mmap: private anonymous memory is made here; files are at home.
+        nr::MMAP => {
+            if args[3] & MAP_ANONYMOUS != 0 {
+                return;
+            }
+            not_available(
+                nr,
+                "file mappings are not available to a migrated process yet",
+            );
+            cur::skip_call(syscall_result(ENODEV));
+            return;
+        }
+        _ => {}
+    }
+    // readv, writev, sendmsg, recvmsg: gathered or scattered here, forwarded as one call.
+    let vectored = matches!(nr, nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG);
+    let spec = fwd::spec(nr, &args);
+    match syscalls::class_of(nr) {
+        None | Some(syscalls::Class::Local) => {}
+        Some(_) if vectored || spec.is_some() => {
+            cur::skip_call(syscall_result(enosys()));
+            let m = mig.clone();
+            if Task::current()
+                .queue_work(move || guest_forward(&m, &g, nr, args, spec), false)
+                .is_err()
+            {
+                cur::skip_call(syscall_result(ENOMEM));
+            }
+        }
+        Some(_) => {
+            not_available(nr, "not forwarded to the home node yet");
+            cur::skip_call(syscall_result(enosys()));
+        }
+    }
+}
+
+/// Forwards the guest's call `nr` to its deputy and waits for the result (task work, in the
+/// guest, before it returns to user mode). `spec` is how its arguments go, for calls that are
+/// forwarded as they are (the vectored ones are made as another call).
+fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Option<fwd::Spec>) {
+    let result = match (nr, spec) {
+        (nr::WRITEV, _) => vectored::writev(mig, g, args),
+        (nr::READV, _) => vectored::readv(mig, g, args),
+        (nr::SENDMSG, _) => vectored::sendmsg(mig, g, args),
+        (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
+        (_, Some(spec)) => forward_call(mig, g, nr, &spec, args, None, false).map(|(r, _)| r),
+        (_, None) => Err(enosys()),
+    };
+    match result {
+        Ok(r) => set_result(nr, r),
+        Err(e) => set_result(nr, syscall_result(e)),
+    }
+}

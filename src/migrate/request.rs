@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Asking for moves, at home: a process of this node to another node ([`Migrations::request`]),
+//! a guest of this node's on to a third node or home (`MigCtl Depart` to its host),
+//! `admin/bring` and `admin/expel`; and the answers (`MigResult`, `GuestExit`).
+
+use super::deputy::{Deputy, DeputyState, Hop};
+use super::serve::{deputy_main, finish, give_up_hop};
+use super::Migrations;
+use crate::error;
+use crate::ksys::errno::ehostunreach;
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::{stay, ModuleRef, Task};
+use crate::omcore::frame::MessageKind;
+use crate::omcore::mig::{self, MigResult, Pair};
+use crate::omcore::syscalls::sig::SIGKILL;
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// Appends formatted text to a byte vector (what does not fit is dropped).
+struct ByteWriter<'a>(&'a mut KVec<u8>);
+
+impl core::fmt::Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| core::fmt::Error)
+    }
+}
+
+impl Migrations {
+    /// `/proc/openmosix/migrate`: moves process `pid` to node `target` (0: home).
+    pub(crate) fn request(self: &Arc<Self>, pid: i32, target: u32) -> Result {
+        let task = Task::by_pid(pid).ok_or(ESRCH)?;
+        if !task.may_be_migrated_by_current() {
+            pr_warn!("migrate {}: permission denied\n", pid);
+            return Err(EPERM);
+        }
+        let me = self.mesh.self_id();
+        if let Some(dep) = self.deputy_of(pid) {
+            // Its guest runs elsewhere: it moves on, or comes home.
+            return self.move_guest(&dep, target);
+        }
+        if target == 0 || target == me {
+            // At home already.
+            return Ok(());
+        }
+        if !self.mesh.peer_accepts_guests(target) {
+            pr_warn!(
+                "migrate {}: node {} is not up or refuses guests\n",
+                pid,
+                target
+            );
+            return Err(ehostunreach());
+        }
+        let bits = task.stay_bits();
+        if bits != 0 {
+            let mut why = KVec::<u8>::new();
+            let _ = stay::write_reasons(&mut ByteWriter(&mut why), bits);
+            pr_warn!(
+                "migrate {}: stays home: {}\n",
+                pid,
+                core::str::from_utf8(&why).unwrap_or("?")
+            );
+            return Err(EPERM);
+        }
+        let module = ModuleRef::get().ok_or(ENODEV)?;
+        let dep = Arc::pin_init(Deputy::new(pid, self.new_mig_id(), target), GFP_KERNEL)?;
+        self.deputies.lock().push(dep.clone(), GFP_KERNEL)?;
+        let (mig, d) = (self.clone(), dep.clone());
+        let r = task.queue_work(
+            move || {
+                let end = deputy_main(&mig, &d, module);
+                drop((mig, d));
+                finish(end);
+            },
+            true,
+        );
+        if r.is_err() {
+            self.forget_deputy(&dep);
+            return Err(ESRCH);
+        }
+        Ok(())
+    }
+
+    /// Moves the guest of `dep` from its host to `target` (0 or this node: home).
+    pub(crate) fn move_guest(&self, dep: &Arc<Deputy>, target: u32) -> Result {
+        let me = self.mesh.self_id();
+        let target = if target == 0 { me } else { target };
+        let from = dep.target();
+        if !matches!(dep.state(), DeputyState::Remote(_)) {
+            pr_warn!("migrate {}: it is migrating already\n", dep.pid);
+            return Err(EBUSY);
+        }
+        if target == from {
+            return Ok(());
+        }
+        if target != me && !self.mesh.peer_accepts_guests(target) {
+            pr_warn!(
+                "migrate {}: node {} is not up or refuses guests\n",
+                dep.pid,
+                target
+            );
+            return Err(ehostunreach());
+        }
+        let hop = Hop {
+            target,
+            mig_id: self.new_mig_id(),
+            home: target == me,
+            since: now_ms(),
+        };
+        {
+            let mut i = dep.inner.lock();
+            if i.hop.is_some() {
+                pr_warn!("migrate {}: it is moving already\n", dep.pid);
+                return Err(EBUSY);
+            }
+            i.hop = Some(hop);
+            i.inflow = None;
+        }
+        let c = mig::Ctl::Depart {
+            mig_id: dep.mig_id(),
+            target,
+            new_mig_id: hop.mig_id,
+        };
+        if let Err(e) = self
+            .mesh
+            .send_to(from, MessageKind::MigCtl, &c.encode(), true)
+        {
+            dep.inner.lock().hop = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `admin/bring`: every process of this node running elsewhere comes home.
+    pub(crate) fn bring_all(&self) -> Result {
+        for d in self.all_deputies()?.iter() {
+            if matches!(d.state(), DeputyState::Remote(_)) {
+                let _ = self.move_guest(d, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// `admin/expel`: every guest of this node is asked to go home.
+    pub(crate) fn expel_all(&self) -> Result {
+        let mut asks: KVec<(u32, u32)> = KVec::new();
+        for g in self.guests.lock().iter() {
+            let state = g.inner.lock().state;
+            if matches!(
+                state,
+                super::GuestState::Running | super::GuestState::Departing
+            ) {
+                asks.push((g.home, g.mig_id), GFP_KERNEL)?;
+            }
+        }
+        for &(home, mig_id) in asks.iter() {
+            let _ = self.ask_move(home, mig_id, 0, true);
+        }
+        Ok(())
+    }
+
+    /// `MigResult` from `peer`: the answer to a first migration from here, or to a move of a
+    /// guest of this node's (from its target, or from the old host when the capture failed).
+    #[inline(never)]
+    pub(crate) fn on_result(&self, peer: u32, payload: &[u8]) -> error::Result {
+        let r = MigResult::decode(payload)?;
+        if let Some(dep) = self.deputy(peer, r.mig_id) {
+            let mut i = dep.inner.lock();
+            if i.state != DeputyState::Sending {
+                return Err(crate::ksys::errno::ebadmsg().into());
+            }
+            i.state = if r.result == 0 {
+                DeputyState::Remote(r.guest_pid)
+            } else {
+                DeputyState::Failed(r.result)
+            };
+            drop(i);
+            dep.cv.notify_all();
+            return Ok(());
+        }
+        let moving = self.deputies.lock().iter().find_map(|d| {
+            let hop = d.inner.lock().hop?;
+            let from_host = peer == d.target() && r.result != 0;
+            (hop.mig_id == r.mig_id && !hop.home && (peer == hop.target || from_host))
+                .then(|| (d.clone(), hop))
+        });
+        let Some((dep, hop)) = moving else {
+            if r.result == 0 {
+                // A guest nobody here waits for (its move was given up): it must not run.
+                self.send_signal(peer, r.mig_id, SIGKILL, false);
+            }
+            return Ok(());
+        };
+        if r.result != 0 {
+            // The target refused or failed, or the old host could not capture the guest.
+            give_up_hop(self, &dep, Error::from_errno(r.result));
+            return Ok(());
+        }
+        let (old_host, old_id) = (dep.target(), dep.mig_id());
+        {
+            let list = self.deputies.lock();
+            dep.set_route(&list, hop.target, hop.mig_id);
+        }
+        dep.inner.lock().state = DeputyState::Remote(r.guest_pid);
+        self.out_ok.fetch_add(1, Relaxed);
+        pr_info!(
+            "process {} moved on from node {} to node {} (pid {} there)\n",
+            dep.pid,
+            old_host,
+            hop.target,
+            r.guest_pid
+        );
+        dep.inner.lock().hop = None;
+        self.send_verdict(old_host, old_id, 0, false);
+        dep.cv.notify_all();
+        Ok(())
+    }
+
+    /// `GuestExit` from `peer`.
+    #[inline(never)]
+    pub(crate) fn on_exit(&self, peer: u32, payload: &[u8]) -> error::Result {
+        let x = Pair::decode_exit(payload)?;
+        // A guest may end before its home heard the result; an unknown one is stale, not hostile.
+        let Some(dep) = self.deputy(peer, x.mig_id) else {
+            return Ok(());
+        };
+        dep.inner.lock().state = DeputyState::Exited(x.value);
+        dep.cv.notify_all();
+        Ok(())
+    }
+}

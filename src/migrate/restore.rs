@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Restore: an image replaces the calling process's memory, signal state, limits, names and,
+//! last, registers. It runs in the guest stub on a host, and in a deputy taking its process
+//! back at home; the same checks apply to both: every record has passed the image's reader
+//! (`omcore::image`), and [`check_head`] compares the head with this node before anything is
+//! replaced.
+
+use super::stream::{Head, Owned};
+use crate::ksys::task::cur;
+use crate::omcore::image::{self, VmaKind, MM_VDSO, NREGS};
+use kernel::prelude::*;
+
+/// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
+/// none of its memory, a guest stub makes room for the image.
+pub(crate) fn unmap_ordinary_areas() -> Result {
+    let mut addr = 0;
+    while let Some(a) = cur::area_after(addr)? {
+        addr = a.end;
+        if !a.special {
+            cur::unmap(a.start, a.end - a.start)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks what the head says against this node and the calling process before anything is
+/// replaced: the FPU state must be in this node's format, the vDSO where the image has it.
+pub(crate) fn check_head(head: &Head, from: u32) -> Result {
+    let xstate_ok = cur::with_fpu(|buf, xf| {
+        if xf != head.begin.xfeatures || buf.len() != head.xstate.len() {
+            return false;
+        }
+        let at = image::XSAVE_HEADER + 8;
+        buf.get(at..at + 8) == head.xstate.get(at..at + 8)
+    });
+    if !xstate_ok {
+        pr_warn!(
+            "image from node {}: FPU state format differs from this node's\n",
+            from
+        );
+        return Err(EINVAL);
+    }
+    let here = cur::mm_layout()?;
+    let vdso = head.mm[MM_VDSO];
+    if vdso != 0 && here[MM_VDSO] != vdso {
+        pr_warn!("image from node {}: vDSO not at {:#x}\n", from, vdso);
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Sets the signal state from a `Signals` record the reader accepted.
+#[inline(never)]
+fn restore_signals(body: &[u8]) -> Result {
+    let sig = KBox::new(
+        image::Signals::decode(body).map_err(|_| EINVAL)?,
+        GFP_KERNEL,
+    )?;
+    let mut s = cur::SigState::new()?;
+    s.blocked = sig.blocked;
+    s.alt = [sig.altstack.0, sig.altstack.2, u64::from(sig.altstack.1)];
+    for (a, b) in s.act.iter_mut().zip(sig.actions.iter()) {
+        *a = [b.0, b.1, b.2, b.3];
+    }
+    cur::set_signals(&s);
+    super::capture::raise_pending(sig.pending);
+    Ok(())
+}
+
+/// Replaces the calling process's memory, signal state, limits and names with the rest of the
+/// image (after its head), record by record from `next`.
+#[inline(never)]
+pub(crate) fn restore_body(
+    next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>,
+    head: &Head,
+) -> Result {
+    // Everything but the special mappings goes.
+    unmap_ordinary_areas()?;
+    let mut sig = None;
+    let mut limits = None;
+    let mut misc = None;
+    loop {
+        let (body, rec) = next()?;
+        match rec {
+            Owned::Vma(start, end, prot, kind) => {
+                cur::map_anon(start, end - start, prot, kind == VmaKind::Stack)?
+            }
+            Owned::Pages(addr) => cur::write_user(addr, body.get(8..).ok_or(EINVAL)?)?,
+            Owned::Signals => sig = Some(body),
+            Owned::Limits(l) => limits = Some(l),
+            Owned::Misc(m) => misc = Some(m),
+            Owned::End => break,
+            _ => return Err(EINVAL),
+        }
+    }
+    let layout: [u64; MM_VDSO] = core::array::from_fn(|i| head.mm[i]);
+    cur::set_mm_layout(&layout);
+    if let Some(body) = sig {
+        restore_signals(&body)?;
+    }
+    if let Some(l) = limits {
+        let mut v = [0u64; 32];
+        for (i, (c, m)) in l.l.iter().enumerate() {
+            v[2 * i] = *c;
+            v[2 * i + 1] = *m;
+        }
+        cur::set_rlimits(&v);
+    }
+    if let Some(m) = misc {
+        cur::set_misc(m.umask, m.personality);
+    }
+    cur::set_comm(&head.begin.comm);
+    Ok(())
+}
+
+/// Loads the image's registers and FPU state into the calling task's saved user state: call
+/// on the way back to user mode (task work), after any system call result was stored.
+pub(crate) fn load_regs(regs: &[u64; NREGS], xstate: &[u8]) {
+    let mut r = cur::user_regs();
+    r.load_image(regs);
+    cur::set_user_regs(&r);
+    cur::set_fsgs(regs[image::REG_FS_BASE], regs[image::REG_GS_BASE]);
+    cur::with_fpu(|buf, _| {
+        if buf.len() == xstate.len() {
+            buf.copy_from_slice(xstate);
+        }
+    });
+}

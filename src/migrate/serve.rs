@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The deputy at work, in its process's own context at home: the capture and the wait for the
+//! answer ([`deputy_main`]), then serving the guest ([`deputy_serve`]): making its forwarded
+//! calls at the trampoline in its scratch memory, forwarding the signals sent to the home pid,
+//! following moves of the guest, and taking the process back when the guest comes home.
+
+use super::capture::capture;
+use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
+use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec};
+use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas};
+use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
+use super::Migrations;
+use crate::error::{self, syscall_result};
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::{cur, ModuleRef, Task};
+use crate::ksys::thread;
+use crate::omcore::frame::MessageKind;
+use crate::omcore::fwd;
+use crate::omcore::image::{self, PAGE_SIZE};
+use crate::omcore::syscalls::sig::SIGKILL;
+use core::sync::atomic::Ordering::Relaxed;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::time::msecs_to_jiffies;
+
+/// Size of the deputy's scratch memory after its trampoline page.
+const SCRATCH_DATA: u64 = 2 << 20;
+/// Room kept free at the top of the scratch data for the stack of the call.
+const SCRATCH_STACK: u64 = 64 * 1024;
+
+/// How a deputy ends: its wait status, and the module reference it held.
+pub(crate) struct Ending {
+    status: u32,
+    module: Option<ModuleRef>,
+}
+
+/// Ends the calling deputy, if `end` says so: last thing the outermost task work does, once
+/// it dropped everything it owned (`do_exit` does not return).
+pub(crate) fn finish(end: Option<Ending>) {
+    if let Some(Ending { status, module }) = end {
+        // The reference goes right before the call into the core kernel's `do_exit`: only
+        // the call instruction of this module runs after it (as kthreads did before
+        // `module_put_and_kthread_exit`).
+        drop(module);
+        cur::exit(status);
+    }
+}
+
+/// The deputy stops serving and is to end with wait status `status`.
+fn deputy_end(mig: &Migrations, dep: &Deputy, status: u32) -> Ending {
+    Ending {
+        status,
+        module: mig.retire_deputy(dep),
+    }
+}
+
+/// Everything the deputy does, in the migrating process's own context.
+#[inline(never)]
+pub(crate) fn deputy_main(
+    mig: &Arc<Migrations>,
+    dep: &Arc<Deputy>,
+    module: ModuleRef,
+) -> Option<Ending> {
+    let t0 = now_ms();
+    let to = Dest {
+        target: dep.target(),
+        home: mig.mesh.self_id(),
+        mig_id: dep.mig_id(),
+        home_pid: dep.pid as u32,
+    };
+    let pages = match capture(&mig.mesh, &to, None) {
+        Ok(p) => p,
+        Err(e) => {
+            pr_warn!(
+                "migrate {} to node {}: capture failed: error {}; it stays home\n",
+                dep.pid,
+                dep.target(),
+                e.to_errno()
+            );
+            // Tell the target to drop what it got.
+            mig.signal_guest(dep, SIGKILL, false);
+            mig.out_failed.fetch_add(1, Relaxed);
+            mig.forget_deputy(dep);
+            return None;
+        }
+    };
+    // Wait for the answer.
+    let sent = now_ms();
+    loop {
+        let mut i = dep.inner.lock();
+        match i.state {
+            DeputyState::Sending => {
+                if !mig.mesh.peer_up(dep.target()) || now_ms().saturating_sub(sent) > ANSWER_MS {
+                    drop(i);
+                    pr_warn!(
+                        "migrate {} to node {}: no answer; it stays home\n",
+                        dep.pid,
+                        dep.target()
+                    );
+                    mig.signal_guest(dep, SIGKILL, false);
+                    mig.out_failed.fetch_add(1, Relaxed);
+                    mig.forget_deputy(dep);
+                    return None;
+                }
+                let _ = dep
+                    .cv
+                    .wait_interruptible_timeout(&mut i, msecs_to_jiffies(POLL_MS));
+            }
+            DeputyState::Failed(e) => {
+                drop(i);
+                pr_warn!(
+                    "migrate {} to node {}: refused: error {}; it stays home\n",
+                    dep.pid,
+                    dep.target(),
+                    e
+                );
+                mig.out_failed.fetch_add(1, Relaxed);
+                mig.forget_deputy(dep);
+                return None;
+            }
+            DeputyState::Remote(gpid) => {
+                drop(i);
+                pr_info!(
+                    "process {} now runs on node {} (pid {} there; {} KiB of pages, frozen {} ms)\n",
+                    dep.pid,
+                    dep.target(),
+                    gpid,
+                    pages * (PAGE_SIZE as u64 / 1024),
+                    now_ms().saturating_sub(t0)
+                );
+                mig.out_ok.fetch_add(1, Relaxed);
+                break;
+            }
+            DeputyState::Exited(_) => break,
+        }
+    }
+    // The guest runs: this process is its deputy from now on. It keeps no memory of its own
+    // but a scratch area where it makes the guest's forwarded calls.
+    if let Err(e) = unmap_ordinary_areas() {
+        pr_warn!(
+            "process {}: its deputy kept some memory: error {}\n",
+            dep.pid,
+            e.to_errno()
+        );
+    }
+    match map_scratch() {
+        Ok(base) => {
+            let mut i = dep.inner.lock();
+            i.scratch = base;
+            i.task = Some(Task::current());
+        }
+        Err(e) => {
+            pr_warn!(
+                "process {}: no scratch memory for its deputy: error {}\n",
+                dep.pid,
+                e.to_errno()
+            );
+        }
+    }
+    if mig.start_serving(dep, module).is_err() {
+        // Without hooks the deputy cannot make forwarded calls: the guest must go.
+        mig.signal_guest(dep, SIGKILL, false);
+        return Some(deputy_end(mig, dep, SIGKILL));
+    }
+    deputy_serve(mig, dep)
+}
+
+/// Maps the deputy's scratch memory: a page with `syscall; ud2`, then data and a stack.
+fn map_scratch() -> Result<u64> {
+    let code = cur::map_anywhere(
+        PAGE_SIZE as u64 + SCRATCH_DATA,
+        image::PROT_READ | image::PROT_WRITE,
+    )?;
+    // The trampoline page is read-only and executable: remapped so, then written by force.
+    cur::unmap(code, PAGE_SIZE as u64)?;
+    cur::map_anon(
+        code,
+        PAGE_SIZE as u64,
+        image::PROT_READ | image::PROT_EXEC,
+        false,
+    )?;
+    cur::write_user(code, &[0x0f, 0x05, 0x0f, 0x0b])?;
+    Ok(code)
+}
+
+/// Serves the guest in the deputy's context: forwards signals, and makes the next forwarded
+/// call by returning to user mode at the trampoline (the `sys_exit` hook brings it back to
+/// [`deputy_resume`]); takes the process back when its guest comes home. Says how the deputy
+/// ends when the guest ended or was lost; `None` to return to user mode.
+#[inline(never)]
+fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
+    // Signals wake the deputy here; they are blocked whenever it is in user mode, at the
+    // trampoline, where it has no handlers (see `hooks.rs`).
+    cur::block_signals(false);
+    loop {
+        if let DeputyState::Exited(s) = dep.state() {
+            return Some(deputy_end(mig, dep, s));
+        }
+        if cur::fatal_signal_pending() {
+            // A signal whose default action kills (or SIGKILL) was sent to the home pid: the
+            // guest dies of the same signal, and so does the deputy.
+            let code = match cur::group_exit_code() & 0x7f {
+                0 => SIGKILL,
+                sig => sig,
+            };
+            mig.signal_guest(dep, code, false);
+            return Some(deputy_end(mig, dep, code));
+        }
+        if dep.inner.lock().coming_home() {
+            match come_home(mig, dep) {
+                Ok(()) => return None,
+                Err(e) => give_up_hop(mig, dep, e),
+            }
+            continue;
+        }
+        check_hop(mig, dep);
+        let held = forward_signals(mig, dep);
+        if !mig.mesh.peer_up(dep.target()) {
+            pr_warn!(
+                "process {}: node {} went down with its guest: killed\n",
+                dep.pid,
+                dep.target()
+            );
+            return Some(deputy_end(mig, dep, SIGKILL));
+        }
+        let mut i = dep.inner.lock();
+        if !i.calls.is_empty() {
+            let Ok(call) = i.calls.remove(0) else {
+                continue;
+            };
+            let scratch = i.scratch;
+            drop(i);
+            match start_call(&call, scratch) {
+                Ok(exec) => {
+                    dep.inner.lock().exec = Some(exec);
+                    // To user mode: the trampoline makes the call. A signal that comes from
+                    // now on waits, blocked, and interrupts the call when it starts.
+                    cur::block_signals(true);
+                    return None;
+                }
+                Err(e) => send_reply(mig, dep, call.req.seq, syscall_result(e)),
+            }
+            continue;
+        }
+        if held {
+            // Signals wait for the move to end: an interruptible wait would return at once.
+            drop(i);
+            thread::pause_ms(10);
+            continue;
+        }
+        let _ = dep
+            .cv
+            .wait_interruptible_timeout(&mut i, msecs_to_jiffies(POLL_MS));
+    }
+}
+
+/// Gives up a move of the guest that is not answered in time, or whose target went down: the
+/// guest stays where it is (its host gets the verdict), a partial image at the target goes.
+fn check_hop(mig: &Migrations, dep: &Deputy) {
+    let Some(hop) = dep.inner.lock().hop else {
+        return;
+    };
+    let late = now_ms().saturating_sub(hop.since) > ANSWER_MS;
+    if late || (!hop.home && !mig.mesh.peer_up(hop.target)) {
+        give_up_hop(mig, dep, ETIMEDOUT);
+    }
+}
+
+/// Ends the move under way with error `e`: tells the host (its guest goes on) and the target.
+pub(crate) fn give_up_hop(mig: &Migrations, dep: &Deputy, e: Error) {
+    let hop = {
+        let mut i = dep.inner.lock();
+        i.inflow = None;
+        i.hop.take()
+    };
+    let Some(hop) = hop else {
+        return;
+    };
+    mig.out_failed.fetch_add(1, Relaxed);
+    pr_warn!(
+        "process {}: move from node {} to node {} failed: error {}; it stays on node {}\n",
+        dep.pid,
+        dep.target(),
+        hop.target,
+        e.to_errno(),
+        dep.target()
+    );
+    mig.send_verdict(dep.target(), dep.mig_id(), e.to_errno(), true);
+    if !hop.home {
+        mig.send_signal(hop.target, hop.mig_id, SIGKILL, false);
+    }
+    dep.cv.notify_all();
+}
+
+/// The guest comes home: the deputy replaces its scratch memory with the image its host sends,
+/// tells the host to end the guest, and returns to user mode as the process itself. On an
+/// error the deputy gets scratch memory again and serves on (the guest goes on remotely).
+#[inline(never)]
+fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
+    let host = dep.target();
+    let t0 = now_ms();
+    let mut next = || wait_record(&dep.inner, &dep.cv, host, DeputyInner::inflow);
+    let head = read_head(&mut next)?;
+    if head.begin.home_node != mig.mesh.self_id() || head.begin.home_pid != dep.pid as u32 {
+        pr_warn!(
+            "process {}: image from node {} is not its own\n",
+            dep.pid,
+            host
+        );
+        return Err(EINVAL);
+    }
+    check_head(&head, host)?;
+    if let Err(e) = restore_body(&mut next, &head) {
+        // Its memory is gone: serve on with new scratch memory.
+        let _ = unmap_ordinary_areas();
+        let base = map_scratch();
+        dep.inner.lock().scratch = *base.as_ref().unwrap_or(&0);
+        return Err(e);
+    }
+    // Nothing can fail any more: the guest must end before the process runs here.
+    mig.send_verdict(host, dep.mig_id(), 0, true);
+    load_regs(&head.regs, &head.xstate);
+    mig.in_ok.fetch_add(1, Relaxed);
+    pr_info!(
+        "process {} is back home from node {} (frozen {} ms)\n",
+        dep.pid,
+        host,
+        now_ms().saturating_sub(t0)
+    );
+    {
+        let mut i = dep.inner.lock();
+        i.hop = None;
+        i.inflow = None;
+        i.task = None;
+    }
+    let module = mig.retire_deputy(dep);
+    // Module code runs on for a few instructions back to the task-work runner; the module's
+    // removal first stops every thread and unhooks, which takes far longer.
+    drop(module);
+    Ok(())
+}
+
+/// Takes every pending signal off the deputy and sends it to the guest. While the guest moves,
+/// they wait on the deputy, for the new host (or the old one, if the move fails); says whether
+/// some wait. The check and the sends hold `inner`, which a move takes to start: so a signal
+/// goes out either before the move's `Depart` (the old host has it before it captures the
+/// guest, and it travels in the image) or once the move is over, never to a guest that is
+/// already captured.
+fn forward_signals(mig: &Migrations, dep: &Deputy) -> bool {
+    let i = dep.inner.lock();
+    if i.hop.is_some() {
+        return cur::signal_pending();
+    }
+    loop {
+        let sig = cur::dequeue_signal();
+        if sig == 0 {
+            break;
+        }
+        mig.signal_guest(dep, sig, true);
+    }
+    drop(i);
+    false
+}
+
+/// Sets the deputy's registers to make `call`, its inputs copied to scratch memory.
+fn start_call(call: &Call, scratch: u64) -> Result<Exec> {
+    let r = &call.req;
+    if scratch == 0 {
+        return Err(ENOMEM);
+    }
+    let bufs = r.bufs(&call.payload);
+    let data = scratch + PAGE_SIZE as u64;
+    let placed =
+        fwd::place(&r.spec, &r.args, &bufs, data, SCRATCH_DATA - SCRATCH_STACK).ok_or(E2BIG)?;
+    let mut outs = [None; 6];
+    for (i, at) in placed.at.iter().enumerate() {
+        let Some((addr, len)) = *at else { continue };
+        if let Some(b) = bufs[i] {
+            cur::write_user(addr, b)?;
+        }
+        if r.spec[i].is_output() {
+            outs[i] = Some((addr, len));
+        }
+    }
+    let mut regs = cur::user_regs();
+    // The call at the trampoline; its stack at the top of the scratch memory.
+    regs.set_call(r.nr, &placed.args, scratch, data + SCRATCH_DATA - 16);
+    cur::set_user_regs(&regs);
+    Ok(Exec {
+        seq: r.seq,
+        spec: r.spec,
+        outs,
+    })
+}
+
+/// Sends the reply to call `seq`: its result and no buffers.
+fn send_reply(mig: &Migrations, dep: &Deputy, seq: u32, result: i64) {
+    let lens = [None; 6];
+    let _ = mig.mesh.send_encoded(
+        dep.target(),
+        MessageKind::SyscallReply,
+        fwd::reply_len(&lens),
+        true,
+        |out| fwd::encode_reply_with(out, dep.mig_id(), seq, result, &lens, |_, _| true).is_some(),
+    );
+}
+
+/// Back from a forwarded call the deputy made (task work queued by the `sys_exit` hook): sends
+/// the result and the outputs to the guest, then serves on.
+pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
+    let exec = dep.inner.lock().exec.take()?;
+    let result = cur::user_regs().result();
+    let mut lens: fwd::Lens = [None; 6];
+    if result >= 0 {
+        for (i, o) in exec.outs.iter().enumerate() {
+            if let Some((_, len)) = *o {
+                lens[i] = Some(exec.spec[i].written(len, result as u64));
+            }
+        }
+    }
+    // Signals that interrupted the call go to the guest first, so that it sees them with the
+    // result (restart or EINTR as at home).
+    forward_signals(mig, dep);
+    // The outputs go straight from the scratch memory into the frame.
+    let sent = mig.mesh.send_encoded(
+        dep.target(),
+        MessageKind::SyscallReply,
+        fwd::reply_len(&lens),
+        true,
+        |out| {
+            let fill = |i: usize, dst: &mut [u8]| {
+                exec.outs[i].is_some_and(|(addr, _)| cur::read_user(addr, dst).is_ok())
+            };
+            fwd::encode_reply_with(out, dep.mig_id(), exec.seq, result, &lens, fill).is_some()
+        },
+    );
+    if sent == Err(EINVAL) {
+        // An output could not be read back (never expected of the deputy's own scratch
+        // memory): the result goes without it.
+        send_reply(mig, dep, exec.seq, result);
+    }
+    deputy_serve(mig, dep)
+}
+
+impl Migrations {
+    /// `Syscall` from `peer`: a call for one of this node's deputies, checked once here.
+    pub(crate) fn on_syscall(&self, peer: u32, payload: KVec<u8>) -> error::Result {
+        let req = fwd::parse(&payload)?;
+        let Some(dep) = self.deputy(peer, req.mig_id) else {
+            // Its deputy is gone (the process was killed as the call left): stale, not hostile.
+            // The guest must not go on without it.
+            self.send_signal(peer, req.mig_id, SIGKILL, false);
+            return Ok(());
+        };
+        dep.inner
+            .lock()
+            .calls
+            .push(Call { payload, req }, GFP_KERNEL)?;
+        dep.cv.notify_all();
+        Ok(())
+    }
+
+    /// `MigImage` from `peer` for a process of this node coming home from there.
+    pub(crate) fn on_image_home(
+        &self,
+        peer: u32,
+        mig_id: u32,
+        payload: KVec<u8>,
+        at: usize,
+    ) -> error::Result {
+        let Some(dep) = self
+            .deputies
+            .lock()
+            .iter()
+            .find(|d| d.target() == peer)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let mine = |i: &DeputyInner| i.hop.as_ref().is_some_and(|h| h.mig_id == mig_id && h.home);
+        let i = dep.inner.lock();
+        let mut i = wait_for_room(&dep.cv, i, |i| {
+            mine(i)
+                && i.inflow
+                    .as_ref()
+                    .is_some_and(|f| f.bytes > GUEST_QUEUE_BYTES)
+        });
+        if !mine(&i) {
+            // Given up, or not for this deputy: stale.
+            return Ok(());
+        }
+        i.inflow.get_or_insert_with(Inflow::new).push(payload, at)?;
+        drop(i);
+        dep.cv.notify_all();
+        Ok(())
+    }
+
+    /// A deputy that ended without going through its own end (killed while making a forwarded
+    /// call in user mode) takes its guest with it, and gives back its module reference.
+    pub(crate) fn watch_deputies(&self) {
+        let Ok(all) = self.all_deputies() else {
+            return;
+        };
+        for d in all.iter() {
+            let ended = d.inner.lock().task.as_ref().and_then(|t| t.exit_code());
+            let Some(code) = ended else { continue };
+            pr_warn!(
+                "process {}: deputy ended (status {:#x}) while its guest ran on node {}: guest killed\n",
+                d.pid,
+                code,
+                d.target()
+            );
+            self.signal_guest(d, SIGKILL, false);
+            let module = self.retire_deputy(d);
+            drop(module);
+        }
+    }
+}
