@@ -4,7 +4,9 @@
 #     raw TCP throughput between the same two nodes (omx-tcp: the physical limit here);
 #   - a forwarded system call (a 1-byte write to /dev/null made by the deputy) against a TCP
 #     ping-pong of one byte between the same nodes and against the same call made at home;
-#   - a CPU-bound loop on the remote node against the same loop at home.
+#   - a CPU-bound loop on the remote node against the same loop at home;
+#   - a local system call (the same write) of a host's own process on node 2 while a guest runs
+#     there, against the same call with no guest there (the system-call hooks' cost to the host).
 # Nothing is asserted: the figures and ratios are printed.
 . /lib/cluster/lib.sh
 for j in 2; do
@@ -59,3 +61,45 @@ echo "1-byte write to /dev/null: $h_w ns at home, $m_w ns forwarded from node 2;
 	"forwarded/local $(awk -v a="$m_w" -v b="$h_w" 'BEGIN { printf "%.0f", a / b }')"
 echo "CPU loop: $h_l ms at home, $m_l ms on node 2;" \
 	"ratio remote/home $(awk -v a="$m_l" -v b="$h_l" 'BEGIN { printf "%.2f", a / b }')"
+
+# A local system call of a host's own process while a guest runs there. Node 2 registers its
+# system-call hooks only while it hosts a guest (or serves a deputy), and then every call of
+# every process of the node goes through them. omx-sys is run on node 2 as a plain local process
+# (locked there: nomig) with no guest, while a CPU-bound guest (omx-burn from node 1) runs there,
+# and with no guest again. It runs at nice -20 so that the guest, which shares node 2's one CPU,
+# takes almost none of the time measured: the difference is the hooks'. The same call at nice 0,
+# sharing the CPU with the guest, is printed too. No balancer moves the guest meanwhile. (A
+# million calls: the nodes' clocks may tick in jiffies.)
+echo 3600000 >/proc/openmosix/admin/min_residency_ms
+on 2 'echo 3600000 >/proc/openmosix/admin/min_residency_ms'
+# host_write NICE: mean ns of a 1-byte write to /dev/null by a local process of node 2.
+host_write() {
+	on 2 "renice $1 \$\$ >/dev/null; exec nomig omx-sys 1000000 1" | awk '/write_ns/ {print $2}'
+}
+wait_for 60 sh -c "! on 2 omctl ps | grep -q guest-of" >/dev/null ||
+	echo "(node 2 still lists a guest: $(on 2 omctl ps | grep guest-of))"
+a1=$(host_write -20)
+omx-burn 16 100000 >/dev/null &
+pid=$!
+sleep 2
+omctl migrate "$pid" 2
+if wait_for 300 remote "$pid" 2 >/dev/null &&
+	wait_for 60 sh -c "on 2 omctl ps | grep -q 'guest-of 1 home-pid $pid\$'" >/dev/null; then
+	b=$(host_write -20)
+	b0=$(host_write 0)
+	remote "$pid" 2 || echo "(process $pid no longer runs on node 2 after the measurement)"
+else
+	echo "(process $pid did not come to run on node 2)"
+	b= b0=
+fi
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+wait_for 60 sh -c "! on 2 omctl ps | grep -q guest-of" >/dev/null ||
+	echo "(node 2 still lists a guest: $(on 2 omctl ps | grep guest-of))"
+a2=$(host_write -20)
+a=$(awk -v x="$a1" -v y="$a2" 'BEGIN { if (x != "" && y != "") printf "%d", (x + y) / 2 }')
+echo "host process on node 2, 1-byte write to /dev/null: ${a:-?} ns with no guest," \
+	"${b:-?} ns while a guest runs there;" \
+	"ratio B/A $(awk -v x="$b" -v y="$a" 'BEGIN { if (x != "" && y > 0) printf "%.2f", x / y; else printf "?" }')"
+echo "  (no guest: ${a1:-?} ns before, ${a2:-?} ns after; at nice 0, sharing node 2's CPU with" \
+	"the guest: ${b0:-?} ns)"
