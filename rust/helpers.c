@@ -2,6 +2,7 @@
 /*
  * Thin C shims for the openmosix module's Rust code; see helpers.h.
  */
+#include <linux/compat.h>
 #include <linux/cred.h>
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -11,6 +12,7 @@
 #include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/personality.h>
+#include <linux/seccomp.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/rt.h>
 #include <linux/sched/task_stack.h>
@@ -197,6 +199,20 @@ struct task_struct *omx_current_get(void)
 bool omx_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+bool omx_in_compat_syscall(void)
+{
+	return in_compat_syscall();
+}
+
+bool omx_current_seccomp_filtered(void)
+{
+#ifdef CONFIG_SECCOMP_FILTER
+	return READ_ONCE(current->seccomp.mode) == SECCOMP_MODE_FILTER;
+#else
+	return false;
+#endif
 }
 
 int omx_group_exit_code(void)
@@ -516,12 +532,14 @@ int omx_dequeue_signal(void)
 {
 	kernel_siginfo_t info;
 	enum pid_type type;
-	sigset_t none;
+	sigset_t keep;
 	int sig;
 
-	sigemptyset(&none);
+	/* SIGKILL stays pending: it ends the caller (and, through it, its guest). */
+	sigemptyset(&keep);
+	sigaddset(&keep, SIGKILL);
 	spin_lock_irq(&current->sighand->siglock);
-	sig = dequeue_signal(&none, &info, &type);
+	sig = dequeue_signal(&keep, &info, &type);
 	spin_unlock_irq(&current->sighand->siglock);
 	return sig;
 }
