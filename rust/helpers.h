@@ -71,6 +71,10 @@ int omx_current_pid(void);
 /* current, with a reference (get_task_struct() is a static inline). */
 struct task_struct *omx_current_get(void);
 /* fatal_signal_pending(current): a static inline. */
+/* Whether the system call being made is of the 32-bit or x32 ABI. */
+bool omx_in_compat_syscall(void);
+/* Whether a seccomp filter confines the calling task. */
+bool omx_current_seccomp_filtered(void);
 bool omx_fatal_signal_pending(void);
 /* The signal that is ending current's process group (its group exit code), or 0. */
 int omx_group_exit_code(void);

@@ -673,6 +673,19 @@ pub(crate) mod cur {
         unsafe { bindings::omx_dequeue_signal() as u32 }
     }
 
+    /// Whether the system call being made is of the 32-bit (`int $0x80`, `sysenter`) or x32
+    /// ABI. Call from a system-call hook.
+    pub(crate) fn in_compat_syscall() -> bool {
+        // SAFETY: no precondition; it reads the calling task's own syscall state.
+        unsafe { bindings::omx_in_compat_syscall() }
+    }
+
+    /// Whether a seccomp filter confines the calling task.
+    pub(crate) fn seccomp_filtered() -> bool {
+        // SAFETY: no precondition; it reads the calling task's own seccomp mode.
+        unsafe { bindings::omx_current_seccomp_filtered() }
+    }
+
     /// Whether the calling task has been killed.
     pub(crate) fn fatal_signal_pending() -> bool {
         // SAFETY: no precondition.

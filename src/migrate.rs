@@ -39,7 +39,7 @@ mod serve;
 mod stream;
 mod vectored;
 
-use crate::ksys::task::{ModuleRef, Task};
+use crate::ksys::task::ModuleRef;
 use crate::ksys::trace::Hooks;
 use crate::mesh::Mesh;
 use crate::omcore::frame::MessageKind;
@@ -156,9 +156,10 @@ impl Migrations {
         module
     }
 
-    /// The serving deputy whose task is the caller, if it is making a forwarded call.
-    fn calling_deputy(&self) -> Option<Arc<Deputy>> {
-        if !self.serving.may_contain(Task::current_pid()) {
+    /// The serving deputy whose task is the caller (of pid `pid`), if it is making a forwarded
+    /// call.
+    fn calling_deputy(&self, pid: u32) -> Option<Arc<Deputy>> {
+        if !self.serving.may_contain(pid) {
             return None;
         }
         self.deputies
@@ -190,9 +191,9 @@ impl Migrations {
             .retain(|x| !core::ptr::eq::<Guest>(&**x, g));
     }
 
-    /// The restored guest whose task is the caller.
-    fn running_guest(&self) -> Option<Arc<Guest>> {
-        if !self.hosting.may_contain(Task::current_pid()) {
+    /// The restored guest whose task is the caller (of pid `pid`).
+    fn running_guest(&self, pid: u32) -> Option<Arc<Guest>> {
+        if !self.hosting.may_contain(pid) {
             return None;
         }
         self.guests

@@ -3,6 +3,9 @@
 //! Making connections: the dialing and accepting sides of the challenge-response handshake
 //! (`Hello`, `HelloReply`, `Auth` under the cluster key; see `Documentation/protocol.md`), and
 //! installing an authenticated connection with its two threads.
+//!
+//! Lock order: `Mesh::conn_threads` and `Mesh::state` are taken one at a time, never nested
+//! (`Conn::kill`, called with `Mesh::state` held, takes no lock).
 
 use super::config::{HANDSHAKE_MS, MAX_PEERS, REDIAL_MS, RX_POLL_MS, TCP_PORT, TX_TIMEOUT_MS};
 use super::conn::{tx_loop, Conn};

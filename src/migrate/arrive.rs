@@ -7,6 +7,9 @@
 //! memory and state, the stub drops every privilege (guests run as `nobody`), and the
 //! registers are loaded on its return to user mode. The `omx-mig` thread reports ended guests
 //! to their home and kills guests whose home went down ([`Migrations::watch_guests`]).
+//!
+//! Lock order (as in `migrate.rs`): `Migrations::guests`, then a `Guest::inner`, then the
+//! mesh's locks; the restore and the stub's waits hold no list lock.
 
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, STUB_PATH};
 use super::guest::{Guest, GuestInner, GuestState};
@@ -280,6 +283,15 @@ impl Migrations {
 /// The restore, in the stub's context: see the module documentation.
 #[inline(never)]
 fn restore_guest(g: &Guest) -> Result {
+    if !cur::seccomp_filtered() {
+        // The stub installs the guest's seccomp filter before it asks for the restore: a
+        // guest never runs without it.
+        pr_warn!(
+            "guest from node {}: the stub has no system-call filter; restore refused\n",
+            g.src
+        );
+        return Err(EPERM);
+    }
     let head = g.inner.lock().head.take().ok_or(EINVAL)?;
     if head.begin.home_node != g.home {
         pr_warn!(

@@ -7,7 +7,10 @@
 //!
 //! - A guest's call runs here (the `Local` class of `omcore::syscalls`), is answered here
 //!   (`getpid`), is forwarded to its deputy (task work: `forward.rs`, `vectored.rs`), makes
-//!   the process come home (`fork`, `execve`: `depart.rs`), or is refused (`ENOSYS`).
+//!   the process come home (`fork`, `execve`: `depart.rs`), or is refused (`ENOSYS`): every
+//!   call of the 32-bit and x32 ABIs, every number the table does not know, every call it does
+//!   not forward. The guest's seccomp filter (`omcore::seccomp`, installed by its stub) is a
+//!   second wall that refuses the same calls before this hook runs.
 //! - A deputy's forwarded call, made at its trampoline, comes back through the `sys_exit`
 //!   hook to `serve.rs`. Signals wait, blocked, whenever the deputy is in user mode.
 //! - Any other task's call that names a guest is kept from it (`hide.rs`).
@@ -34,11 +37,22 @@ impl SyscallHook for Hook {
     fn enter(&self, nr: i64) {
         let mig = &self.0;
         let Ok(nr) = u32::try_from(nr) else { return };
-        if let Some(g) = mig.running_guest() {
+        let pid = Task::current_pid();
+        if let Some(g) = mig.running_guest(pid) {
+            if cur::in_compat_syscall() {
+                // The 32-bit and x32 ABIs have numbers of their own: none is routed, none
+                // runs on the host (the guest's seccomp filter refuses them too).
+                not_available(
+                    nr,
+                    "32-bit and x32 system calls are refused to a migrated process",
+                );
+                cur::skip_call(syscall_result(enosys()));
+                return;
+            }
             guest_syscall(mig, g, nr);
             return;
         }
-        if mig.calling_deputy().is_some() {
+        if mig.calling_deputy(pid).is_some() {
             // The deputy's forwarded call: signals interrupt it as they would at home.
             cur::block_signals(false);
         }
@@ -49,18 +63,19 @@ impl SyscallHook for Hook {
 
     fn exit(&self) {
         let mig = &self.0;
+        let pid = Task::current_pid();
         if mig.hosts_guests() {
             let regs = cur::user_regs();
             // rt_sigaction that succeeded: a guest's is mirrored to its deputy.
             if regs.syscall_nr() == Some(nr::RT_SIGACTION) && regs.result() == 0 {
-                if let Some(g) = mig.running_guest() {
+                if let Some(g) = mig.running_guest(pid) {
                     mirror_action(mig, g, regs.args());
                     return;
                 }
             }
             hide::exit(mig, regs);
         }
-        if let Some(d) = mig.calling_deputy() {
+        if let Some(d) = mig.calling_deputy(pid) {
             // Back to user mode only through `deputy_resume`: signals wait, blocked, for it to
             // forward them (the deputy has no handlers of its own).
             cur::block_signals(true);
@@ -152,7 +167,12 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
     let vectored = matches!(nr, nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG);
     let spec = fwd::spec(nr, &args);
     match syscalls::class_of(nr) {
-        None | Some(syscalls::Class::Local) => {}
+        Some(syscalls::Class::Local) => {}
+        None => {
+            // Not a call of this table: it does not run on the host.
+            not_available(nr, "not a known x86-64 system call");
+            cur::skip_call(syscall_result(enosys()));
+        }
         Some(_) if vectored || spec.is_some() => {
             cur::skip_call(syscall_result(enosys()));
             let m = mig.clone();

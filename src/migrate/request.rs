@@ -3,6 +3,9 @@
 //! Asking for moves, at home: a process of this node to another node ([`Migrations::request`]),
 //! a guest of this node's on to a third node or home (`MigCtl Depart` to its host),
 //! `admin/bring` and `admin/expel`; and the answers (`MigResult`, `GuestExit`).
+//!
+//! Lock order (as in `migrate.rs`): `Migrations::deputies`, then a `Deputy::inner`, then the
+//! mesh's locks; `Migrations::guests`, then a `Guest::inner`.
 
 use super::deputy::{Deputy, DeputyState, Hop};
 use super::serve::{deputy_main, finish, give_up_hop};

@@ -4,6 +4,9 @@
 //! answer ([`deputy_main`]), then serving the guest ([`deputy_serve`]): making its forwarded
 //! calls at the trampoline in its scratch memory, forwarding the signals sent to the home pid,
 //! following moves of the guest, and taking the process back when the guest comes home.
+//!
+//! Lock order (as in `migrate.rs`): `Migrations::deputies`, then a `Deputy::inner`, then the
+//! mesh's locks (`forward_signals` sends with `inner` held, so that no signal crosses a move).
 
 use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};

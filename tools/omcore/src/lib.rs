@@ -22,5 +22,6 @@ pub mod mig;
 pub mod msg;
 pub mod pids;
 pub mod regs;
+pub mod seccomp;
 pub mod syscalls;
 pub mod version;

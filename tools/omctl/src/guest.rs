@@ -7,6 +7,11 @@
 //! to itself, with `arch_prctl(ARCH_MAP_VDSO_64)`), then writes `restore`: inside that write the
 //! module replaces this program's memory, registers and signal state with the process's, and the
 //! write "returns" into the migrated process. Nothing after the write runs unless it failed.
+//!
+//! Right before that write it confines itself, and so the guest it becomes, with the seccomp
+//! filter of `omcore::seccomp` (no new privileges, then the filter): the 32-bit and x32 ABIs and
+//! every call the module's hooks do not route fail with `ENOSYS` in the kernel, whatever the
+//! hooks do. The module refuses the restore of a stub without a filter.
 
 use std::process::ExitCode;
 
@@ -17,27 +22,75 @@ const EX_TEMPFAIL: u8 = 75;
 
 /// Raw system calls the standard library does not offer.
 mod sys {
-    const SYS_MUNMAP: usize = 11;
-    const SYS_ARCH_PRCTL: usize = 158;
-    const ARCH_MAP_VDSO_64: usize = 0x2003;
+    use omcore::seccomp;
 
-    fn syscall2(nr: usize, a: usize, b: usize) -> isize {
+    const SYS_MUNMAP: usize = 11;
+    const SYS_PRCTL: usize = 157;
+    const SYS_ARCH_PRCTL: usize = 158;
+    const SYS_SECCOMP: usize = 317;
+    const ARCH_MAP_VDSO_64: usize = 0x2003;
+    const PR_SET_NO_NEW_PRIVS: usize = 38;
+    const SECCOMP_SET_MODE_FILTER: usize = 1;
+
+    fn syscall3(nr: usize, a: usize, b: usize, c: usize) -> isize {
         let ret: isize;
         // SAFETY: a plain `syscall` instruction with the x86-64 Linux convention: number in
-        // rax, arguments in rdi and rsi, rcx and r11 clobbered by the instruction. The two calls
-        // made here (munmap of the vDSO, mapping a new vDSO) touch no memory this program uses.
+        // rax, arguments in rdi, rsi and rdx (the fourth and fifth, r10 and r8, zero: prctl
+        // checks them), rcx and r11 clobbered by the instruction. The calls
+        // made here (munmap of the vDSO, mapping a new vDSO, prctl, seccomp) touch no memory this
+        // program uses but the filter program they are lent, which outlives the call.
         unsafe {
             std::arch::asm!(
                 "syscall",
                 inlateout("rax") nr as isize => ret,
                 in("rdi") a,
                 in("rsi") b,
+                in("rdx") c,
+                in("r10") 0usize,
+                in("r8") 0usize,
                 lateout("rcx") _,
                 lateout("r11") _,
                 options(nostack)
             );
         }
         ret
+    }
+
+    fn syscall2(nr: usize, a: usize, b: usize) -> isize {
+        syscall3(nr, a, b, 0)
+    }
+
+    /// `struct sock_fprog`.
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const u8,
+    }
+
+    /// Confines this process with the guest filter of `omcore::seccomp`; the error says why
+    /// not.
+    pub(super) fn confine() -> Result<(), String> {
+        let mut prog = [seccomp::SockFilter::default(); seccomp::MAX_LEN];
+        let n = seccomp::guest_filter(&mut prog).ok_or("the guest filter does not fit")?;
+        let bytes: Vec<u8> = prog[..n].iter().flat_map(seccomp::encode).collect();
+        let fprog = SockFprog {
+            len: u16::try_from(n).map_err(|_| "the guest filter is too long")?,
+            filter: bytes.as_ptr(),
+        };
+        let r = syscall3(SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0);
+        if r != 0 {
+            return Err(format!("no_new_privs: {r}"));
+        }
+        let r = syscall3(
+            SYS_SECCOMP,
+            SECCOMP_SET_MODE_FILTER,
+            0,
+            std::ptr::from_ref(&fprog) as usize,
+        );
+        if r != 0 {
+            return Err(format!("seccomp filter: {r}"));
+        }
+        Ok(())
     }
 
     /// Unmaps `[start, end)`.
@@ -123,8 +176,20 @@ pub(crate) fn main() -> ExitCode {
         log(&e);
         return ExitCode::from(code);
     }
+    // Opened before the filter: what follows makes only calls it allows.
+    let mut guest = match std::fs::OpenOptions::new().write(true).open(GUEST) {
+        Ok(f) => f,
+        Err(e) => {
+            log(&format!("{GUEST}: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = sys::confine() {
+        log(&format!("cannot confine the guest: {e}"));
+        return ExitCode::from(1);
+    }
     // On success this write returns into the migrated process and nothing below runs.
-    if let Err(e) = std::fs::write(GUEST, "restore") {
+    if let Err(e) = std::io::Write::write_all(&mut guest, b"restore") {
         log(&format!("restore refused: {e}"));
     }
     ExitCode::from(1)
