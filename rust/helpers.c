@@ -13,6 +13,8 @@
 #include <linux/module.h>
 #include <linux/personality.h>
 #include <linux/seccomp.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/exec_state.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/rt.h>
 #include <linux/sched/task_stack.h>
@@ -226,15 +228,30 @@ bool omx_may_migrate(struct task_struct *task)
 {
 	const struct cred *me = current_cred();
 	const struct cred *them;
+	struct task_exec_state *es;
 	bool ok;
 
 	if (capable(CAP_SYS_ADMIN))
 		return true;
+	/*
+	 * The rule of ptrace attach with real credentials (PTRACE_MODE_ATTACH_REALCREDS): the
+	 * caller's real uid and gid are all of the task's ids, and the task is dumpable (not a
+	 * setuid or setgid program, nor one that made itself undumpable).
+	 */
 	rcu_read_lock();
 	them = __task_cred(task);
-	ok = uid_eq(me->euid, them->uid) || uid_eq(me->uid, them->uid);
+	ok = uid_eq(me->uid, them->euid) && uid_eq(me->uid, them->suid) &&
+	     uid_eq(me->uid, them->uid) && gid_eq(me->gid, them->egid) &&
+	     gid_eq(me->gid, them->sgid) && gid_eq(me->gid, them->gid);
+	es = rcu_dereference(task->exec_state);
+	ok = ok && es && READ_ONCE(es->dumpable) == TASK_DUMPABLE_OWNER;
 	rcu_read_unlock();
 	return ok;
+}
+
+bool omx_current_is_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
 }
 
 bool omx_module_get(void)

@@ -78,8 +78,13 @@ bool omx_current_seccomp_filtered(void);
 bool omx_fatal_signal_pending(void);
 /* The signal that is ending current's process group (its group exit code), or 0. */
 int omx_group_exit_code(void);
-/* Whether current may migrate `task`: the same real or effective user, or CAP_SYS_ADMIN. */
+/*
+ * Whether current may migrate `task`: CAP_SYS_ADMIN, or ptrace attach's rule with real
+ * credentials (all of its ids are the caller's real ids, and it is dumpable).
+ */
 bool omx_may_migrate(struct task_struct *task);
+/* Whether the caller has CAP_SYS_ADMIN. */
+bool omx_current_is_admin(void);
 /* try_module_get(THIS_MODULE) and module_put(THIS_MODULE): THIS_MODULE is a macro. */
 bool omx_module_get(void);
 void omx_module_put(void);

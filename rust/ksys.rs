@@ -35,6 +35,19 @@ impl<T: core::fmt::Display> kernel::fmt::Display for Disp<'_, T> {
     }
 }
 
+/// Copies `src` into `dst` when both have the same length; says whether it did. (A length
+/// check and a plain loop, which compiles to a copy with no panic path: `copy_from_slice` on
+/// slices of lengths the compiler cannot see leaves one behind.)
+pub(crate) fn copy_exact(dst: &mut [u8], src: &[u8]) -> bool {
+    if dst.len() != src.len() {
+        return false;
+    }
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+    true
+}
+
 /// Formats `args` into `buf` as a NUL-terminated string, cut short if `buf` is too small.
 pub(crate) fn cstr_fmt<'a>(buf: &'a mut [u8], args: core::fmt::Arguments<'_>) -> &'a CStr {
     struct Cut<'b> {

@@ -64,7 +64,9 @@ impl Task {
         unsafe { bindings::omx_task_stay_bits(self.ptr.as_ptr()) }
     }
 
-    /// Whether the calling task may migrate this one.
+    /// Whether the calling task may migrate this one: `CAP_SYS_ADMIN`, or the rule of ptrace
+    /// attach with real credentials (all of its user and group ids are the caller's real ones,
+    /// and it is dumpable: not a setuid or setgid program).
     pub(crate) fn may_be_migrated_by_current(&self) -> bool {
         // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
         unsafe { bindings::omx_may_migrate(self.ptr.as_ptr()) }
@@ -678,6 +680,12 @@ pub(crate) mod cur {
     pub(crate) fn in_compat_syscall() -> bool {
         // SAFETY: no precondition; it reads the calling task's own syscall state.
         unsafe { bindings::omx_in_compat_syscall() }
+    }
+
+    /// Whether the calling task has `CAP_SYS_ADMIN`.
+    pub(crate) fn is_admin() -> bool {
+        // SAFETY: no precondition; it checks the calling task's own credentials.
+        unsafe { bindings::omx_current_is_admin() }
     }
 
     /// Whether a seccomp filter confines the calling task.

@@ -32,6 +32,7 @@ mod load;
 pub(crate) use config::{Counters, Tunables, MAX_KEY, MIN_KEY};
 
 use crate::error::{self, Fault};
+use crate::ksys::copy_exact;
 use crate::ksys::crypto::{HmacKey, TAG_LEN};
 use crate::ksys::errno::enotconn;
 use crate::ksys::net::{Kind, Socket};
@@ -448,10 +449,7 @@ impl Mesh {
         payload: &[u8],
         wait: bool,
     ) -> Result {
-        self.send_encoded(peer, kind, payload.len(), wait, |b| {
-            b.copy_from_slice(payload);
-            true
-        })
+        self.send_encoded(peer, kind, payload.len(), wait, |b| copy_exact(b, payload))
     }
 
     /// Sends a message of `len` bytes to `peer`, which `fill` encodes straight into the frame

@@ -203,6 +203,16 @@ impl Migrations {
             .cloned()
     }
 
+    /// `(home, mig_id)` of the guest whose pid on this node is `pid`, if it is one.
+    fn guest_route(&self, pid: i32) -> Option<(u32, u32)> {
+        let pid = u32::try_from(pid).ok().filter(|&p| p != 0)?;
+        self.guests
+            .lock()
+            .iter()
+            .find(|g| g.inner.lock().pid == pid)
+            .map(|g| (g.home, g.mig_id))
+    }
+
     /// The pids of the guests on this node (those that have one yet).
     pub(crate) fn guest_pids(&self) -> KVec<i32> {
         let mut v = KVec::new();

@@ -10,6 +10,7 @@
 
 use super::config::{RX_POLL_MS, TX_QUEUE_BYTES, TX_TIMEOUT_MS};
 use super::frame::build_frame_with;
+use crate::ksys::copy_exact;
 use crate::ksys::crypto::HmacKey;
 use crate::ksys::errno::enotconn;
 use crate::ksys::net::Socket;
@@ -77,10 +78,7 @@ impl Conn {
 
     /// Queues a frame; `EAGAIN` when the queue is full (the frame is dropped).
     pub(crate) fn send(&self, kind: MessageKind, payload: &[u8]) -> Result {
-        self.send_with(kind, payload.len(), false, |b| {
-            b.copy_from_slice(payload);
-            true
-        })
+        self.send_with(kind, payload.len(), false, |b| copy_exact(b, payload))
     }
 
     /// Queues a frame whose payload of `len` bytes `fill` writes in place in the frame (no

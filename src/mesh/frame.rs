@@ -5,6 +5,7 @@
 //! key, for handshakes and beacons). See `Documentation/protocol.md`.
 
 use crate::error::{Fault, Result};
+use crate::ksys::copy_exact;
 use crate::ksys::crypto::{HmacKey, TAG_LEN};
 use crate::ksys::errno::{ebadmsg, econnreset};
 use crate::ksys::net::Socket;
@@ -23,8 +24,7 @@ pub(crate) fn build_frame(
     key: &HmacKey,
 ) -> Result<KVec<u8>> {
     build_frame_with(kind, source, target, sequence, payload.len(), key, |b| {
-        b.copy_from_slice(payload);
-        true
+        copy_exact(b, payload)
     })
 }
 
@@ -50,12 +50,12 @@ pub(crate) fn build_frame_with(
         sequence,
     };
     let mut f = KVec::from_elem(0u8, HEADER_LEN + len + TAG_LEN, GFP_KERNEL)?;
-    f[..HEADER_LEN].copy_from_slice(&header.encode());
+    copy_exact(&mut f[..HEADER_LEN], &header.encode());
     if !fill(&mut f[HEADER_LEN..HEADER_LEN + len]) {
         return Err(EINVAL.into());
     }
     let tag = key.tag(&f[..HEADER_LEN + len]);
-    f[HEADER_LEN + len..].copy_from_slice(&tag);
+    copy_exact(&mut f[HEADER_LEN + len..], &tag);
     Ok(f)
 }
 

@@ -9,6 +9,7 @@ use super::config::POLL_MS;
 use super::guest::{Guest, GuestState};
 use super::Migrations;
 use crate::error;
+use crate::ksys::copy_exact;
 use crate::ksys::task::{cur, Task};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
@@ -79,9 +80,9 @@ pub(crate) fn forward_call(
         |out| {
             let fill = |i: usize, dst: &mut [u8]| {
                 if let Some(s) = &strs[i] {
-                    dst.copy_from_slice(s);
+                    return copy_exact(dst, s);
                 } else if let (1, Some(d)) = (i, input) {
-                    dst.copy_from_slice(d);
+                    return copy_exact(dst, d);
                 } else if let Err(e) = cur::read_user(args[i], dst) {
                     fault = Some(e);
                     return false;

@@ -13,7 +13,7 @@ use super::Migrations;
 use crate::error;
 use crate::ksys::errno::ehostunreach;
 use crate::ksys::sys::now_ms;
-use crate::ksys::task::{stay, ModuleRef, Task};
+use crate::ksys::task::{cur, stay, ModuleRef, Task};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::mig::{self, MigResult, Pair};
 use crate::omcore::syscalls::sig::SIGKILL;
@@ -35,6 +35,23 @@ impl core::fmt::Write for ByteWriter<'_> {
 impl Migrations {
     /// `/proc/openmosix/migrate`: moves process `pid` to node `target` (0: home).
     pub(crate) fn request(self: &Arc<Self>, pid: i32, target: u32) -> Result {
+        if let Some((home, mig_id)) = self.guest_route(pid) {
+            // A guest hosted here: only its home moves it. Root on the host may ask it to.
+            if !cur::is_admin() {
+                pr_warn!(
+                    "migrate {}: a guest here; only root may ask its home to move it\n",
+                    pid
+                );
+                return Err(EPERM);
+            }
+            let to = if target == home { 0 } else { target };
+            pr_info!(
+                "migrate {}: a guest of node {}; its home is asked to move it\n",
+                pid,
+                home
+            );
+            return self.ask_move(home, mig_id, to, true);
+        }
         let task = Task::by_pid(pid).ok_or(ESRCH)?;
         if !task.may_be_migrated_by_current() {
             pr_warn!("migrate {}: permission denied\n", pid);
@@ -70,7 +87,15 @@ impl Migrations {
         }
         let module = ModuleRef::get().ok_or(ENODEV)?;
         let dep = Arc::pin_init(Deputy::new(pid, self.new_mig_id(), target), GFP_KERNEL)?;
-        self.deputies.lock().push(dep.clone(), GFP_KERNEL)?;
+        {
+            // Checked again under the lock: of two requests at once, one makes the deputy.
+            let mut list = self.deputies.lock();
+            if list.iter().any(|d| d.pid == pid) {
+                pr_warn!("migrate {}: it is migrating already\n", pid);
+                return Err(EBUSY);
+            }
+            list.push(dep.clone(), GFP_KERNEL)?;
+        }
         let (mig, d) = (self.clone(), dep.clone());
         let r = task.queue_work(
             move || {

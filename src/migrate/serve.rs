@@ -472,16 +472,18 @@ impl Migrations {
         payload: KVec<u8>,
         at: usize,
     ) -> error::Result {
+        let mine = |i: &DeputyInner| i.hop.as_ref().is_some_and(|h| h.mig_id == mig_id && h.home);
+        // The deputy whose guest, on `peer`, is coming home as migration `mig_id` (several
+        // deputies may have their guests on one host: `admin/bring`).
         let Some(dep) = self
             .deputies
             .lock()
             .iter()
-            .find(|d| d.target() == peer)
+            .find(|d| d.target() == peer && mine(&d.inner.lock()))
             .cloned()
         else {
             return Ok(());
         };
-        let mine = |i: &DeputyInner| i.hop.as_ref().is_some_and(|h| h.mig_id == mig_id && h.home);
         let i = dep.inner.lock();
         let mut i = wait_for_room(&dep.cv, i, |i| {
             mine(i)

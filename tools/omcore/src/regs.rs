@@ -247,7 +247,9 @@ impl UserRegs {
     /// Loads the registers of a process image: r15 ... di, ip, sp and the user flags of `image`;
     /// no system call (`orig_ax` -1, so none is restarted); `cs` and `ss` stay this node's.
     pub fn load_image(&mut self, image: &[u64; image::NREGS]) {
-        self.raw[..ORIG_AX].copy_from_slice(&image[..ORIG_AX]);
+        for (d, v) in self.raw.iter_mut().zip(image.iter()).take(ORIG_AX) {
+            *d = *v;
+        }
         self.raw[ORIG_AX] = u64::MAX;
         self.raw[IP] = image[image::REG_RIP];
         self.raw[FLAGS] = (image[image::REG_EFLAGS] & image::USER_EFLAGS) | BASE_FLAGS;
@@ -258,7 +260,9 @@ impl UserRegs {
     /// `fs` and `gs` bases, and 0 for the segment selectors.
     pub fn to_image(&self, fs_base: u64, gs_base: u64) -> [u64; image::NREGS] {
         let mut r = [0u64; image::NREGS];
-        r[..PT_REGS].copy_from_slice(&self.raw);
+        for (d, v) in r.iter_mut().zip(self.raw.iter()) {
+            *d = *v;
+        }
         r[image::REG_FS_BASE] = fs_base;
         r[image::REG_GS_BASE] = gs_base;
         r
