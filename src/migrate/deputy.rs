@@ -72,6 +72,8 @@ pub(crate) struct DeputyInner {
     pub(crate) hop: Option<Hop>,
     /// The image of a guest coming home, as it comes.
     pub(crate) inflow: Option<Inflow>,
+    /// The guest's host went down during a forwarded call: the deputy was sent SIGKILL.
+    pub(crate) host_lost: bool,
 }
 
 impl DeputyInner {
@@ -132,6 +134,7 @@ impl Deputy {
                     module: None,
                     hop: None,
                     inflow: None,
+                    host_lost: false,
                 },
                 "Deputy::inner"
             ),

@@ -502,14 +502,36 @@ impl Migrations {
     }
 
     /// A deputy that ended without going through its own end (killed while making a forwarded
-    /// call in user mode) takes its guest with it, and gives back its module reference.
+    /// call in user mode) takes its guest with it, and gives back its module reference. A
+    /// deputy in a forwarded call whose host went down is ended: the call may block for as long
+    /// as it likes (a read of a pipe or terminal), and its guest is gone.
     pub(crate) fn watch_deputies(&self) {
         let Ok(all) = self.all_deputies() else {
             return;
         };
         for d in all.iter() {
-            let ended = d.inner.lock().task.as_ref().and_then(|t| t.exit_code());
-            let Some(code) = ended else { continue };
+            let (ended, calling) = {
+                let i = d.inner.lock();
+                let ended = i.task.as_ref().and_then(|t| t.exit_code());
+                let calling = if i.exec.is_some() && !i.host_lost {
+                    i.task.clone()
+                } else {
+                    None
+                };
+                (ended, calling)
+            };
+            let Some(code) = ended else {
+                if let Some(t) = calling.filter(|_| !self.mesh.peer_up(d.target())) {
+                    pr_warn!(
+                        "process {}: node {} went down with its guest during a forwarded call: killed\n",
+                        d.pid,
+                        d.target()
+                    );
+                    d.inner.lock().host_lost = true;
+                    t.signal(SIGKILL);
+                }
+                continue;
+            };
             pr_warn!(
                 "process {}: deputy ended (status {:#x}) while its guest ran on node {}: guest killed\n",
                 d.pid,
