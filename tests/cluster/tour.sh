@@ -18,10 +18,10 @@ done
 no_balancing 3
 
 # --- A CPU-bound checksum over 200 MB of heap. ---------------------------------------------------
-omx-burn 200 60 >/tmp/burn.ref
+omx-burn 200 240 >/tmp/burn.ref
 ref=$?
 echo "reference run: exit status $ref: $(cat /tmp/burn.ref)"
-omx-burn 200 60 >/tmp/burn.out &
+omx-burn 200 240 >/tmp/burn.out &
 pid=$!
 sleep 3
 tour "$pid" 1
