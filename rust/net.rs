@@ -10,6 +10,7 @@
 
 use super::bindings;
 use super::errno::{eafnosupport, econnreset};
+use super::sys::now_ms;
 use crate::omcore::addr::Addr;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
@@ -297,6 +298,31 @@ impl Socket {
             got += n;
         }
         Ok(true)
+    }
+
+    /// Fills all of `buf` from a stream socket before `deadline` (a [`now_ms`] time), however
+    /// the peer paces its bytes: once the deadline passes, `ETIMEDOUT`. A peer that closes the
+    /// connection first is `ECONNRESET`. Sets both timeouts of the socket to what is left, so a
+    /// send in between is bounded by the same deadline.
+    pub(crate) fn recv_exact_until(&self, buf: &mut [u8], deadline: u64) -> Result {
+        let mut got = 0;
+        while got < buf.len() {
+            let left = deadline.saturating_sub(now_ms());
+            if left == 0 {
+                return Err(ETIMEDOUT);
+            }
+            let left = u32::try_from(left).unwrap_or(u32::MAX);
+            self.set_timeouts(left, left);
+            let n = match self.recvmsg(&mut buf[got..], None, bindings::MSG_WAITALL) {
+                Err(e) if e == EAGAIN || e == EINTR => continue,
+                r => r?,
+            };
+            if n == 0 {
+                return Err(econnreset());
+            }
+            got += n;
+        }
+        Ok(())
     }
 
     /// Receives one datagram (waiting up to the receive timeout); returns its length and sender.

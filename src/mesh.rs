@@ -6,9 +6,11 @@
 //! [`Mesh::start`].
 //!
 //! Threads (all stopped by [`Mesh::shutdown`]):
-//! - `omx-listen` accepts connections and runs the acceptor side of the handshake;
-//! - `omx-dial` connects to peers with a higher node ID that have no connection (the lower ID
-//!   always dials, so two nodes never race to connect to each other);
+//! - `omx-listen` accepts connections and starts an `omx-hs-in` thread for the acceptor side
+//!   of each handshake;
+//! - `omx-dial` starts an `omx-hs/ID` thread that dials each peer with a higher node ID that
+//!   has no connection (the lower ID always dials, so two nodes never race to connect to each
+//!   other);
 //! - `omx-tick` measures the load, sends heartbeats and gossip, marks silent nodes down, sends
 //!   discovery beacons and reaps finished connection threads;
 //! - `omx-disc` receives discovery beacons;
@@ -16,11 +18,11 @@
 //!   bounded send queue (its back-pressure: a full queue refuses new frames).
 //!
 //! Files: `config` (tunables, counters, sizes), `frame` (authenticated framing), `conn` (one
-//! connection), `handshake` (dial and accept), `discovery` (beacons), `load` (load measurement,
-//! heartbeats, gossip, failure detection).
+//! connection), `handshake` (dial and accept), `pending` (handshake threads under way),
+//! `discovery` (beacons), `load` (load measurement, heartbeats, gossip, failure detection).
 //!
-//! Lock order: `Mesh::state`, then a connection's `Conn::tx`; `Mesh::conn_threads` and
-//! `Mesh::main_threads` are never taken with either held.
+//! Lock order: `Mesh::state`, then a connection's `Conn::tx`; `Mesh::conn_threads`,
+//! `Mesh::handshakes` and `Mesh::main_threads` are never taken with another lock held.
 
 mod config;
 mod conn;
@@ -28,6 +30,7 @@ mod discovery;
 mod frame;
 mod handshake;
 mod load;
+mod pending;
 
 pub(crate) use config::{Counters, Tunables, MAX_KEY, MIN_KEY};
 
@@ -69,6 +72,8 @@ struct Peer {
     /// Latest load entry and the local time it was measured at.
     load: Option<(LoadEntry, u64)>,
     dial_after: u64,
+    /// A dial to this peer is under way.
+    dialing: bool,
 }
 
 /// A node's line in `/proc/openmosix/nodes/ID/`, as the files show it.
@@ -119,6 +124,9 @@ pub(crate) struct Mesh {
     /// Threads of connections, with the connection they serve.
     #[pin]
     conn_threads: Mutex<KVec<(Arc<Conn>, KThread)>>,
+    /// Handshakes under way, each in its own thread.
+    #[pin]
+    handshakes: Mutex<KVec<pending::Handshake>>,
     listener: Socket,
     disc: Socket,
 }
@@ -165,6 +173,7 @@ impl Mesh {
                 counters: Counters::default(),
                 main_threads <- new_mutex!(KVec::new(), "Mesh::main_threads"),
                 conn_threads <- new_mutex!(KVec::new(), "Mesh::conn_threads"),
+                handshakes <- new_mutex!(KVec::new(), "Mesh::handshakes"),
                 listener,
                 disc,
             }),
@@ -206,6 +215,9 @@ impl Mesh {
         self.disc.shutdown();
         let main = core::mem::take(&mut *self.main_threads.lock());
         drop(main);
+        // No handshake starts any more; those under way end by their deadline, and any
+        // connection they install now is killed at once (`stopping`).
+        self.stop_handshakes();
         let conns: KVec<Arc<Conn>> = {
             let mut st = self.state.lock();
             let mut v = KVec::new();
@@ -619,6 +631,7 @@ impl Mesh {
         }
         // Joins outside the lock: the threads are ending (their connection is dead).
         drop(done);
+        self.reap_handshakes();
     }
 }
 
@@ -634,6 +647,7 @@ impl Peer {
             last_heard: 0,
             load: None,
             dial_after: 0,
+            dialing: false,
         }
     }
 }

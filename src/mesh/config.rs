@@ -16,8 +16,14 @@ pub(crate) const MIN_KEY: usize = 8;
 pub(crate) const MAX_KEY: usize = 256;
 /// Most bytes waiting in one connection's send queue.
 pub(crate) const TX_QUEUE_BYTES: usize = 256 * 1024;
-/// Timeouts of handshakes and connects, in milliseconds.
-pub(crate) const HANDSHAKE_MS: u32 = 1500;
+/// Longest a handshake may take, from the connect or accept to its last frame, in
+/// milliseconds, however the peer paces its bytes.
+pub(crate) const HANDSHAKE_MS: u32 = 5000;
+/// Most handshakes under way at once (each in a thread of its own), both sides together.
+pub(crate) const MAX_HANDSHAKES: usize = 32;
+/// Most handshakes under way at once with one address: a node needs one at a time, and one
+/// more while a broken connection is replaced.
+pub(crate) const MAX_HANDSHAKES_PER_ADDR: usize = 2;
 /// Receive timeout of connection sockets (bounds how long a stop waits), in milliseconds.
 pub(crate) const RX_POLL_MS: u32 = 500;
 /// Send timeout of connection sockets: a peer that takes no data for this long is broken.
@@ -42,6 +48,7 @@ pub(crate) struct Counters {
     pub(crate) frames_dropped: AtomicU64,
     pub(crate) handshakes_ok: AtomicU64,
     pub(crate) handshakes_failed: AtomicU64,
+    pub(crate) handshakes_refused: AtomicU64,
     pub(crate) beacons_sent: AtomicU64,
     pub(crate) beacons_received: AtomicU64,
     pub(crate) beacons_rejected: AtomicU64,
@@ -49,7 +56,7 @@ pub(crate) struct Counters {
 
 impl Counters {
     /// `(name, value)` of every counter, in display order.
-    pub(crate) fn all(&self) -> [(&'static str, u64); 11] {
+    pub(crate) fn all(&self) -> [(&'static str, u64); 12] {
         [
             ("frames_sent", self.frames_sent.load(Relaxed)),
             ("frames_received", self.frames_received.load(Relaxed)),
@@ -59,6 +66,7 @@ impl Counters {
             ("bytes_received", self.bytes_received.load(Relaxed)),
             ("handshakes_ok", self.handshakes_ok.load(Relaxed)),
             ("handshakes_failed", self.handshakes_failed.load(Relaxed)),
+            ("handshakes_refused", self.handshakes_refused.load(Relaxed)),
             ("beacons_sent", self.beacons_sent.load(Relaxed)),
             ("beacons_received", self.beacons_received.load(Relaxed)),
             ("beacons_rejected", self.beacons_rejected.load(Relaxed)),

@@ -97,21 +97,60 @@ pub(crate) fn read_frame(sock: &Socket, key: &HmacKey) -> Result<Option<(FrameHe
         return Ok(None);
     }
     let h = FrameHeader::decode(&head)?;
-    let len = h.len as usize;
-    if len > max_payload(h.kind) {
+    if h.len as usize > max_payload(h.kind) {
         return Err(ebadmsg().into());
     }
-    let mut buf = KVec::with_capacity(HEADER_LEN + len + TAG_LEN, GFP_KERNEL)?;
-    buf.extend_from_slice(&head, GFP_KERNEL)?;
-    buf.resize(HEADER_LEN + len + TAG_LEN, 0, GFP_KERNEL)?;
-    if !sock.recv_exact(&mut buf[HEADER_LEN..])? {
-        return Err(econnreset().into());
+    let buf = read_rest(&head, h.len as usize, |b| match sock.recv_exact(b)? {
+        true => Ok(()),
+        false => Err(econnreset().into()),
+    })?;
+    finish_frame(buf, key).map(Some)
+}
+
+/// Reads one handshake frame of `kind` before `deadline` (a `now_ms` time) and checks it with
+/// `key`. Before a connection is authenticated nothing else is read: a header of another kind,
+/// or of another length than the kind's fixed one, ends the handshake right after its
+/// [`HEADER_LEN`] bytes, and a peer that has not sent the whole frame by the deadline is
+/// `ETIMEDOUT`, however it paces its bytes.
+pub(crate) fn read_handshake(
+    sock: &Socket,
+    key: &HmacKey,
+    kind: MessageKind,
+    deadline: u64,
+) -> Result<(FrameHeader, KVec<u8>)> {
+    let mut head = [0u8; HEADER_LEN];
+    sock.recv_exact_until(&mut head, deadline)?;
+    let h = FrameHeader::decode(&head)?;
+    if h.kind != kind || h.len as usize != max_payload(kind) {
+        return Err(ebadmsg().into());
     }
+    let buf = read_rest(&head, h.len as usize, |b| {
+        Ok(sock.recv_exact_until(b, deadline)?)
+    })?;
+    finish_frame(buf, key)
+}
+
+/// Allocates a whole frame of `len` payload bytes after `head`, and fills the rest with `recv`.
+fn read_rest(
+    head: &[u8; HEADER_LEN],
+    len: usize,
+    recv: impl FnOnce(&mut [u8]) -> Result,
+) -> Result<KVec<u8>> {
+    let mut buf = KVec::with_capacity(HEADER_LEN + len + TAG_LEN, GFP_KERNEL)?;
+    buf.extend_from_slice(head, GFP_KERNEL)?;
+    buf.resize(HEADER_LEN + len + TAG_LEN, 0, GFP_KERNEL)?;
+    recv(&mut buf[HEADER_LEN..])?;
+    Ok(buf)
+}
+
+/// Checks a whole frame read into `buf` and leaves its payload alone in it.
+fn finish_frame(mut buf: KVec<u8>, key: &HmacKey) -> Result<(FrameHeader, KVec<u8>)> {
     let h = check_frame(&buf, key)?;
+    let len = h.len as usize;
     // The payload moves to the front of the same buffer: no second allocation.
     buf.copy_within(HEADER_LEN..HEADER_LEN + len, 0);
     buf.truncate(len);
-    Ok(Some((h, buf)))
+    Ok((h, buf))
 }
 
 /// Derives the session key of a connection.

@@ -4,16 +4,27 @@
 //! (`Hello`, `HelloReply`, `Auth` under the cluster key; see `Documentation/protocol.md`), and
 //! installing an authenticated connection with its two threads.
 //!
-//! Lock order: `Mesh::conn_threads` and `Mesh::state` are taken one at a time, never nested
-//! (`Conn::kill`, called with `Mesh::state` held, takes no lock).
+//! Every handshake runs in a thread of its own (`omx-hs-in` for an accepted connection,
+//! `omx-hs/ID` for a dial), at most [`MAX_HANDSHAKES`] at once and
+//! [`MAX_HANDSHAKES_PER_ADDR`] with one address, and ends by [`HANDSHAKE_MS`] after it began
+//! whatever the other side does: before authentication only the handshake kinds are read, at
+//! their fixed sizes. So a client that connects and dawdles, or many of them, holds one slot
+//! each for a bounded time and never keeps a node from (re)connecting.
+//!
+//! Lock order: `Mesh::handshakes`, `Mesh::conn_threads` and `Mesh::state` are taken one at a
+//! time, never nested (`Conn::kill`, called with `Mesh::state` held, takes no lock).
 
-use super::config::{HANDSHAKE_MS, MAX_PEERS, REDIAL_MS, RX_POLL_MS, TCP_PORT, TX_TIMEOUT_MS};
+use super::config::{
+    HANDSHAKE_MS, MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDR, MAX_PEERS, REDIAL_MS, RX_POLL_MS,
+    TCP_PORT, TX_TIMEOUT_MS,
+};
 use super::conn::{tx_loop, Conn};
-use super::frame::{build_frame, is_refusal, read_frame, session_key};
+use super::frame::{build_frame, is_refusal, read_handshake, session_key};
+use super::pending::{take_finished, Handshake};
 use super::{Inbound, Mesh, Peer};
 use crate::error::{Fault, Result};
 use crate::ksys::crypto::{random_bytes, HmacKey};
-use crate::ksys::errno::{ebadmsg, econnreset, eshutdown};
+use crate::ksys::errno::{ebadmsg, eshutdown};
 use crate::ksys::net::{Kind, Socket};
 use crate::ksys::sys::now_ms;
 use crate::ksys::thread::{self, KThread};
@@ -78,8 +89,49 @@ impl Mesh {
         Ok(())
     }
 
+    /// Starts `f`, a handshake with `addr`, in a thread called `name`, unless as many
+    /// handshakes as allowed are under way, in all or with `addr` (`EBUSY`: `f` is dropped,
+    /// with the socket it holds).
+    fn spawn_handshake<F: FnOnce() + Send + 'static>(
+        &self,
+        addr: Addr,
+        name: &CStr,
+        f: F,
+    ) -> Result {
+        let mut list = self.handshakes.lock();
+        // Finished threads give their slot back first (joined below, outside the lock).
+        let finished = take_finished(&mut list);
+        let same = list.iter().filter(|h| h.addr == addr).count();
+        let r = if list.len() >= MAX_HANDSHAKES || same >= MAX_HANDSHAKES_PER_ADDR {
+            Err(Fault::Errno(EBUSY))
+        } else {
+            list.reserve(1, GFP_KERNEL)
+                .map_err(Fault::from)
+                .and_then(|()| Handshake::spawn(addr, name, f))
+                .map(|h| {
+                    let _ = list.push_within_capacity(h);
+                })
+        };
+        drop(list);
+        drop(finished);
+        r
+    }
+
+    /// Joins the threads of finished handshakes.
+    pub(super) fn reap_handshakes(&self) {
+        let finished = take_finished(&mut self.handshakes.lock());
+        drop(finished);
+    }
+
+    /// Waits for every handshake thread to end (each ends by its deadline).
+    pub(super) fn stop_handshakes(&self) {
+        let all = core::mem::take(&mut *self.handshakes.lock());
+        drop(all);
+    }
+
     /// Initiator side of the handshake with node `id` at `addr`.
     fn dial(&self, me: u32, id: u32, addr: &Addr, key: &HmacKey) -> Result<(Socket, HmacKey)> {
+        let deadline = now_ms() + u64::from(HANDSHAKE_MS);
         let sock = Socket::new(Kind::Tcp, addr)?;
         sock.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
         sock.connect(addr, TCP_PORT)?;
@@ -88,8 +140,8 @@ impl Mesh {
         random_bytes(&mut ni);
         let hello = msg::Hello { nonce: ni }.encode();
         sock.send_all(&build_frame(MessageKind::Hello, me, id, 0, &hello, key)?)?;
-        let (h, p) = read_frame(&sock, key)?.ok_or(econnreset())?;
-        if h.kind != MessageKind::HelloReply || h.source != id || h.target != me {
+        let (h, p) = read_handshake(&sock, key, MessageKind::HelloReply, deadline)?;
+        if h.source != id || h.target != me {
             return Err(ebadmsg().into());
         }
         let reply = msg::HelloReply::decode(&p)?;
@@ -103,9 +155,10 @@ impl Mesh {
         Ok((sock, session))
     }
 
-    /// Acceptor side of the handshake. Returns the peer's ID and the session key.
-    fn accept_handshake(&self, sock: &Socket) -> Result<(u32, HmacKey)> {
-        sock.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
+    /// Acceptor side of the handshake on `sock`, a connection from `paddr`. Returns the peer's
+    /// ID and the session key.
+    fn accept_handshake(&self, sock: &Socket, paddr: Addr) -> Result<(u32, HmacKey)> {
+        let deadline = now_ms() + u64::from(HANDSHAKE_MS);
         let (key, me, discovery) = {
             let st = self.state.lock();
             (
@@ -117,8 +170,8 @@ impl Mesh {
         if me == 0 {
             return Err(EAGAIN.into());
         }
-        let (h, p) = read_frame(sock, &key)?.ok_or(econnreset())?;
-        if h.kind != MessageKind::Hello || h.target != me || h.source == me {
+        let (h, p) = read_handshake(sock, &key, MessageKind::Hello, deadline)?;
+        if h.target != me || h.source == me {
             return Err(ebadmsg().into());
         }
         let peer = h.source;
@@ -127,7 +180,6 @@ impl Mesh {
             return Err(ebadmsg().into());
         }
         let hello = msg::Hello::decode(&p)?;
-        let (paddr, _) = sock.peer()?;
         // An unknown node is only welcome with discovery on; it is added once it has proved the
         // key on this connection (below), never on the strength of a Hello that could be a replay.
         let known = self.state.lock().peers.iter().any(|p| p.id == peer);
@@ -149,8 +201,8 @@ impl Mesh {
             &reply,
             &key,
         )?)?;
-        let (h, p) = read_frame(sock, &key)?.ok_or(econnreset())?;
-        if h.kind != MessageKind::Auth || h.source != peer || h.target != me {
+        let (h, p) = read_handshake(sock, &key, MessageKind::Auth, deadline)?;
+        if h.source != peer || h.target != me {
             return Err(ebadmsg().into());
         }
         if msg::Auth::decode(&p)?.echo != na {
@@ -173,7 +225,57 @@ impl Mesh {
         Ok((peer, session_key(&key, peer, me, &hello.nonce, &na)?))
     }
 
-    /// The `omx-listen` thread.
+    /// Runs the acceptor side of the handshake on `sock` and installs the connection it makes.
+    fn accept_and_install<I: Inbound>(
+        self: &Arc<Self>,
+        sock: Socket,
+        paddr: Addr,
+        inbound: &Arc<I>,
+    ) {
+        match self.accept_handshake(&sock, paddr) {
+            Ok((peer, session)) => {
+                self.counters.handshakes_ok.fetch_add(1, Relaxed);
+                let me = self.self_id();
+                if let Ok(c) = Arc::pin_init(Conn::new(peer, me, sock, session), GFP_KERNEL) {
+                    let _ = self.install(c, inbound);
+                }
+            }
+            Err(f) => {
+                self.counters.handshakes_failed.fetch_add(1, Relaxed);
+                if is_refusal(&f) || matches!(f, Fault::Errno(e) if e == EPERM) {
+                    self.counters.frames_rejected.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Dials node `id` at `addr` and installs the connection it makes; the peer may be dialed
+    /// again once this returns.
+    fn dial_and_install<I: Inbound>(
+        self: &Arc<Self>,
+        (key, me, id, addr): (Arc<HmacKey>, u32, u32, Addr),
+        inbound: &Arc<I>,
+    ) {
+        match self.dial(me, id, &addr, &key) {
+            Ok((sock, session)) => {
+                self.counters.handshakes_ok.fetch_add(1, Relaxed);
+                if let Ok(c) = Arc::pin_init(Conn::new(id, me, sock, session), GFP_KERNEL) {
+                    let _ = self.install(c, inbound);
+                }
+            }
+            Err(f) => {
+                if is_refusal(&f) {
+                    self.counters.handshakes_failed.fetch_add(1, Relaxed);
+                    self.counters.frames_rejected.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        if let Some(p) = self.state.lock().peers.iter_mut().find(|p| p.id == id) {
+            p.dialing = false;
+        }
+    }
+
+    /// The `omx-listen` thread: accepts connections and starts a handshake thread for each.
     pub(super) fn listen_loop<I: Inbound>(self: Arc<Self>, inbound: Arc<I>) {
         while !self.stopping() {
             let sock = match self.listener.accept() {
@@ -184,65 +286,59 @@ impl Mesh {
                     continue;
                 }
             };
-            match self.accept_handshake(&sock) {
-                Ok((peer, session)) => {
-                    self.counters.handshakes_ok.fetch_add(1, Relaxed);
-                    let me = self.self_id();
-                    match Arc::pin_init(Conn::new(peer, me, sock, session), GFP_KERNEL) {
-                        Ok(c) => {
-                            let _ = self.install(c, &inbound);
-                        }
-                        Err(_) => continue,
-                    }
-                }
-                Err(f) => {
-                    self.counters.handshakes_failed.fetch_add(1, Relaxed);
-                    if is_refusal(&f) || matches!(f, Fault::Errno(e) if e == EPERM) {
-                        self.counters.frames_rejected.fetch_add(1, Relaxed);
-                    }
-                }
+            let Ok((paddr, _)) = sock.peer() else {
+                continue;
+            };
+            let (me, to) = (self.clone(), inbound.clone());
+            let run = move || me.accept_and_install(sock, paddr, &to);
+            if self.spawn_handshake(paddr, c"omx-hs-in", run).is_err() {
+                self.counters.handshakes_refused.fetch_add(1, Relaxed);
             }
         }
     }
 
-    /// The `omx-dial` thread.
+    /// The `omx-dial` thread: starts a dial, in a handshake thread of its own, to every peer
+    /// with a higher ID that has no connection and is due.
     pub(super) fn dial_loop<I: Inbound>(self: Arc<Self>, inbound: Arc<I>) {
         while !self.stopping() {
             thread::sleep_ms(200);
-            // One candidate per round keeps the state lock short.
             let now = now_ms();
-            let pick = {
-                let st = self.state.lock();
-                match (&st.key, st.self_id) {
-                    (Some(k), me) if me != 0 => st
-                        .peers
-                        .iter()
-                        .filter(|p| p.id > me && p.conn.is_none() && now >= p.dial_after)
-                        .min_by_key(|p| p.dial_after)
-                        .map(|p| (k.clone(), me, p.id, p.addr)),
-                    _ => None,
-                }
-            };
-            let Some((key, me, id, addr)) = pick else {
-                continue;
-            };
+            let mut due = KVec::new();
             {
                 let mut st = self.state.lock();
-                if let Some(p) = st.peers.iter_mut().find(|p| p.id == id) {
-                    p.dial_after = now + REDIAL_MS;
+                let me = st.self_id;
+                let Some(key) = st.key.clone() else {
+                    continue;
+                };
+                if me == 0 {
+                    continue;
                 }
-            }
-            match self.dial(me, id, &addr, &key) {
-                Ok((sock, session)) => {
-                    self.counters.handshakes_ok.fetch_add(1, Relaxed);
-                    if let Ok(c) = Arc::pin_init(Conn::new(id, me, sock, session), GFP_KERNEL) {
-                        let _ = self.install(c, &inbound);
+                for p in st.peers.iter_mut() {
+                    if due.len() >= MAX_HANDSHAKES {
+                        break;
+                    }
+                    if p.id > me && p.conn.is_none() && !p.dialing && now >= p.dial_after {
+                        if due
+                            .push((key.clone(), me, p.id, p.addr), GFP_KERNEL)
+                            .is_err()
+                        {
+                            break;
+                        }
+                        p.dialing = true;
+                        p.dial_after = now + REDIAL_MS;
                     }
                 }
-                Err(f) => {
-                    if is_refusal(&f) {
-                        self.counters.handshakes_failed.fetch_add(1, Relaxed);
-                        self.counters.frames_rejected.fetch_add(1, Relaxed);
+            }
+            for pick in due {
+                let (id, addr) = (pick.2, pick.3);
+                let mut name = [0u8; 16];
+                let n = cstr_fmt(&mut name, format_args!("omx-hs/{id}"));
+                let (me, to) = (self.clone(), inbound.clone());
+                let run = move || me.dial_and_install(pick, &to);
+                if self.spawn_handshake(addr, n, run).is_err() {
+                    self.counters.handshakes_refused.fetch_add(1, Relaxed);
+                    if let Some(p) = self.state.lock().peers.iter_mut().find(|p| p.id == id) {
+                        p.dialing = false;
                     }
                 }
             }
