@@ -2,7 +2,8 @@
 
 //! Discovery: with `admin/discovery` on, every node broadcasts a beacon (its ID and address,
 //! authenticated with the cluster key) once a second on each IPv4 network it is on, and adds
-//! the nodes whose beacons it receives to its peers.
+//! the nodes whose beacons it receives to its peers. A beacon counts only when it comes from
+//! the address it announces, and moves a known node only while that node has no connection.
 
 use super::config::{MAX_PEERS, TCP_PORT, UDP_PORT};
 use super::frame::{build_frame, check_frame};
@@ -77,6 +78,12 @@ impl Mesh {
                 self.counters.beacons_rejected.fetch_add(1, Relaxed);
                 continue;
             };
+            // A beacon counts only from the address it announces: one recorded off the wire and
+            // replayed from elsewhere (it needs no key) must not point a node somewhere else.
+            if b.addr != src {
+                self.counters.beacons_rejected.fetch_add(1, Relaxed);
+                continue;
+            }
             self.counters.beacons_received.fetch_add(1, Relaxed);
             if b.node == me {
                 continue;
@@ -85,7 +92,11 @@ impl Mesh {
             let full = st.peers.len() >= MAX_PEERS;
             match st.peers.iter_mut().find(|p| p.id == b.node) {
                 Some(p) => {
-                    if p.discovered && !p.in_map && p.addr != src {
+                    // A live connection is the proof of where a node is: a beacon (perhaps an
+                    // old one replayed from the node's former address) moves it only when
+                    // there is none.
+                    let live = p.conn.as_ref().is_some_and(|c| !c.is_dead());
+                    if p.discovered && !p.in_map && p.addr != src && !live {
                         p.addr = src;
                     }
                 }
