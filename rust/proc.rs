@@ -279,9 +279,20 @@ impl<T: ProcFile> ProcOps<T> {
                 .private
                 .cast::<T>()
         };
-        match this.store(&input) {
+        let r = match this.store(&input) {
             Ok(()) => count as isize,
             Err(e) => e.to_errno() as isize,
-        }
+        };
+        // What was written may be a secret (`admin/key`): it leaves no copy in freed memory.
+        wipe(&mut input);
+        r
+    }
+}
+
+/// Overwrites `buf` with zeros in a way the compiler cannot leave out.
+fn wipe(buf: &mut [u8]) {
+    for b in buf.iter_mut() {
+        // SAFETY: `b` is a valid, aligned, exclusive reference to a byte.
+        unsafe { core::ptr::write_volatile(b, 0) };
     }
 }

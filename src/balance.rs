@@ -15,6 +15,7 @@
 
 use crate::ksys::sys::{self, now_ms};
 use crate::ksys::task::{self, ProcSample};
+use crate::ksys::Disp;
 use crate::mesh::Mesh;
 use crate::migrate::Migrations;
 use crate::omcore::balance::{
@@ -22,6 +23,8 @@ use crate::omcore::balance::{
     TAG_CPUJOB, TAG_IOJOB, TAG_NODECAY,
 };
 use crate::omcore::msg::STD_SPEED;
+use crate::omcore::text::Escaped;
+use crate::userlog::user_warn;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -124,7 +127,7 @@ impl Balancer {
             .and_then(|w| w.parse::<i32>().ok())
             .filter(|&p| p > 0)
         else {
-            pr_warn!("tag: expected 'PID WORD...'\n");
+            user_warn!("tag: expected 'PID WORD...'\n");
             return Err(EINVAL);
         };
         let (mut set, mut clear) = (0u8, 0u8);
@@ -137,9 +140,9 @@ impl Balancer {
                 _ => match TAG_WORDS.iter().find(|(name, _)| *name == w) {
                     Some((_, bit)) => set |= bit,
                     None => {
-                        pr_warn!(
+                        user_warn!(
                             "tag: unknown word '{}' (lock, unlock, cpujob, iojob, nodecay, clear)\n",
-                            w
+                            Disp(&Escaped(w.as_bytes()))
                         );
                         return Err(EINVAL);
                     }
@@ -147,12 +150,12 @@ impl Balancer {
             }
         }
         if !any {
-            pr_warn!("tag: no tag given for {}\n", pid);
+            user_warn!("tag: no tag given for {}\n", pid);
             return Err(EINVAL);
         }
         let t = task::Task::by_pid(pid).ok_or(ESRCH)?;
         if !t.may_be_migrated_by_current() {
-            pr_warn!("tag {}: permission denied\n", pid);
+            user_warn!("tag {}: permission denied\n", pid);
             return Err(EPERM);
         }
         let start = t.start_time();

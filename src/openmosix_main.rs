@@ -21,6 +21,7 @@ mod node;
 #[path = "../tools/omcore/src/lib.rs"]
 pub mod omcore;
 mod procfs;
+mod userlog;
 
 use kernel::prelude::*;
 use kernel::sync::Arc;

@@ -24,7 +24,9 @@ use crate::node::Node;
 use crate::omcore::balance::Tunables as BalanceTunables;
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::MAX_SPEED;
+use crate::omcore::text::Escaped;
 use crate::omcore::version::VersionInfo;
+use crate::userlog::user_warn;
 use core::fmt::Write;
 use kernel::prelude::*;
 use kernel::sync::{new_mutex, Arc, Mutex};
@@ -242,11 +244,11 @@ impl ProcFile for MigrateFile {
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
         let mut words = text.split_ascii_whitespace();
         let (Some(pid), Some(node), None) = (words.next(), words.next(), words.next()) else {
-            pr_warn!("migrate: expected 'PID NODE' or 'PID home'\n");
+            user_warn!("migrate: expected 'PID NODE' or 'PID home'\n");
             return Err(EINVAL);
         };
         let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
-            pr_warn!("migrate: bad pid '{}'\n", pid);
+            user_warn!("migrate: bad pid '{}'\n", Disp(&Escaped(pid.as_bytes())));
             return Err(EINVAL);
         };
         let node = if node == "home" {
@@ -255,7 +257,7 @@ impl ProcFile for MigrateFile {
             match node.parse::<u32>() {
                 Ok(n) if n > 0 => n,
                 _ => {
-                    pr_warn!("migrate: bad node '{}'\n", node);
+                    user_warn!("migrate: bad node '{}'\n", Disp(&Escaped(node.as_bytes())));
                     return Err(EINVAL);
                 }
             }

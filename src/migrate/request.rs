@@ -17,6 +17,7 @@ use crate::ksys::task::{cur, stay, ModuleRef, Task};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::mig::{self, MigResult, Pair};
 use crate::omcore::syscalls::sig::SIGKILL;
+use crate::userlog::user_warn;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -38,7 +39,7 @@ impl Migrations {
         if let Some((home, mig_id)) = self.guest_route(pid) {
             // A guest hosted here: only its home moves it. Root on the host may ask it to.
             if !cur::is_admin() {
-                pr_warn!(
+                user_warn!(
                     "migrate {}: a guest here; only root may ask its home to move it\n",
                     pid
                 );
@@ -54,7 +55,7 @@ impl Migrations {
         }
         let task = Task::by_pid(pid).ok_or(ESRCH)?;
         if !task.may_be_migrated_by_current() {
-            pr_warn!("migrate {}: permission denied\n", pid);
+            user_warn!("migrate {}: permission denied\n", pid);
             return Err(EPERM);
         }
         let me = self.mesh.self_id();
@@ -67,7 +68,7 @@ impl Migrations {
             return Ok(());
         }
         if !self.mesh.peer_accepts_guests(target) {
-            pr_warn!(
+            user_warn!(
                 "migrate {}: node {} is not up or refuses guests\n",
                 pid,
                 target
@@ -78,7 +79,7 @@ impl Migrations {
         if bits != 0 {
             let mut why = KVec::<u8>::new();
             let _ = stay::write_reasons(&mut ByteWriter(&mut why), bits);
-            pr_warn!(
+            user_warn!(
                 "migrate {}: stays home: {}\n",
                 pid,
                 core::str::from_utf8(&why).unwrap_or("?")
@@ -91,7 +92,7 @@ impl Migrations {
             // Checked again under the lock: of two requests at once, one makes the deputy.
             let mut list = self.deputies.lock();
             if list.iter().any(|d| d.pid == pid) {
-                pr_warn!("migrate {}: it is migrating already\n", pid);
+                user_warn!("migrate {}: it is migrating already\n", pid);
                 return Err(EBUSY);
             }
             list.push(dep.clone(), GFP_KERNEL)?;
@@ -118,14 +119,14 @@ impl Migrations {
         let target = if target == 0 { me } else { target };
         let from = dep.target();
         if !matches!(dep.state(), DeputyState::Remote(_)) {
-            pr_warn!("migrate {}: it is migrating already\n", dep.pid);
+            user_warn!("migrate {}: it is migrating already\n", dep.pid);
             return Err(EBUSY);
         }
         if target == from {
             return Ok(());
         }
         if target != me && !self.mesh.peer_accepts_guests(target) {
-            pr_warn!(
+            user_warn!(
                 "migrate {}: node {} is not up or refuses guests\n",
                 dep.pid,
                 target

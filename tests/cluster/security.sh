@@ -8,6 +8,12 @@ stat_of() { on "$1" "awk '\$1 == \"$2\" {print \$2}' /proc/openmosix/stats"; }
 for j in 2 3; do
 	check "node $j up first" wait_for 10 omctl isup "$j"
 done
+# The key is root's alone on every node: not on the kernel command line any user can read.
+for j in 1 2 3; do
+	check_fails "node $j: the key is not in /proc/cmdline" \
+		on "$j" "grep -qF \"\$(cat /etc/openmosix.key)\" /proc/cmdline"
+	expect_eq "node $j: the key file is root's alone" "$(on "$j" stat -c %a:%u /etc/openmosix.key)" "600:0"
+done
 # Node 2's connections to 1 and 3 are up (each has an rx and a tx thread) before counting.
 check "node 2 connected to both peers" wait_for 10 sh -c "test \$(on 2 grep -c connected /proc/openmosix/peers) = 2"
 threads_before=$(on 2 "ps | grep -c '[o]mx-'")
@@ -23,8 +29,30 @@ wait
 check "node 2 counted the garbage as rejected" test "$(stat_of 2 frames_rejected)" -ge 2
 check "node 2 still up for node 3" on 3 omctl isup 2
 check "node 2 still up for node 1" omctl isup 2
-sleep 1
-expect_eq "node 2 has as many omx threads as before" "$(on 2 "ps | grep -c '[o]mx-'")" "$threads_before"
+# Handshake threads end by their deadline at the latest.
+same_threads() { test "$(on 2 "ps | grep -c '[o]mx-'")" = "$threads_before"; }
+check "node 2 has as many omx threads as before" wait_for 30 same_threads
+
+# Lines that users cause (migrate is world-writable) are rate-limited and their text escaped:
+# a user can neither flood the log nor write control characters into it.
+esc=$(printf '\033')
+i=0
+while [ $i -lt 1000 ]; do
+	echo "a${esc}[2Jb 2" >/proc/openmosix/migrate 2>/dev/null
+	i=$((i + 1))
+done
+bad=$(dmesg | grep -c "migrate: bad pid")
+echo "1000 bad migrate writes left $bad lines"
+check "1000 bad migrate writes leave some lines, not all" test "$bad" -ge 1 -a "$bad" -lt 1000
+raw_esc() { dmesg | grep -q "$esc"; }
+check_fails "no escape character reaches the log" raw_esc
+shown="bad pid 'a\\x1b[2Jb'"
+check "the text is shown escaped" sh -c "dmesg | grep -qF \"$shown\""
+left_out() {
+	echo "x 2" >/proc/openmosix/migrate 2>/dev/null
+	dmesg | grep -q "lines caused by users were left out of the log"
+}
+check "a later line says how many were left out" wait_for 60 left_out
 
 # Node 1 switches to a wrong key: it dials 2 and 3, which refuse it.
 rejected_before_2=$(stat_of 2 frames_rejected)

@@ -24,4 +24,5 @@ pub mod pids;
 pub mod regs;
 pub mod seccomp;
 pub mod syscalls;
+pub mod text;
 pub mod version;
