@@ -17,12 +17,15 @@ pub mod fwd;
 pub mod gossip;
 pub mod hide;
 pub mod image;
+pub mod keyring;
 pub mod map;
 pub mod mig;
 pub mod msg;
 pub mod pids;
 pub mod regs;
 pub mod seccomp;
+#[cfg(not(MODULE))]
+pub mod sha256;
 pub mod syscalls;
 pub mod text;
 pub mod version;

@@ -51,7 +51,10 @@ administration (root):
   getpe               this node's ID
   map                 print the map in force
   setpe -r            same as `map`
-  setkey [-f FILE]    set the cluster key (default /etc/openmosix.key)
+  setkey [-f FILE]    set the cluster key or this node's keyring (default /etc/openmosix.key)
+  keyring -f MASTER ID IDS|-m MAP
+                      print node ID's keyring (its own key with each node of IDS, e.g.
+                      1-64,70, or of the map), derived from the master secret in MASTER
   setspeed N          set this node's speed (1..10000000)
   block | noblock     refuse / accept guest processes
   stay | nostay       keep local processes home / let them go
@@ -322,6 +325,61 @@ fn setkey(args: &[&str]) -> Res {
     write_proc("admin/key", &read_file(&path)?)
 }
 
+/// Where `omctl keyring` takes the other nodes from.
+enum Peers<'a> {
+    /// A list of IDs and ranges: `1-64,70`.
+    List(&'a str),
+    /// Every node of a map file.
+    Map(&'a str),
+}
+
+/// The node IDs of a list such as `1-64,70`, ascending, each once.
+fn id_list(text: &str) -> Option<Vec<u32>> {
+    let mut ids = Vec::new();
+    for part in text.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+        if a == 0 || a > b || b > omcore::map::MAX_NODE_ID {
+            return None;
+        }
+        ids.extend(a..=b);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
+}
+
+/// `omctl keyring`: prints node `id`'s keyring, derived from the master secret in `master`.
+fn keyring(master: &str, id: &str, peers: Peers<'_>) -> Res {
+    let secret = read_file(std::path::Path::new(master))?;
+    let secret = secret.strip_suffix(b"\n").unwrap_or(&secret);
+    if secret.len() < 16 {
+        return Err(Failure(
+            format!("{master}: a master secret has at least 16 bytes"),
+            1,
+        ));
+    }
+    let id = id_list(id)
+        .filter(|v| v.len() == 1)
+        .map(|v| v[0])
+        .ok_or_else(usage)?;
+    let ids = match peers {
+        Peers::List(text) => id_list(text).ok_or_else(usage)?,
+        Peers::Map(path) => {
+            let text = read_file(std::path::Path::new(path))?;
+            let map = NodeMap::parse(&text).map_err(|e| Failure(format!("{path}: {e}"), 1))?;
+            let mut v: Vec<u32> = map.nodes().map(|(n, _)| n).collect();
+            v.sort_unstable();
+            v
+        }
+    };
+    let mut out = String::new();
+    omcore::keyring::write_ring(&mut out, secret, id, ids)
+        .map_err(|_| Failure("cannot write the keyring".into(), 1))?;
+    print!("{out}");
+    Ok(())
+}
+
 fn toggle(name: &str, on: bool) -> Res {
     write_proc(&format!("admin/{name}"), if on { b"1\n" } else { b"0\n" })
 }
@@ -406,6 +464,8 @@ fn run(words: &[&str]) -> Res {
         }
         ["map"] => setpe(&["-r"]),
         ["setkey", rest @ ..] => setkey(rest),
+        ["keyring", "-f", master, id, "-m", map] => keyring(master, id, Peers::Map(map)),
+        ["keyring", "-f", master, id, ids] => keyring(master, id, Peers::List(ids)),
         ["setspeed", v] => setspeed(v),
         ["block"] => toggle("block", true),
         ["noblock"] => toggle("block", false),

@@ -229,3 +229,54 @@ fn mosctl_and_setpe_aliases() {
     );
     assert_eq!(run("setpe", &["-x"]).0, 2);
 }
+
+#[test]
+fn keyring_gives_each_node_its_own_keys() {
+    let dir = fake_proc("keyring", None);
+    let master = dir.join("master");
+    std::fs::write(&master, "a master secret of the test\n").unwrap();
+    let m = master.to_str().unwrap();
+    let (code, ring2, err) = omctl(&dir, &["keyring", "-f", m, "2", "1-3,5"]);
+    assert_eq!(code, 0, "{err}");
+    let r = omcore::keyring::Ring::parse(ring2.as_bytes()).unwrap();
+    assert_eq!((r.node, r.peers), (2, 3));
+    let ids: Vec<u32> = r.pairs().map(|(p, _)| p).collect();
+    assert_eq!(ids, [1, 3, 5]);
+    // Node 3's ring holds the same key for the pair 2-3, and none of node 2's others.
+    let (_, ring3, _) = omctl(&dir, &["keyring", "-f", m, "3", "1-3,5"]);
+    let r3 = omcore::keyring::Ring::parse(ring3.as_bytes()).unwrap();
+    let key = |r: &omcore::keyring::Ring<'_>, p| r.pairs().find(|(i, _)| *i == p).unwrap().1;
+    assert_eq!(key(&r, 3), key(&r3, 2));
+    assert!(r3.pairs().all(|(_, k)| k != key(&r, 1) && k != key(&r, 5)));
+    // From a map, and refusals.
+    std::fs::write(dir.join("map"), "1 198.18.0.1 4\n").unwrap();
+    let (code, ring, _) = omctl(
+        &dir,
+        &[
+            "keyring",
+            "-f",
+            m,
+            "4",
+            "-m",
+            dir.join("map").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        omcore::keyring::Ring::parse(ring.as_bytes()).unwrap().peers,
+        3
+    );
+    std::fs::write(dir.join("short"), "short").unwrap();
+    let short = dir.join("short");
+    assert_eq!(
+        omctl(
+            &dir,
+            &["keyring", "-f", short.to_str().unwrap(), "1", "1-2"]
+        )
+        .0,
+        1
+    );
+    assert_eq!(omctl(&dir, &["keyring", "-f", m, "0", "1-2"]).0, 2);
+    assert_eq!(omctl(&dir, &["keyring", "-f", m, "1", "3-2"]).0, 2);
+    assert_eq!(omctl(&dir, &["keyring", "-f", m, "1", "1-70000"]).0, 2);
+}
