@@ -24,7 +24,8 @@ use kernel::sync::Arc;
 use kernel::uaccess::UserPtr;
 use kernel::uaccess::UserSlice;
 
-/// Longest write a [`ProcFile`] accepts in one call.
+/// Longest write a [`ProcFile`] accepts in one call, unless it says otherwise
+/// ([`ProcFile::MAX_INPUT`]).
 pub(crate) const MAX_WRITE: usize = 8192;
 
 /// Where [`ProcFile::show`] writes a file's text.
@@ -47,11 +48,14 @@ pub(crate) trait ProcFile: Send + Sync + 'static {
     /// Whether the file takes writes; [`ProcFile::store`] is only called when it does.
     const WRITABLE: bool = false;
 
+    /// Longest write the file takes in one call (a longer one is `EINVAL`).
+    const MAX_INPUT: usize = MAX_WRITE;
+
     /// Produces the file's whole text.
     fn show(&self, out: &mut ProcOutput<'_>) -> Result;
 
-    /// Takes one write of at most [`MAX_WRITE`] bytes, whole: it is applied completely or
-    /// refused with an error and changes nothing.
+    /// Takes one write of at most [`ProcFile::MAX_INPUT`] bytes, whole: it is applied
+    /// completely or refused with an error and changes nothing.
     fn store(&self, _input: &[u8]) -> Result {
         Err(EINVAL)
     }
@@ -264,10 +268,10 @@ impl<T: ProcFile> ProcOps<T> {
         count: usize,
         _pos: *mut bindings::loff_t,
     ) -> isize {
-        if count > MAX_WRITE {
+        if count > T::MAX_INPUT {
             return EINVAL.to_errno() as isize;
         }
-        let mut input = KVec::new();
+        let mut input = KVVec::new();
         let user = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast::<c_void>()), count);
         if let Err(e) = user.read_all(&mut input, GFP_KERNEL) {
             return e.to_errno() as isize;

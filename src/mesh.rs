@@ -29,14 +29,15 @@ mod conn;
 mod discovery;
 mod frame;
 mod handshake;
+mod keys;
 mod load;
 mod pending;
 
-pub(crate) use config::{Counters, Tunables, MAX_KEY, MIN_KEY};
+pub(crate) use config::{Counters, Tunables};
 
 use crate::error::{self, Fault};
 use crate::ksys::copy_exact;
-use crate::ksys::crypto::{HmacKey, TAG_LEN};
+use crate::ksys::crypto::TAG_LEN;
 use crate::ksys::errno::enotconn;
 use crate::ksys::net::{Kind, Socket};
 use crate::ksys::sys::{self, now_ms};
@@ -51,6 +52,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use frame::{is_refusal, read_frame};
 use kernel::prelude::*;
 use kernel::sync::{new_mutex, Arc, Mutex};
+use keys::Keys;
 
 /// Where the mesh hands the authenticated frames that are not its own (anything but
 /// heartbeats and gossip), in the connection's `omx-rx/ID` thread.
@@ -95,7 +97,7 @@ struct Sampler {
 /// The mesh's state, under `Mesh::state`.
 struct State {
     map: KBox<NodeMap>,
-    key: Option<Arc<HmacKey>>,
+    keys: Option<Arc<Keys>>,
     tun: Tunables,
     self_id: u32,
     self_addr: Option<Addr>,
@@ -144,7 +146,7 @@ impl Mesh {
             try_pin_init!(Self {
                 state <- new_mutex!(State {
                     map,
-                    key: None,
+                    keys: None,
                     tun: Tunables::DEFAULT,
                     self_id: 0,
                     self_addr: None,
@@ -304,11 +306,13 @@ impl Mesh {
         self.state.lock().map.write_to(out)
     }
 
-    /// Sets the cluster key; every connection is closed and authenticates again.
-    pub(crate) fn set_key(&self, raw: &[u8]) -> Result {
-        let key = Arc::new(HmacKey::new(raw)?, GFP_KERNEL)?;
+    /// Sets the cluster key or this node's keyring (what `admin/key` takes, see [`Keys`]);
+    /// every connection is closed and authenticates again.
+    pub(crate) fn set_key(&self, input: &[u8]) -> Result {
+        let keys = Arc::new(Keys::from_input(input)?, GFP_KERNEL)?;
+        keys.log_set();
         let mut st = self.state.lock();
-        st.key = Some(key);
+        st.keys = Some(keys);
         let mut killed = KVec::new();
         for p in st.peers.iter_mut() {
             if let Some(c) = p.conn.take() {

@@ -19,7 +19,7 @@
 use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, kernel_release, Disp};
-use crate::mesh::{Tunables, MAX_KEY, MIN_KEY};
+use crate::mesh::Tunables;
 use crate::node::Node;
 use crate::omcore::balance::Tunables as BalanceTunables;
 use crate::omcore::map::NodeMap;
@@ -458,6 +458,8 @@ impl AdminFile {
 
 impl ProcFile for AdminFile {
     const WRITABLE: bool = true;
+    /// A keyring for the largest cluster (`admin/key`): about 75 bytes a node.
+    const MAX_INPUT: usize = 512 * 1024;
 
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
         let t = self.node.mesh.tunables();
@@ -480,21 +482,7 @@ impl ProcFile for AdminFile {
     fn store(&self, input: &[u8]) -> Result {
         let what = self.name();
         match self.knob {
-            Knob::Key => {
-                let key = input.strip_suffix(b"\n").unwrap_or(input);
-                if !(MIN_KEY..=MAX_KEY).contains(&key.len()) {
-                    pr_warn!(
-                        "admin/key: a key has {}..={} bytes, got {}\n",
-                        MIN_KEY,
-                        MAX_KEY,
-                        key.len()
-                    );
-                    return Err(EINVAL);
-                }
-                self.node.mesh.set_key(key)?;
-                pr_info!("cluster key set\n");
-                Ok(())
-            }
+            Knob::Key => self.node.mesh.set_key(input),
             Knob::Bring | Knob::Expel => {
                 if !parse_bool(input, what)? {
                     return Ok(());

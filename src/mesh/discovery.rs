@@ -7,6 +7,7 @@
 
 use super::config::{MAX_PEERS, TCP_PORT, UDP_PORT};
 use super::frame::{build_frame, check_frame};
+use super::keys::Keys;
 use super::{Mesh, Peer};
 use crate::ksys::crypto::TAG_LEN;
 use crate::ksys::sys;
@@ -21,12 +22,15 @@ use kernel::sync::Arc;
 impl Mesh {
     /// Sends this node's beacons (from the `omx-tick` thread).
     pub(super) fn send_beacons(&self) {
-        let (key, me, addr) = {
+        let (keys, me, addr) = {
             let st = self.state.lock();
-            match (&st.key, st.self_id) {
+            match (&st.keys, st.self_id) {
                 (Some(k), me) if me != 0 => (k.clone(), me, st.self_addr),
                 _ => return,
             }
+        };
+        let Some(key) = keys.for_beacons() else {
+            return;
         };
         for (local, bcast) in sys::local_ipv4().iter() {
             let beacon = msg::Beacon {
@@ -35,7 +39,7 @@ impl Mesh {
                 port: TCP_PORT,
             }
             .encode();
-            let Ok(f) = build_frame(MessageKind::Beacon, me, 0, 0, &beacon, &key) else {
+            let Ok(f) = build_frame(MessageKind::Beacon, me, 0, 0, &beacon, key) else {
                 continue;
             };
             if self.disc.send_to(&f, bcast, UDP_PORT).is_ok() {
@@ -56,17 +60,18 @@ impl Mesh {
                     continue;
                 }
             };
-            let (key, me, discovery) = {
+            let (keys, me, discovery) = {
                 let st = self.state.lock();
-                (st.key.clone(), st.self_id, st.tun.discovery)
+                (st.keys.clone(), st.self_id, st.tun.discovery)
             };
-            let (Some(key), Some((src, _))) = (key, from) else {
+            let (Some(key), Some((src, _))) = (keys.as_deref().and_then(Keys::for_beacons), from)
+            else {
                 continue;
             };
             if !discovery {
                 continue;
             }
-            let Some(b) = check_frame(&buf[..n], &key)
+            let Some(b) = check_frame(&buf[..n], key)
                 .ok()
                 .filter(|h| h.kind == MessageKind::Beacon)
                 .and_then(|h| {

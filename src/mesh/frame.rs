@@ -108,15 +108,15 @@ pub(crate) fn read_frame(sock: &Socket, key: &HmacKey) -> Result<Option<(FrameHe
 }
 
 /// Reads one handshake frame of `kind` before `deadline` (a `now_ms` time) and checks it with
-/// `key`. Before a connection is authenticated nothing else is read: a header of another kind,
-/// or of another length than the kind's fixed one, ends the handshake right after its
-/// [`HEADER_LEN`] bytes, and a peer that has not sent the whole frame by the deadline is
-/// `ETIMEDOUT`, however it paces its bytes.
-pub(crate) fn read_handshake(
+/// the key `key_of` gives for its header (none: `EPERM`). Before a connection is authenticated
+/// nothing else is read: a header of another kind, or of another length than the kind's fixed
+/// one, ends the handshake right after its [`HEADER_LEN`] bytes, and a peer that has not sent
+/// the whole frame by the deadline is `ETIMEDOUT`, however it paces its bytes.
+pub(crate) fn read_handshake<'k>(
     sock: &Socket,
-    key: &HmacKey,
     kind: MessageKind,
     deadline: u64,
+    key_of: impl FnOnce(&FrameHeader) -> Option<&'k HmacKey>,
 ) -> Result<(FrameHeader, KVec<u8>)> {
     let mut head = [0u8; HEADER_LEN];
     sock.recv_exact_until(&mut head, deadline)?;
@@ -124,6 +124,7 @@ pub(crate) fn read_handshake(
     if h.kind != kind || h.len as usize != max_payload(kind) {
         return Err(ebadmsg().into());
     }
+    let key = key_of(&h).ok_or(Fault::Errno(EPERM))?;
     let buf = read_rest(&head, h.len as usize, |b| {
         Ok(sock.recv_exact_until(b, deadline)?)
     })?;

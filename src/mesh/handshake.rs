@@ -20,6 +20,7 @@ use super::config::{
 };
 use super::conn::{tx_loop, Conn};
 use super::frame::{build_frame, is_refusal, read_handshake, session_key};
+use super::keys::Keys;
 use super::pending::{take_finished, Handshake};
 use super::{Inbound, Mesh, Peer};
 use crate::error::{Fault, Result};
@@ -140,7 +141,7 @@ impl Mesh {
         random_bytes(&mut ni);
         let hello = msg::Hello { nonce: ni }.encode();
         sock.send_all(&build_frame(MessageKind::Hello, me, id, 0, &hello, key)?)?;
-        let (h, p) = read_handshake(&sock, key, MessageKind::HelloReply, deadline)?;
+        let (h, p) = read_handshake(&sock, MessageKind::HelloReply, deadline, |_| Some(key))?;
         if h.source != id || h.target != me {
             return Err(ebadmsg().into());
         }
@@ -159,10 +160,10 @@ impl Mesh {
     /// ID and the session key.
     fn accept_handshake(&self, sock: &Socket, paddr: Addr) -> Result<(u32, HmacKey)> {
         let deadline = now_ms() + u64::from(HANDSHAKE_MS);
-        let (key, me, discovery) = {
+        let (keys, me, discovery) = {
             let st = self.state.lock();
             (
-                st.key.clone().ok_or(Fault::Errno(EACCES))?,
+                st.keys.clone().ok_or(Fault::Errno(EACCES))?,
                 st.self_id,
                 st.tun.discovery,
             )
@@ -170,7 +171,11 @@ impl Mesh {
         if me == 0 {
             return Err(EAGAIN.into());
         }
-        let (h, p) = read_handshake(sock, &key, MessageKind::Hello, deadline)?;
+        // The Hello is checked with the key of the pair it claims to be from: with a keyring,
+        // only that node has it.
+        let (h, p) = read_handshake(sock, MessageKind::Hello, deadline, |h| {
+            keys.for_pair(me, h.source)
+        })?;
         if h.target != me || h.source == me {
             return Err(ebadmsg().into());
         }
@@ -179,13 +184,25 @@ impl Mesh {
         if peer > me {
             return Err(ebadmsg().into());
         }
+        let key = keys.for_pair(me, peer).ok_or(Fault::Errno(EPERM))?;
         let hello = msg::Hello::decode(&p)?;
-        // An unknown node is only welcome with discovery on; it is added once it has proved the
-        // key on this connection (below), never on the strength of a Hello that could be a replay.
-        let known = self.state.lock().peers.iter().any(|p| p.id == peer);
-        if !known && !discovery {
-            return Err(EPERM.into());
+        // A known node connects from its own address (its map entry's, or the one it was
+        // discovered at): a key holder elsewhere cannot take its place. An unknown node is only
+        // welcome with discovery on; it is added once it has proved the key on this connection
+        // (below), never on the strength of a Hello that could be a replay.
+        let known = self
+            .state
+            .lock()
+            .peers
+            .iter()
+            .find(|p| p.id == peer)
+            .map(|p| p.addr);
+        match known {
+            Some(addr) if addr != paddr => return Err(EPERM.into()),
+            None if !discovery => return Err(EPERM.into()),
+            _ => {}
         }
+        let known = known.is_some();
         let mut na = [0u8; NONCE_LEN];
         random_bytes(&mut na);
         let reply = msg::HelloReply {
@@ -199,9 +216,9 @@ impl Mesh {
             peer,
             0,
             &reply,
-            &key,
+            key,
         )?)?;
-        let (h, p) = read_handshake(sock, &key, MessageKind::Auth, deadline)?;
+        let (h, p) = read_handshake(sock, MessageKind::Auth, deadline, |_| Some(key))?;
         if h.source != peer || h.target != me {
             return Err(ebadmsg().into());
         }
@@ -222,7 +239,7 @@ impl Mesh {
         }
         sock.set_nodelay();
         sock.set_timeouts(RX_POLL_MS, TX_TIMEOUT_MS);
-        Ok((peer, session_key(&key, peer, me, &hello.nonce, &na)?))
+        Ok((peer, session_key(key, peer, me, &hello.nonce, &na)?))
     }
 
     /// Runs the acceptor side of the handshake on `sock` and installs the connection it makes.
@@ -253,10 +270,14 @@ impl Mesh {
     /// again once this returns.
     fn dial_and_install<I: Inbound>(
         self: &Arc<Self>,
-        (key, me, id, addr): (Arc<HmacKey>, u32, u32, Addr),
+        (keys, me, id, addr): (Arc<Keys>, u32, u32, Addr),
         inbound: &Arc<I>,
     ) {
-        match self.dial(me, id, &addr, &key) {
+        let r = match keys.for_pair(me, id) {
+            Some(key) => self.dial(me, id, &addr, key),
+            None => Err(Fault::Errno(EPERM)),
+        };
+        match r {
             Ok((sock, session)) => {
                 self.counters.handshakes_ok.fetch_add(1, Relaxed);
                 if let Ok(c) = Arc::pin_init(Conn::new(id, me, sock, session), GFP_KERNEL) {
@@ -307,7 +328,7 @@ impl Mesh {
             {
                 let mut st = self.state.lock();
                 let me = st.self_id;
-                let Some(key) = st.key.clone() else {
+                let Some(keys) = st.keys.clone() else {
                     continue;
                 };
                 if me == 0 {
@@ -317,9 +338,11 @@ impl Mesh {
                     if due.len() >= MAX_HANDSHAKES {
                         break;
                     }
-                    if p.id > me && p.conn.is_none() && !p.dialing && now >= p.dial_after {
+                    // With a keyring, only the nodes it holds a key for.
+                    let keyed = keys.for_pair(me, p.id).is_some();
+                    if p.id > me && keyed && p.conn.is_none() && !p.dialing && now >= p.dial_after {
                         if due
-                            .push((key.clone(), me, p.id, p.addr), GFP_KERNEL)
+                            .push((keys.clone(), me, p.id, p.addr), GFP_KERNEL)
                             .is_err()
                         {
                             break;

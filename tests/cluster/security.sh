@@ -8,11 +8,14 @@ stat_of() { on "$1" "awk '\$1 == \"$2\" {print \$2}' /proc/openmosix/stats"; }
 for j in 2 3; do
 	check "node $j up first" wait_for 10 omctl isup "$j"
 done
-# The key is root's alone on every node: not on the kernel command line any user can read.
+# The keys are root's alone on every node: not on the kernel command line any user can read,
+# and each node has its own keyring, not the others'.
 for j in 1 2 3; do
-	check_fails "node $j: the key is not in /proc/cmdline" \
-		on "$j" "grep -qF \"\$(cat /etc/openmosix.key)\" /proc/cmdline"
+	check_fails "node $j: no key is in /proc/cmdline" on "$j" \
+		"tr ' ' '\n' </etc/openmosix.key | awk 'length >= 16' >/tmp/keys && grep -qFf /tmp/keys /proc/cmdline"
 	expect_eq "node $j: the key file is root's alone" "$(on "$j" stat -c %a:%u /etc/openmosix.key)" "600:0"
+	expect_eq "node $j holds its own keyring" "$(on "$j" sed -n 2p /etc/openmosix.key)" "node $j"
+	check_fails "node $j holds no other node's keyring" on "$j" test -e /etc/openmosix.rings
 done
 # Node 2's connections to 1 and 3 are up (each has an rx and a tx thread) before counting.
 check "node 2 connected to both peers" wait_for 10 sh -c "test \$(on 2 grep -c connected /proc/openmosix/peers) = 2"
