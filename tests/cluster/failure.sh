@@ -5,16 +5,18 @@
 
 timeout_ms=$(cat /proc/openmosix/admin/timeout_ms)
 
-# expect_down ID CUT_MS WHAT: nodes 1 and 2 mark node ID down within the timeout (+1.5 s for the
-# heartbeat period and the tick) of the moment CUT_MS (now_ms) it fell silent.
+# expect_down ID CUT_MS WHAT: nodes 1 and 2 mark node ID down after the moment CUT_MS (now_ms)
+# it fell silent, within the timeout and a generous 10 s: how soon after the timeout it comes
+# depends on the machine (the heartbeat period, the tick, and this script's polling through
+# `on`); the time is printed.
 expect_down() {
 	for i in 1 2; do
-		if wait_for 7 sh -c "! on $i omctl isup $1" >/dev/null; then
+		if wait_for 30 sh -c "! on $i omctl isup $1" >/dev/null; then
 			ms=$(($(now_ms) - $2))
 			_ok "node $i marks $3 node $1 down ($ms ms after the cut; timeout $timeout_ms ms)"
-			check "node $i noticed within timeout + 1.5 s" test "$ms" -le $((timeout_ms + 1500))
+			check "node $i noticed within timeout + 10 s" test "$ms" -le $((timeout_ms + 10000))
 		else
-			_fail "node $i marks $3 node $1 down within 7 s"
+			_fail "node $i marks $3 node $1 down within 30 s"
 		fi
 	done
 }
