@@ -13,7 +13,9 @@
 //!   second wall that refuses the same calls before this hook runs.
 //! - A deputy's forwarded call, made at its trampoline, comes back through the `sys_exit`
 //!   hook to `serve.rs`. Signals wait, blocked, whenever the deputy is in user mode.
-//! - Any other task's call that names a guest is kept from it (`hide.rs`).
+//! - A guest's call that runs here and names a process may name only the guest itself
+//!   (`own_process_only`); any other task's call that names a guest is kept from it
+//!   (`hide.rs`).
 
 use super::depart::{call_at_home, not_available};
 use super::forward::{forward_call, set_result};
@@ -167,7 +169,11 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
     let vectored = matches!(nr, nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG);
     let spec = fwd::spec(nr, &args);
     match syscalls::class_of(nr) {
-        Some(syscalls::Class::Local) => {}
+        Some(syscalls::Class::Local) => {
+            if let Some(at) = syscalls::local_pid_at(nr) {
+                own_process_only(&g, at, args);
+            }
+        }
         None => {
             // Not a call of this table: it does not run on the host.
             not_available(nr, "not a known x86-64 system call");
@@ -186,6 +192,43 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         Some(_) => {
             not_available(nr, "not forwarded to the home node yet");
             cur::skip_call(syscall_result(enosys()));
+        }
+    }
+}
+
+/// A guest's call that runs here names a process (`at`): it may name only itself, by its home
+/// pid or 0, and then names 0 (the calling task here); any other pid gets `ESRCH`, so that a
+/// guest learns nothing of the host's processes. An unreadable `capget` header is left to the
+/// kernel (`EFAULT`).
+fn own_process_only(g: &Guest, at: syscalls::PidAt, args: [u64; 6]) {
+    let home = g.inner.lock().home_pid;
+    match at {
+        syscalls::PidAt::Arg(i) => match syscalls::own_pid(args[i], home) {
+            Some(own) => {
+                let mut regs = cur::user_regs();
+                let mut named = regs.args();
+                named[i] = own;
+                regs.set_args(&named);
+                cur::set_user_regs(&regs);
+            }
+            None => cur::skip_call(syscall_result(ESRCH)),
+        },
+        syscalls::PidAt::CapHeader => {
+            let Some(field) = args[0].checked_add(4) else {
+                return;
+            };
+            let mut pid = [0u8; 4];
+            if cur::read_user(field, &mut pid).is_err() {
+                return;
+            }
+            match syscalls::own_pid(u64::from(u32::from_ne_bytes(pid)), home) {
+                Some(own) => {
+                    if cur::write_user(field, &(own as u32).to_ne_bytes()).is_err() {
+                        cur::skip_call(syscall_result(EFAULT));
+                    }
+                }
+                None => cur::skip_call(syscall_result(ESRCH)),
+            }
         }
     }
 }

@@ -6,7 +6,9 @@
 # pid on its host asks its home to move it (it once migrated the guest itself, which then ran
 # both remote and guest and lost its output), and only root may ask; two requests for one
 # process at once make one migration; a user may not migrate a process of theirs that runs with
-# another effective id (a setuid program), as ptrace would not let them attach to it.
+# another effective id (a setuid program), as ptrace would not let them attach to it. And a
+# migrated process names only itself in the calls that run on its host (sched_getparam,
+# capget, ...): host pids get ESRCH, so it learns nothing of the host's processes.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 10 omctl isup 2
@@ -82,5 +84,28 @@ check "and brings it home" omctl migrate "$e" home
 check "it runs at home" wait_for 120 home "$e"
 wait "$e"
 same "$e" "$?" /tmp/e.out "$e"
+
+# Calls that run on the host and name a process: at home, process 1 is there; migrated, the
+# host's process 1 is none of the process's business, but its own pid (or 0) still works.
+touch /tmp/go
+omx-pids /tmp/go >/tmp/pids.home
+check "at home sched_getparam(1) works" grep -qx "init-getparam 0" /tmp/pids.home
+check "at home capget of process 1 works" grep -qx "init-capget 0" /tmp/pids.home
+rm /tmp/go
+omx-pids /tmp/go >/tmp/pids.mig &
+p=$!
+check "migrate $p to node 2" omctl migrate "$p" 2
+check "it runs on node 2" wait_for 120 remote "$p" 2
+touch /tmp/go
+wait "$p"
+expect_eq "omx-pids exits 0" "$?" 0
+echo "migrated: $(tr '\n' ' ' </tmp/pids.mig)"
+for call in getparam getscheduler rr getaffinity getattr robust capget; do
+	check "migrated, $call of process 1 gets ESRCH" grep -qx "init-$call -3" /tmp/pids.mig
+done
+for call in own-getparam zero-getparam own-capget; do
+	check "migrated, $call works" grep -qx "$call 0" /tmp/pids.mig
+done
+check "migrated, own-getaffinity works" grep -qx "own-getaffinity 1" /tmp/pids.mig
 
 finish

@@ -428,6 +428,42 @@ pub fn class_of(nr: u32) -> Option<Class> {
         .map(|i| SYSCALLS[i].2)
 }
 
+/// Where a call that runs on the remote (`Local`) names a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidAt {
+    /// Its argument `i` is the pid.
+    Arg(usize),
+    /// The `pid` field of `capget`'s header (a 32-bit integer at byte 4 of the struct its
+    /// argument 0 points to).
+    CapHeader,
+}
+
+/// Where call `nr`, which runs on the remote, names a process (none for the calls that name
+/// none, or do not run there).
+pub fn local_pid_at(nr: u32) -> Option<PidAt> {
+    match nr {
+        nr::CAPGET => Some(PidAt::CapHeader),
+        nr::SCHED_GETPARAM
+        | nr::SCHED_GETSCHEDULER
+        | nr::SCHED_RR_GET_INTERVAL
+        | nr::SCHED_SETAFFINITY
+        | nr::SCHED_GETAFFINITY
+        | nr::GET_ROBUST_LIST
+        | nr::SCHED_GETATTR => Some(PidAt::Arg(0)),
+        _ => None,
+    }
+}
+
+/// What a migrated process's call that runs on its host may name: only itself. `pid` 0 or its
+/// home pid `home` (what the process knows as its own pid) is `Some(0)`, the calling process;
+/// any other pid is `None`: the call gets `ESRCH`, for the processes of the host are none of its
+/// business (and would not be the ones it means: those are at home). `pid` is taken as the
+/// kernel takes a `pid_t` argument: the low 32 bits of the register.
+pub fn own_pid(pid: u64, home: u32) -> Option<u64> {
+    let pid = pid as u32;
+    (pid == 0 || pid == home).then_some(0)
+}
+
 /// The number of the system call called `name`.
 pub fn number_of(name: &str) -> Option<u32> {
     SYSCALLS
@@ -901,6 +937,43 @@ pub mod sig {
 mod tests {
     use super::*;
     extern crate std;
+
+    #[test]
+    fn calls_that_name_a_process_on_the_remote_are_all_local() {
+        let named: [u32; 8] = [
+            nr::CAPGET,
+            nr::SCHED_GETPARAM,
+            nr::SCHED_GETSCHEDULER,
+            nr::SCHED_RR_GET_INTERVAL,
+            nr::SCHED_SETAFFINITY,
+            nr::SCHED_GETAFFINITY,
+            nr::GET_ROBUST_LIST,
+            nr::SCHED_GETATTR,
+        ];
+        for n in named {
+            assert_eq!(class_of(n), Some(Local), "{n}");
+            assert!(local_pid_at(n).is_some(), "{n}");
+        }
+        for &(n, _, c) in SYSCALLS {
+            if local_pid_at(n).is_some() {
+                assert!(named.contains(&n) && c == Local, "{n}");
+            }
+        }
+        assert_eq!(local_pid_at(nr::CAPGET), Some(PidAt::CapHeader));
+        assert_eq!(local_pid_at(nr::GETPID), None);
+    }
+
+    #[test]
+    fn a_migrated_process_names_only_itself_on_its_host() {
+        assert_eq!(own_pid(0, 1234), Some(0));
+        assert_eq!(own_pid(1234, 1234), Some(0));
+        assert_eq!(own_pid(1, 1234), None);
+        assert_eq!(own_pid(u64::MAX, 1234), None);
+        // The kernel reads a pid_t from the low 32 bits: so does the check.
+        assert_eq!(own_pid((1 << 32) + 1, 1234), None);
+        assert_eq!(own_pid((1 << 32) + 1234, 1234), Some(0));
+        assert_eq!(own_pid(1 << 32, 1234), Some(0));
+    }
 
     fn class(name: &str) -> Class {
         class_of(number_of(name).unwrap()).unwrap()
