@@ -37,9 +37,25 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+/// What an accepted handshake made: the peer, this node's ID and the keys it was made under,
+/// and the session key.
+struct Accepted {
+    peer: u32,
+    me: u32,
+    session: HmacKey,
+    keys: Arc<Keys>,
+}
+
 impl Mesh {
-    /// Starts the threads of an authenticated connection and makes it the peer's connection.
-    fn install<I: Inbound>(self: &Arc<Self>, conn: Arc<Conn>, inbound: &Arc<I>) -> Result {
+    /// Starts the threads of an authenticated connection, made under `keys`, and makes it the
+    /// peer's connection, unless the keys or this node's ID changed while it was being made
+    /// (then it is closed: every connection must be one of the keys and ID in force).
+    fn install<I: Inbound>(
+        self: &Arc<Self>,
+        conn: Arc<Conn>,
+        keys: &Arc<Keys>,
+        inbound: &Arc<I>,
+    ) -> Result {
         let id = conn.peer;
         let mut name = [0u8; 16];
         let rx = {
@@ -71,6 +87,12 @@ impl Mesh {
             drop(st);
             conn.kill();
             return Err(eshutdown().into());
+        }
+        let current = st.keys.as_ref().is_some_and(|k| Arc::ptr_eq(k, keys));
+        if !current || conn.me != st.self_id {
+            drop(st);
+            conn.kill();
+            return Err(EAGAIN.into());
         }
         let now = now_ms();
         let Some(p) = st.peers.iter_mut().find(|p| p.id == id) else {
@@ -156,9 +178,8 @@ impl Mesh {
         Ok((sock, session))
     }
 
-    /// Acceptor side of the handshake on `sock`, a connection from `paddr`. Returns the peer's
-    /// ID and the session key.
-    fn accept_handshake(&self, sock: &Socket, paddr: Addr) -> Result<(u32, HmacKey)> {
+    /// Acceptor side of the handshake on `sock`, a connection from `paddr`.
+    fn accept_handshake(&self, sock: &Socket, paddr: Addr) -> Result<Accepted> {
         let deadline = now_ms() + u64::from(HANDSHAKE_MS);
         let (keys, me, discovery) = {
             let st = self.state.lock();
@@ -239,7 +260,13 @@ impl Mesh {
         }
         sock.set_nodelay();
         sock.set_timeouts(RX_POLL_MS, TX_TIMEOUT_MS);
-        Ok((peer, session_key(key, peer, me, &hello.nonce, &na)?))
+        let session = session_key(key, peer, me, &hello.nonce, &na)?;
+        Ok(Accepted {
+            peer,
+            me,
+            session,
+            keys,
+        })
     }
 
     /// Runs the acceptor side of the handshake on `sock` and installs the connection it makes.
@@ -250,11 +277,15 @@ impl Mesh {
         inbound: &Arc<I>,
     ) {
         match self.accept_handshake(&sock, paddr) {
-            Ok((peer, session)) => {
+            Ok(Accepted {
+                peer,
+                me,
+                session,
+                keys,
+            }) => {
                 self.counters.handshakes_ok.fetch_add(1, Relaxed);
-                let me = self.self_id();
                 if let Ok(c) = Arc::pin_init(Conn::new(peer, me, sock, session), GFP_KERNEL) {
-                    let _ = self.install(c, inbound);
+                    let _ = self.install(c, &keys, inbound);
                 }
             }
             Err(f) => {
@@ -281,7 +312,7 @@ impl Mesh {
             Ok((sock, session)) => {
                 self.counters.handshakes_ok.fetch_add(1, Relaxed);
                 if let Ok(c) = Arc::pin_init(Conn::new(id, me, sock, session), GFP_KERNEL) {
-                    let _ = self.install(c, inbound);
+                    let _ = self.install(c, &keys, inbound);
                 }
             }
             Err(f) => {
