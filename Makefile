@@ -19,7 +19,7 @@ CARGO_TOOLS := cd tools && cargo
 # Rust outside the cargo workspace: the module and the fuzz targets.
 LOOSE_RS := src/*.rs src/*/*.rs rust/*.rs tools/fuzz/fuzz_targets/*.rs
 
-.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo bench fuzz clean
+.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo bench soak fuzz clean
 
 all: module tools
 
@@ -33,6 +33,7 @@ help:
 	@echo "make test           host unit tests of the cargo workspace"
 	@echo "make fmt            format all Rust code; make fmt-check only checks"
 	@echo "make bench          benchmarks in QEMU clusters (prints measured ratios)"
+	@echo "make soak           over 1000 migrations of self-checking processes (SOAK_HOPS=N)"
 	@echo "make fuzz           fuzz every decoder of tools/omcore (FUZZ_SECONDS each)"
 	@echo "make clippy         clippy on the workspace and the module"
 	@echo "scripts/cluster run|up ...   boot clusters by hand (see README)"
@@ -71,6 +72,9 @@ demo:
 
 bench:
 	scripts/bench
+
+soak:
+	scripts/soak
 
 fuzz:
 	scripts/fuzz
