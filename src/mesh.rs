@@ -46,6 +46,7 @@ use crate::omcore::addr::Addr;
 use crate::omcore::frame::{MessageKind, HEADER_LEN};
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::{self, LoadEntry, STD_SPEED};
+use crate::userlog::peer_warn;
 use config::{MAX_PEERS, RX_POLL_MS, TCP_PORT, TICK_MS, UDP_PORT};
 use conn::Conn;
 use core::sync::atomic::Ordering::Relaxed;
@@ -536,7 +537,7 @@ impl Mesh {
                 .fetch_add((HEADER_LEN + payload.len() + TAG_LEN) as u64, Relaxed);
             if let Err(f) = self.handle(conn, h.kind, payload, inbound) {
                 self.counters.frames_rejected.fetch_add(1, Relaxed);
-                pr_warn!(
+                peer_warn!(
                     "node {}: {:?} frame refused ({}): connection closed\n",
                     conn.peer,
                     h.kind,

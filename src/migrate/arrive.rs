@@ -11,7 +11,9 @@
 //! Lock order (as in `migrate.rs`): `Migrations::guests`, then a `Guest::inner`, then the
 //! mesh's locks; the restore and the stub's waits hold no list lock.
 
-use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, STUB_PATH};
+use super::config::{
+    ANSWER_MS, GUEST_QUEUE_BYTES, MAX_ARRIVING, MAX_ARRIVING_PER_PEER, MAX_GUESTS, STUB_PATH,
+};
 use super::guest::{Guest, GuestInner, GuestState};
 use super::restore::{check_head, load_regs, restore_body};
 use super::stream::{image_part, read_head, wait_for_room, wait_record, Inflow};
@@ -25,6 +27,7 @@ use crate::omcore::frame::MessageKind;
 use crate::omcore::image::{Kind, RecordHeader, MM_VDSO};
 use crate::omcore::mig::{MigResult, Pair};
 use crate::omcore::syscalls::sig::SIGKILL;
+use crate::userlog::peer_warn;
 use core::fmt::Write;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
@@ -89,7 +92,10 @@ impl Migrations {
         let mut img = Inflow::new();
         img.push(payload, at)?;
         let g = Arc::pin_init(Guest::new(home, peer, mig_id, img), GFP_KERNEL)?;
-        self.guests.lock().push(g.clone(), GFP_KERNEL)?;
+        if let Err(why) = self.admit(&g) {
+            peer_warn!("guest from node {} refused: {}\n", peer, why);
+            return refuse(EAGAIN);
+        }
         let mut arg = [0u8; 24];
         let arg = cstr_fmt(&mut arg, format_args!("{}:{}", home, mig_id));
         let gs = g.clone();
@@ -110,6 +116,30 @@ impl Migrations {
             return refuse(e);
         }
         Ok(())
+    }
+
+    /// Adds `g`, arriving, to the guests, unless as many guests as allowed are arriving (in all,
+    /// or from its peer: each has a stub running as root until its restore) or are here: then
+    /// says why. Counted and added under one lock, so that two peers cannot both pass.
+    fn admit(&self, g: &Arc<Guest>) -> core::result::Result<(), &'static str> {
+        let mut list = self.guests.lock();
+        if list.len() >= MAX_GUESTS {
+            return Err("this node hosts as many guests as it may");
+        }
+        let (mut arriving, mut from_peer) = (0, 0);
+        for other in list.iter() {
+            if other.inner.lock().state == GuestState::Arriving {
+                arriving += 1;
+                if other.src == g.src {
+                    from_peer += 1;
+                }
+            }
+        }
+        if arriving >= MAX_ARRIVING || from_peer >= MAX_ARRIVING_PER_PEER {
+            return Err("too many guests arriving at once");
+        }
+        list.push(g.clone(), GFP_KERNEL)
+            .map_err(|_| "out of memory")
     }
 
     /// The guest slot whose stub is the calling task.

@@ -15,3 +15,10 @@ pub(crate) const POLL_MS: u32 = 100;
 /// How long a guest waits for its home to take it back before a call that needs home fails
 /// with `EAGAIN` (and how long such calls keep failing after), in ms.
 pub(crate) const HOME_RETRY_MS: u64 = 5000;
+/// Most guests arriving at once (each has a stub running as root until its restore), from all
+/// peers together.
+pub(crate) const MAX_ARRIVING: usize = 8;
+/// Most guests arriving at once from one peer.
+pub(crate) const MAX_ARRIVING_PER_PEER: usize = 4;
+/// Most guests a node hosts.
+pub(crate) const MAX_GUESTS: usize = 256;

@@ -21,6 +21,7 @@ use crate::omcore::image::{
     Begin, ImageReader, Kind, Record, RecordHeader, VmaKind, NREGS, RECORD_HEADER_LEN,
 };
 use crate::omcore::mig::{self, Records, MAX_CHUNK};
+use crate::userlog::peer_warn;
 use kernel::prelude::*;
 use kernel::sync::{CondVar, Mutex};
 use kernel::time::msecs_to_jiffies;
@@ -191,7 +192,7 @@ pub(crate) fn wait_record<T: Unpin>(
             let rec = match img.reader.feed(h, &body) {
                 Ok(r) => copy_record(r),
                 Err(e) => {
-                    pr_warn!("image from node {}: {}\n", from, Disp(&e));
+                    peer_warn!("image from node {}: {}\n", from, Disp(&e));
                     return Err(Fault::from(e).errno());
                 }
             };
