@@ -22,6 +22,7 @@ pub mod mig;
 pub mod msg;
 pub mod pids;
 pub mod regs;
+pub mod restore;
 pub mod seccomp;
 pub mod syscalls;
 pub mod version;
