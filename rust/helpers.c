@@ -465,6 +465,39 @@ void *omx_fpu_user_state(u32 *size, u64 *xfeatures)
 	return &fps->regs.xsave;
 }
 
+void omx_fpu_limits(u64 *user_xfeatures, u32 *mxcsr_mask)
+{
+	struct fxregs_state fx = {};
+
+	*user_xfeatures = x86_task_fpu(current)->fpstate->user_xfeatures;
+	kernel_fpu_begin();
+	asm volatile("fxsaveq %[fx]" : [fx] "=m" (fx));
+	kernel_fpu_end();
+	*mxcsr_mask = fx.mxcsr_mask ? fx.mxcsr_mask : 0x0000ffbf;
+}
+
+unsigned long omx_mmap_min_addr(void)
+{
+	unsigned long fallback = max(CONFIG_DEFAULT_MMAP_MIN_ADDR, 65536);
+	unsigned long v;
+	struct file *f;
+	char buf[24] = {};
+	loff_t pos = 0;
+	ssize_t n;
+
+	f = filp_open("/proc/sys/vm/mmap_min_addr", O_RDONLY, 0);
+	if (IS_ERR(f))
+		return fallback;
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	if (n <= 0)
+		return fallback;
+	buf[n] = 0;
+	if (kstrtoul(strim(buf), 10, &v))
+		return fallback;
+	return v;
+}
+
 void omx_get_fsgs(u64 *fs, u64 *gs)
 {
 	preempt_disable();

@@ -160,6 +160,18 @@ void omx_mm_set_layout(const u64 *in11);
  * returns the kernel-format XSAVE buffer, its size and its feature set.
  */
 void *omx_fpu_user_state(u32 *size, u64 *xfeatures);
+/*
+ * What the restore checks an image's FPU state against: the components a user process of
+ * this node may have in use (current's fpstate->user_xfeatures, no supervisor component) and
+ * the MXCSR bits this CPU implements (MXCSR_MASK of an FXSAVE, 0xffbf when it reports none).
+ */
+void omx_fpu_limits(u64 *user_xfeatures, u32 *mxcsr_mask);
+/*
+ * The lowest address this node lets an unprivileged process map: vm.mmap_min_addr, read from
+ * /proc/sys/vm/mmap_min_addr (the variable is not exported to modules); where that file cannot
+ * be read (no /proc in the caller's mount namespace), the boot default, at least 64 KiB.
+ */
+unsigned long omx_mmap_min_addr(void);
 /* current's user FS and GS base. */
 void omx_get_fsgs(u64 *fs, u64 *gs);
 /* Sets current's user FS and GS base (as arch_prctl(ARCH_SET_FS/GS) does). */

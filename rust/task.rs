@@ -393,6 +393,22 @@ pub(crate) mod cur {
         f(buf, xfeatures)
     }
 
+    /// The format of the calling task's FPU state and what of it a user process may have in
+    /// use on this node: what an image's FPU state is checked against.
+    pub(crate) fn fpu_format() -> crate::omcore::restore::FpuFormat {
+        use crate::omcore::restore::{xcomp_bv, FpuFormat};
+        let (mut user_xfeatures, mut mxcsr_mask) = (0u64, 0u32);
+        // SAFETY: the pointers are writable locals.
+        unsafe { bindings::omx_fpu_limits(&mut user_xfeatures, &mut mxcsr_mask) };
+        with_fpu(|buf, xfeatures| FpuFormat {
+            size: buf.len(),
+            xfeatures,
+            user_xfeatures,
+            xcomp_bv: xcomp_bv(buf),
+            mxcsr_mask,
+        })
+    }
+
     /// Memory layout: start_code ... env_end, then the vDSO address.
     pub(crate) fn mm_layout() -> Result<[u64; 12]> {
         let mut v = [0u64; 12];
@@ -746,6 +762,12 @@ pub(crate) mod cur {
     pub(crate) fn set_comm(c: &[u8; 16]) {
         // SAFETY: `c` has 16 bytes; the shim terminates it.
         unsafe { bindings::omx_comm_set(c.as_ptr().cast()) };
+    }
+
+    /// The lowest address this node lets an unprivileged process map (`vm.mmap_min_addr`).
+    pub(crate) fn mmap_min_addr() -> u64 {
+        // SAFETY: no precondition; process context (it may read a file).
+        unsafe { bindings::omx_mmap_min_addr() as u64 }
     }
 
     /// Becomes an unprivileged user with no capabilities.

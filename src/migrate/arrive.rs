@@ -13,7 +13,7 @@
 
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, STUB_PATH};
 use super::guest::{Guest, GuestInner, GuestState};
-use super::restore::{check_head, load_regs, restore_body};
+use super::restore::{check_head, load_regs, restore_body, Restoring};
 use super::stream::{image_part, read_head, wait_for_room, wait_record, Inflow};
 use super::Migrations;
 use crate::error;
@@ -303,7 +303,7 @@ fn restore_guest(g: &Guest) -> Result {
     }
     check_head(&head, g.src)?;
     let mut next = || wait_record(&g.inner, &g.cv, g.src, GuestInner::inflow);
-    let r = restore_body(&mut next, &head);
+    let r = restore_body(&mut next, &head, Restoring::Guest, g.src);
     // What `show` and the system-call hooks read.
     g.inner.lock().home_pid = head.begin.home_pid;
     r?;
