@@ -196,8 +196,13 @@ void omx_misc_set(u32 umask, u32 personality);
 /* current's comm (16 bytes, NUL-padded) and its replacement (set_task_comm() is a macro). */
 void omx_comm_get(char *out16);
 void omx_comm_set(const char *in16);
-/* Makes current an unprivileged user (uid, gid) with no capabilities and no groups. */
-int omx_drop_privileges(u32 uid, u32 gid);
+/*
+ * Whether current runs as the unprivileged user (uid, gid) in every id (real, effective, saved,
+ * file system), with no supplementary group, no capability in any set (bounding set included),
+ * in the initial user namespace, and charged to that user's accounting (its user_struct and
+ * ucounts are uid's, as setresuid() makes them).
+ */
+bool omx_current_runs_as(u32 uid, u32 gid);
 /*
  * Starts `path` with `argv` as a user-mode helper and returns once it has been executed;
  * `init(data)` runs first in the new task (a non-zero return aborts it).

@@ -764,20 +764,18 @@ pub(crate) mod cur {
         unsafe { bindings::omx_comm_set(c.as_ptr().cast()) };
     }
 
+    /// Whether the calling task runs as the unprivileged user `uid` (group `gid`) in every id,
+    /// with no supplementary group and no capability in any set, and is charged to that user's
+    /// accounting (as `setresuid` leaves a task, not a bare credential change).
+    pub(crate) fn runs_as(uid: u32, gid: u32) -> bool {
+        // SAFETY: no precondition; it reads the calling task's own credentials.
+        unsafe { bindings::omx_current_runs_as(uid, gid) }
+    }
+
     /// The lowest address this node lets an unprivileged process map (`vm.mmap_min_addr`).
     pub(crate) fn mmap_min_addr() -> u64 {
         // SAFETY: no precondition; process context (it may read a file).
         unsafe { bindings::omx_mmap_min_addr() as u64 }
-    }
-
-    /// Becomes an unprivileged user with no capabilities.
-    pub(crate) fn drop_privileges(uid: u32, gid: u32) -> Result {
-        // SAFETY: no precondition.
-        let r = unsafe { bindings::omx_drop_privileges(uid, gid) };
-        if r != 0 {
-            return Err(Error::from_errno(r));
-        }
-        Ok(())
     }
 
     /// Closes every file descriptor of the calling process.
