@@ -251,14 +251,30 @@ fn place_vdso() -> Result<(), (String, u8)> {
     Ok(())
 }
 
+/// The kernel log, opened on first use; [`main`] uses it first while the stub is still root
+/// (`/dev/kmsg` is root's), so that failures after the stub dropped root are reported too.
+fn kmsg() -> Option<&'static std::fs::File> {
+    static KMSG: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    KMSG.get_or_init(|| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/kmsg")
+            .ok()
+    })
+    .as_ref()
+}
+
 /// Reports a failure in the kernel log (a user-mode helper has no terminal).
 fn log(msg: &str) {
     eprintln!("omx-guest: {msg}");
-    let _ = std::fs::write("/dev/kmsg", format!("<4>omx-guest: {msg}\n"));
+    if let Some(mut f) = kmsg() {
+        let _ = std::io::Write::write_all(&mut f, format!("<4>omx-guest: {msg}\n").as_bytes());
+    }
 }
 
 /// Entry point when called as `omx-guest`.
 pub(crate) fn main() -> ExitCode {
+    let _ = kmsg();
     if let Err((e, code)) = place_vdso() {
         log(&e);
         return ExitCode::from(code);
