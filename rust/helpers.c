@@ -21,6 +21,7 @@
 #include <linux/task_work.h>
 #include <linux/tracepoint.h>
 #include <linux/umh.h>
+#include <linux/user_namespace.h>
 #include <asm/fpu/api.h>
 #include <asm/fsgsbase.h>
 #include <asm/msr.h>
@@ -465,6 +466,39 @@ void *omx_fpu_user_state(u32 *size, u64 *xfeatures)
 	return &fps->regs.xsave;
 }
 
+void omx_fpu_limits(u64 *user_xfeatures, u32 *mxcsr_mask)
+{
+	struct fxregs_state fx = {};
+
+	*user_xfeatures = x86_task_fpu(current)->fpstate->user_xfeatures;
+	kernel_fpu_begin();
+	asm volatile("fxsaveq %[fx]" : [fx] "=m" (fx));
+	kernel_fpu_end();
+	*mxcsr_mask = fx.mxcsr_mask ? fx.mxcsr_mask : 0x0000ffbf;
+}
+
+unsigned long omx_mmap_min_addr(void)
+{
+	unsigned long fallback = max(CONFIG_DEFAULT_MMAP_MIN_ADDR, 65536);
+	unsigned long v;
+	struct file *f;
+	char buf[24] = {};
+	loff_t pos = 0;
+	ssize_t n;
+
+	f = filp_open("/proc/sys/vm/mmap_min_addr", O_RDONLY, 0);
+	if (IS_ERR(f))
+		return fallback;
+	n = kernel_read(f, buf, sizeof(buf) - 1, &pos);
+	filp_close(f, NULL);
+	if (n <= 0)
+		return fallback;
+	buf[n] = 0;
+	if (kstrtoul(strim(buf), 10, &v))
+		return fallback;
+	return v;
+}
+
 void omx_get_fsgs(u64 *fs, u64 *gs)
 {
 	preempt_disable();
@@ -616,28 +650,21 @@ void omx_comm_set(const char *in16)
 	task_unlock(current);
 }
 
-int omx_drop_privileges(u32 uid, u32 gid)
+bool omx_current_runs_as(u32 uid, u32 gid)
 {
-	struct group_info *gi = groups_alloc(0);
-	struct cred *new;
+	const struct cred *c = current_cred();
+	kuid_t u = make_kuid(&init_user_ns, uid);
+	kgid_t g = make_kgid(&init_user_ns, gid);
 
-	if (!gi)
-		return -ENOMEM;
-	new = prepare_creds();
-	if (!new) {
-		put_group_info(gi);
-		return -ENOMEM;
-	}
-	new->uid = new->euid = new->suid = new->fsuid = make_kuid(&init_user_ns, uid);
-	new->gid = new->egid = new->sgid = new->fsgid = make_kgid(&init_user_ns, gid);
-	new->cap_inheritable = CAP_EMPTY_SET;
-	new->cap_permitted = CAP_EMPTY_SET;
-	new->cap_effective = CAP_EMPTY_SET;
-	new->cap_bset = CAP_EMPTY_SET;
-	new->cap_ambient = CAP_EMPTY_SET;
-	set_groups(new, gi);
-	put_group_info(gi);
-	return commit_creds(new);
+	return c->user_ns == &init_user_ns &&
+	       uid_eq(c->uid, u) && uid_eq(c->euid, u) && uid_eq(c->suid, u) && uid_eq(c->fsuid, u) &&
+	       gid_eq(c->gid, g) && gid_eq(c->egid, g) && gid_eq(c->sgid, g) && gid_eq(c->fsgid, g) &&
+	       c->group_info->ngroups == 0 &&
+	       cap_isclear(c->cap_inheritable) && cap_isclear(c->cap_permitted) &&
+	       cap_isclear(c->cap_effective) && cap_isclear(c->cap_bset) &&
+	       cap_isclear(c->cap_ambient) &&
+	       uid_eq(c->user->uid, u) && c->ucounts && uid_eq(c->ucounts->uid, u) &&
+	       c->ucounts->ns == &init_user_ns;
 }
 
 struct omx_spawn_ctx {

@@ -160,6 +160,18 @@ void omx_mm_set_layout(const u64 *in11);
  * returns the kernel-format XSAVE buffer, its size and its feature set.
  */
 void *omx_fpu_user_state(u32 *size, u64 *xfeatures);
+/*
+ * What the restore checks an image's FPU state against: the components a user process of
+ * this node may have in use (current's fpstate->user_xfeatures, no supervisor component) and
+ * the MXCSR bits this CPU implements (MXCSR_MASK of an FXSAVE, 0xffbf when it reports none).
+ */
+void omx_fpu_limits(u64 *user_xfeatures, u32 *mxcsr_mask);
+/*
+ * The lowest address this node lets an unprivileged process map: vm.mmap_min_addr, read from
+ * /proc/sys/vm/mmap_min_addr (the variable is not exported to modules); where that file cannot
+ * be read (no /proc in the caller's mount namespace), the boot default, at least 64 KiB.
+ */
+unsigned long omx_mmap_min_addr(void);
 /* current's user FS and GS base. */
 void omx_get_fsgs(u64 *fs, u64 *gs);
 /* Sets current's user FS and GS base (as arch_prctl(ARCH_SET_FS/GS) does). */
@@ -184,8 +196,13 @@ void omx_misc_set(u32 umask, u32 personality);
 /* current's comm (16 bytes, NUL-padded) and its replacement (set_task_comm() is a macro). */
 void omx_comm_get(char *out16);
 void omx_comm_set(const char *in16);
-/* Makes current an unprivileged user (uid, gid) with no capabilities and no groups. */
-int omx_drop_privileges(u32 uid, u32 gid);
+/*
+ * Whether current runs as the unprivileged user (uid, gid) in every id (real, effective, saved,
+ * file system), with no supplementary group, no capability in any set (bounding set included),
+ * in the initial user namespace, and charged to that user's accounting (its user_struct and
+ * ucounts are uid's, as setresuid() makes them).
+ */
+bool omx_current_runs_as(u32 uid, u32 gid);
 /*
  * Starts `path` with `argv` as a user-mode helper and returns once it has been executed;
  * `init(data)` runs first in the new task (a non-zero return aborts it).

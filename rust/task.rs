@@ -393,6 +393,22 @@ pub(crate) mod cur {
         f(buf, xfeatures)
     }
 
+    /// The format of the calling task's FPU state and what of it a user process may have in
+    /// use on this node: what an image's FPU state is checked against.
+    pub(crate) fn fpu_format() -> crate::omcore::restore::FpuFormat {
+        use crate::omcore::restore::{xcomp_bv, FpuFormat};
+        let (mut user_xfeatures, mut mxcsr_mask) = (0u64, 0u32);
+        // SAFETY: the pointers are writable locals.
+        unsafe { bindings::omx_fpu_limits(&mut user_xfeatures, &mut mxcsr_mask) };
+        with_fpu(|buf, xfeatures| FpuFormat {
+            size: buf.len(),
+            xfeatures,
+            user_xfeatures,
+            xcomp_bv: xcomp_bv(buf),
+            mxcsr_mask,
+        })
+    }
+
     /// Memory layout: start_code ... env_end, then the vDSO address.
     pub(crate) fn mm_layout() -> Result<[u64; 12]> {
         let mut v = [0u64; 12];
@@ -748,14 +764,18 @@ pub(crate) mod cur {
         unsafe { bindings::omx_comm_set(c.as_ptr().cast()) };
     }
 
-    /// Becomes an unprivileged user with no capabilities.
-    pub(crate) fn drop_privileges(uid: u32, gid: u32) -> Result {
-        // SAFETY: no precondition.
-        let r = unsafe { bindings::omx_drop_privileges(uid, gid) };
-        if r != 0 {
-            return Err(Error::from_errno(r));
-        }
-        Ok(())
+    /// Whether the calling task runs as the unprivileged user `uid` (group `gid`) in every id,
+    /// with no supplementary group and no capability in any set, and is charged to that user's
+    /// accounting (as `setresuid` leaves a task, not a bare credential change).
+    pub(crate) fn runs_as(uid: u32, gid: u32) -> bool {
+        // SAFETY: no precondition; it reads the calling task's own credentials.
+        unsafe { bindings::omx_current_runs_as(uid, gid) }
+    }
+
+    /// The lowest address this node lets an unprivileged process map (`vm.mmap_min_addr`).
+    pub(crate) fn mmap_min_addr() -> u64 {
+        // SAFETY: no precondition; process context (it may read a file).
+        unsafe { bindings::omx_mmap_min_addr() as u64 }
     }
 
     /// Closes every file descriptor of the calling process.

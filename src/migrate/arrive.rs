@@ -2,10 +2,12 @@
 
 //! A guest arriving on this host: the first frame of its image makes its slot and starts the
 //! guest stub (`/lib/openmosix/omx-guest`, the `omctl` binary) as a user-mode helper. The stub
-//! puts its vDSO where the image had it (it reads `/proc/openmosix/guest`), then writes
-//! `restore` there: in that write, in the stub's own context, the image replaces the stub's
-//! memory and state, the stub drops every privilege (guests run as `nobody`), and the
-//! registers are loaded on its return to user mode. The `omx-mig` thread reports ended guests
+//! puts its vDSO where the image had it (it reads `/proc/openmosix/guest`), drops every
+//! privilege itself (guests run as `nobody`: `setresuid` and friends, so the kernel charges it
+//! to that user), confines itself, then writes `restore` there: in that write, in the stub's
+//! own context, the module checks that the writer is its stub and unprivileged, the image
+//! replaces the stub's memory and state, and the registers are loaded on its return to user
+//! mode. The `omx-mig` thread reports ended guests
 //! to their home and kills guests whose home went down ([`Migrations::watch_guests`]).
 //!
 //! Lock order (as in `migrate.rs`): `Migrations::guests`, then a `Guest::inner`, then the
@@ -15,7 +17,7 @@ use super::config::{
     ANSWER_MS, GUEST_QUEUE_BYTES, MAX_ARRIVING, MAX_ARRIVING_PER_PEER, MAX_GUESTS, STUB_PATH,
 };
 use super::guest::{Guest, GuestInner, GuestState};
-use super::restore::{check_head, load_regs, restore_body};
+use super::restore::{check_head, load_regs, restore_body, Restoring};
 use super::stream::{image_part, read_head, wait_for_room, wait_record, Inflow};
 use super::Migrations;
 use crate::error;
@@ -33,7 +35,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// User and group guests run as on their host.
+/// User and group guests run as on their host; the stub drops to them before the restore.
 const NOBODY: u32 = 65534;
 
 impl Migrations {
@@ -313,6 +315,16 @@ impl Migrations {
 /// The restore, in the stub's context: see the module documentation.
 #[inline(never)]
 fn restore_guest(g: &Guest) -> Result {
+    if !cur::runs_as(NOBODY, NOBODY) {
+        // The stub drops every privilege with the ordinary system calls before it asks for the
+        // restore: the image is restored by an unprivileged task (the kernel's own checks
+        // apply to what it maps), and the guest is charged to the user it runs as.
+        pr_warn!(
+            "guest from node {}: the stub still has privileges; restore refused\n",
+            g.src
+        );
+        return Err(EPERM);
+    }
     if !cur::seccomp_filtered() {
         // The stub installs the guest's seccomp filter before it asks for the restore: a
         // guest never runs without it.
@@ -333,11 +345,10 @@ fn restore_guest(g: &Guest) -> Result {
     }
     check_head(&head, g.src)?;
     let mut next = || wait_record(&g.inner, &g.cv, g.src, GuestInner::inflow);
-    let r = restore_body(&mut next, &head);
+    let r = restore_body(&mut next, &head, Restoring::Guest, g.src);
     // What `show` and the system-call hooks read.
     g.inner.lock().home_pid = head.begin.home_pid;
     r?;
-    cur::drop_privileges(NOBODY, NOBODY)?;
     // Nothing of the stub's stays open: a guest's files are at home.
     cur::close_all_files();
 

@@ -1,15 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Restore: an image replaces the calling process's memory, signal state, limits, names and,
-//! last, registers. It runs in the guest stub on a host, and in a deputy taking its process
-//! back at home; the same checks apply to both: every record has passed the image's reader
-//! (`omcore::image`), and [`check_head`] compares the head with this node before anything is
-//! replaced.
+//! last, registers. It runs in the guest stub on a host (which has dropped every privilege
+//! before it asks), and in a deputy taking its process back at home; the same checks apply to
+//! both: every record has passed the image's reader (`omcore::image`), [`check_head`] checks
+//! the head against this node (`omcore::restore`: the FPU state before it can reach `XRSTOR`)
+//! before anything is replaced, and every area is checked against this node's lowest mappable
+//! address before it is mapped. A process coming home keeps no limit above what it has at home.
 
 use super::stream::{Head, Owned};
 use crate::ksys::task::cur;
-use crate::omcore::image::{self, VmaKind, MM_VDSO, NREGS};
+use crate::ksys::Disp;
+use crate::omcore::image::{self, VmaKind, MM_VDSO, NLIMITS, NREGS};
+use crate::omcore::restore::{check_area, check_xstate, limits_coming_home};
 use kernel::prelude::*;
+
+/// Where an image is restored: which rules apply to its limits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restoring {
+    /// A guest on a host: the limits the process had at home.
+    Guest,
+    /// The process itself at home: no limit above what it has at home (`omcore::restore`).
+    Home,
+}
 
 /// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
 /// none of its memory, a guest stub makes room for the image.
@@ -25,20 +38,12 @@ pub(crate) fn unmap_ordinary_areas() -> Result {
 }
 
 /// Checks what the head says against this node and the calling process before anything is
-/// replaced: the FPU state must be in this node's format, the vDSO where the image has it.
+/// replaced: the FPU state must be in this node's format with only user components and valid
+/// reserved bits (`omcore::restore::check_xstate`), the vDSO where the image has it.
 pub(crate) fn check_head(head: &Head, from: u32) -> Result {
-    let xstate_ok = cur::with_fpu(|buf, xf| {
-        if xf != head.begin.xfeatures || buf.len() != head.xstate.len() {
-            return false;
-        }
-        let at = image::XSAVE_HEADER + 8;
-        buf.get(at..at + 8) == head.xstate.get(at..at + 8)
-    });
-    if !xstate_ok {
-        pr_warn!(
-            "image from node {}: FPU state format differs from this node's\n",
-            from
-        );
+    let node = cur::fpu_format();
+    if let Err(e) = check_xstate(&node, head.begin.xfeatures, &head.xstate) {
+        pr_warn!("image from node {}: {}\n", from, Disp(&e));
         return Err(EINVAL);
     }
     let here = cur::mm_layout()?;
@@ -69,12 +74,18 @@ fn restore_signals(body: &[u8]) -> Result {
 }
 
 /// Replaces the calling process's memory, signal state, limits and names with the rest of the
-/// image (after its head), record by record from `next`.
+/// image (after its head), record by record from `next`, `into` a guest or the process at
+/// home; `from` is the sending node (for the log).
 #[inline(never)]
 pub(crate) fn restore_body(
     next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>,
     head: &Head,
+    into: Restoring,
+    from: u32,
 ) -> Result {
+    // Read before anything is replaced: what the process has at home.
+    let home_limits = cur::rlimits();
+    let min_addr = cur::mmap_min_addr();
     // Everything but the special mappings goes.
     unmap_ordinary_areas()?;
     let mut sig = None;
@@ -84,6 +95,10 @@ pub(crate) fn restore_body(
         let (body, rec) = next()?;
         match rec {
             Owned::Vma(start, end, prot, kind) => {
+                if let Err(e) = check_area(start, end, min_addr) {
+                    pr_warn!("image from node {}: {}\n", from, Disp(&e));
+                    return Err(EPERM);
+                }
                 cur::map_anon(start, end - start, prot, kind == VmaKind::Stack)?
             }
             Owned::Pages(addr) => cur::write_user(addr, body.get(8..).ok_or(EINVAL)?)?,
@@ -100,7 +115,16 @@ pub(crate) fn restore_body(
         restore_signals(&body)?;
     }
     if let Some(l) = limits {
-        let mut v = [0u64; 32];
+        let l = match into {
+            Restoring::Guest => l,
+            Restoring::Home => {
+                let home = image::Limits {
+                    l: core::array::from_fn(|i| (home_limits[2 * i], home_limits[2 * i + 1])),
+                };
+                limits_coming_home(&l, &home)
+            }
+        };
+        let mut v = [0u64; 2 * NLIMITS];
         for (i, (c, m)) in l.l.iter().enumerate() {
             v[2 * i] = *c;
             v[2 * i + 1] = *m;

@@ -11,7 +11,7 @@
 use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
 use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec};
-use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas};
+use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
 use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
 use super::Migrations;
 use crate::error::{self, syscall_result};
@@ -314,7 +314,7 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
         return Err(EINVAL);
     }
     check_head(&head, host)?;
-    if let Err(e) = restore_body(&mut next, &head) {
+    if let Err(e) = restore_body(&mut next, &head, Restoring::Home, host) {
         // Its memory is gone: serve on with new scratch memory.
         let _ = unmap_ordinary_areas();
         let base = map_scratch();

@@ -712,8 +712,22 @@ impl Misc {
             itimers: core::array::from_fn(|_| (r.u64(), r.u64())),
         };
         check(m.umask <= 0o777, "umask")?;
+        check(personality_known(m.personality), "personality")?;
         Ok(m)
     }
+}
+
+/// Execution domains a process may have (`PER_LINUX`, `PER_LINUX32`): the low byte of its
+/// personality.
+pub const PER_DOMAINS: [u32; 2] = [0x0000, 0x0008];
+/// Every flag of `include/uapi/linux/personality.h`, `UNAME26` (0x20000) to `ADDR_LIMIT_3GB`
+/// (0x8000000).
+pub const PER_FLAGS: u32 = 0x0ffe_0000;
+
+/// Whether `p` is a personality of a Linux x86-64 process: a known execution domain and known
+/// flags only.
+pub fn personality_known(p: u32) -> bool {
+    PER_DOMAINS.contains(&(p & 0xff)) && p & !0xff & !PER_FLAGS == 0
 }
 
 /// A validated record, borrowing variable-size data from the body it was read from.
@@ -1182,6 +1196,28 @@ mod tests {
         // Limits and umask.
         assert_eq!(with(5, &|b| b[7] = 9), Some(ImageError::Field("rlimit")));
         assert_eq!(with(6, &|b| b[1] = 1), Some(ImageError::Field("umask")));
+        // Personality: unknown bits and domains are refused, known flags pass.
+        for bad in [
+            0x0000_0100u32,
+            0x0001_0000,
+            0x1000_0000,
+            0x8000_0000,
+            0x0000_0001,
+            0xffff_ffff,
+        ] {
+            assert_eq!(
+                with(6, &|b| b[4..8].copy_from_slice(&bad.to_be_bytes())),
+                Some(ImageError::Field("personality")),
+                "{bad:#x}"
+            );
+        }
+        for good in [0u32, 0x0008, 0x0040000, 0x0400000, PER_FLAGS, PER_FLAGS | 8] {
+            assert_eq!(
+                with(6, &|b| b[4..8].copy_from_slice(&good.to_be_bytes())),
+                None,
+                "{good:#x}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod mig;
 pub mod msg;
 pub mod pids;
 pub mod regs;
+pub mod restore;
 pub mod seccomp;
 #[cfg(not(MODULE))]
 pub mod sha256;

@@ -8,15 +8,25 @@
 //! module replaces this program's memory, registers and signal state with the process's, and the
 //! write "returns" into the migrated process. Nothing after the write runs unless it failed.
 //!
-//! Right before that write it confines itself, and so the guest it becomes, with the seccomp
-//! filter of `omcore::seccomp` (no new privileges, then the filter): the 32-bit and x32 ABIs and
-//! every call the module's hooks do not route fail with `ENOSYS` in the kernel, whatever the
-//! hooks do. The module refuses the restore of a stub without a filter.
+//! Before that write it gives up root, with the ordinary system calls, so that the kernel does
+//! the accounting: it empties its capability bounding and ambient sets, drops its supplementary
+//! groups, becomes `nobody` (uid and gid 65534, real, effective and saved: `setresuid` moves it
+//! to that user's process count and `ucounts`, and empties its permitted and effective
+//! capabilities) and empties its inheritable set. The image is so restored by an unprivileged
+//! task: the kernel refuses it what it refuses any user's process (page 0 and everything below
+//! `vm.mmap_min_addr`, among others). Then it confines itself, and so the guest it becomes, with
+//! the seccomp filter of `omcore::seccomp` (no new privileges, then the filter): the 32-bit and
+//! x32 ABIs and every call the module's hooks do not route fail with `ENOSYS` in the kernel,
+//! whatever the hooks do. The module refuses the restore of a stub that kept a privilege or has
+//! no filter. `/proc/openmosix/guest` is opened for writing while the stub is still root (the
+//! file is root's, mode 0600).
 
 use std::process::ExitCode;
 
 const GUEST: &str = "/proc/openmosix/guest";
 const SPECIAL: [&str; 3] = ["[vdso]", "[vvar]", "[vvar_vclock]"];
+/// User and group a guest runs as: `nobody`.
+const NOBODY: u32 = 65534;
 /// Exit status when the vDSO cannot be placed (the area is in use by the stub itself).
 const EX_TEMPFAIL: u8 = 75;
 
@@ -25,20 +35,31 @@ mod sys {
     use omcore::seccomp;
 
     const SYS_MUNMAP: usize = 11;
+    const SYS_SETRESUID: usize = 117;
+    const SYS_SETGROUPS: usize = 116;
+    const SYS_SETRESGID: usize = 119;
+    const SYS_CAPSET: usize = 126;
     const SYS_PRCTL: usize = 157;
     const SYS_ARCH_PRCTL: usize = 158;
     const SYS_SECCOMP: usize = 317;
     const ARCH_MAP_VDSO_64: usize = 0x2003;
+    const PR_CAPBSET_DROP: usize = 24;
     const PR_SET_NO_NEW_PRIVS: usize = 38;
+    const PR_CAP_AMBIENT: usize = 47;
+    const PR_CAP_AMBIENT_CLEAR_ALL: usize = 4;
     const SECCOMP_SET_MODE_FILTER: usize = 1;
+    const EINVAL: isize = -22;
+    /// `_LINUX_CAPABILITY_VERSION_3`.
+    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
     fn syscall3(nr: usize, a: usize, b: usize, c: usize) -> isize {
         let ret: isize;
         // SAFETY: a plain `syscall` instruction with the x86-64 Linux convention: number in
         // rax, arguments in rdi, rsi and rdx (the fourth and fifth, r10 and r8, zero: prctl
-        // checks them), rcx and r11 clobbered by the instruction. The calls
-        // made here (munmap of the vDSO, mapping a new vDSO, prctl, seccomp) touch no memory this
-        // program uses but the filter program they are lent, which outlives the call.
+        // checks them), rcx and r11 clobbered by the instruction. The calls made here (munmap
+        // of the vDSO, mapping a new vDSO, prctl, setgroups with no groups, setresgid,
+        // setresuid, capset, seccomp) touch no memory this program uses but the filter program
+        // and the capability header and data they are lent, which outlive the call.
         unsafe {
             std::arch::asm!(
                 "syscall",
@@ -89,6 +110,72 @@ mod sys {
         );
         if r != 0 {
             return Err(format!("seccomp filter: {r}"));
+        }
+        Ok(())
+    }
+
+    /// `struct __user_cap_header_struct`.
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: i32,
+    }
+
+    /// `struct __user_cap_data_struct`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    /// Gives up root for good: no capability in any set, no supplementary group, and user and
+    /// group `id` as real, effective and saved ids (the file system ids follow). The error says
+    /// which step failed.
+    pub(super) fn become_unprivileged(id: u32) -> Result<(), String> {
+        // The bounding set, while CAP_SETPCAP is still there: every capability up to the first
+        // number this kernel does not know.
+        for cap in 0..64 {
+            match syscall3(SYS_PRCTL, PR_CAPBSET_DROP, cap, 0) {
+                0 => {}
+                EINVAL if cap > 0 => break,
+                r => {
+                    return Err(format!(
+                        "dropping capability {cap} from the bounding set: {r}"
+                    ))
+                }
+            }
+        }
+        let r = syscall3(SYS_PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
+        if r != 0 {
+            return Err(format!("clearing the ambient capabilities: {r}"));
+        }
+        let id = id as usize;
+        for (nr, a, name) in [
+            (SYS_SETGROUPS, [0, 0, 0], "setgroups"),
+            (SYS_SETRESGID, [id, id, id], "setresgid"),
+            (SYS_SETRESUID, [id, id, id], "setresuid"),
+        ] {
+            let r = syscall3(nr, a[0], a[1], a[2]);
+            if r != 0 {
+                return Err(format!("{name}: {r}"));
+            }
+        }
+        // setresuid emptied the permitted and effective sets; the inheritable one is left.
+        let mut header = CapHeader {
+            version: CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let data = [CapData::default(); 2];
+        let r = syscall3(
+            SYS_CAPSET,
+            std::ptr::from_mut(&mut header) as usize,
+            data.as_ptr() as usize,
+            0,
+        );
+        if r != 0 {
+            return Err(format!("capset: {r}"));
         }
         Ok(())
     }
@@ -164,19 +251,36 @@ fn place_vdso() -> Result<(), (String, u8)> {
     Ok(())
 }
 
+/// The kernel log, opened on first use; [`main`] uses it first while the stub is still root
+/// (`/dev/kmsg` is root's), so that failures after the stub dropped root are reported too.
+fn kmsg() -> Option<&'static std::fs::File> {
+    static KMSG: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    KMSG.get_or_init(|| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/kmsg")
+            .ok()
+    })
+    .as_ref()
+}
+
 /// Reports a failure in the kernel log (a user-mode helper has no terminal).
 fn log(msg: &str) {
     eprintln!("omx-guest: {msg}");
-    let _ = std::fs::write("/dev/kmsg", format!("<4>omx-guest: {msg}\n"));
+    if let Some(mut f) = kmsg() {
+        let _ = std::io::Write::write_all(&mut f, format!("<4>omx-guest: {msg}\n").as_bytes());
+    }
 }
 
 /// Entry point when called as `omx-guest`.
 pub(crate) fn main() -> ExitCode {
+    let _ = kmsg();
     if let Err((e, code)) = place_vdso() {
         log(&e);
         return ExitCode::from(code);
     }
-    // Opened before the filter: what follows makes only calls it allows.
+    // Opened while root (the file is root's, mode 0600), before the filter: what follows the
+    // filter makes only calls it allows.
     let mut guest = match std::fs::OpenOptions::new().write(true).open(GUEST) {
         Ok(f) => f,
         Err(e) => {
@@ -184,6 +288,10 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = sys::become_unprivileged(NOBODY) {
+        log(&format!("cannot drop privileges: {e}"));
+        return ExitCode::from(1);
+    }
     if let Err(e) = sys::confine() {
         log(&format!("cannot confine the guest: {e}"));
         return ExitCode::from(1);
