@@ -123,13 +123,13 @@ home() {
 # SECONDS (default 1) on each node, and checks each step.
 tour() {
 	check "migrate $1 to node 2" omctl migrate "$1" 2
-	check "it runs on node 2" wait_for 20 remote "$1" 2
+	check "it runs on node 2" wait_for 300 remote "$1" 2
 	sleep "${2:-1}"
 	check "move $1 on to node 3" omctl migrate "$1" 3
-	check "it runs on node 3" wait_for 20 remote "$1" 3
+	check "it runs on node 3" wait_for 300 remote "$1" 3
 	sleep "${2:-1}"
 	check "bring $1 home" omctl migrate "$1" home
-	check "it runs at home again" wait_for 20 home "$1"
+	check "it runs at home again" wait_for 300 home "$1"
 }
 
 # kib PID: KiB of ordinary memory process PID has (every area but vdso, vvar, vsyscall).

@@ -106,7 +106,7 @@ omctl migrate "$pid" 2
 check "node 2 refuses it" \
 	wait_for 120 sh -c "dmesg | grep -q 'migrate $pid to node 2: refused: error -1; it stays home'"
 check "node 2 says why" on 2 "dmesg | grep -Eq 'area at 0x0 starts below 0x[0-9a-f]+, the lowest address'"
-check "it goes on at home" wait_for 20 home "$pid"
+check "it goes on at home" wait_for 300 home "$pid"
 kill "$pid"
 wait "$pid"
 expect_eq "omx-hold with page 0 ends with SIGTERM" "$?" 143

@@ -30,7 +30,7 @@ start_remote() {
 	pid=$!
 	sleep 0.5
 	check "migrate $pid ($1) to node $_node" omctl migrate "$pid" "$_node"
-	check "it runs on node $_node" wait_for 10 remote "$pid" "$_node"
+	check "it runs on node $_node" wait_for 300 remote "$pid" "$_node"
 }
 
 # The reference: the same run, never moved.
@@ -44,7 +44,7 @@ omx-burn 64 150 >/tmp/burn.out &
 pid=$!
 sleep 1
 check "migrate $pid to node 2 is accepted" omctl migrate "$pid" 2
-check "node 1 lists $pid as remote on node 2" wait_for 10 remote "$pid" 2
+check "node 1 lists $pid as remote on node 2" wait_for 300 remote "$pid" 2
 guest=$(on 2 omctl ps | awk '/guest-of 1 home-pid '"$pid"'$/ {print $1}')
 check "node 2 lists a guest of node 1 for home pid $pid" test -n "$guest"
 expect_eq "mps is omctl ps" "$(mps)" "$(omctl ps)"
@@ -74,7 +74,7 @@ omx-tcp send 198.18.0.3 7400 96 >/tmp/send.out &
 pid=$!
 sleep 0.2
 check "migrate the TCP sender $pid to node 2" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 10 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 wait "$pid"
 expect_eq "the migrated sender succeeds" "$?" 0
 expect_match "it sent 96 MiB" "$(cat /tmp/send.out)" "^bytes 100663296 "
@@ -86,7 +86,7 @@ omx-tcp sink 7401 >/tmp/sink1.out &
 pid=$!
 sleep 0.5
 check "migrate the TCP sink $pid to node 2 while it waits in accept" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 10 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 check "node 3 sends 8 MiB to node 1's port" on 3 omx-tcp send 198.18.0.1 7401 8
 wait "$pid"
 expect_eq "the migrated sink succeeds" "$?" 0
@@ -115,7 +115,7 @@ sleep 15 | omx-io 2 >/dev/null &
 pid=$!
 sleep 0.5
 check "migrate omx-io $pid to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 10 remote "$pid" 3
+check "it runs on node 3" wait_for 300 remote "$pid" 3
 sleep 3
 kill -KILL "$pid"
 wait "$pid"
@@ -141,9 +141,9 @@ omx-as 65534 omx-burn 16 300 >/tmp/own.out &
 pid=$!
 sleep 0.5
 check "its owner may migrate a process ($pid, uid 65534)" omx-as 65534 omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 20 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 check "and bring it home" omx-as 65534 omctl migrate "$pid" home
-check "it runs at home" wait_for 20 home "$pid"
+check "it runs at home" wait_for 300 home "$pid"
 expect_match "as its owner again" "$(cat /proc/"$pid"/status)" "Uid:.65534"
 kill "$pid"
 wait "$pid" 2>/dev/null

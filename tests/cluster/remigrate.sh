@@ -30,23 +30,23 @@ pid=$!
 sleep 1
 home_kib=$(kib "$pid")
 check "migrate $pid to node 2" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 20 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 check "move it on to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 20 remote "$pid" 3
+check "it runs on node 3" wait_for 300 remote "$pid" 3
 check "node 2 hosts no guest after it left" wait_for 5 sh -c "[ \$(on 2 omctl ps | grep -c guest-of) = 0 ]"
 expect_eq "node 3 hosts it" "$(guests 3)" 1
 expect_match "node 1 logged the move on" "$(dmesg)" "process $pid moved on from node 2 to node 3"
 check "bring it home (migrate $pid home)" omctl migrate "$pid" home
-check "it runs at home" wait_for 20 home "$pid"
+check "it runs at home" wait_for 300 home "$pid"
 check "node 3 hosts no guest after it came home" wait_for 5 sh -c "[ \$(on 3 omctl ps | grep -c guest-of) = 0 ]"
 expect_match "node 1 logged its return" "$(dmesg)" "process $pid is back home from node 3"
 expect_match "at home it has its own credentials again" "$(cat /proc/"$pid"/status)" "Uid:.0"
 check "and its memory back (more than the 2052 KiB of a deputy's scratch; $(kib "$pid") KiB)" \
 	test "$(kib "$pid")" -gt 2052
 check "out again to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 20 remote "$pid" 3
+check "it runs on node 3" wait_for 300 remote "$pid" 3
 check "and home again" omctl migrate "$pid" home
-check "it runs at home" wait_for 20 home "$pid"
+check "it runs at home" wait_for 300 home "$pid"
 wait "$pid"
 expect_eq "after five moves it exits as the reference did" "$?" "$ref"
 expect_eq "with the same output, its home pid and parent" \
@@ -58,13 +58,13 @@ omx-burn 64 400 >/tmp/bring.out &
 pid=$!
 sleep 0.5
 check "migrate $pid to node 2" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 20 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 check "omctl bring on node 1" omctl bring
-check "brings it home" wait_for 20 home "$pid"
+check "brings it home" wait_for 300 home "$pid"
 check "migrate $pid to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 20 remote "$pid" 3
+check "it runs on node 3" wait_for 300 remote "$pid" 3
 check "omctl expel on node 3" on 3 omctl expel
-check "sends it home" wait_for 20 home "$pid"
+check "sends it home" wait_for 300 home "$pid"
 wait "$pid"
 expect_eq "brought and expelled, it exits as the reference did" "$?" "$ref"
 expect_eq "with the same output" "$(cat /tmp/bring.out)" "$(sed "s/ pid [0-9]* / pid $pid /" /tmp/burn.ref)"
@@ -74,7 +74,7 @@ omx-burn 64 400 >/tmp/stay.out &
 pid=$!
 sleep 0.5
 check "migrate $pid to node 2" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 20 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 on 3 omctl block
 sleep 1.5
 check_fails "moving it to node 3, which refuses guests, is refused" omctl migrate "$pid" 3
@@ -106,7 +106,7 @@ sh /tmp/forker.sh >/tmp/forker.out &
 pid=$!
 sleep 1
 check "migrate the shell $pid to node 2 while it counts" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 20 remote "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
 wait "$pid"
 expect_eq "after migrating, its forks and execs worked: same status" "$?" 0
 expect_eq "and the same output" "$(cat /tmp/forker.out)" "$(sed "s/^pid [0-9]*/pid $pid/" /tmp/forker.ref)"
