@@ -19,13 +19,14 @@ CARGO_TOOLS := cd tools && cargo
 # Rust outside the cargo workspace: the module and the fuzz targets.
 LOOSE_RS := src/*.rs src/*/*.rs rust/*.rs tools/fuzz/fuzz_targets/*.rs
 
-.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check demo bench soak fuzz clean
+.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check check-debug demo bench soak fuzz clean
 
 all: module tools
 
 help:
 	@echo "make demo           boot a 3-node cluster and show openmosix-rs at work"
 	@echo "make check          run every test (ends with 'N passed, N failed')"
+	@echo "make check-debug    the security, hostile-peer and soak scenarios on a debug kernel"
 	@echo "make setup          install packages, toolchain pieces and build the cached kernel"
 	@echo "make module         build openmosix.ko (KDIR=... for another kernel tree)"
 	@echo "make module-clippy  build openmosix.ko through clippy, warnings denied"
@@ -66,6 +67,11 @@ test:
 
 check:
 	scripts/check
+
+# The debug guest kernel (KASAN, SLUB debugging, kmemleak, lockdep; built and cached on first
+# use) and the scenarios that stress the module hardest; any report fails the step.
+check-debug:
+	OPENMOSIX_KERNEL=debug CHECK_ONLY='setup|module build|tools build|cluster: (security|handshake|identity|hostile|confine|requests|soak|migrate)$$' scripts/check
 
 demo:
 	scripts/demo
