@@ -58,8 +58,10 @@ pub(crate) struct Exec {
 /// The fields of a [`Deputy`] under its lock.
 pub(crate) struct DeputyInner {
     pub(crate) state: DeputyState,
-    /// Forwarded calls from the guest, checked, oldest first.
-    pub(crate) calls: KVec<Call>,
+    /// The forwarded call from the guest, checked, not taken by the deputy yet.
+    pub(crate) call: Option<Call>,
+    /// The guest's call outstanding, from its request until its reply goes: at most one.
+    pub(crate) slot: fwd::CallSlot,
     /// The call the deputy is making in user mode, if any.
     pub(crate) exec: Option<Exec>,
     /// The deputy task, once it serves.
@@ -127,7 +129,8 @@ impl Deputy {
             inner <- new_mutex!(
                 DeputyInner {
                     state: DeputyState::Sending,
-                    calls: KVec::new(),
+                    call: None,
+                    slot: fwd::CallSlot::new(),
                     exec: None,
                     task: None,
                     scratch: 0,

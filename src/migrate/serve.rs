@@ -228,10 +228,7 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
             return Some(deputy_end(mig, dep, SIGKILL));
         }
         let mut i = dep.inner.lock();
-        if !i.calls.is_empty() {
-            let Ok(call) = i.calls.remove(0) else {
-                continue;
-            };
+        if let Some(call) = i.call.take() {
             let scratch = i.scratch;
             drop(i);
             match start_call(&call, scratch) {
@@ -242,7 +239,11 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
                     cur::block_signals(true);
                     return None;
                 }
-                Err(e) => send_reply(mig, dep, call.req.seq, syscall_result(e)),
+                Err(e) => {
+                    // The reply goes now: the guest may send its next call.
+                    dep.inner.lock().slot.close();
+                    send_reply(mig, dep, call.req.seq, syscall_result(e));
+                }
             }
             continue;
         }
@@ -412,7 +413,13 @@ fn send_reply(mig: &Migrations, dep: &Deputy, seq: u32, result: i64) {
 /// Back from a forwarded call the deputy made (task work queued by the `sys_exit` hook): sends
 /// the result and the outputs to the guest, then serves on.
 pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
-    let exec = dep.inner.lock().exec.take()?;
+    let exec = {
+        let mut i = dep.inner.lock();
+        let exec = i.exec.take()?;
+        // Its reply goes below: the guest may send its next call from then on.
+        i.slot.close();
+        exec
+    };
     let result = cur::user_regs().result();
     let mut lens: fwd::Lens = [None; 6];
     if result >= 0 {
@@ -447,7 +454,9 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
 }
 
 impl Migrations {
-    /// `Syscall` from `peer`: a call for one of this node's deputies, checked once here.
+    /// `Syscall` from `peer`: a call for one of this node's deputies, checked once here. A
+    /// guest makes one call at a time: a request that comes while its previous one has not been
+    /// answered is refused (the connection closes), so a deputy holds at most one request.
     pub(crate) fn on_syscall(&self, peer: u32, payload: KVec<u8>) -> error::Result {
         let req = fwd::parse(&payload)?;
         let Some(dep) = self.deputy(peer, req.mig_id) else {
@@ -456,10 +465,10 @@ impl Migrations {
             self.send_signal(peer, req.mig_id, SIGKILL, false);
             return Ok(());
         };
-        dep.inner
-            .lock()
-            .calls
-            .push(Call { payload, req }, GFP_KERNEL)?;
+        let mut i = dep.inner.lock();
+        i.slot.open(req.seq)?;
+        i.call = Some(Call { payload, req });
+        drop(i);
         dep.cv.notify_all();
         Ok(())
     }
