@@ -76,6 +76,12 @@ pub(crate) struct DeputyInner {
     pub(crate) inflow: Option<Inflow>,
     /// The guest's host went down during a forwarded call: the deputy was sent SIGKILL.
     pub(crate) host_lost: bool,
+    /// The deputy is sending signals it took off itself to the guest (without this lock
+    /// held): a move of the guest does not start until they are sent.
+    pub(crate) signalling: bool,
+    /// A move its host asked for while the deputy was `signalling`: the deputy starts it
+    /// once its signals are sent (the host's `omx-rx` thread does not wait for them).
+    pub(crate) move_asked: Option<u32>,
 }
 
 impl DeputyInner {
@@ -138,6 +144,8 @@ impl Deputy {
                     hop: None,
                     inflow: None,
                     host_lost: false,
+                    signalling: false,
+                    move_asked: None,
                 },
                 "Deputy::inner"
             ),
