@@ -326,7 +326,7 @@ int omx_snapshot_procs(struct omx_proc *out, int max)
 		if (p->mm)
 			out[n].rss_pages = get_mm_rss(p->mm);
 		task_unlock(p);
-		out[n].pad = 0;
+		out[n].euid = from_kuid_munged(&init_user_ns, task_euid(p));
 		n++;
 	}
 	rcu_read_unlock();

@@ -133,7 +133,8 @@ struct omx_proc {
 	u64 rss_pages;
 	/* 1: runnable now (running or waiting for a CPU). */
 	u32 running;
-	u32 pad;
+	/* Effective user id (`uid` is the real one). */
+	u32 euid;
 };
 /* Fills `out` with up to `max` user processes (not kernel threads); returns how many. */
 int omx_snapshot_procs(struct omx_proc *out, int max);

@@ -133,7 +133,9 @@ impl Task {
 pub(crate) struct ProcSample {
     pub(crate) pid: i32,
     pub(crate) ppid: i32,
+    /// Real and effective user ids.
     pub(crate) uid: u32,
+    pub(crate) euid: u32,
     /// Stay-reason bits, as [`Task::stay_bits`] gives them.
     pub(crate) stay: u32,
     /// Start time, ns since boot: with the pid, names the process across pid reuse.
@@ -163,6 +165,7 @@ pub(crate) fn processes(max: usize) -> Result<KVec<ProcSample>> {
                 pid: p.pid,
                 ppid: p.ppid,
                 uid: p.uid,
+                euid: p.euid,
                 stay: p.stay,
                 start: p.start,
                 exec_ns: p.exec_ns,

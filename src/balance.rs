@@ -389,6 +389,7 @@ impl Balancer {
                         image_bytes: p.rss_pages.saturating_mul(4096),
                         home,
                         locked: bits & TAG_LOCK != 0 || (home == me && at_limit(&away, p.uid)),
+                        root: p.uid == 0 || p.euid == 0,
                         stay: 0,
                         since_migration_ms: if t.moved_ms == 0 {
                             u64::MAX

@@ -22,7 +22,9 @@
 //!
 //! Lock order: `Migrations::deputies`, then a `Deputy::inner`, then the mesh's locks (a frame
 //! sent); `Migrations::guests`, then a `Guest::inner`, then the mesh's locks. `Migrations::hooks`
-//! is taken with none of them held. Neither list lock is held while waiting.
+//! is taken with none of them held. No lock is held while waiting for a peer or for room in a
+//! connection's queue (only a frame queued without waiting goes out under a lock), except as a
+//! condition variable's own lock.
 
 mod arrive;
 mod capture;
@@ -248,15 +250,26 @@ impl Migrations {
     /// Sends signal `sig` to the guest of migration `mig_id` on `node` (SIGKILL also gives up
     /// an image in transit); with `wait`, waits for room in the connection's queue.
     fn send_signal(&self, node: u32, mig_id: u32, sig: u32, wait: bool) {
+        let _ = self.try_send_signal(node, mig_id, sig, wait);
+    }
+
+    /// Sends signal `sig` as [`Migrations::send_signal`] does, and says whether the frame was
+    /// queued.
+    fn try_send_signal(&self, node: u32, mig_id: u32, sig: u32, wait: bool) -> Result {
         let p = Pair { mig_id, value: sig };
-        let _ = self
-            .mesh
-            .send_to(node, MessageKind::GuestSignal, &p.encode(), wait);
+        self.mesh
+            .send_to(node, MessageKind::GuestSignal, &p.encode(), wait)
     }
 
     /// Sends signal `sig` to `dep`'s guest, as [`Migrations::send_signal`] does.
     fn signal_guest(&self, dep: &Deputy, sig: u32, wait: bool) {
         self.send_signal(dep.target(), dep.mig_id(), sig, wait);
+    }
+
+    /// Sends signal `sig` to `dep`'s guest as [`Migrations::signal_guest`] does, and says
+    /// whether the frame was queued.
+    fn try_signal_guest(&self, dep: &Deputy, sig: u32, wait: bool) -> Result {
+        self.try_send_signal(dep.target(), dep.mig_id(), sig, wait)
     }
 
     /// Sends the host of migration `mig_id` the home's verdict on its guest's move.

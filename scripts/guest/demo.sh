@@ -65,6 +65,8 @@ echo "   migrated run: status $st in $(($(now_ms) - t0)) ms; output: $(cat /tmp/
 [ "$st" = "$ref" ] || status=1
 echo "== load balancing: 6 CPU-bound jobs start on node 1; the balancer spreads them with no"
 echo "   manual step (omctl mon, the openMosix mosmon, every 3 s):"
+# The jobs are root's: the balancer moves them only with admin/migrate_root.
+echo 1 >/proc/openmosix/admin/migrate_root
 t0=$(now_ms)
 pids=""
 for i in 1 2 3 4 5 6; do

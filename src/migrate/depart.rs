@@ -80,9 +80,11 @@ impl Migrations {
                 Ok(())
             }
             mig::Ctl::Move { mig_id, target } => {
-                // A host asks that a guest of this node's leave it (its `admin/expel`).
+                // A host asks that a guest of this node's leave it (its `admin/expel`, its
+                // balancer, the guest's call only its home can make). Its `omx-rx` thread does
+                // not wait for signals the deputy is sending: the deputy starts the move then.
                 if let Some(dep) = self.deputy(peer, mig_id) {
-                    let _ = self.move_guest(&dep, target);
+                    let _ = self.move_guest(&dep, target, false);
                 }
                 Ok(())
             }

@@ -58,8 +58,10 @@ pub(crate) struct Exec {
 /// The fields of a [`Deputy`] under its lock.
 pub(crate) struct DeputyInner {
     pub(crate) state: DeputyState,
-    /// Forwarded calls from the guest, checked, oldest first.
-    pub(crate) calls: KVec<Call>,
+    /// The forwarded call from the guest, checked, not taken by the deputy yet.
+    pub(crate) call: Option<Call>,
+    /// The guest's call outstanding, from its request until its reply goes: at most one.
+    pub(crate) slot: fwd::CallSlot,
     /// The call the deputy is making in user mode, if any.
     pub(crate) exec: Option<Exec>,
     /// The deputy task, once it serves.
@@ -74,6 +76,12 @@ pub(crate) struct DeputyInner {
     pub(crate) inflow: Option<Inflow>,
     /// The guest's host went down during a forwarded call: the deputy was sent SIGKILL.
     pub(crate) host_lost: bool,
+    /// The deputy is sending signals it took off itself to the guest (without this lock
+    /// held): a move of the guest does not start until they are sent.
+    pub(crate) signalling: bool,
+    /// A move its host asked for while the deputy was `signalling`: the deputy starts it
+    /// once its signals are sent (the host's `omx-rx` thread does not wait for them).
+    pub(crate) move_asked: Option<u32>,
 }
 
 impl DeputyInner {
@@ -127,7 +135,8 @@ impl Deputy {
             inner <- new_mutex!(
                 DeputyInner {
                     state: DeputyState::Sending,
-                    calls: KVec::new(),
+                    call: None,
+                    slot: fwd::CallSlot::new(),
                     exec: None,
                     task: None,
                     scratch: 0,
@@ -135,6 +144,8 @@ impl Deputy {
                     hop: None,
                     inflow: None,
                     host_lost: false,
+                    signalling: false,
+                    move_asked: None,
                 },
                 "Deputy::inner"
             ),

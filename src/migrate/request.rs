@@ -5,10 +5,14 @@
 //! `admin/bring` and `admin/expel`; and the answers (`MigResult`, `GuestExit`).
 //!
 //! Lock order (as in `migrate.rs`): `Migrations::deputies`, then a `Deputy::inner`, then the
-//! mesh's locks; `Migrations::guests`, then a `Guest::inner`.
+//! mesh's locks; `Migrations::guests`, then a `Guest::inner`. A move waits, on the deputy's
+//! condition variable, for the signals its deputy is sending (`Deputy::inner` is not held by
+//! the sender meanwhile).
 
+use super::config::ANSWER_MS;
 use super::deputy::{Deputy, DeputyState, Hop};
 use super::serve::{deputy_main, finish, give_up_hop};
+use super::stream::nap;
 use super::Migrations;
 use crate::error;
 use crate::ksys::errno::ehostunreach;
@@ -61,7 +65,7 @@ impl Migrations {
         let me = self.mesh.self_id();
         if let Some(dep) = self.deputy_of(pid) {
             // Its guest runs elsewhere: it moves on, or comes home.
-            return self.move_guest(&dep, target);
+            return self.move_guest(&dep, target, true);
         }
         if target == 0 || target == me {
             // At home already.
@@ -113,8 +117,11 @@ impl Migrations {
         Ok(())
     }
 
-    /// Moves the guest of `dep` from its host to `target` (0 or this node: home).
-    pub(crate) fn move_guest(&self, dep: &Arc<Deputy>, target: u32) -> Result {
+    /// Moves the guest of `dep` from its host to `target` (0 or this node: home). The move
+    /// starts once the signals the deputy is sending are sent (see `forward_signals`); without
+    /// `wait`, a move that would have to wait for them is left to the deputy, which starts it
+    /// once they are sent.
+    pub(crate) fn move_guest(&self, dep: &Deputy, target: u32, wait: bool) -> Result {
         let me = self.mesh.self_id();
         let target = if target == 0 { me } else { target };
         let from = dep.target();
@@ -141,6 +148,17 @@ impl Migrations {
         };
         {
             let mut i = dep.inner.lock();
+            let t0 = now_ms();
+            while i.signalling {
+                if !wait {
+                    i.move_asked = Some(target);
+                    return Ok(());
+                }
+                if now_ms().saturating_sub(t0) > ANSWER_MS || cur::fatal_signal_pending() {
+                    return Err(EBUSY);
+                }
+                i = nap(&dep.inner, &dep.cv, i);
+            }
             if i.hop.is_some() {
                 pr_warn!("migrate {}: it is moving already\n", dep.pid);
                 return Err(EBUSY);
@@ -167,7 +185,7 @@ impl Migrations {
     pub(crate) fn bring_all(&self) -> Result {
         for d in self.all_deputies()?.iter() {
             if matches!(d.state(), DeputyState::Remote(_)) {
-                let _ = self.move_guest(d, 0);
+                let _ = self.move_guest(d, 0, true);
             }
         }
         Ok(())

@@ -6,7 +6,9 @@
 //! following moves of the guest, and taking the process back when the guest comes home.
 //!
 //! Lock order (as in `migrate.rs`): `Migrations::deputies`, then a `Deputy::inner`, then the
-//! mesh's locks (`forward_signals` sends with `inner` held, so that no signal crosses a move).
+//! mesh's locks. No lock is held across a send that waits for room: `forward_signals` marks the
+//! deputy `signalling` under `inner` and sends without it, and a move waits for the mark to
+//! clear (so that no signal crosses a move).
 
 use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
@@ -31,6 +33,8 @@ use kernel::time::msecs_to_jiffies;
 const SCRATCH_DATA: u64 = 2 << 20;
 /// Room kept free at the top of the scratch data for the stack of the call.
 const SCRATCH_STACK: u64 = 64 * 1024;
+/// Most signals taken off the deputy per batch of sends (a batch keeps a move waiting).
+const SIGNAL_BATCH: usize = 16;
 
 /// How a deputy ends: its wait status, and the module reference it held.
 pub(crate) struct Ending {
@@ -228,10 +232,7 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
             return Some(deputy_end(mig, dep, SIGKILL));
         }
         let mut i = dep.inner.lock();
-        if !i.calls.is_empty() {
-            let Ok(call) = i.calls.remove(0) else {
-                continue;
-            };
+        if let Some(call) = i.call.take() {
             let scratch = i.scratch;
             drop(i);
             match start_call(&call, scratch) {
@@ -242,7 +243,11 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
                     cur::block_signals(true);
                     return None;
                 }
-                Err(e) => send_reply(mig, dep, call.req.seq, syscall_result(e)),
+                Err(e) => {
+                    // The reply goes now: the guest may send its next call.
+                    dep.inner.lock().slot.close();
+                    send_reply(mig, dep, call.req.seq, syscall_result(e));
+                }
             }
             continue;
         }
@@ -346,24 +351,58 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
 
 /// Takes every pending signal off the deputy and sends it to the guest. While the guest moves,
 /// they wait on the deputy, for the new host (or the old one, if the move fails); says whether
-/// some wait. The check and the sends hold `inner`, which a move takes to start: so a signal
-/// goes out either before the move's `Depart` (the old host has it before it captures the
-/// guest, and it travels in the image) or once the move is over, never to a guest that is
-/// already captured.
+/// some wait.
+///
+/// A batch of signals is taken off and sent with the deputy marked `signalling` (set under
+/// `inner` only while no move is under way); a move waits for the mark to clear before it
+/// starts (`Migrations::move_guest`). So a signal goes out either before the move's `Depart`
+/// on the same connection (the old host has it before it captures the guest, and it travels in
+/// the image) or once the move is over, never to a guest that is already captured. The sends
+/// may wait for room in the connection's queue; `inner` is not held meanwhile, so the
+/// connection's `omx-rx` thread, which takes it for every frame about this deputy, goes on.
 fn forward_signals(mig: &Migrations, dep: &Deputy) -> bool {
-    let i = dep.inner.lock();
-    if i.hop.is_some() {
-        return cur::signal_pending();
-    }
     loop {
-        let sig = cur::dequeue_signal();
-        if sig == 0 {
-            break;
+        {
+            let mut i = dep.inner.lock();
+            if i.hop.is_some() {
+                return cur::signal_pending();
+            }
+            i.signalling = true;
         }
-        mig.signal_guest(dep, sig, true);
+        let mut sigs = [0u32; SIGNAL_BATCH];
+        let mut n = 0;
+        while n < SIGNAL_BATCH {
+            let sig = cur::dequeue_signal();
+            if sig == 0 {
+                break;
+            }
+            sigs[n] = sig;
+            n += 1;
+        }
+        // Once a send failed (the queue stayed full for the send's whole time limit, or the
+        // connection is gone), the rest of the batch does not wait again.
+        let mut wait = true;
+        for &sig in &sigs[..n] {
+            if mig.try_signal_guest(dep, sig, wait).is_err() {
+                wait = false;
+            }
+        }
+        let asked = {
+            let mut i = dep.inner.lock();
+            i.signalling = false;
+            i.move_asked.take()
+        };
+        dep.cv.notify_all();
+        if let Some(target) = asked {
+            // Asked by the host while the signals went out: the move starts now (a failure
+            // was logged; the guest stays where it is).
+            let _ = mig.move_guest(dep, target, true);
+            return cur::signal_pending();
+        }
+        if n < SIGNAL_BATCH {
+            return false;
+        }
     }
-    drop(i);
-    false
 }
 
 /// Sets the deputy's registers to make `call`, its inputs copied to scratch memory.
@@ -412,7 +451,13 @@ fn send_reply(mig: &Migrations, dep: &Deputy, seq: u32, result: i64) {
 /// Back from a forwarded call the deputy made (task work queued by the `sys_exit` hook): sends
 /// the result and the outputs to the guest, then serves on.
 pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
-    let exec = dep.inner.lock().exec.take()?;
+    let exec = {
+        let mut i = dep.inner.lock();
+        let exec = i.exec.take()?;
+        // Its reply goes below: the guest may send its next call from then on.
+        i.slot.close();
+        exec
+    };
     let result = cur::user_regs().result();
     let mut lens: fwd::Lens = [None; 6];
     if result >= 0 {
@@ -447,7 +492,9 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
 }
 
 impl Migrations {
-    /// `Syscall` from `peer`: a call for one of this node's deputies, checked once here.
+    /// `Syscall` from `peer`: a call for one of this node's deputies, checked once here. A
+    /// guest makes one call at a time: a request that comes while its previous one has not been
+    /// answered is refused (the connection closes), so a deputy holds at most one request.
     pub(crate) fn on_syscall(&self, peer: u32, payload: KVec<u8>) -> error::Result {
         let req = fwd::parse(&payload)?;
         let Some(dep) = self.deputy(peer, req.mig_id) else {
@@ -456,10 +503,10 @@ impl Migrations {
             self.send_signal(peer, req.mig_id, SIGKILL, false);
             return Ok(());
         };
-        dep.inner
-            .lock()
-            .calls
-            .push(Call { payload, req }, GFP_KERNEL)?;
+        let mut i = dep.inner.lock();
+        i.slot.open(req.seq)?;
+        i.call = Some(Call { payload, req });
+        drop(i);
         dep.cv.notify_all();
         Ok(())
     }

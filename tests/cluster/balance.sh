@@ -9,6 +9,9 @@
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 10 omctl isup 2
+# The jobs are root's: the balancer moves them only with admin/migrate_root (balance-root.sh tests
+# that it does not by default).
+check "the balancer may move root's processes" sh -c "echo 1 >/proc/openmosix/admin/migrate_root"
 
 # away: how many of this node's processes run elsewhere now.
 away() {

@@ -145,6 +145,9 @@ tunables! {
     /// Most processes of one user that the balancer keeps away from this home node at once
     /// (0: no limit). Applied by the node, around [`decide`].
     user_max_away = 0, 0..=65_535;
+    /// 1: the balancer may move processes whose real or effective user id is 0 (root); 0: it
+    /// never picks them (a manual migration still may).
+    migrate_root = 0, 0..=1;
 }
 
 impl Default for Tunables {
@@ -366,6 +369,9 @@ pub struct Candidate {
     pub home: u32,
     /// Locked in place by its user or an administrator: never moved.
     pub locked: bool,
+    /// Runs as root (real or effective user id 0): moved only if [`Tunables::migrate_root`]
+    /// is 1.
+    pub root: bool,
     /// Reasons it cannot migrate (shared memory, devices...): any bit set and it is never moved.
     pub stay: u32,
     /// Time since it last migrated, ms (`u64::MAX`: never).
@@ -502,7 +508,8 @@ impl Here<'_> {
     fn may_move(&self, c: &Candidate) -> bool {
         let home_stays =
             c.home == self.view.node && self.view.status & (STATUS_STAY | STATUS_LSTAY) != 0;
-        !c.locked && c.stay == 0 && !home_stays
+        let root_stays = c.root && self.tun.migrate_root == 0;
+        !c.locked && c.stay == 0 && !home_stays && !root_stays
     }
 
     fn settled(&self, c: &Candidate) -> bool {
@@ -856,6 +863,7 @@ mod tests {
             image_bytes: 1_000_000,
             home,
             locked: false,
+            root: false,
             stay: 0,
             since_migration_ms: u64::MAX,
         }
@@ -1118,6 +1126,38 @@ mod tests {
         // Settled again after min_residency_ms.
         fresh.since_migration_ms = 2000;
         assert_eq!(run(&local, &peers, &[locked, shm, fresh]).1, 1);
+    }
+
+    #[test]
+    fn root_processes_move_only_with_migrate_root() {
+        let local = node(1, 800);
+        let peers = [node(2, 0), node(3, 0)];
+        let mut root = job(10, 1, 100_000);
+        root.root = true;
+        let low = NodeView { mem_kb: 0, ..local };
+        let mut tun = Tunables::default();
+        assert_eq!(tun.migrate_root, 0);
+        // Neither for load nor for memory, and an equal ordinary process does move.
+        assert_eq!(run_with(&local, &peers, &[root], &tun).1, 0);
+        assert_eq!(run_with(&low, &peers, &[root], &tun).1, 0);
+        let (out, n) = run_with(&local, &peers, &[root, job(11, 1, 100_000)], &tun);
+        assert_eq!((n, out[0].candidate), (1, 1));
+        // With the knob, root is like anyone else.
+        tun.set("migrate_root", 1).unwrap();
+        let (out, n) = run_with(&local, &peers, &[root], &tun);
+        assert_eq!((n, out[0].candidate), (1, 0));
+        assert_eq!(run_with(&low, &peers, &[root], &tun).1, 1);
+        // The knob is 0 or 1.
+        assert_eq!(
+            tun.set("migrate_root", 2),
+            Err(TunableError::Range {
+                name: "migrate_root",
+                value: 2,
+                min: 0,
+                max: 1
+            })
+        );
+        assert_eq!(tun.migrate_root, 1);
     }
 
     #[test]
@@ -1480,6 +1520,7 @@ mod tests {
                     image_bytes: pick(&mut rng),
                     home: (pick(&mut rng) % 8) as u32,
                     locked: rng.next() % 4 == 0,
+                    root: rng.next() % 4 == 0,
                     stay: (rng.next() % 2) as u32,
                     since_migration_ms: pick(&mut rng),
                 };
@@ -1495,7 +1536,9 @@ mod tests {
             assert!(n <= MAX_DECISIONS);
             for d in &out[..n] {
                 assert!(d.candidate < procs.len());
-                assert!(!procs[d.candidate].locked && procs[d.candidate].stay == 0);
+                let c = &procs[d.candidate];
+                assert!(!c.locked && c.stay == 0);
+                assert!(!c.root || tun.migrate_root != 0);
             }
             let mut s = ProcStats::new(pick(&mut rng) as u8);
             s.update(pick(&mut rng), pick(&mut rng), &tun);

@@ -825,6 +825,49 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// The deputy's record of the forwarded call its guest has outstanding. A guest makes one call
+/// at a time and waits for the reply, so a request that comes while one is outstanding breaks
+/// the protocol, whatever its `seq`: it is refused. This bounds what a peer can make a home node
+/// hold for one deputy to one request (at most [`MAX_PAYLOAD`] bytes).
+///
+/// A call is outstanding from its request's arrival ([`CallSlot::open`]) until its reply is about
+/// to go out ([`CallSlot::close`], before the send: the guest's next request may come as soon as
+/// the reply is on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallSlot {
+    open: Option<u32>,
+}
+
+impl CallSlot {
+    /// No call outstanding.
+    pub const fn new() -> Self {
+        Self { open: None }
+    }
+
+    /// A request with call counter `seq` came: it is outstanding from now on, unless another
+    /// one is (then it is refused and the slot is unchanged).
+    pub fn open(&mut self, seq: u32) -> Result<(), PayloadError> {
+        if self.open.is_some() {
+            return Err(PayloadError::Unexpected(
+                "a forwarded call before the reply to the previous one",
+            ));
+        }
+        self.open = Some(seq);
+        Ok(())
+    }
+
+    /// The reply to the outstanding call goes out: returns its `seq` (`None`: none was
+    /// outstanding).
+    pub fn close(&mut self) -> Option<u32> {
+        self.open.take()
+    }
+
+    /// The `seq` of the call outstanding, if one is.
+    pub fn outstanding(&self) -> Option<u32> {
+        self.open
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -1361,5 +1404,25 @@ mod tests {
             encode_reply_with(&mut out, 1, 1, 0, &lens, |_, _| true),
             None
         );
+    }
+
+    #[test]
+    fn one_call_outstanding_at_a_time() {
+        let mut slot = CallSlot::new();
+        assert_eq!(slot.outstanding(), None);
+        assert_eq!(slot.close(), None);
+        assert_eq!(slot.open(7), Ok(()));
+        assert_eq!(slot.outstanding(), Some(7));
+        // A second request before the reply is refused, whatever its seq, and changes nothing.
+        for seq in [7, 8, 0, u32::MAX] {
+            assert!(matches!(slot.open(seq), Err(PayloadError::Unexpected(_))));
+            assert_eq!(slot.outstanding(), Some(7));
+        }
+        // Once the reply goes, the next call is taken (its seq wraps as the guest's counter does).
+        assert_eq!(slot.close(), Some(7));
+        assert_eq!(slot.open(u32::MAX), Ok(()));
+        assert_eq!(slot.close(), Some(u32::MAX));
+        assert_eq!(slot.open(0), Ok(()));
+        assert_eq!(CallSlot::default(), CallSlot::new());
     }
 }

@@ -54,6 +54,8 @@ pub enum PayloadError {
     Length,
     /// A field is out of range.
     Field(&'static str),
+    /// A well-formed message that the protocol does not allow now (says why).
+    Unexpected(&'static str),
 }
 
 impl fmt::Display for PayloadError {
@@ -61,6 +63,7 @@ impl fmt::Display for PayloadError {
         match self {
             Self::Length => write!(f, "payload length wrong for its kind"),
             Self::Field(name) => write!(f, "field {name} out of range"),
+            Self::Unexpected(why) => write!(f, "{why}"),
         }
     }
 }

@@ -645,6 +645,7 @@ impl Sim {
                     image_bytes: job.image,
                     home: job.home,
                     locked: false,
+                    root: false,
                     stay: 0,
                     since_migration_ms: job.migrated_at.map_or(u64::MAX, |t| now - t),
                 }
