@@ -250,6 +250,18 @@ bool omx_may_migrate(struct task_struct *task)
 	return ok;
 }
 
+bool omx_task_is_root(struct task_struct *task)
+{
+	const struct cred *c;
+	bool root;
+
+	rcu_read_lock();
+	c = __task_cred(task);
+	root = uid_eq(c->uid, GLOBAL_ROOT_UID) || uid_eq(c->euid, GLOBAL_ROOT_UID);
+	rcu_read_unlock();
+	return root;
+}
+
 bool omx_current_is_admin(void)
 {
 	return capable(CAP_SYS_ADMIN);
@@ -579,20 +591,51 @@ void omx_block_signals(bool all)
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
-int omx_dequeue_signal(void)
+int omx_dequeue_signal(bool blocked_too)
 {
 	kernel_siginfo_t info;
 	enum pid_type type;
 	sigset_t keep;
 	int sig;
 
-	/* SIGKILL stays pending: it ends the caller (and, through it, its guest). */
-	sigemptyset(&keep);
-	sigaddset(&keep, SIGKILL);
 	spin_lock_irq(&current->sighand->siglock);
+	if (blocked_too) {
+		sigemptyset(&keep);
+	} else {
+		keep = current->blocked;
+		/* A deputy blocks SIGCONT only so that it is queued, not ignored: it is taken. */
+		sigdelset(&keep, SIGCONT);
+	}
+	/* SIGKILL stays pending: it ends the caller (and, through it, its guest). */
+	sigaddset(&keep, SIGKILL);
 	sig = dequeue_signal(&keep, &info, &type);
 	spin_unlock_irq(&current->sighand->siglock);
 	return sig;
+}
+
+u64 omx_blocked_mask(void)
+{
+	return current->blocked.sig[0];
+}
+
+void omx_set_blocked_mask(u64 mask, bool default_only)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	set.sig[0] = mask;
+	if (default_only) {
+		spin_lock_irq(&current->sighand->siglock);
+		for (sig = 1; sig <= 64; sig++) {
+			if (sigismember(&set, sig) &&
+			    current->sighand->action[sig - 1].sa.sa_handler != SIG_DFL)
+				sigdelset(&set, sig);
+		}
+		spin_unlock_irq(&current->sighand->siglock);
+	}
+	sigdelsetmask(&set, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
 void omx_rlim_get(u64 *out)

@@ -83,6 +83,8 @@ int omx_group_exit_code(void);
  * credentials (all of its ids are the caller's real ids, and it is dumpable).
  */
 bool omx_may_migrate(struct task_struct *task);
+/* Whether task runs as root: its real or effective user id is 0. */
+bool omx_task_is_root(struct task_struct *task);
 /* Whether the caller has CAP_SYS_ADMIN. */
 bool omx_current_is_admin(void);
 /* try_module_get(THIS_MODULE) and module_put(THIS_MODULE): THIS_MODULE is a macro. */
@@ -186,8 +188,14 @@ struct omx_sigaction {
 void omx_sig_get(u64 *blocked, u64 *pending, u64 *alt3, struct omx_sigaction *act64);
 /* Sets current's blocked mask, alternate stack and actions (SIGKILL and SIGSTOP left alone). */
 void omx_sig_set(u64 blocked, const u64 *alt3, const struct omx_sigaction *act64);
-/* Dequeues one pending signal of current (any, blocked or not); 0 when none. */
-int omx_dequeue_signal(void);
+/* Dequeues one pending signal of current other than SIGKILL: any with `blocked_too`, else one
+ * that current does not block, or SIGCONT; 0 when none. */
+int omx_dequeue_signal(bool blocked_too);
+/* current's blocked mask (signals 1..64, bit 0: signal 1). */
+u64 omx_blocked_mask(void);
+/* Sets current's blocked mask to `mask`; with `default_only`, only the signals of `mask` whose
+ * action is SIG_DFL are blocked. SIGKILL and SIGSTOP are never blocked. */
+void omx_set_blocked_mask(u64 mask, bool default_only);
 /* current's 16 resource limits (cur, max pairs) and their replacement. */
 void omx_rlim_get(u64 *out32);
 void omx_rlim_set(const u64 *in32);

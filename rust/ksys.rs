@@ -11,6 +11,7 @@ pub(crate) mod crypto;
 pub(crate) mod errno;
 pub(crate) mod net;
 pub(crate) mod proc;
+pub(crate) mod stay;
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod thread;

@@ -72,6 +72,13 @@ impl Task {
         unsafe { bindings::omx_may_migrate(self.ptr.as_ptr()) }
     }
 
+    /// Whether the task runs as root (its real or effective user id is 0), as the balancer
+    /// counts it (`admin/migrate_root`).
+    pub(crate) fn is_root(&self) -> bool {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
+        unsafe { bindings::omx_task_is_root(self.ptr.as_ptr()) }
+    }
+
     /// The exit code (a wait status) once the task has ended.
     pub(crate) fn exit_code(&self) -> Option<u32> {
         let mut code: c_int = 0;
@@ -282,43 +289,7 @@ pub(crate) fn spawn(path: &CStr, argv: &[&CStr], init: &mut dyn FnMut() -> Resul
     Ok(())
 }
 
-/// openMosix stay bits: why a process cannot leave its node. Defined once, in
-/// `rust/helpers.h` (`OMX_STAY_*`), which the C side sets in [`Task::stay_bits`].
-pub(crate) mod stay {
-    use super::bindings;
-    use core::fmt::Write;
-
-    /// Each bit and what it means, as a refused move reports it.
-    pub(crate) const REASONS: [(u32, &str); 9] = [
-        (bindings::OMX_STAY_KTHREAD, "kernel thread"),
-        (bindings::OMX_STAY_INIT, "init"),
-        (
-            bindings::OMX_STAY_THREADS,
-            "threads or shared memory (CLONE_VM)",
-        ),
-        (bindings::OMX_STAY_RT, "real-time scheduling"),
-        (bindings::OMX_STAY_NOMM, "no user memory"),
-        (bindings::OMX_STAY_EXITING, "exiting"),
-        (bindings::OMX_STAY_MLOCK, "locked memory (mlock)"),
-        (
-            bindings::OMX_STAY_SHARED_MAP,
-            "shared writable or device mapping",
-        ),
-        (bindings::OMX_STAY_REMOTE, "already migrating or remote"),
-    ];
-
-    /// Writes the names of the stay bits in `bits`, separated by commas.
-    pub(crate) fn write_reasons(out: &mut impl Write, bits: u32) -> core::fmt::Result {
-        let mut first = true;
-        for (b, name) in REASONS {
-            if bits & b != 0 {
-                write!(out, "{}{}", if first { "" } else { ", " }, name)?;
-                first = false;
-            }
-        }
-        Ok(())
-    }
-}
+pub(crate) use super::stay;
 
 /// The calling process's own state. Every function here acts on `current` and must be called
 /// from process context (a system call or task work of a user process).
@@ -688,10 +659,24 @@ pub(crate) mod cur {
         };
     }
 
-    /// Takes one pending signal off the calling task (0: none).
-    pub(crate) fn dequeue_signal() -> u32 {
-        // SAFETY: no precondition.
-        unsafe { bindings::omx_dequeue_signal() as u32 }
+    /// Takes one pending signal other than `SIGKILL` off the calling task (0: none): any with
+    /// `blocked_too`, else one it does not block, or `SIGCONT`.
+    pub(crate) fn dequeue_signal(blocked_too: bool) -> u32 {
+        // SAFETY: no precondition; the shim takes current's signal lock.
+        unsafe { bindings::omx_dequeue_signal(blocked_too) as u32 }
+    }
+
+    /// The calling task's blocked mask (bit 0: signal 1).
+    pub(crate) fn blocked_mask() -> u64 {
+        // SAFETY: no precondition; current reads its own mask.
+        unsafe { bindings::omx_blocked_mask() }
+    }
+
+    /// Blocks the signals of `mask` in the calling task (with `default_only`, those of them
+    /// whose action is `SIG_DFL`); `SIGKILL` and `SIGSTOP` never.
+    pub(crate) fn set_blocked_mask(mask: u64, default_only: bool) {
+        // SAFETY: no precondition; the shim sets current's own mask.
+        unsafe { bindings::omx_set_blocked_mask(mask, default_only) };
     }
 
     /// Whether the system call being made is of the 32-bit (`int $0x80`, `sysenter`) or x32

@@ -48,9 +48,9 @@ use crate::omcore::frame::MessageKind;
 use crate::omcore::mig::{self, MigResult, Pair};
 use crate::omcore::pids::PidFilter;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use deputy::{Deputy, DeputyState};
-use guest::{Guest, GuestState};
+use guest::{Expected, Guest, GuestState};
 use kernel::prelude::*;
 use kernel::sync::{new_mutex, Arc, Mutex};
 
@@ -74,6 +74,10 @@ pub(crate) struct Migrations {
     deputies: Mutex<KVec<Arc<Deputy>>>,
     #[pin]
     guests: Mutex<KVec<Arc<Guest>>>,
+    /// Images this node takes from a node other than the guest's home, as homes announced
+    /// them (`arrive.rs`).
+    #[pin]
+    expected: Mutex<KVec<Expected>>,
     /// Deputies serving a guest, and guests running here, by pid: the hooks' first test.
     serving: PidFilter,
     hosting: PidFilter,
@@ -81,6 +85,9 @@ pub(crate) struct Migrations {
     /// (registered, they put every system call of the node on the slower traced path).
     #[pin]
     hooks: Mutex<Option<Hooks<Hook>>>,
+    /// `admin/migrate_root` as set (the balancer's knob, mirrored by `procfs`): whether a
+    /// host may ask that a root process of this node's move on to a third node.
+    pub(crate) root_may_leave: AtomicBool,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -96,9 +103,11 @@ impl Migrations {
             next_id: AtomicU32::new(1),
             deputies <- new_mutex!(KVec::new(), "Migrations::deputies"),
             guests <- new_mutex!(KVec::new(), "Migrations::guests"),
+            expected <- new_mutex!(KVec::new(), "Migrations::expected"),
             serving: PidFilter::new(),
             hosting: PidFilter::new(),
             hooks <- new_mutex!(None, "Migrations::hooks"),
+            root_may_leave: AtomicBool::new(false),
             out_ok: AtomicU32::new(0),
             out_failed: AtomicU32::new(0),
             in_ok: AtomicU32::new(0),

@@ -339,7 +339,15 @@ impl ProcFile for BalanceFile {
         self.node.bal.set(self.name, v).map_err(|e| {
             pr_warn!("admin/{}: {}\n", self.name, Disp(&e));
             EINVAL
-        })
+        })?;
+        if self.name == "migrate_root" {
+            // Hosts' requests to move a root process on are judged by it too (`on_ctl`).
+            self.node
+                .mig
+                .root_may_leave
+                .store(v != 0, core::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 

@@ -14,9 +14,10 @@
 //! mesh's locks; the restore and the stub's waits hold no list lock.
 
 use super::config::{
-    ANSWER_MS, GUEST_QUEUE_BYTES, MAX_ARRIVING, MAX_ARRIVING_PER_PEER, MAX_GUESTS, STUB_PATH,
+    ANSWER_MS, GUEST_QUEUE_BYTES, MAX_ARRIVING, MAX_ARRIVING_PER_PEER, MAX_EXPECTED, MAX_GUESTS,
+    STUB_PATH,
 };
-use super::guest::{Guest, GuestInner, GuestState};
+use super::guest::{Expected, Guest, GuestInner, GuestState};
 use super::restore::{check_head, load_regs, restore_body, Restoring};
 use super::stream::{image_part, read_head, wait_for_room, wait_record, Inflow};
 use super::Migrations;
@@ -72,6 +73,39 @@ impl Migrations {
         Ok(())
     }
 
+    /// `MigCtl Expect` from `home`: the image of its migration `mig_id` will come from `from`.
+    pub(crate) fn expect(&self, home: u32, mig_id: u32, from: u32) -> Result {
+        let now = now_ms();
+        let mut list = self.expected.lock();
+        list.retain(|e| e.until > now && !(e.home == home && e.mig_id == mig_id));
+        if list.len() >= MAX_EXPECTED {
+            list.remove(0)?;
+        }
+        list.push(
+            Expected {
+                home,
+                mig_id,
+                from,
+                until: now + 2 * ANSWER_MS,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    }
+
+    /// Takes the announcement of migration `mig_id` of `home` from `from`, if there is one.
+    fn take_expected(&self, home: u32, mig_id: u32, from: u32) -> bool {
+        let now = now_ms();
+        let mut list = self.expected.lock();
+        let found = list
+            .iter()
+            .position(|e| e.home == home && e.mig_id == mig_id && e.from == from && e.until > now);
+        if let Some(i) = found {
+            let _ = list.remove(i);
+        }
+        found.is_some()
+    }
+
     #[inline(never)]
     fn new_guest(&self, peer: u32, home: u32, mig_id: u32, payload: KVec<u8>, at: usize) -> Result {
         let refuse = |errno: Error| {
@@ -79,6 +113,18 @@ impl Migrations {
             self.report_failure(home, mig_id, errno, false);
             Ok(())
         };
+        if peer != home && !self.take_expected(home, mig_id, peer) {
+            // A node may send its own processes, and guests of others only as their homes
+            // said: it cannot start guests in another node's name.
+            // The home hears nothing of it: it may be moving a guest of that name itself.
+            peer_warn!(
+                "guest from node {} refused: node {}, its home, did not announce it\n",
+                peer,
+                home
+            );
+            self.in_failed.fetch_add(1, Relaxed);
+            return Ok(());
+        }
         if self.mesh.blocks_guests() {
             pr_info!("guest from node {} refused: admin/block is set\n", peer);
             return refuse(EAGAIN);
@@ -180,6 +226,8 @@ impl Migrations {
             // From here the guest counts as running (its exit gives the count back), and its
             // system calls must be hooked before it returns to user mode.
             let module = ModuleRef::get();
+            // Its deputy blocks what the image says it blocked.
+            g.mask_mirrored.store(cur::blocked_mask(), Relaxed);
             let mut q = g.inner.lock();
             // INVARIANT (`GuestInner::module`): set and counted together.
             if module.is_some() {

@@ -80,7 +80,7 @@ fn capture_signals(tx: &mut ImageSender<'_>, pending: Option<&mut u64>) -> Resul
     let mut taken = 0u64;
     if let Some(p) = pending {
         loop {
-            let sig = cur::dequeue_signal();
+            let sig = cur::dequeue_signal(true);
             if sig == 0 || sig > NSIG {
                 break;
             }

@@ -22,3 +22,7 @@ pub(crate) const MAX_ARRIVING: usize = 8;
 pub(crate) const MAX_ARRIVING_PER_PEER: usize = 4;
 /// Most guests a node hosts.
 pub(crate) const MAX_GUESTS: usize = 256;
+
+/// Moves of guests between two other nodes that this node expects as their homes announced
+/// them (`MigCtl Expect`), at most; the oldest is forgotten first.
+pub(crate) const MAX_EXPECTED: usize = 64;

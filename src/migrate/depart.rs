@@ -15,6 +15,8 @@ use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, Task};
 use crate::omcore::mig;
 use crate::omcore::syscalls::name_of;
+use crate::userlog::peer_warn;
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -79,13 +81,37 @@ impl Migrations {
                 }
                 Ok(())
             }
+            mig::Ctl::Expect { mig_id, from } => {
+                // From the guest's home (`peer`): its image may come from `from`.
+                if from == self.mesh.self_id() || from == peer {
+                    return Err(crate::ksys::errno::ebadmsg().into());
+                }
+                Ok(self.expect(peer, mig_id, from)?)
+            }
             mig::Ctl::Move { mig_id, target } => {
                 // A host asks that a guest of this node's leave it (its `admin/expel`, its
                 // balancer, the guest's call only its home can make). Its `omx-rx` thread does
                 // not wait for signals the deputy is sending: the deputy starts the move then.
-                if let Some(dep) = self.deputy(peer, mig_id) {
-                    let _ = self.move_guest(&dep, target, false);
+                let Some(dep) = self.deputy(peer, mig_id) else {
+                    return Ok(());
+                };
+                let onward = target != 0 && target != self.mesh.self_id();
+                if onward
+                    && !self.root_may_leave.load(Relaxed)
+                    && Task::by_pid(dep.pid).is_some_and(|t| t.is_root())
+                {
+                    // Coming home is always allowed; going on to a third node is the
+                    // balancer's decision for root's processes, and `admin/migrate_root` is 0.
+                    peer_warn!(
+                        "process {}: node {} asked to move it on to node {}: refused, it runs \
+                         as root (admin/migrate_root is 0)\n",
+                        dep.pid,
+                        peer,
+                        target
+                    );
+                    return Ok(());
                 }
+                let _ = self.move_guest(&dep, target, false);
                 Ok(())
             }
         }

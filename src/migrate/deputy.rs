@@ -8,7 +8,7 @@
 use super::stream::{Held, Inflow};
 use crate::ksys::task::{ModuleRef, Task};
 use crate::omcore::fwd;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
@@ -118,6 +118,10 @@ pub(crate) struct Deputy {
     pub(crate) pid: i32,
     mig_id: AtomicU32,
     target: AtomicU32,
+    /// The guest's blocked signal mask as it last told (at first, the process's at the
+    /// move): the deputy blocks these signals during the guest's forwarded calls, and those
+    /// of them whose action is `SIG_DFL` the rest of the time (see `serve::deputy_mask`).
+    pub(crate) guest_blocked: AtomicU64,
     #[pin]
     pub(crate) inner: Mutex<DeputyInner>,
     /// Signalled on every change of `inner` that someone may wait for.
@@ -132,6 +136,7 @@ impl Deputy {
             pid,
             mig_id: AtomicU32::new(mig_id),
             target: AtomicU32::new(target),
+            guest_blocked: AtomicU64::new(0),
             inner <- new_mutex!(
                 DeputyInner {
                     state: DeputyState::Sending,

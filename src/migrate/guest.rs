@@ -8,6 +8,7 @@ use super::stream::{Head, Inflow};
 use crate::ksys::errno::ecanceled;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{ModuleRef, Task};
+use core::sync::atomic::AtomicU64;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
 
@@ -80,6 +81,15 @@ impl GuestInner {
     }
 }
 
+/// A guest's move from one host to this node, announced by its home (`MigCtl Expect`).
+pub(crate) struct Expected {
+    pub(crate) home: u32,
+    pub(crate) mig_id: u32,
+    pub(crate) from: u32,
+    /// Forgotten after this (ms since boot): the move is given up by then.
+    pub(crate) until: u64,
+}
+
 /// A process hosted here for another node.
 ///
 /// # Invariants
@@ -95,6 +105,8 @@ pub(crate) struct Guest {
     pub(crate) src: u32,
     /// The migration's name, given by the home.
     pub(crate) mig_id: u32,
+    /// The blocked mask its deputy was last told of (see `hooks::mirror_mask`).
+    pub(crate) mask_mirrored: AtomicU64,
     #[pin]
     pub(crate) inner: Mutex<GuestInner>,
     /// Signalled on every change of `inner` that someone may wait for.
@@ -109,6 +121,7 @@ impl Guest {
             home,
             src,
             mig_id,
+            mask_mirrored: AtomicU64::new(0),
             inner <- new_mutex!(
                 GuestInner {
                     state: GuestState::Arriving,

@@ -20,7 +20,7 @@
 use super::depart::{call_at_home, not_available};
 use super::forward::{forward_call, set_result};
 use super::guest::Guest;
-use super::serve::{deputy_resume, finish};
+use super::serve::{deputy_blocks, deputy_resume, finish};
 use super::{hide, vectored, Hook, Migrations};
 use crate::error::syscall_result;
 use crate::ksys::errno::enosys;
@@ -29,6 +29,7 @@ use crate::ksys::trace::SyscallHook;
 use crate::omcore::fwd;
 use crate::omcore::regs::UserRegs;
 use crate::omcore::syscalls::{self, nr};
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -54,9 +55,10 @@ impl SyscallHook for Hook {
             guest_syscall(mig, g, nr);
             return;
         }
-        if mig.calling_deputy(pid).is_some() {
-            // The deputy's forwarded call: signals interrupt it as they would at home.
-            cur::block_signals(false);
+        if let Some(d) = mig.calling_deputy(pid) {
+            // The deputy's forwarded call: signals interrupt it as they would at home, where
+            // the process blocks what its guest blocks.
+            cur::set_blocked_mask(deputy_blocks(&d), false);
         }
         if mig.hosts_guests() {
             hide::enter(mig, nr);
@@ -68,12 +70,14 @@ impl SyscallHook for Hook {
         let pid = Task::current_pid();
         if mig.hosts_guests() {
             let regs = cur::user_regs();
-            // rt_sigaction that succeeded: a guest's is mirrored to its deputy.
-            if regs.syscall_nr() == Some(nr::RT_SIGACTION) && regs.result() == 0 {
-                if let Some(g) = mig.running_guest(pid) {
-                    mirror_action(mig, g, regs.args());
-                    return;
+            if let Some(g) = mig.running_guest(pid) {
+                // rt_sigaction that succeeded: a guest's is mirrored to its deputy; so is its
+                // blocked mask when a call changed it (rt_sigprocmask, rt_sigreturn, ...).
+                if regs.syscall_nr() == Some(nr::RT_SIGACTION) && regs.result() == 0 {
+                    mirror_action(mig, g.clone(), regs.args());
                 }
+                mirror_mask(mig, g);
+                return;
             }
             hide::exit(mig, regs);
         }
@@ -109,6 +113,32 @@ fn mirror_action(mig: &Arc<Migrations>, g: Arc<Guest>, args: [u64; 6]) {
             let args = [args[0], 1, 0, 8, 0, 0];
             if let Some(spec) = fwd::spec(nr::RT_SIGACTION, &args) {
                 let _ = forward_call(&mig, &g, nr::RT_SIGACTION, &spec, args, Some(&m), false);
+            }
+        },
+        false,
+    );
+}
+
+/// The guest's blocked mask changed since its deputy was last told (by `rt_sigprocmask`, by
+/// `rt_sigreturn` at the end of a handler, ...): the deputy is told, before the guest goes on,
+/// as `rt_sigprocmask(SIG_SETMASK, mask)` (`fwd::spec`). So a signal the guest blocks waits at
+/// home as it would there, rather than ending the deputy when its action is the default.
+fn mirror_mask(mig: &Arc<Migrations>, g: Arc<Guest>) {
+    let mask = cur::blocked_mask();
+    if g.mask_mirrored.load(Relaxed) == mask {
+        return;
+    }
+    let mig = mig.clone();
+    let _ = Task::current().queue_work(
+        move || {
+            let args = [fwd::SIG_SETMASK, 1, 0, 8, 0, 0];
+            let Some(spec) = fwd::spec(nr::RT_SIGPROCMASK, &args) else {
+                return;
+            };
+            let m = mask.to_ne_bytes();
+            let r = forward_call(&mig, &g, nr::RT_SIGPROCMASK, &spec, args, Some(&m), false);
+            if matches!(r, Ok((0, _))) {
+                g.mask_mirrored.store(mask, Relaxed);
             }
         },
         false,

@@ -166,15 +166,26 @@ impl Migrations {
             i.hop = Some(hop);
             i.inflow = None;
         }
+        // The target takes the image from the host only as announced here, before it is sent.
+        let expect = mig::Ctl::Expect {
+            mig_id: hop.mig_id,
+            from,
+        };
         let c = mig::Ctl::Depart {
             mig_id: dep.mig_id(),
             target,
             new_mig_id: hop.mig_id,
         };
-        if let Err(e) = self
-            .mesh
-            .send_to(from, MessageKind::MigCtl, &c.encode(), true)
-        {
+        let sent = if target == me {
+            Ok(())
+        } else {
+            self.mesh
+                .send_to(target, MessageKind::MigCtl, &expect.encode(), true)
+        };
+        if let Err(e) = sent.and_then(|()| {
+            self.mesh
+                .send_to(from, MessageKind::MigCtl, &c.encode(), true)
+        }) {
             dep.inner.lock().hop = None;
             return Err(e);
         }

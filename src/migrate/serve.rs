@@ -23,7 +23,8 @@ use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
 use crate::omcore::image::{self, PAGE_SIZE};
-use crate::omcore::syscalls::sig::SIGKILL;
+use crate::omcore::syscalls::nr;
+use crate::omcore::syscalls::sig::{SIGCONT, SIGKILL};
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -76,6 +77,8 @@ pub(crate) fn deputy_main(
         mig_id: dep.mig_id(),
         home_pid: dep.pid as u32,
     };
+    // What the process blocks now its guest blocks when it starts.
+    dep.guest_blocked.store(cur::blocked_mask(), Relaxed);
     let pages = match capture(&mig.mesh, &to, None) {
         Ok(p) => p,
         Err(e) => {
@@ -197,9 +200,10 @@ fn map_scratch() -> Result<u64> {
 /// ends when the guest ended or was lost; `None` to return to user mode.
 #[inline(never)]
 fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
-    // Signals wake the deputy here; they are blocked whenever it is in user mode, at the
-    // trampoline, where it has no handlers (see `hooks.rs`).
-    cur::block_signals(false);
+    // Signals wake the deputy here, but for those its guest blocks and would take the default
+    // action of; they are all blocked whenever it is in user mode, at the trampoline, where it
+    // has no handlers (see `hooks.rs`).
+    deputy_mask(dep);
     loop {
         if let DeputyState::Exited(s) = dep.state() {
             return Some(deputy_end(mig, dep, s));
@@ -235,6 +239,27 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         if let Some(call) = i.call.take() {
             let scratch = i.scratch;
             drop(i);
+            if call.req.nr == nr::RT_SIGPROCMASK {
+                // The guest's new blocked mask (the only form `fwd::spec` lets through).
+                let mask = call.req.bufs(&call.payload)[1]
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_ne_bytes);
+                if let Some(mask) = mask {
+                    dep.guest_blocked.store(mask, Relaxed);
+                    deputy_mask(dep);
+                    // What it unblocked goes to it before the reply: it takes the signals as
+                    // it returns from `rt_sigprocmask`, as it would at home.
+                    forward_signals(mig, dep);
+                }
+                dep.inner.lock().slot.close();
+                let r = if mask.is_some() {
+                    0
+                } else {
+                    syscall_result(EINVAL)
+                };
+                send_reply(mig, dep, call.req.seq, r);
+                continue;
+            }
             match start_call(&call, scratch) {
                 Ok(exec) => {
                     dep.inner.lock().exec = Some(exec);
@@ -261,6 +286,22 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
             .cv
             .wait_interruptible_timeout(&mut i, msecs_to_jiffies(POLL_MS));
     }
+}
+
+/// The deputy's mask between forwarded calls: of the signals its guest blocks, those whose
+/// action is the default. They wait at home, pending, as they would if the process were there
+/// (one whose default is to end the process would otherwise end the deputy as it is sent); the
+/// others wake the deputy, which forwards them, and wait at the guest if it blocks them.
+fn deputy_mask(dep: &Deputy) {
+    cur::set_blocked_mask(deputy_blocks(dep), true);
+}
+
+/// What the deputy blocks of the guest's mask: all of it, and `SIGCONT`, which the deputy
+/// would otherwise ignore as it is sent (its default action) instead of forwarding it to a
+/// guest that a `SIGSTOP` stopped. Blocked, it is queued and taken all the same
+/// (`cur::dequeue_signal`), within `POLL_MS`.
+pub(crate) fn deputy_blocks(dep: &Deputy) -> u64 {
+    dep.guest_blocked.load(Relaxed) | 1 << (SIGCONT - 1)
 }
 
 /// Gives up a move of the guest that is not answered in time, or whose target went down: the
@@ -372,7 +413,7 @@ fn forward_signals(mig: &Migrations, dep: &Deputy) -> bool {
         let mut sigs = [0u32; SIGNAL_BATCH];
         let mut n = 0;
         while n < SIGNAL_BATCH {
-            let sig = cur::dequeue_signal();
+            let sig = cur::dequeue_signal(false);
             if sig == 0 {
                 break;
             }
@@ -469,6 +510,7 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
     }
     // Signals that interrupted the call go to the guest first, so that it sees them with the
     // result (restart or EINTR as at home).
+    deputy_mask(dep);
     forward_signals(mig, dep);
     // The outputs go straight from the scratch memory into the frame.
     let sent = mig.mesh.send_encoded(

@@ -53,11 +53,27 @@ check "node 2 ran at most 4 stubs at once for one peer" test "$max_stubs" -le 4
 check "node 2 ran some" test "$max_stubs" -ge 1
 check "node 2 still up for node 3" on 3 omctl isup 2
 
+# The same images in node 3's name: node 3 announced no such move, node 2 starts nothing.
+no_stubs() { test "$(stubs)" = 0; }
+check "node 2 has no stub left" wait_for 120 no_stubs
+omx-peer $R 198.18.0.2 2 squat 20 >/tmp/squat.out 2>&1 &
+peer=$!
+max_stubs=0
+while kill -0 "$peer" 2>/dev/null; do
+	n=$(stubs)
+	[ "$n" -gt "$max_stubs" ] && max_stubs=$n
+	sleep 0.5
+done
+wait "$peer"
+echo "$(cat /tmp/squat.out); most stubs seen at once on node 2: $max_stubs"
+check "node 2 started no stub for images in node 3's name" test "$max_stubs" = 0
+expect_match "node 2 said why" "$(on 2 dmesg | tail -n 40)" \
+	"guest from node 1 refused: node 3, its home, did not announce it"
+
 # "Node 1" is gone: node 2 forgets everything it made for it.
 check "node 2 sees node 1 down" wait_for 60 sh -c "! on 2 omctl isup 1"
 no_guests() { ! on 2 "omctl ps | grep -q guest-of"; }
 check "node 2 is left with no guest" wait_for 60 no_guests
-no_stubs() { test "$(stubs)" = 0; }
 check "node 2 is left with no stub" wait_for 60 no_stubs
 same_refs() { test "$(refs)" = "$refs_before"; }
 check "node 2: module references as before" wait_for 30 same_refs

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
-# timeout: 500
+# timeout: 800
 # An ordinary program (omx-burn: a checksum over 64 MB of heap, FPU state across the run) is
 # migrated mid-run from node 1 to node 2 and ends with the same exit status and output as a run
 # that never moved (its output reaches home, getpid/getppid give the home ids); its guest runs as
@@ -8,7 +8,9 @@
 # its deputy keeps no user memory. A TCP sender migrated mid-transfer delivers every byte through
 # its home's socket, and a TCP server migrated while it waits in accept receives every byte on
 # its home's port. A multithreaded program stays home with its reason; a fatal signal sent to
-# the home pid kills the guest and the parent sees that signal; bad requests, and requests of a
+# the home pid kills the guest and the parent sees that signal; signals the guest blocks wait at
+# home, pending, until it unblocks them (omx-mask); SIGSTOP and SIGCONT sent home stop and
+# continue the guest; bad requests, and requests of a
 # user who does not own the process, are refused; when the guest's node loses power the deputy
 # ends with SIGKILL status within the failure-detection timeout, and when the home loses power
 # its guest is killed as soon. (tour.sh moves more programs 1 -> 2 -> 3 -> home.)
@@ -121,6 +123,64 @@ kill -KILL "$pid"
 wait "$pid"
 expect_eq "SIGKILL during a blocking forwarded read: status 137" "$?" 137
 check "node 3 hosts no guest afterwards" wait_for 5 sh -c "! on 3 omctl ps | grep -q guest-of"
+
+# --- 3b. Blocked signals wait, at home as there. -----------------------------------------------
+# omx-mask blocks SIGUSR1 (default action: the end of the process) and a caught SIGUSR2, reads a
+# pipe while both are sent to it, catches SIGUSR2 in rt_sigsuspend, then dies of SIGUSR1 when it
+# unblocks it. A deputy once died of SIGUSR1 as soon as it was sent, its guest with it.
+# mask_run NAME [NODE]: runs omx-mask (moved to NODE first) into /tmp/mask.NAME; sets st.
+mask_run() {
+	rm -f /tmp/mask.in
+	mkfifo /tmp/mask.in
+	omx-mask </tmp/mask.in >"/tmp/mask.$1" &
+	pid=$!
+	exec 3>/tmp/mask.in
+	check "omx-mask ($1) blocked its signals" wait_for 30 grep -q "^blocked: 0" "/tmp/mask.$1"
+	if [ -n "${2:-}" ]; then
+		check "migrate omx-mask $pid to node $2" omctl migrate "$pid" "$2"
+		check "it runs on node $2" wait_for 300 remote "$pid" "$2"
+	fi
+	check "omx-mask ($1) waits in its read" wait_for 60 sh -c "grep -q '^0 ' /proc/$pid/syscall"
+	kill -USR1 "$pid"
+	kill -USR2 "$pid"
+	check "both signals wait at home, pending ($1)" wait_for 30 \
+		sh -c "grep -q '^ShdPnd:.*a00\$' /proc/$pid/status"
+	echo go >&3
+	exec 3>&-
+	wait "$pid"
+	st=$?
+}
+mask_run home
+expect_eq "at home, omx-mask dies of SIGUSR1 once it unblocks it (status 138)" "$st" 138
+mask_run moved 2
+expect_eq "moved, it dies of SIGUSR1 as at home" "$st" 138
+expect_eq "with the same transcript" "$(cat /tmp/mask.moved)" "$(cat /tmp/mask.home)"
+echo "omx-mask's transcript:"
+cat /tmp/mask.home
+
+# --- 3c. SIGSTOP and SIGCONT to the home pid stop and continue the guest. ------------------------
+# omx-trickle writes 4 MiB home at an even pace over 40 s: stopped, the output stops growing;
+# continued, it grows again and ends complete. (A SIGCONT once never reached a stopped guest.)
+head -c 4194304 /dev/urandom >/tmp/tr.in
+omx-trickle 40 /tmp/tr.in >/tmp/tr.out &
+pid=$!
+check "migrate omx-trickle $pid to node 2" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
+size() { wc -c </tmp/tr.out; }
+# still: the output did not grow over 3 s.
+still() {
+	_a=$(size)
+	sleep 3
+	test "$(size)" = "$_a"
+}
+kill -STOP "$pid"
+check "stopped, it writes nothing" wait_for 60 still
+at=$(size)
+kill -CONT "$pid"
+check "continued, it writes again (from $at bytes)" wait_for 60 sh -c "test \$(wc -c </tmp/tr.out) -gt $at"
+wait "$pid"
+expect_eq "omx-trickle ends with status 0" "$?" 0
+check "its output is whole" cmp -s /tmp/tr.in /tmp/tr.out
 
 # --- 4. Bad requests. ----------------------------------------------------------------------------
 check_fails "migrating to a node that is not in the map is refused" omctl migrate $$ 9

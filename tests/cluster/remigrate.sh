@@ -5,7 +5,9 @@
 # with the same exit status and output as a run that never moved; back home it is an ordinary
 # process again (its own memory and credentials, no deputy, no guest anywhere). `admin/bring` on
 # the home node brings its processes home; `admin/expel` on a host sends its guests home. A move
-# to a node that refuses guests fails and leaves the guest where it was. A shell migrated while it
+# to a node that refuses guests fails and leaves the guest where it was. A host may ask the home
+# to send a guest home, but to move root's process on only when admin/migrate_root is 1 (an
+# ordinary user's process moves on when asked). A shell migrated while it
 # counts comes home by itself when it forks, and its commands give the same output.
 . /lib/cluster/lib.sh
 
@@ -84,6 +86,43 @@ expect_eq "it still runs on node 2" "$(omctl ps | grep "^$pid " | cut -d' ' -f2,
 wait "$pid"
 expect_eq "it exits as the reference did" "$?" "$ref"
 expect_eq "with the same output" "$(cat /tmp/stay.out)" "$(sed "s/ pid [0-9]* / pid $pid /" /tmp/burn.ref)"
+
+# --- 3b. A host may send a guest home, but move root's process on only with migrate_root 1. ----
+# Small and long-running: the moves are quick and the jobs outlast them (killed at the end).
+omx-burn 8 1000000 >/dev/null &
+pid=$!
+omx-as 65534:65534 omx-burn 8 1000000 >/dev/null &
+upid=$!
+sleep 0.5
+check "uid 65534's job $upid runs as 65534" wait_for 30 \
+	sh -c "grep -qE '^Uid:[[:space:]]+65534[[:space:]]+65534' /proc/$upid/status"
+for p in $pid $upid; do
+	check "migrate $p to node 2" omctl migrate "$p" 2
+	check "it runs on node 2" wait_for 300 remote "$p" 2
+done
+guest_on2() {
+	on 2 omctl ps | awk '/guest-of 1 home-pid '"$1"'$/ {print $1}'
+}
+expect_eq "admin/migrate_root is 0" "$(cat /proc/openmosix/admin/migrate_root)" 0
+g=$(guest_on2 "$pid")
+check "on node 2, root asks that root's guest $g move on to node 3" on 2 omctl migrate "$g" 3
+check "node 1 refuses it and says why" wait_for 60 \
+	sh -c "dmesg | grep -q 'process $pid: node 2 asked to move it on to node 3: refused'"
+expect_eq "root's process still runs on node 2" "$(omctl ps | grep "^$pid " | cut -d' ' -f2,3)" "2 remote"
+g=$(guest_on2 "$upid")
+check "on node 2, root asks that uid 65534's guest $g move on to node 3" on 2 omctl migrate "$g" 3
+check "it moves on to node 3" wait_for 300 remote "$upid" 3
+check "admin/migrate_root takes 1" sh -c "echo 1 >/proc/openmosix/admin/migrate_root"
+g=$(guest_on2 "$pid")
+check "with migrate_root 1, node 2 asks again for root's guest $g" on 2 omctl migrate "$g" 3
+check "and it moves on to node 3" wait_for 300 remote "$pid" 3
+check "admin/migrate_root takes 0" sh -c "echo 0 >/proc/openmosix/admin/migrate_root"
+check "on node 3, root asks that root's guest go home (always allowed)" \
+	on 3 omctl migrate "$(on 3 omctl ps | awk '/guest-of 1 home-pid '"$pid"'$/ {print $1}')" home
+check "it comes home" wait_for 300 home "$pid"
+kill -9 "$pid" "$upid"
+wait "$pid" "$upid" 2>/dev/null
+check "no guest is left on node 3" wait_for 60 sh -c "! on 3 omctl ps | grep -q guest-of"
 
 # --- 4. fork and exec after a migration: the process comes home and makes them there. ---------
 cat >/tmp/forker.sh <<'SCRIPT'

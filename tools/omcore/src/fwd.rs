@@ -191,6 +191,10 @@ pub fn returned_len(nr: u32, args: &[u64; 6]) -> Option<(usize, Carry)> {
 /// them), so the value only makes the signal's disposition at home the guest's.
 pub const MIRRORED_HANDLER: u64 = 2;
 
+/// `rt_sigprocmask`'s `how` that replaces the mask: the only form forwarded, by which a guest
+/// tells its deputy its blocked mask (`(SIG_SETMASK, mask, NULL, 8)`).
+pub const SIG_SETMASK: u64 = 2;
+
 /// A native-endian word of a `struct kernel_sigaction` (handler 0, flags 8, restorer 16, mask 24).
 fn action_word(act: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -317,6 +321,11 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         // rt_sigaction runs where the process runs; the guest also sends its deputy the
         // action's disposition (`mirrored_action`), with no old action and an 8-byte mask.
         nr::RT_SIGACTION if args[2] == 0 && args[3] == 8 => s(&[Int, In(F(32)), Int, Int]),
+        // rt_sigprocmask runs where the process runs; the guest tells its deputy its new mask
+        // with this form alone: SIG_SETMASK, an 8-byte mask, no old mask.
+        nr::RT_SIGPROCMASK if args[0] == SIG_SETMASK && args[2] == 0 && args[3] == 8 => {
+            s(&[Int, In(F(8)), Int, Int])
+        }
         nr::EPOLL_CREATE | nr::EPOLL_CREATE1 => s(&[Int]),
         // POSIX timers live at home (their signals are forwarded): timer_create(clock,
         // sigevent, id), timer_settime(id, flags, new, old), timer_gettime(id, value),
@@ -878,6 +887,33 @@ mod tests {
         let mut out = vec![0u8; r.encoded_len()];
         assert_eq!(r.encode(&mut out), Some(r.encoded_len()));
         out
+    }
+
+    #[test]
+    fn only_the_mask_mirror_form_of_rt_sigprocmask_is_forwarded() {
+        let mask = (1u64 << 9).to_ne_bytes();
+        let mut bufs: Bufs<'_> = [None; 6];
+        bufs[1] = Some(&mask[..]);
+        let r = Request {
+            mig_id: 3,
+            seq: 1,
+            nr: nr::RT_SIGPROCMASK,
+            args: [SIG_SETMASK, 1, 0, 8, 0, 0],
+            bufs,
+        };
+        assert_eq!(Request::decode(&round_trip(&r)), Ok(r));
+        // SIG_BLOCK or SIG_UNBLOCK, an old mask asked for, another size: not forwarded.
+        for args in [
+            [0, 1, 0, 8, 0, 0],
+            [1, 1, 0, 8, 0, 0],
+            [SIG_SETMASK, 1, 0x1000, 8, 0, 0],
+            [SIG_SETMASK, 1, 0, 16, 0, 0],
+        ] {
+            assert!(spec(nr::RT_SIGPROCMASK, &args).is_none(), "{args:?}");
+        }
+        let mut short = r;
+        short.bufs[1] = Some(&mask[..4]);
+        assert!(Request::decode(&round_trip(&short)).is_err());
     }
 
     #[test]

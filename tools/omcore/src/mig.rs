@@ -68,7 +68,9 @@ pub fn decode_image(p: &[u8]) -> Result<(u32, u32, &[u8]), PayloadError> {
 /// the guest's host; the host captures the guest and streams it as a new migration `new_mig_id`
 /// to `target`; the target answers the home with `MigResult`, and the home gives the old host its
 /// [`Ctl::Verdict`]: on success the old guest ends quietly, else it goes on where it is. When the
-/// target is the home, the deputy restores the image into itself and gives the verdict.
+/// target is the home, the deputy restores the image into itself and gives the verdict. Before
+/// the `Depart`, the home tells the target to [`Ctl::Expect`] the image: a node takes a guest
+/// whose image comes from another node than its home only as the home announced it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctl {
     /// Home to host: capture guest `mig_id` and send it to `target` as `new_mig_id`.
@@ -95,6 +97,14 @@ pub enum Ctl {
         /// Where it should go; 0 is its home.
         target: u32,
     },
+    /// Home to the target of a move: the image of migration `mig_id` of the home's will come
+    /// from node `from` (the guest's host now); take it.
+    Expect {
+        /// The migration's name (the `new_mig_id` of the `Depart`).
+        mig_id: u32,
+        /// The node the image comes from.
+        from: u32,
+    },
 }
 
 impl Ctl {
@@ -108,6 +118,7 @@ impl Ctl {
             } => (1u32, mig_id, target, new_mig_id),
             Self::Verdict { mig_id, result } => (2, mig_id, result as u32, 0),
             Self::Move { mig_id, target } => (3, mig_id, target, 0),
+            Self::Expect { mig_id, from } => (4, mig_id, from, 0),
         };
         let mut p = [0u8; CTL_LEN];
         for (i, v) in [op, id, a, b].iter().enumerate() {
@@ -155,6 +166,13 @@ impl Ctl {
                 Ok(Self::Move {
                     mig_id,
                     target: node(a, true)?,
+                })
+            }
+            4 => {
+                unused(b)?;
+                Ok(Self::Expect {
+                    mig_id,
+                    from: node(a, false)?,
                 })
             }
             _ => Err(PayloadError::Field("op")),
@@ -372,6 +390,7 @@ mod tests {
                 mig_id: 4,
                 target: 2,
             },
+            Ctl::Expect { mig_id: 7, from: 3 },
         ] {
             assert_eq!(Ctl::decode(&c.encode()), Ok(c), "{c:?}");
         }
@@ -384,7 +403,10 @@ mod tests {
         };
         for bad in [
             [0, 1, 1, 0],
-            [4, 1, 1, 0],
+            [5, 1, 1, 0],
+            [4, 1, 0, 0],
+            [4, 1, 2, 1],
+            [4, 1, crate::map::MAX_NODE_ID + 1, 0],
             [1, 1, 0, 5],
             [1, 1, crate::map::MAX_NODE_ID + 1, 5],
             [2, 1, 1, 0],

@@ -15,6 +15,8 @@
 //! - `begins N`: N images that announce a new process (a valid Begin record) and never go on:
 //!   each would make a guest slot and start a stub (the connection is then held for 20 s, so
 //!   that the node sees them all while "their home" is up);
+//! - `squat N`: as `begins`, but in the name of another home (the node after both the peer and
+//!   the target): moves that home never announced, which must start nothing;
 //! - `flood N`: N heartbeats as fast as the connection takes them.
 
 use omcore::frame::{FrameHeader, MessageKind, HEADER_LEN, TAG_LEN};
@@ -126,7 +128,13 @@ impl Session {
 }
 
 /// The frames of an attack, each a kind and a payload.
-fn frames(attack: &str, n: usize, me: u32, rng: &mut Rng) -> Vec<(MessageKind, Vec<u8>)> {
+fn frames(
+    attack: &str,
+    n: usize,
+    me: u32,
+    target: u32,
+    rng: &mut Rng,
+) -> Vec<(MessageKind, Vec<u8>)> {
     let heartbeat = LoadEntry {
         node: me,
         speed: msg::STD_SPEED,
@@ -159,12 +167,17 @@ fn frames(attack: &str, n: usize, me: u32, rng: &mut Rng) -> Vec<(MessageKind, V
                 out.push((MessageKind::MigImage, p));
             }
         }
-        "begins" => {
+        "begins" | "squat" => {
+            let home = if attack == "squat" {
+                1 + me.max(target)
+            } else {
+                me
+            };
             for _ in 0..n {
                 let begin = Begin {
                     xfeatures: 3,
                     xstate_size: 576,
-                    home_node: me,
+                    home_node: home,
                     home_pid: 1 + (rng.next() % 30000) as u32,
                     comm: *b"omx-peer\0\0\0\0\0\0\0\0",
                 }
@@ -173,7 +186,7 @@ fn frames(attack: &str, n: usize, me: u32, rng: &mut Rng) -> Vec<(MessageKind, V
                     kind: Kind::Begin,
                     len: Begin::LEN as u32,
                 };
-                let mut p = mig::image_prefix(me, rng.next() as u32 | 1).to_vec();
+                let mut p = mig::image_prefix(home, rng.next() as u32 | 1).to_vec();
                 p.extend(rec.encode());
                 p.extend(begin);
                 out.push((MessageKind::MigImage, p));
@@ -191,7 +204,7 @@ fn main() {
         [ring, host, id, attack] => (ring, host, id, attack, 1),
         [ring, host, id, attack, n] => (ring, host, id, attack, n.parse().unwrap_or(0)),
         _ => {
-            eprintln!("usage: omx-peer RING HOST ID hello|seq|junk|garbage|begins|flood [N]");
+            eprintln!("usage: omx-peer RING HOST ID hello|seq|junk|garbage|begins|squat|flood [N]");
             exit(2)
         }
     };
@@ -223,7 +236,7 @@ fn main() {
             println!("seq: closed {closed}");
         }
         _ => {
-            for (kind, payload) in frames(attack, n, me, &mut rng) {
+            for (kind, payload) in frames(attack, n, me, id, &mut rng) {
                 if s.send(kind, &payload).is_err() {
                     // Closed by the node: again, and the frame once more on the new connection.
                     s = open(&mut rng);
@@ -235,7 +248,7 @@ fn main() {
         }
     }
     let _ = s.sock.flush();
-    if attack == "begins" {
+    if attack == "begins" || attack == "squat" {
         std::thread::sleep(Duration::from_secs(20));
     }
     println!("{attack}: sent {sent}, connections {connections}");
