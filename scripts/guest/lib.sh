@@ -146,6 +146,22 @@ tour() {
 	check "it runs at home again" wait_for 300 home "$1"
 }
 
+# blocked_reader NODE: starts a reader of a pipe that never gets data (`busybox cat`; the
+# writer, a `sleep`, stays open and writes nothing), migrates it to node NODE and checks that
+# its deputy at home then makes the forwarded read, blocked; sets pid (the reader) and writer.
+blocked_reader() {
+	rm -f /tmp/never
+	mkfifo /tmp/never
+	sleep 100000 >/tmp/never &
+	writer=$!
+	busybox cat /tmp/never >/dev/null &
+	pid=$!
+	check "the reader $pid blocks in its read" wait_for 30 sh -c "grep -q '^0 ' /proc/$pid/syscall"
+	check "migrate it to node $1" omctl migrate "$pid" "$1"
+	check "it runs on node $1" wait_for 120 remote "$pid" "$1"
+	check "its deputy is making the forwarded read" wait_for 60 sh -c "grep -q '^0 ' /proc/$pid/syscall"
+}
+
 # kib PID: KiB of ordinary memory process PID has (every area but vdso, vvar, vsyscall).
 kib() {
 	_k=0
