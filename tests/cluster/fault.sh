@@ -8,8 +8,10 @@
 # forwarded read: the home process ends with SIGKILL status within the timeout, and node 2
 # (which saw its home go down) keeps no guest, stub, thread or module reference. 10 % loss each
 # way during a move 1 -> 2 -> home and during forwarded reads, and a link slowed to 2000 kbit/s
-# during a move: everything completes with identical output. (Fixed delay and reordering cannot
-# be injected: the harness's kernel has no netem; see Documentation/testing.md.)
+# during a move: everything completes with identical output; at 500 kbit/s, too slow for an image
+# frame within the timeout, the move completes or fails, and the process ends right either way.
+# (Fixed delay and reordering cannot be injected: the harness's kernel has no netem; see
+# Documentation/testing.md.)
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -29,6 +31,7 @@ heap_filled() { test "$(awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status)" -gt 200
 sent_since() { test $(($(sent) - $1)) -ge "$2"; }
 refs_on_2() { test "$(on 2 cat /sys/module/openmosix/refcnt)" = 0; }
 home_down_kills() { on 2 dmesg | grep -c "guest from node 1 killed: its home is down"; }
+moved_or_home() { remote "$1" 2 || home "$1"; }
 same_output() { test "$(cat "$1")" = "$(sed "s/ pid [0-9]* / pid $2 /" "$3")"; }
 
 # start_burn NAME MB PASSES: an unmoved reference run of omx-burn MB PASSES (output in
@@ -178,7 +181,20 @@ bytes=$(($(sent) - base))
 echo "moved $bytes bytes in $ms ms through 2000 kbit/s"
 check "the link was that slow (at least 90 % of $((bytes / 250)) ms)" test "$ms" -ge $((bytes / 278))
 ends_as_ref "it" "$pid" /tmp/slow.out /tmp/slow.ref "$refst"
+
+# --- A link too slow to carry an image frame within the timeout (500 kbit/s). ---------------------
+# A frame of up to 320 KiB takes over 5 s at this rate, and the target hears nothing of the home
+# meanwhile: it may take the home for down mid-image (migration.md). The move completes or fails;
+# either way nothing hangs, and the process ends as the reference did.
+check "node 2's link is slowed to 500 kbit/s" link_slow 2 500
+omx-burn 2 10000 >/tmp/slower.out &
+pid=$!
+sleep 0.5
+check "migrate $pid to node 2 through the slower link" omctl migrate "$pid" 2
+check "the move ends, one way or the other" wait_for 300 moved_or_home "$pid"
+echo "through 500 kbit/s: $(dmesg | grep -E "migrate $pid |process $pid now" | tail -n 1)"
 check "node 2's link is mended" link_mend 2
+ends_as_ref "it" "$pid" /tmp/slower.out /tmp/slow.ref "$refst"
 clean_2 "the faults"
 expect_eq "node 1 holds no module reference" "$(cat /sys/module/openmosix/refcnt)" 0
 finish
