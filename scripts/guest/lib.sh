@@ -146,6 +146,22 @@ tour() {
 	check "it runs at home again" wait_for 300 home "$1"
 }
 
+# blocked_reader NODE: starts a reader of a pipe that never gets data (`busybox cat`; the
+# writer, a `sleep`, stays open and writes nothing), migrates it to node NODE and checks that
+# its deputy at home then makes the forwarded read, blocked; sets pid (the reader) and writer.
+blocked_reader() {
+	rm -f /tmp/never
+	mkfifo /tmp/never
+	sleep 100000 >/tmp/never &
+	writer=$!
+	busybox cat /tmp/never >/dev/null &
+	pid=$!
+	check "the reader $pid blocks in its read" wait_for 30 sh -c "grep -q '^0 ' /proc/$pid/syscall"
+	check "migrate it to node $1" omctl migrate "$pid" "$1"
+	check "it runs on node $1" wait_for 120 remote "$pid" "$1"
+	check "its deputy is making the forwarded read" wait_for 60 sh -c "grep -q '^0 ' /proc/$pid/syscall"
+}
+
 # kib PID: KiB of ordinary memory process PID has (every area but vdso, vvar, vsyscall).
 kib() {
 	_k=0
@@ -155,15 +171,63 @@ kib() {
 	echo "$_k"
 }
 
+# Requests to the harness. Only the script's own node (node 1) can ask, through its serial line
+# ttyS3; each returns once the harness has carried it out (0), or when it failed or was refused
+# (non-zero), or after 120 s without an answer. The harness counts the lines it served and
+# writes "COUNT STATUS" to /mnt/harness/served (9p, no cache: every read sees the host's file);
+# /run/harness-asked counts the lines asked.
+#
 # power_off ID: cut the power of node ID (2..N; its emulator is killed, nothing is shut down).
 # power_on ID: boot node ID again; returns when its agent answers (0) or after 60 s (1).
-# Only the script's own node (node 1) can ask, through its serial line to the harness.
+# link_cut ID: node ID's link drops every frame, both ways (1..N). Node 1 may be cut too: its
+#   serial lines (the script's output, these requests) cross no link.
+# link_mend ID: every fault of node ID's link is removed.
+# link_loss ID PCT: node ID's link drops PCT % of the frames (0..100), each way, at random.
+# link_slow ID KBIT: node ID's link carries KBIT kbit/s (64..1000000) each way; frames wait in
+#   a queue of up to 1 s, so delay comes with the rate. No fixed delay and no reordering: the
+#   harness's kernel has no netem.
+harness_ask() {
+	_n=$(($(cat /run/harness-asked 2>/dev/null || echo 0) + 1))
+	echo "$_n" >/run/harness-asked
+	echo "$*" >/dev/ttyS3 || return 4
+	_t0=$(now_ms)
+	while :; do
+		_seq=0
+		read -r _seq _st 2>/dev/null </mnt/harness/served
+		if [ "${_seq:-0}" -ge "$_n" ] 2>/dev/null; then
+			[ "$_seq" = "$_n" ] && return "$_st"
+			echo "harness_ask: '$*' answered out of turn ($_seq)" >&2
+			return 3
+		fi
+		if [ $(($(now_ms) - _t0)) -ge 120000 ]; then
+			echo "harness_ask: '$*' not served in 120 s" >&2
+			return 4
+		fi
+		sleep 0.1
+	done
+}
+
 power_off() {
-	echo "off $1" >/dev/ttyS3
-	sleep 1
+	harness_ask off "$1"
 }
 
 power_on() {
-	echo "on $1" >/dev/ttyS3
+	harness_ask on "$1" || return
 	wait_for 60 on "$1" true >/dev/null
+}
+
+link_cut() {
+	harness_ask cut "$1"
+}
+
+link_mend() {
+	harness_ask mend "$1"
+}
+
+link_loss() {
+	harness_ask loss "$1" "$2"
+}
+
+link_slow() {
+	harness_ask slow "$1" "$2"
 }

@@ -10,16 +10,7 @@
 check "node 2 up" wait_for 10 omctl isup 2
 no_balancing 2
 timeout_ms=$(cat /proc/openmosix/admin/timeout_ms)
-mkfifo /tmp/never
-# The pipe's writer stays open and writes nothing.
-sleep 100000 >/tmp/never &
-writer=$!
-busybox cat /tmp/never >/tmp/cat.out &
-pid=$!
-check "the reader $pid blocks in its read" wait_for 30 sh -c "grep -q '^0 ' /proc/$pid/syscall"
-check "migrate it to node 2" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 120 remote "$pid" 2
-check "its deputy is making the forwarded read" wait_for 60 sh -c "grep -q '^0 ' /proc/$pid/syscall"
+blocked_reader 2
 cut=$(now_ms)
 power_off 2
 wait "$pid"
