@@ -145,7 +145,8 @@ mask_run() {
 	kill -USR2 "$pid"
 	check "both signals wait at home, pending ($1)" wait_for 30 \
 		sh -c "grep -q '^ShdPnd:.*a00\$' /proc/$pid/status"
-	echo go >&3
+	# In a subshell: if the process is gone, SIGPIPE ends the subshell, not the script.
+	(echo go >&3) 2>/dev/null || true
 	exec 3>&-
 	wait "$pid"
 	st=$?
