@@ -37,18 +37,24 @@ rejected=$(stat_of 2 frames_rejected)
 echo "node 2 rejected $rejected frames"
 check "node 2 rejected hostile frames" test "$rejected" -gt 0
 
-# Images that announce a process and never go on: node 2 starts at most its limit of stubs.
-omx-peer $R 198.18.0.2 2 begins 100 >/tmp/begins.out 2>&1 &
-peer=$!
 stubs() { on 2 "ps | grep -c '[o]mx-guest'"; }
-max_stubs=0
-while kill -0 "$peer" 2>/dev/null; do
-	n=$(stubs)
-	[ "$n" -gt "$max_stubs" ] && max_stubs=$n
-	sleep 0.5
-done
-wait "$peer"
-echo "$(cat /tmp/begins.out); most stubs seen at once on node 2: $max_stubs"
+# attack_stubs ATTACK N: runs omx-peer's ATTACK N against node 2 and sets max_stubs to the most
+# stubs seen at once on node 2 while it ran.
+attack_stubs() {
+	omx-peer $R 198.18.0.2 2 "$1" "$2" >"/tmp/$1.out" 2>&1 &
+	_peer=$!
+	max_stubs=0
+	while kill -0 "$_peer" 2>/dev/null; do
+		_n=$(stubs)
+		[ "$_n" -gt "$max_stubs" ] && max_stubs=$_n
+		sleep 0.5
+	done
+	wait "$_peer"
+	echo "$(cat "/tmp/$1.out"); most stubs seen at once on node 2: $max_stubs"
+}
+
+# Images that announce a process and never go on: node 2 starts at most its limit of stubs.
+attack_stubs begins 100
 check "node 2 ran at most 4 stubs at once for one peer" test "$max_stubs" -le 4
 check "node 2 ran some" test "$max_stubs" -ge 1
 check "node 2 still up for node 3" on 3 omctl isup 2
@@ -56,16 +62,7 @@ check "node 2 still up for node 3" on 3 omctl isup 2
 # The same images in node 3's name: node 3 announced no such move, node 2 starts nothing.
 no_stubs() { test "$(stubs)" = 0; }
 check "node 2 has no stub left" wait_for 120 no_stubs
-omx-peer $R 198.18.0.2 2 squat 20 >/tmp/squat.out 2>&1 &
-peer=$!
-max_stubs=0
-while kill -0 "$peer" 2>/dev/null; do
-	n=$(stubs)
-	[ "$n" -gt "$max_stubs" ] && max_stubs=$n
-	sleep 0.5
-done
-wait "$peer"
-echo "$(cat /tmp/squat.out); most stubs seen at once on node 2: $max_stubs"
+attack_stubs squat 20
 check "node 2 started no stub for images in node 3's name" test "$max_stubs" = 0
 expect_match "node 2 said why" "$(on 2 dmesg | tail -n 40)" \
 	"guest from node 1 refused: node 3, its home, did not announce it"
