@@ -128,6 +128,22 @@ no_balancing() {
 	done
 }
 
+# all_connected N: each of nodes 1..N lists the other N-1 as connected (every connection has
+# its rx and tx threads running and no handshake is left to make).
+all_connected() {
+	for _i in $(seq 1 "$1"); do
+		test "$(on "$_i" "awk '\$4 == \"connected\"' /proc/openmosix/peers | wc -l")" = $(($1 - 1)) ||
+			return 1
+	done
+}
+
+# omx_threads NODE: how many long-lived module threads run on NODE. Handshake threads
+# (omx-hs-in, omx-hs/ID) are left out: they come and go with connection attempts and end by
+# their deadline. Count only once all_connected holds, so no connection is half made.
+omx_threads() {
+	on "$1" "ps | grep '[o]mx-' | grep -vc '[o]mx-hs'"
+}
+
 # home PID: PID runs at home (this node lists no migration of it) and is still alive.
 home() {
 	kill -0 "$1" && ! omctl ps | grep -q "^$1 "

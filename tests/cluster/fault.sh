@@ -25,7 +25,7 @@ bound_ms=$((timeout_ms + 10000))
 sent() { awk '$1 == "bytes_sent" { print $2 }' /proc/openmosix/stats; }
 no_guest_on_2() { ! on 2 omctl ps | grep -q guest-of; }
 no_stub_on_2() { test "$(on 2 "ps | grep -c '[o]mx-guest'")" = 0; }
-threads_on_2() { on 2 "ps | grep -c '[o]mx-'"; }
+threads_on_2() { omx_threads 2; }
 same_threads_on_2() { test "$(threads_on_2)" = "$1"; }
 heap_filled() { test "$(awk '/^VmRSS:/ { print $2 }' /proc/"$1"/status)" -gt 200000; }
 sent_since() { test $(($(sent) - $1)) -ge "$2"; }
@@ -61,6 +61,7 @@ clean_2() {
 	check "and has its omx threads as before ($threads)" wait_for 60 same_threads_on_2 "$threads"
 }
 
+check "both nodes connected" wait_for 60 all_connected 2
 threads=$(threads_on_2)
 
 # --- The harness's requests. ---------------------------------------------------------------------
@@ -111,6 +112,7 @@ fail_transfer /tmp/off.out "node 2 is powered off" power_off 2
 off=$pid
 check "node 2 boots again" power_on 2
 check "node 1 sees it up" wait_for 60 omctl isup 2
+check "both nodes connected" wait_for 60 all_connected 2
 threads=$(threads_on_2)
 
 # --- Link cut during an image transfer. -----------------------------------------------------------

@@ -15,7 +15,8 @@ for j in 2 3; do
 done
 slab() { on 2 "awk '/^SUnreclaim/ {print \$2}' /proc/meminfo"; }
 refs() { on 2 cat /sys/module/openmosix/refcnt; }
-threads() { on 2 "ps | grep -c '[o]mx-'"; }
+threads() { omx_threads 2; }
+check "every node connected to every other" wait_for 60 all_connected 3
 slab_before=$(slab)
 refs_before=$(refs)
 threads_before=$(threads)

@@ -18,8 +18,8 @@ for j in 1 2 3; do
 	check_fails "node $j holds no other node's keyring" on "$j" test -e /etc/openmosix.rings
 done
 # Node 2's connections to 1 and 3 are up (each has an rx and a tx thread) before counting.
-check "node 2 connected to both peers" wait_for 10 sh -c "test \$(on 2 grep -c connected /proc/openmosix/peers) = 2"
-threads_before=$(on 2 "ps | grep -c '[o]mx-'")
+check "every node connected to every other" wait_for 60 all_connected 3
+threads_before=$(omx_threads 2)
 
 # Garbage to node 2's port from node 1: random bytes, a huge length, an empty connection.
 head -c 65536 /dev/urandom | nc -w 2 198.18.0.2 7300 >/dev/null 2>&1
@@ -33,7 +33,7 @@ check "node 2 counted the garbage as rejected" test "$(stat_of 2 frames_rejected
 check "node 2 still up for node 3" on 3 omctl isup 2
 check "node 2 still up for node 1" omctl isup 2
 # Handshake threads end by their deadline at the latest.
-same_threads() { test "$(on 2 "ps | grep -c '[o]mx-'")" = "$threads_before"; }
+same_threads() { test "$(omx_threads 2)" = "$threads_before"; }
 check "node 2 has as many omx threads as before" wait_for 30 same_threads
 
 # Lines that users cause (migrate is world-writable) are rate-limited and their text escaped:

@@ -18,7 +18,8 @@ no_balancing 3
 
 slab() { on "$1" "awk '/^SUnreclaim/ {print \$2}' /proc/meminfo"; }
 refs() { on "$1" cat /sys/module/openmosix/refcnt; }
-threads() { on "$1" "ps | grep -c '[o]mx-'"; }
+check "every node connected to every other" wait_for 60 all_connected 3
+threads() { omx_threads "$1"; }
 for n in 1 2 3; do
 	eval "slab_$n=$(slab $n) refs_$n=$(refs $n) threads_$n=$(threads $n)"
 done
