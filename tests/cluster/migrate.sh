@@ -113,8 +113,12 @@ expect_eq "the parent sees death by SIGTERM (status 143)" "$?" 143
 check "node 3 hosts no guest afterwards" wait_for 5 sh -c "! on 3 omctl ps | grep -q guest-of"
 
 # A guest blocked in a forwarded read (its deputy waits on an empty pipe at home) is killed.
-sleep 15 | omx-io 2 >/dev/null &
+# The pipe's writer is this script (fd 4), open until the end whatever the moves take.
+rm -f /tmp/idle.in
+mkfifo /tmp/idle.in
+omx-io 2 </tmp/idle.in >/dev/null &
 pid=$!
+exec 4>/tmp/idle.in
 sleep 0.5
 check "migrate omx-io $pid to node 3" omctl migrate "$pid" 3
 check "it runs on node 3" wait_for 300 remote "$pid" 3
@@ -122,6 +126,7 @@ sleep 3
 kill -KILL "$pid"
 wait "$pid"
 expect_eq "SIGKILL during a blocking forwarded read: status 137" "$?" 137
+exec 4>&-
 check "node 3 hosts no guest afterwards" wait_for 5 sh -c "! on 3 omctl ps | grep -q guest-of"
 
 # --- 3b. Blocked signals wait, at home as there. -----------------------------------------------

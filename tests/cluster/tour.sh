@@ -65,16 +65,25 @@ expect_eq "its file is at home" "$(md5sum </tmp/io.mig/moved.txt)" "$(md5sum </t
 # The timers run at home (alarm, setitimer and getitimer are forwarded to the deputy); their
 # SIGALRM is forwarded to the guest, whose handler runs there; the signal interrupts a forwarded
 # read blocked at home with EINTR, as the handler (no SA_RESTART) says.
-sleep 120 | omx-sig 0.5 5 >/tmp/sig.ref
-expect_eq "omx-sig at home succeeds" "$?" 0
-sleep 120 | omx-sig 0.5 5 >/tmp/sig.out &
+# Its standard input is a pipe whose writer (this script, fd 4) stays open however long the
+# tour takes: the reads never see its end.
+rm -f /tmp/idle.in
+mkfifo /tmp/idle.in
+omx-sig 0.5 5 </tmp/idle.in >/tmp/sig.ref &
 pid=$!
+exec 4>/tmp/idle.in
+wait "$pid"
+expect_eq "omx-sig at home succeeds" "$?" 0
+exec 4>&-
+omx-sig 0.5 5 </tmp/idle.in >/tmp/sig.out &
+pid=$!
+exec 4>/tmp/idle.in
 sleep 0.3
 tour "$pid" 2
 wait "$pid"
 expect_eq "omx-sig exits 0 after its tour" "$?" 0
 expect_eq "with the reference's transcript" "$(cat /tmp/sig.out)" "$(cat /tmp/sig.ref)"
-kill $(pidof sleep) 2>/dev/null
+exec 4>&-
 
 # --- busybox, unmodified and static, on large input from a pipe. ----------------------------------
 head -c 24000000 /dev/urandom >/tmp/big
