@@ -4,6 +4,7 @@
  * Only the items allowlisted in bindgen_parameters are generated; the types they refer to
  * resolve to the `kernel` crate's own bindings.
  */
+#include <crypto/chacha20poly1305.h>
 #include <crypto/sha2.h>
 #include <linux/in.h>
 #include <linux/in6.h>

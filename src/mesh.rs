@@ -37,13 +37,13 @@ pub(crate) use config::{Counters, Tunables};
 
 use crate::error::{self, Fault};
 use crate::ksys::copy_exact;
-use crate::ksys::crypto::TAG_LEN;
+use crate::ksys::crypto::AEAD_TAG_LEN;
 use crate::ksys::errno::enotconn;
 use crate::ksys::net::{Kind, Socket};
 use crate::ksys::sys::{self, now_ms};
 use crate::ksys::thread::{self, KThread};
 use crate::omcore::addr::Addr;
-use crate::omcore::frame::{MessageKind, HEADER_LEN};
+use crate::omcore::frame::{MessageKind, FLAG_SEALED, HEADER_LEN};
 use crate::omcore::map::NodeMap;
 use crate::omcore::msg::{self, LoadEntry, STD_SPEED};
 use crate::userlog::peer_warn;
@@ -479,12 +479,12 @@ impl Mesh {
         wait: bool,
         fill: impl FnOnce(&mut [u8]) -> bool,
     ) -> Result {
-        let conn = {
+        let (conn, encrypt) = {
             let st = self.state.lock();
             let p = st.peers.iter().find(|p| p.id == peer).ok_or(enotconn())?;
-            p.conn.clone().ok_or(enotconn())?
+            (p.conn.clone().ok_or(enotconn())?, st.tun.encrypt)
         };
-        let r = conn.send_with(kind, len, wait, fill);
+        let r = conn.send_with(kind, len, wait, encrypt, fill);
         self.count_send(r, len);
         r
     }
@@ -514,7 +514,7 @@ impl Mesh {
     fn rx_loop<I: Inbound>(&self, conn: &Arc<Conn>, inbound: &I) {
         let mut expect = 1u64;
         while !thread::should_stop() && !conn.is_dead() {
-            let frame = match read_frame(&conn.sock, &conn.session) {
+            let frame = match read_frame(&conn.sock, &conn.session.rx) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(Fault::Errno(e)) if e == EAGAIN || e == EINTR => continue,
@@ -530,11 +530,19 @@ impl Mesh {
                 self.counters.frames_rejected.fetch_add(1, Relaxed);
                 break;
             }
+            if h.flags & FLAG_SEALED == 0 && self.tunables().encrypt {
+                self.counters.frames_rejected.fetch_add(1, Relaxed);
+                peer_warn!(
+                    "node {}: unencrypted frame while admin/encrypt is 1 here: connection closed\n",
+                    conn.peer
+                );
+                break;
+            }
             expect += 1;
             self.counters.frames_received.fetch_add(1, Relaxed);
             self.counters
                 .bytes_received
-                .fetch_add((HEADER_LEN + payload.len() + TAG_LEN) as u64, Relaxed);
+                .fetch_add((HEADER_LEN + payload.len() + AEAD_TAG_LEN) as u64, Relaxed);
             if let Err(f) = self.handle(conn, h.kind, payload, inbound) {
                 self.counters.frames_rejected.fetch_add(1, Relaxed);
                 peer_warn!(
@@ -610,7 +618,7 @@ impl Mesh {
                 self.counters.frames_sent.fetch_add(1, Relaxed);
                 self.counters
                     .bytes_sent
-                    .fetch_add((HEADER_LEN + payload + TAG_LEN) as u64, Relaxed);
+                    .fetch_add((HEADER_LEN + payload + AEAD_TAG_LEN) as u64, Relaxed);
             }
             Err(_) => {
                 self.counters.frames_dropped.fetch_add(1, Relaxed);

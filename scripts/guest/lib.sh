@@ -90,6 +90,15 @@ finish() {
 	[ "$CHECKS_FAILED" = 0 ]
 }
 
+# clock_note: prints the clocksource of every node, so that timings measured inside the nodes
+# say which clock they come from.
+clock_note() {
+	_cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+	while read -r _id _addr; do
+		echo "clock: node $_id times with clocksource $(on "$_id" cat "$_cs")"
+	done </etc/cluster.hosts
+}
+
 # now_ms: milliseconds since this node booted.
 now_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime

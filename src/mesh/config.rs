@@ -95,6 +95,9 @@ pub(crate) struct Tunables {
     pub(crate) lstay: bool,
     /// `admin/quiet`: send no load information.
     pub(crate) quiet: bool,
+    /// `admin/encrypt`: connection frames are encrypted, and frames that are not are refused;
+    /// off, frames are only authenticated (and both kinds are taken).
+    pub(crate) encrypt: bool,
 }
 
 impl Tunables {
@@ -108,6 +111,7 @@ impl Tunables {
         stay: false,
         lstay: false,
         quiet: false,
+        encrypt: true,
     };
 
     /// Status bits this node announces.

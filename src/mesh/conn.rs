@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One authenticated connection to a peer: its socket, session key and bounded send queue.
+//! One authenticated connection to a peer: its socket, keys and bounded send queue.
 //!
 //! Two kernel threads serve a connection: `omx-rx/ID` (in [`super::Mesh`]) reads and checks
 //! frames, `omx-tx/ID` ([`tx_loop`]) drains the send queue into the socket. A full queue refuses
@@ -9,9 +9,8 @@
 //! Lock order: only `Conn::tx` is taken here, and never with another lock of this file held.
 
 use super::config::{RX_POLL_MS, TX_QUEUE_BYTES, TX_TIMEOUT_MS};
-use super::frame::build_frame_with;
+use super::frame::{build_sealed, Session};
 use crate::ksys::copy_exact;
-use crate::ksys::crypto::HmacKey;
 use crate::ksys::errno::enotconn;
 use crate::ksys::net::Socket;
 use crate::ksys::sys::now_ms;
@@ -28,7 +27,7 @@ pub(crate) struct Conn {
     pub(crate) peer: u32,
     pub(crate) me: u32,
     pub(crate) sock: Socket,
-    pub(crate) session: HmacKey,
+    pub(crate) session: Session,
     dead: AtomicBool,
     #[pin]
     tx: Mutex<TxQueue>,
@@ -50,7 +49,7 @@ impl Conn {
         peer: u32,
         me: u32,
         sock: Socket,
-        session: HmacKey,
+        session: Session,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             peer,
@@ -76,19 +75,24 @@ impl Conn {
         self.dead.load(Relaxed)
     }
 
-    /// Queues a frame; `EAGAIN` when the queue is full (the frame is dropped).
-    pub(crate) fn send(&self, kind: MessageKind, payload: &[u8]) -> Result {
-        self.send_with(kind, payload.len(), false, |b| copy_exact(b, payload))
+    /// Queues a frame, its payload encrypted with `encrypt`; `EAGAIN` when the queue is full
+    /// (the frame is dropped).
+    pub(crate) fn send(&self, kind: MessageKind, payload: &[u8], encrypt: bool) -> Result {
+        self.send_with(kind, payload.len(), false, encrypt, |b| {
+            copy_exact(b, payload)
+        })
     }
 
     /// Queues a frame whose payload of `len` bytes `fill` writes in place in the frame (no
-    /// copy of its own). With `wait`, waits while the queue is full (at most
-    /// [`TX_TIMEOUT_MS`]); without, `EAGAIN` when it is (the frame is dropped).
+    /// copy of its own), encrypted with `encrypt` and else only authenticated. With `wait`,
+    /// waits while the queue is full (at most [`TX_TIMEOUT_MS`]); without, `EAGAIN` when it is
+    /// (the frame is dropped).
     pub(crate) fn send_with(
         &self,
         kind: MessageKind,
         len: usize,
         wait: bool,
+        encrypt: bool,
         fill: impl FnOnce(&mut [u8]) -> bool,
     ) -> Result {
         if self.is_dead() {
@@ -124,8 +128,19 @@ impl Conn {
                 return Err(EAGAIN);
             }
         }
+        // The sequence number is the nonce of the direction's key: each is used once, as the
+        // queue's lock makes numbers and frames go out in the same order.
         let seq = q.seq + 1;
-        let f = build_frame_with(kind, self.me, self.peer, seq, len, &self.session, fill)?;
+        let f = build_sealed(
+            kind,
+            self.me,
+            self.peer,
+            seq,
+            len,
+            &self.session.tx,
+            encrypt,
+            fill,
+        )?;
         q.frames.reserve(1, GFP_KERNEL)?;
         q.seq = seq;
         q.bytes += f.len();

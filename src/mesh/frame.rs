@@ -1,20 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Authenticated framing: a frame is an `omcore::frame` header, a payload no longer than its kind
-//! allows, and an HMAC-SHA256 tag over both under the connection's session key (or the cluster
-//! key, for handshakes and beacons). See `Documentation/protocol.md`.
+//! allows, and a tag. Handshake frames and beacons carry an HMAC-SHA256 tag under the pair's
+//! (or the cluster's) key; the frames of a connection are sealed with ChaCha20-Poly1305 under
+//! the key of their direction ([`Session`]), encrypted or only authenticated
+//! (`admin/encrypt`). See `Documentation/protocol.md`.
 
 use crate::error::{Fault, Result};
 use crate::ksys::copy_exact;
-use crate::ksys::crypto::{HmacKey, TAG_LEN};
+use crate::ksys::crypto::{wipe, AeadKey, HmacKey, AEAD_KEY_LEN, AEAD_TAG_LEN, TAG_LEN};
 use crate::ksys::errno::{ebadmsg, econnreset};
 use crate::ksys::net::Socket;
-use crate::omcore::frame::{FrameHeader, MessageKind, HEADER_LEN};
+use crate::omcore::frame::{FrameHeader, MessageKind, FLAG_SEALED, HEADER_LEN};
 use crate::omcore::msg::{self, GOSSIP_MAX_LEN, NONCE_LEN};
 use crate::omcore::{fwd, mig};
 use kernel::prelude::*;
 
-/// Builds a frame: header, payload, tag under `key`.
+/// The keys of an authenticated connection, one for each direction.
+pub(crate) struct Session {
+    /// Seals the frames this node sends.
+    pub(crate) tx: AeadKey,
+    /// Opens the frames the peer sends.
+    pub(crate) rx: AeadKey,
+}
+
+/// A frame's header and a buffer of `len` payload bytes and `tag` tag bytes after it, the
+/// payload written in place by `fill` (which may give up: `EINVAL`).
+fn frame_buffer(
+    header: FrameHeader,
+    tag: usize,
+    fill: impl FnOnce(&mut [u8]) -> bool,
+) -> Result<KVec<u8>> {
+    let len = header.len as usize;
+    if len > max_payload(header.kind) {
+        return Err(EINVAL.into());
+    }
+    let mut f = KVec::from_elem(0u8, HEADER_LEN + len + tag, GFP_KERNEL)?;
+    copy_exact(&mut f[..HEADER_LEN], &header.encode());
+    if !fill(&mut f[HEADER_LEN..HEADER_LEN + len]) {
+        return Err(EINVAL.into());
+    }
+    Ok(f)
+}
+
+/// Builds a handshake frame or a beacon: header, payload, HMAC tag under `key`.
 pub(crate) fn build_frame(
     kind: MessageKind,
     source: u32,
@@ -23,39 +52,45 @@ pub(crate) fn build_frame(
     payload: &[u8],
     key: &HmacKey,
 ) -> Result<KVec<u8>> {
-    build_frame_with(kind, source, target, sequence, payload.len(), key, |b| {
-        copy_exact(b, payload)
-    })
+    let header = FrameHeader {
+        kind,
+        len: u32::try_from(payload.len()).map_err(|_| EINVAL)?,
+        source,
+        target,
+        sequence,
+        flags: 0,
+    };
+    let mut f = frame_buffer(header, TAG_LEN, |b| copy_exact(b, payload))?;
+    let len = payload.len();
+    let tag = key.tag(&f[..HEADER_LEN + len]);
+    copy_exact(&mut f[HEADER_LEN + len..], &tag);
+    Ok(f)
 }
 
-/// Builds a frame whose payload of `len` bytes `fill` writes in place (it may give up:
-/// `EINVAL`), with its header and its tag under `key`.
-pub(crate) fn build_frame_with(
+/// Builds a frame of a connection whose payload of `len` bytes `fill` writes in place (it may
+/// give up: `EINVAL`), sealed under `key` with its sequence number as nonce: encrypted with
+/// `encrypt`, else only authenticated.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_sealed(
     kind: MessageKind,
     source: u32,
     target: u32,
     sequence: u64,
     len: usize,
-    key: &HmacKey,
+    key: &AeadKey,
+    encrypt: bool,
     fill: impl FnOnce(&mut [u8]) -> bool,
 ) -> Result<KVec<u8>> {
-    if len > max_payload(kind) {
-        return Err(EINVAL.into());
-    }
     let header = FrameHeader {
         kind,
         len: u32::try_from(len).map_err(|_| EINVAL)?,
         source,
         target,
         sequence,
+        flags: if encrypt { FLAG_SEALED } else { 0 },
     };
-    let mut f = KVec::from_elem(0u8, HEADER_LEN + len + TAG_LEN, GFP_KERNEL)?;
-    copy_exact(&mut f[..HEADER_LEN], &header.encode());
-    if !fill(&mut f[HEADER_LEN..HEADER_LEN + len]) {
-        return Err(EINVAL.into());
-    }
-    let tag = key.tag(&f[..HEADER_LEN + len]);
-    copy_exact(&mut f[HEADER_LEN + len..], &tag);
+    let mut f = frame_buffer(header, AEAD_TAG_LEN, fill)?;
+    key.seal(&mut f, HEADER_LEN, sequence, encrypt)?;
     Ok(f)
 }
 
@@ -76,11 +111,12 @@ pub(crate) fn max_payload(kind: MessageKind) -> usize {
     }
 }
 
-/// Checks a whole frame in `buf` (header, payload, tag) with `key`; returns the header.
+/// Checks a whole handshake frame or beacon in `buf` (header, payload, HMAC tag) with `key`;
+/// returns the header.
 pub(crate) fn check_frame(buf: &[u8], key: &HmacKey) -> Result<FrameHeader> {
     let h = FrameHeader::decode(buf)?;
     let len = h.len as usize;
-    if len > max_payload(h.kind) || buf.len() != HEADER_LEN + len + TAG_LEN {
+    if len > max_payload(h.kind) || buf.len() != HEADER_LEN + len + TAG_LEN || h.flags != 0 {
         return Err(ebadmsg().into());
     }
     let (body, tag) = buf.split_at(HEADER_LEN + len);
@@ -90,21 +126,26 @@ pub(crate) fn check_frame(buf: &[u8], key: &HmacKey) -> Result<FrameHeader> {
     Ok(h)
 }
 
-/// Reads one frame from a stream and checks it with `key`. `Ok(None)` on a clean close.
-pub(crate) fn read_frame(sock: &Socket, key: &HmacKey) -> Result<Option<(FrameHeader, KVec<u8>)>> {
+/// Reads one frame of a connection from a stream and opens it with `key` (decrypting its
+/// payload when the header says it is sealed). `Ok(None)` on a clean close.
+pub(crate) fn read_frame(sock: &Socket, key: &AeadKey) -> Result<Option<(FrameHeader, KVec<u8>)>> {
     let mut head = [0u8; HEADER_LEN];
     if !sock.recv_exact(&mut head)? {
         return Ok(None);
     }
     let h = FrameHeader::decode(&head)?;
-    if h.len as usize > max_payload(h.kind) {
+    let len = h.len as usize;
+    if len > max_payload(h.kind) {
         return Err(ebadmsg().into());
     }
-    let buf = read_rest(&head, h.len as usize, |b| match sock.recv_exact(b)? {
+    let mut buf = read_rest(&head, len, AEAD_TAG_LEN, |b| match sock.recv_exact(b)? {
         true => Ok(()),
         false => Err(econnreset().into()),
     })?;
-    finish_frame(buf, key).map(Some)
+    if !key.open(&mut buf, HEADER_LEN, h.sequence, h.flags & FLAG_SEALED != 0) {
+        return Err(ebadmsg().into());
+    }
+    Ok(Some((h, payload_alone(buf, len))))
 }
 
 /// Reads one handshake frame of `kind` before `deadline` (a `now_ms` time) and checks it with
@@ -121,50 +162,70 @@ pub(crate) fn read_handshake<'k>(
     let mut head = [0u8; HEADER_LEN];
     sock.recv_exact_until(&mut head, deadline)?;
     let h = FrameHeader::decode(&head)?;
-    if h.kind != kind || h.len as usize != max_payload(kind) {
+    if h.kind != kind || h.len as usize != max_payload(kind) || h.flags != 0 {
         return Err(ebadmsg().into());
     }
     let key = key_of(&h).ok_or(Fault::Errno(EPERM))?;
-    let buf = read_rest(&head, h.len as usize, |b| {
+    let len = h.len as usize;
+    let buf = read_rest(&head, len, TAG_LEN, |b| {
         Ok(sock.recv_exact_until(b, deadline)?)
     })?;
-    finish_frame(buf, key)
+    let h = check_frame(&buf, key)?;
+    Ok((h, payload_alone(buf, len)))
 }
 
-/// Allocates a whole frame of `len` payload bytes after `head`, and fills the rest with `recv`.
+/// Allocates a whole frame of `len` payload bytes and a `tag`-byte tag after `head`, and fills
+/// the rest with `recv`.
 fn read_rest(
     head: &[u8; HEADER_LEN],
     len: usize,
+    tag: usize,
     recv: impl FnOnce(&mut [u8]) -> Result,
 ) -> Result<KVec<u8>> {
-    let mut buf = KVec::with_capacity(HEADER_LEN + len + TAG_LEN, GFP_KERNEL)?;
+    let mut buf = KVec::with_capacity(HEADER_LEN + len + tag, GFP_KERNEL)?;
     buf.extend_from_slice(head, GFP_KERNEL)?;
-    buf.resize(HEADER_LEN + len + TAG_LEN, 0, GFP_KERNEL)?;
+    buf.resize(HEADER_LEN + len + tag, 0, GFP_KERNEL)?;
     recv(&mut buf[HEADER_LEN..])?;
     Ok(buf)
 }
 
-/// Checks a whole frame read into `buf` and leaves its payload alone in it.
-fn finish_frame(mut buf: KVec<u8>, key: &HmacKey) -> Result<(FrameHeader, KVec<u8>)> {
-    let h = check_frame(&buf, key)?;
-    let len = h.len as usize;
+/// Leaves the `len`-byte payload of the checked frame in `buf` alone in it.
+fn payload_alone(mut buf: KVec<u8>, len: usize) -> KVec<u8> {
     // The payload moves to the front of the same buffer: no second allocation.
     buf.copy_within(HEADER_LEN..HEADER_LEN + len, 0);
     buf.truncate(len);
-    Ok((h, buf))
+    buf
 }
 
-/// Derives the session key of a connection.
-pub(crate) fn session_key(
+/// Derives the keys of a connection from the key `key` the two nodes share and the
+/// handshake's nonces: `PRK = HMAC(key, session_key_input)`, then one HKDF-Expand block of PRK
+/// for each direction (`omcore::msg`). `initiator` says which side this node is.
+pub(crate) fn session_keys(
     key: &HmacKey,
     initiator: u32,
     acceptor: u32,
     ni: &[u8; NONCE_LEN],
     na: &[u8; NONCE_LEN],
-) -> Result<HmacKey> {
-    Ok(HmacKey::new(&key.tag(&msg::session_key_input(
-        initiator, acceptor, ni, na,
-    )))?)
+    this_is_initiator: bool,
+) -> Result<Session> {
+    let mut prk = key.tag(&msg::session_key_input(initiator, acceptor, ni, na));
+    let prk_key = HmacKey::new(&prk);
+    wipe(&mut prk);
+    let prk_key = prk_key?;
+    let expand = |info: &[u8]| -> AeadKey {
+        let mut t = prk_key.tag(info);
+        let mut raw = [0u8; AEAD_KEY_LEN];
+        raw.copy_from_slice(&t[..AEAD_KEY_LEN]);
+        wipe(&mut t);
+        AeadKey::new(raw)
+    };
+    let i2a = expand(msg::EXPAND_I2A);
+    let a2i = expand(msg::EXPAND_A2I);
+    Ok(if this_is_initiator {
+        Session { tx: i2a, rx: a2i }
+    } else {
+        Session { tx: a2i, rx: i2a }
+    })
 }
 
 /// Whether `f` is a refused frame (rather than a closed or timed-out socket).

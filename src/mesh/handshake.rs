@@ -19,7 +19,7 @@ use super::config::{
     TCP_PORT, TX_TIMEOUT_MS,
 };
 use super::conn::{tx_loop, Conn};
-use super::frame::{build_frame, is_refusal, read_handshake, session_key};
+use super::frame::{build_frame, is_refusal, read_handshake, session_keys, Session};
 use super::keys::Keys;
 use super::pending::{take_finished, Handshake};
 use super::{Inbound, Mesh, Peer};
@@ -38,11 +38,11 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// What an accepted handshake made: the peer, this node's ID and the keys it was made under,
-/// and the session key.
+/// and the connection's keys.
 struct Accepted {
     peer: u32,
     me: u32,
-    session: HmacKey,
+    session: Session,
     keys: Arc<Keys>,
 }
 
@@ -153,7 +153,7 @@ impl Mesh {
     }
 
     /// Initiator side of the handshake with node `id` at `addr`.
-    fn dial(&self, me: u32, id: u32, addr: &Addr, key: &HmacKey) -> Result<(Socket, HmacKey)> {
+    fn dial(&self, me: u32, id: u32, addr: &Addr, key: &HmacKey) -> Result<(Socket, Session)> {
         let deadline = now_ms() + u64::from(HANDSHAKE_MS);
         let sock = Socket::new(Kind::Tcp, addr)?;
         sock.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
@@ -173,7 +173,7 @@ impl Mesh {
         }
         let auth = msg::Auth { echo: reply.nonce }.encode();
         sock.send_all(&build_frame(MessageKind::Auth, me, id, 0, &auth, key)?)?;
-        let session = session_key(key, me, id, &ni, &reply.nonce)?;
+        let session = session_keys(key, me, id, &ni, &reply.nonce, true)?;
         sock.set_timeouts(RX_POLL_MS, TX_TIMEOUT_MS);
         Ok((sock, session))
     }
@@ -260,7 +260,7 @@ impl Mesh {
         }
         sock.set_nodelay();
         sock.set_timeouts(RX_POLL_MS, TX_TIMEOUT_MS);
-        let session = session_key(key, peer, me, &hello.nonce, &na)?;
+        let session = session_keys(key, peer, me, &hello.nonce, &na, false)?;
         Ok(Accepted {
             peer,
             me,

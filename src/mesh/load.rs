@@ -58,10 +58,12 @@ impl Mesh {
         let mut gossip = Gossip::default();
         let own;
         let quiet;
+        let encrypt;
         {
             let mut st = self.state.lock();
             own = st.own;
             quiet = st.tun.quiet;
+            encrypt = st.tun.encrypt;
             let timeout = u64::from(st.tun.timeout_ms);
             let mut changed = false;
             for p in st.peers.iter_mut() {
@@ -101,7 +103,7 @@ impl Mesh {
         }
         let hb = own.encode();
         for c in conns.iter() {
-            self.count_send(c.send(MessageKind::Heartbeat, &hb), hb.len());
+            self.count_send(c.send(MessageKind::Heartbeat, &hb, encrypt), hb.len());
         }
         let mut buf = [0u8; GOSSIP_MAX_LEN];
         let n = gossip.encode(&mut buf);
@@ -110,7 +112,7 @@ impl Mesh {
         let start = u32::from_ne_bytes(r) as usize % conns.len();
         for k in 0..GOSSIP_FANOUT.min(conns.len()) {
             let c = &conns[(start + k) % conns.len()];
-            self.count_send(c.send(MessageKind::Gossip, &buf[..n]), n);
+            self.count_send(c.send(MessageKind::Gossip, &buf[..n], encrypt), n);
         }
     }
 

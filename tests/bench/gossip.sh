@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Benchmark: cluster-layer traffic (heartbeats + gossip) per node per second, measured from the
 # frame counters over a quiet window, side by side with what the protocol's parameters predict.
+. /lib/cluster/lib.sh
+clock_note
 nodes=$(wc -l </etc/cluster.hosts)
 window=${1:-10}
 # Let every connection come up and the load entries spread first.

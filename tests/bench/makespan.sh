@@ -3,6 +3,7 @@
 # ceil(K / N) x one job's time (measured in the same run). Run in a cluster of N nodes:
 #   scripts/cluster run --nodes N -- tests/bench/makespan.sh [K]
 . /lib/cluster/lib.sh
+clock_note
 
 n=$(ls /proc/openmosix/nodes | wc -l)
 k=${1:-$((2 * n))}

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Benchmark: process migration between nodes 1 and 2, measured side by side in one run.
 #   - migration throughput (image bytes / time frozen) for 16, 64 and 256 MB processes, against
-#     raw TCP throughput between the same two nodes (omx-tcp: the physical limit here);
+#     raw TCP throughput between the same two nodes (omx-tcp: the physical limit here), and the
+#     256 MB move again with frames only authenticated (admin/encrypt 0) against encrypted;
 #   - a forwarded system call (a 1-byte write to /dev/null made by the deputy) against a TCP
 #     ping-pong of one byte between the same nodes and against the same call made at home;
 #   - a CPU-bound loop on the remote node against the same loop at home;
@@ -9,6 +10,7 @@
 #     there, against the same call with no guest there (the system-call hooks' cost to the host).
 # Nothing is asserted: the figures and ratios are printed.
 . /lib/cluster/lib.sh
+clock_note
 for j in 2; do
 	wait_for 10 omctl isup "$j" >/dev/null || { echo "node $j not up"; exit 1; }
 done
@@ -26,24 +28,43 @@ sleep 1
 rtt=$(omx-tcp ping 198.18.0.2 9001 2000 | awk '{print $2}')
 echo "TCP 1-byte ping-pong node 1 <-> node 2: $rtt ns"
 
-for mb in 16 64 256; do
-	omx-burn "$mb" 100000 >/dev/null &
+# migrate_mb MB WHAT: moves an omx-burn of MB megabytes to node 2 and prints the throughput
+# of the move (image bytes / time frozen) and its ratio to raw TCP; sets `kbs`.
+migrate_mb() {
+	omx-burn "$1" 100000 >/dev/null &
 	pid=$!
 	sleep 2
 	omctl migrate "$pid" 2
-	if wait_for 120 sh -c "dmesg | grep -q 'process $pid now runs'" >/dev/null; then
+	if wait_for 300 sh -c "dmesg | grep -q 'process $pid now runs'" >/dev/null; then
 		line=$(dmesg | grep -o "process $pid now runs.*")
 		kib=$(echo "$line" | sed 's/.*there; \([0-9]*\) KiB.*/\1/')
 		ms=$(echo "$line" | sed 's/.*frozen \([0-9]*\) ms.*/\1/')
 		kbs=$((kib * 1000 / (ms > 0 ? ms : 1)))
-		echo "migrate $mb MB process: $kib KiB of pages, frozen $ms ms = $kbs KiB/s;" \
+		echo "migrate $1 MB process$2: $kib KiB of pages, frozen $ms ms = $kbs KiB/s;" \
 			"ratio to raw TCP $(awk -v a="$kbs" -v b="$tcp_kbs" 'BEGIN { printf "%.2f", a / b }')"
 	else
-		echo "migrate $mb MB process: did not complete"
+		kbs=
+		echo "migrate $1 MB process$2: did not complete"
 	fi
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+}
+for mb in 16 64 256; do
+	migrate_mb "$mb" ""
 done
+enc_kbs=$kbs
+
+# The same 256 MB move with frames only authenticated (admin/encrypt 0 on both nodes), then
+# encryption back on: what encryption costs a move, side by side.
+echo 0 >/proc/openmosix/admin/encrypt
+on 2 'echo 0 >/proc/openmosix/admin/encrypt'
+wait_for 60 all_connected 2 >/dev/null && wait_for 60 omctl isup 2 >/dev/null
+migrate_mb 256 " (admin/encrypt 0)"
+echo "256 MB move, encrypted / only authenticated:" \
+	"$(awk -v a="$enc_kbs" -v b="$kbs" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }')"
+echo 1 >/proc/openmosix/admin/encrypt
+on 2 'echo 1 >/proc/openmosix/admin/encrypt'
+wait_for 60 all_connected 2 >/dev/null && wait_for 60 omctl isup 2 >/dev/null
 
 # Forwarded call and CPU speed: omx-sys at home, then migrated during its first second.
 omx-sys 100000 2000 >/tmp/sys.home

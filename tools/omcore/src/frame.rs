@@ -9,14 +9,23 @@
 //! | 0      | 4    | magic      | [`MAGIC`] (`"OMX1"`)                                 |
 //! | 4      | 2    | version    | [`PROTOCOL_VERSION`]; any other value is refused     |
 //! | 6      | 2    | kind       | a [`MessageKind`]                                    |
-//! | 8      | 2    | flags      | no flag is defined yet: must be 0                    |
+//! | 8      | 2    | flags      | [`FLAG_SEALED`] or 0; no other bit is defined        |
 //! | 10     | 2    | reserved   | must be 0                                            |
 //! | 12     | 4    | length     | payload bytes that follow, at most [`MAX_PAYLOAD`]   |
 //! | 16     | 4    | source     | node ID of the sender                                |
 //! | 20     | 4    | target     | node ID of the receiver                              |
 //! | 24     | 8    | sequence   | per-connection sequence number (replay protection)   |
 //!
-//! The payload follows, then a [`TAG_LEN`]-byte authentication tag over header and payload.
+//! The payload follows, then the tag. The three handshake frames and discovery beacons carry a
+//! [`TAG_LEN`]-byte HMAC-SHA256 tag over header and payload under the pair's (or the cluster's)
+//! key, and never [`FLAG_SEALED`]. Every frame of an authenticated connection carries a
+//! [`AEAD_TAG_LEN`]-byte ChaCha20-Poly1305 tag (RFC 8439) under the key of its direction, with
+//! the 96-bit nonce `0u32 || sequence` (little-endian, [`crate::msg`] derives the keys):
+//! - sealed ([`FLAG_SEALED`], the default): the payload is encrypted, the header is the
+//!   associated data;
+//! - not sealed (`admin/encrypt` 0): the payload is sent as it is, and header and payload
+//!   together are the associated data of an empty message: Poly1305 authenticates them.
+//!
 //! [`FrameHeader::decode`] checks everything that can be checked without the key; the tag is
 //! checked by the receiver before the payload is looked at.
 
@@ -29,8 +38,12 @@ pub const MAGIC: u32 = u32::from_be_bytes(*b"OMX1");
 pub const HEADER_LEN: usize = 32;
 /// Largest payload a frame may carry.
 pub const MAX_PAYLOAD: u32 = 1 << 20;
-/// Size of the authentication tag (HMAC-SHA256) that follows the payload.
+/// Size of the authentication tag (HMAC-SHA256) of a handshake frame or a beacon.
 pub const TAG_LEN: usize = 32;
+/// Size of the authentication tag (Poly1305) of a frame on an authenticated connection.
+pub const AEAD_TAG_LEN: usize = 16;
+/// Flag: the payload is encrypted (ChaCha20-Poly1305).
+pub const FLAG_SEALED: u16 = 1;
 
 /// What a frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +112,8 @@ pub struct FrameHeader {
     pub target: u32,
     /// Per-connection sequence number.
     pub sequence: u64,
+    /// [`FLAG_SEALED`] or 0.
+    pub flags: u16,
 }
 
 /// Why a frame header was refused.
@@ -146,7 +161,8 @@ impl FrameHeader {
         b[0..4].copy_from_slice(&MAGIC.to_be_bytes());
         b[4..6].copy_from_slice(&PROTOCOL_VERSION.to_be_bytes());
         b[6..8].copy_from_slice(&(self.kind as u16).to_be_bytes());
-        // Bytes 8..12: flags and reserved, zero.
+        b[8..10].copy_from_slice(&self.flags.to_be_bytes());
+        // Bytes 10..12: reserved, zero.
         b[12..16].copy_from_slice(&self.len.to_be_bytes());
         b[16..20].copy_from_slice(&self.source.to_be_bytes());
         b[20..24].copy_from_slice(&self.target.to_be_bytes());
@@ -169,7 +185,8 @@ impl FrameHeader {
         }
         let kind = be16(b, 6);
         let kind = MessageKind::from_wire(kind).ok_or(DecodeError::Kind(kind))?;
-        if be16(b, 8) != 0 || be16(b, 10) != 0 {
+        let flags = be16(b, 8);
+        if flags & !FLAG_SEALED != 0 || be16(b, 10) != 0 {
             return Err(DecodeError::Reserved);
         }
         let len = be32(b, 12);
@@ -183,6 +200,7 @@ impl FrameHeader {
             source: be32(b, 16),
             target: be32(b, 20),
             sequence,
+            flags,
         })
     }
 }
@@ -198,6 +216,7 @@ mod tests {
             source: 2,
             target: 0x0102_0304,
             sequence: 0x1122_3344_5566_7788,
+            flags: FLAG_SEALED,
         }
     }
 
@@ -206,8 +225,9 @@ mod tests {
         let h = sample();
         let b = h.encode();
         assert_eq!(&b[0..4], b"OMX1");
-        assert_eq!(&b[4..6], &[0, 1]);
+        assert_eq!(&b[4..6], &[0, 2]);
         assert_eq!(&b[6..8], &[0, 2]);
+        assert_eq!(&b[8..10], &[0, 1]);
         assert_eq!(&b[12..16], &[0, 0, 2, 1]);
         assert_eq!(&b[20..24], &[1, 2, 3, 4]);
         assert_eq!(
@@ -256,12 +276,15 @@ mod tests {
             FrameHeader::decode(&b)
         };
         assert_eq!(with(0, b"OMX2"), Err(DecodeError::Magic));
-        assert_eq!(with(4, &[0, 2]), Err(DecodeError::Version(2)));
+        assert_eq!(with(4, &[0, 3]), Err(DecodeError::Version(3)));
+        assert_eq!(with(4, &[0, 1]), Err(DecodeError::Version(1)));
         assert_eq!(with(4, &[0, 0]), Err(DecodeError::Version(0)));
         assert_eq!(with(6, &[0, 0]), Err(DecodeError::Kind(0)));
         assert_eq!(with(6, &[0, 14]), Err(DecodeError::Kind(14)));
         assert_eq!(with(6, &[0xff, 0xff]), Err(DecodeError::Kind(0xffff)));
-        assert_eq!(with(8, &[0, 1]), Err(DecodeError::Reserved));
+        assert_eq!(with(8, &[0, 2]), Err(DecodeError::Reserved));
+        assert_eq!(with(8, &[0x80, 1]), Err(DecodeError::Reserved));
+        assert_eq!(with(8, &[0, 0]).map(|h| h.flags), Ok(0));
         assert_eq!(with(10, &[0x80, 0]), Err(DecodeError::Reserved));
         assert_eq!(
             with(12, &[0, 0x10, 0, 1]),

@@ -11,6 +11,8 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+#[cfg(not(MODULE))]
+pub mod aead;
 pub mod balance;
 pub mod frame;
 pub mod fwd;

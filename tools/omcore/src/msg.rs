@@ -13,10 +13,13 @@
 //! 3. I -> A `Auth`: `na` echoed.
 //!
 //! Each of the three frames is tagged with HMAC-SHA256 under K, so each side proves it knows K by
-//! tagging the other side's fresh nonce. From then on both directions use the session key
-//! [`session_key_input`] (HMAC under K of both nonces and both IDs): a frame recorded on one
-//! connection is worthless on any other, and sequence numbers (strictly +1 per direction, from 1)
-//! stop replay and reordering within a connection.
+//! tagging the other side's fresh nonce. The connection's secret is then
+//! `PRK = HMAC-SHA256(K, session_key_input)` (both nonces and both IDs), and each direction gets
+//! a ChaCha20-Poly1305 key of its own, expanded from PRK by HKDF-Expand (RFC 5869, one 32-byte
+//! block: `HMAC-SHA256(PRK, info || 0x01)`, [`EXPAND_I2A`] and [`EXPAND_A2I`]): a frame recorded
+//! on one connection, or sent the other way, is worthless on any other, and sequence numbers
+//! (strictly +1 per direction, from 1, the AEAD's nonce) stop replay and reordering within a
+//! connection.
 
 use super::addr::Addr;
 use core::fmt;
@@ -225,6 +228,11 @@ pub fn session_key_input(
     w.put(&acceptor.to_be_bytes());
     b
 }
+
+/// HKDF-Expand's input (`info || 0x01`) for the key of the frames the initiator sends.
+pub const EXPAND_I2A: &[u8] = b"openmosix-rs frames, initiator to acceptor\x01";
+/// HKDF-Expand's input (`info || 0x01`) for the key of the frames the acceptor sends.
+pub const EXPAND_A2I: &[u8] = b"openmosix-rs frames, acceptor to initiator\x01";
 
 /// What a node measured about itself, as carried by heartbeats and gossip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -16,7 +16,7 @@
 //! fixed overhead, and the jobs of a failed node die, as do guests whose home node fails.
 
 use omcore::balance::{self, Candidate, Decision, NodeView, ProcStats, Tunables};
-use omcore::frame::{HEADER_LEN, TAG_LEN};
+use omcore::frame::{AEAD_TAG_LEN, HEADER_LEN};
 use omcore::gossip;
 use omcore::msg::STD_SPEED;
 use omcore::msg::{Gossip, LoadEntry, GOSSIP_MAX_LEN, LOAD_ENTRY_LEN, STATUS_DEF, STATUS_UP};
@@ -576,7 +576,7 @@ impl Sim {
             if self.node(to).down_at.is_none() && !self.node(to).up {
                 continue;
             }
-            self.node_mut(id).gossip_bytes += (HEADER_LEN + len + TAG_LEN) as u64;
+            self.node_mut(id).gossip_bytes += (HEADER_LEN + len + AEAD_TAG_LEN) as u64;
             if !self.node(to).up {
                 continue;
             }
@@ -898,7 +898,7 @@ impl Sim {
             .sum();
         let bytes: u64 = self.nodes.iter().map(|n| n.gossip_bytes).sum();
         self.report.gossip_bps_per_node = bytes as f64 / node_s.max(1e-9);
-        let hb = (HEADER_LEN + LOAD_ENTRY_LEN + TAG_LEN) as f64;
+        let hb = (HEADER_LEN + LOAD_ENTRY_LEN + AEAD_TAG_LEN) as f64;
         self.report.heartbeat_bps_per_node =
             (self.nodes.len().saturating_sub(1)) as f64 * hb * 1000.0
                 / self.cfg.heartbeat_ms.max(1) as f64;

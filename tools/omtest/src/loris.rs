@@ -47,6 +47,7 @@ fn frame(kind: u16, len: u32) -> Vec<u8> {
         source: 1,
         target: 2,
         sequence: 0,
+        flags: 0,
     }
     .encode();
     let mut f = head.to_vec();

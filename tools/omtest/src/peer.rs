@@ -19,7 +19,8 @@
 //!   the target): moves that home never announced, which must start nothing;
 //! - `flood N`: N heartbeats as fast as the connection takes them.
 
-use omcore::frame::{FrameHeader, MessageKind, HEADER_LEN, TAG_LEN};
+use omcore::aead;
+use omcore::frame::{FrameHeader, MessageKind, FLAG_SEALED, HEADER_LEN, TAG_LEN};
 use omcore::image::{Begin, Kind, RecordHeader};
 use omcore::keyring::Ring;
 use omcore::mig;
@@ -56,23 +57,45 @@ impl Rng {
 /// An authenticated connection, from the peer's side.
 struct Session {
     sock: TcpStream,
+    /// The key of the frames this peer (the initiator) sends.
     key: [u8; 32],
     me: u32,
     id: u32,
     seq: u64,
 }
 
-fn frame(kind: MessageKind, me: u32, id: u32, seq: u64, payload: &[u8], key: &[u8]) -> Vec<u8> {
-    let head = FrameHeader {
+fn header(kind: MessageKind, me: u32, id: u32, seq: u64, len: usize, flags: u16) -> [u8; 32] {
+    FrameHeader {
         kind,
-        len: payload.len() as u32,
+        len: len as u32,
         source: me,
         target: id,
         sequence: seq,
+        flags,
     }
-    .encode();
+    .encode()
+}
+
+/// A handshake frame, tagged with HMAC-SHA256 under `key`.
+fn frame(kind: MessageKind, me: u32, id: u32, seq: u64, payload: &[u8], key: &[u8]) -> Vec<u8> {
+    let head = header(kind, me, id, seq, payload.len(), 0);
     let tag = hmac_sha256(key, &[&head, payload]);
     [&head[..], payload, &tag].concat()
+}
+
+/// A frame of an authenticated connection, sealed (ChaCha20-Poly1305) under `key`.
+fn sealed(
+    kind: MessageKind,
+    me: u32,
+    id: u32,
+    seq: u64,
+    payload: &[u8],
+    key: &[u8; 32],
+) -> Vec<u8> {
+    let head = header(kind, me, id, seq, payload.len(), FLAG_SEALED);
+    let mut body = payload.to_vec();
+    let tag = aead::seal(key, &aead::frame_nonce(seq), &head, &mut body);
+    [&head[..], &body, &tag].concat()
 }
 
 fn read_frame(sock: &mut TcpStream) -> std::io::Result<(FrameHeader, Vec<u8>)> {
@@ -80,6 +103,7 @@ fn read_frame(sock: &mut TcpStream) -> std::io::Result<(FrameHeader, Vec<u8>)> {
     sock.read_exact(&mut head)?;
     let h = FrameHeader::decode(&head)
         .map_err(|_| std::io::Error::other("bad frame header from the node"))?;
+    // The handshake's frames only: HMAC tags.
     let mut rest = vec![0u8; h.len as usize + TAG_LEN];
     sock.read_exact(&mut rest)?;
     rest.truncate(h.len as usize);
@@ -103,7 +127,8 @@ impl Session {
             msg::HelloReply::decode(&p).map_err(|_| std::io::Error::other("bad HelloReply"))?;
         let auth = msg::Auth { echo: reply.nonce }.encode();
         sock.write_all(&frame(MessageKind::Auth, me, id, 0, &auth, pair))?;
-        let key = hmac_sha256(pair, &[&msg::session_key_input(me, id, &ni, &reply.nonce)]);
+        let prk = hmac_sha256(pair, &[&msg::session_key_input(me, id, &ni, &reply.nonce)]);
+        let key = hmac_sha256(&prk, &[msg::EXPAND_I2A]);
         // Whatever the node sends from now on is read and dropped, so that it never waits on us.
         let mut drain = sock.try_clone()?;
         std::thread::spawn(move || {
@@ -122,7 +147,7 @@ impl Session {
     /// Sends a frame of `kind`; `Err` when the node has closed the connection.
     fn send(&mut self, kind: MessageKind, payload: &[u8]) -> std::io::Result<()> {
         self.seq += 1;
-        let f = frame(kind, self.me, self.id, self.seq, payload, &self.key);
+        let f = sealed(kind, self.me, self.id, self.seq, payload, &self.key);
         self.sock.write_all(&f)
     }
 }
