@@ -22,7 +22,8 @@
 //!
 //! Lock order: `Migrations::deputies`, then a `Deputy::inner`, then the mesh's locks (a frame
 //! sent); `Migrations::guests`, then a `Guest::inner`, then the mesh's locks. `Migrations::hooks`
-//! is taken with none of them held. No lock is held while waiting for a peer or for room in a
+//! is taken with none of them held; `Migrations::moves` is taken last (nothing is taken while it
+//! is held). No lock is held while waiting for a peer or for room in a
 //! connection's queue (only a frame queued without waiting goes out under a lock), except as a
 //! condition variable's own lock.
 
@@ -46,6 +47,7 @@ use crate::ksys::trace::Hooks;
 use crate::mesh::Mesh;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::mig::{self, MigResult, Pair};
+use crate::omcore::moves::{self, Outcome};
 use crate::omcore::pids::PidFilter;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
@@ -88,6 +90,9 @@ pub(crate) struct Migrations {
     /// `admin/migrate_root` as set (the balancer's knob, mirrored by `procfs`): whether a
     /// host may ask that a root process of this node's move on to a third node.
     pub(crate) root_may_leave: AtomicBool,
+    /// How the latest moves of this node's processes ended (`/proc/openmosix/moves`).
+    #[pin]
+    moves: Mutex<MoveLog>,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -107,6 +112,13 @@ impl Migrations {
             serving: PidFilter::new(),
             hosting: PidFilter::new(),
             hooks <- new_mutex!(None, "Migrations::hooks"),
+            moves <- new_mutex!(
+                MoveLog {
+                    next: 1,
+                    ring: [None; moves::KEPT],
+                },
+                "Migrations::moves"
+            ),
             root_may_leave: AtomicBool::new(false),
             out_ok: AtomicU32::new(0),
             out_failed: AtomicU32::new(0),
@@ -159,7 +171,17 @@ impl Migrations {
     /// The deputy stops serving and leaves the registry; returns the module reference it held
     /// (to be dropped as late as possible: module code may still run in the deputy).
     fn retire_deputy(&self, dep: &Deputy) -> Option<ModuleRef> {
-        let module = dep.inner.lock().module.take();
+        let (module, hop) = {
+            let mut i = dep.inner.lock();
+            (i.module.take(), i.hop)
+        };
+        if let Some(hop) = hop {
+            // The process ended during a move of its guest.
+            self.record_move(Outcome {
+                error: errno_of(ESRCH.to_errno()),
+                ..moved(dep.pid, dep.target(), hop.target, hop.asked_by)
+            });
+        }
         if module.is_some() {
             self.serving.remove(dep.pid as u32);
         }
@@ -358,6 +380,27 @@ impl Migrations {
         Ok(())
     }
 
+    /// Records how a move of a process of this node ended (its `seq` is set here).
+    fn record_move(&self, mut o: Outcome) {
+        let mut log = self.moves.lock();
+        o.seq = log.next;
+        let slot = (log.next % moves::KEPT as u64) as usize;
+        log.ring[slot] = Some(o);
+        log.next += 1;
+    }
+
+    /// `/proc/openmosix/moves` read: the outcomes kept, the oldest first.
+    pub(crate) fn show_moves(&self, out: &mut impl Write) -> core::fmt::Result {
+        writeln!(out, "{}", moves::HEADER)?;
+        let log = self.moves.lock();
+        for seq in log.next.saturating_sub(moves::KEPT as u64)..log.next {
+            if let Some(o) = log.ring[(seq % moves::KEPT as u64) as usize] {
+                o.write_to(out)?;
+            }
+        }
+        Ok(())
+    }
+
     /// For the balancer: the pids of this node's deputies, and of guests that are not simply
     /// running (arriving, departing), which it must leave alone, and the running guests as
     /// `(pid, home, mig_id)`.
@@ -396,6 +439,34 @@ impl Migrations {
             )
         })
     }
+}
+
+/// The outcomes of the latest moves, in a ring: outcome number `seq` is at `seq % KEPT` until
+/// `KEPT` newer ones came.
+struct MoveLog {
+    /// The number of the next outcome.
+    next: u64,
+    ring: [Option<Outcome>; moves::KEPT],
+}
+
+/// The outcome of a move of process `pid` from node `from` to node `to`, asked by the task of
+/// pid `asked_by`, that succeeded, with no figures: the caller sets what it knows.
+fn moved(pid: i32, from: u32, to: u32, asked_by: u32) -> Outcome {
+    Outcome {
+        seq: 0,
+        pid: pid as u32,
+        from,
+        to,
+        error: 0,
+        kib: None,
+        frozen_ms: None,
+        asked_by,
+    }
+}
+
+/// The errno of a failure, as an outcome holds it (positive).
+fn errno_of(e: i32) -> u32 {
+    e.unsigned_abs()
 }
 
 /// A copy of the list behind `list`, taken under its lock.

@@ -9,6 +9,7 @@
 //! | `stats`           | 0444 | `NAME VALUE` counters of the mesh                         |
 //! | `peers`           | 0444 | `ID ADDRESS up|down connected|- map|discovered` lines     |
 //! | `migrate`         | 0666 | migrating processes and guests; write `PID NODE` to move  |
+//! | `moves`           | 0444 | how the latest moves of this node's processes ended       |
 //! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
 //! | `tag`             | 0666 | tagged processes; write `PID lock|unlock|cpujob|...`      |
 //! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
@@ -40,6 +41,7 @@ fn create(node: &Arc<Node>) -> Result<ProcDir> {
     dir.create_file(c"stats", 0o444, Arc::new(StatsFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"peers", 0o444, Arc::new(PeersFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"migrate", 0o666, Arc::new(MigrateFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"moves", 0o444, Arc::new(MovesFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"guest", 0o600, Arc::new(GuestFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"tag", 0o666, Arc::new(TagFile(c()), GFP_KERNEL)?)?;
     let admin = dir.subdir(c"admin")?;
@@ -263,6 +265,16 @@ impl ProcFile for MigrateFile {
             }
         };
         self.0 .0.mig.request(pid, node)
+    }
+}
+
+/// `/proc/openmosix/moves`: how the latest moves of this node's processes ended
+/// (`omcore::moves`).
+struct MovesFile(OfNode);
+
+impl ProcFile for MovesFile {
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        self.0 .0.mig.show_moves(out).map_err(|_| EINVAL)
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct Hop {
     pub(crate) home: bool,
     /// When the move was asked (ms since boot).
     pub(crate) since: u64,
+    /// The pid of the task that asked for it (`/proc/openmosix/moves`).
+    pub(crate) asked_by: u32,
 }
 
 /// A forwarded call from the guest, checked when it came, not made yet.
@@ -116,6 +118,8 @@ impl DeputyInner {
 pub(crate) struct Deputy {
     /// The process's pid (and thread id) at home.
     pub(crate) pid: i32,
+    /// The pid of the task that asked for the first move (`/proc/openmosix/moves`).
+    pub(crate) asked_by: u32,
     mig_id: AtomicU32,
     target: AtomicU32,
     /// The guest's blocked signal mask as it last told (at first, the process's at the
@@ -130,10 +134,17 @@ pub(crate) struct Deputy {
 }
 
 impl Deputy {
-    /// A deputy for process `pid` migrating to `target` as migration `mig_id`.
-    pub(crate) fn new(pid: i32, mig_id: u32, target: u32) -> impl PinInit<Self, Error> {
+    /// A deputy for process `pid` migrating to `target` as migration `mig_id`, as the task
+    /// of pid `asked_by` asked.
+    pub(crate) fn new(
+        pid: i32,
+        mig_id: u32,
+        target: u32,
+        asked_by: u32,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             pid,
+            asked_by,
             mig_id: AtomicU32::new(mig_id),
             target: AtomicU32::new(target),
             guest_blocked: AtomicU64::new(0),

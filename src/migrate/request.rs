@@ -13,13 +13,14 @@ use super::config::ANSWER_MS;
 use super::deputy::{Deputy, DeputyState, Hop};
 use super::serve::{deputy_main, finish, give_up_hop};
 use super::stream::nap;
-use super::Migrations;
+use super::{moved, Migrations};
 use crate::error;
 use crate::ksys::errno::ehostunreach;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, stay, ModuleRef, Task};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::mig::{self, MigResult, Pair};
+use crate::omcore::moves::Outcome;
 use crate::omcore::syscalls::sig::SIGKILL;
 use crate::userlog::user_warn;
 use core::sync::atomic::Ordering::Relaxed;
@@ -68,7 +69,8 @@ impl Migrations {
             return self.move_guest(&dep, target, true);
         }
         if target == 0 || target == me {
-            // At home already.
+            // At home already: nothing to do, which is how the move ends.
+            self.record_move(moved(pid, me, me, Task::current_pid()));
             return Ok(());
         }
         if !self.mesh.peer_accepts_guests(target) {
@@ -91,7 +93,10 @@ impl Migrations {
             return Err(EPERM);
         }
         let module = ModuleRef::get().ok_or(ENODEV)?;
-        let dep = Arc::pin_init(Deputy::new(pid, self.new_mig_id(), target), GFP_KERNEL)?;
+        let dep = Arc::pin_init(
+            Deputy::new(pid, self.new_mig_id(), target, Task::current_pid()),
+            GFP_KERNEL,
+        )?;
         {
             // Checked again under the lock: of two requests at once, one makes the deputy.
             let mut list = self.deputies.lock();
@@ -130,6 +135,7 @@ impl Migrations {
             return Err(EBUSY);
         }
         if target == from {
+            self.record_move(moved(dep.pid, from, from, Task::current_pid()));
             return Ok(());
         }
         if target != me && !self.mesh.peer_accepts_guests(target) {
@@ -145,6 +151,7 @@ impl Migrations {
             mig_id: self.new_mig_id(),
             home: target == me,
             since: now_ms(),
+            asked_by: Task::current_pid(),
         };
         {
             let mut i = dep.inner.lock();
@@ -264,6 +271,11 @@ impl Migrations {
         }
         dep.inner.lock().state = DeputyState::Remote(r.guest_pid);
         self.out_ok.fetch_add(1, Relaxed);
+        let took = now_ms().saturating_sub(hop.since);
+        self.record_move(Outcome {
+            frozen_ms: Some(took),
+            ..moved(dep.pid, old_host, hop.target, hop.asked_by)
+        });
         pr_info!(
             "process {} moved on from node {} to node {} (pid {} there)\n",
             dep.pid,

@@ -15,7 +15,7 @@ use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
 use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec};
 use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
 use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
-use super::Migrations;
+use super::{errno_of, moved, Migrations};
 use crate::error::{self, syscall_result};
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, ModuleRef, Task};
@@ -23,6 +23,7 @@ use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
 use crate::omcore::image::{self, PAGE_SIZE};
+use crate::omcore::moves::Outcome;
 use crate::omcore::syscalls::nr;
 use crate::omcore::syscalls::sig::{SIGCONT, SIGKILL};
 use core::sync::atomic::Ordering::Relaxed;
@@ -79,6 +80,11 @@ pub(crate) fn deputy_main(
     };
     // What the process blocks now its guest blocks when it starts.
     dep.guest_blocked.store(cur::blocked_mask(), Relaxed);
+    let me = mig.mesh.self_id();
+    let failed = |e: i32| Outcome {
+        error: errno_of(e),
+        ..moved(dep.pid, me, dep.target(), dep.asked_by)
+    };
     let pages = match capture(&mig.mesh, &to, None) {
         Ok(p) => p,
         Err(e) => {
@@ -91,6 +97,7 @@ pub(crate) fn deputy_main(
             // Tell the target to drop what it got.
             mig.signal_guest(dep, SIGKILL, false);
             mig.out_failed.fetch_add(1, Relaxed);
+            mig.record_move(failed(e.to_errno()));
             mig.forget_deputy(dep);
             return None;
         }
@@ -110,6 +117,7 @@ pub(crate) fn deputy_main(
                     );
                     mig.signal_guest(dep, SIGKILL, false);
                     mig.out_failed.fetch_add(1, Relaxed);
+                    mig.record_move(failed(ETIMEDOUT.to_errno()));
                     mig.forget_deputy(dep);
                     return None;
                 }
@@ -126,23 +134,36 @@ pub(crate) fn deputy_main(
                     e
                 );
                 mig.out_failed.fetch_add(1, Relaxed);
+                mig.record_move(failed(e));
                 mig.forget_deputy(dep);
                 return None;
             }
             DeputyState::Remote(gpid) => {
                 drop(i);
+                let kib = pages * (PAGE_SIZE as u64 / 1024);
+                let frozen = now_ms().saturating_sub(t0);
                 pr_info!(
                     "process {} now runs on node {} (pid {} there; {} KiB of pages, frozen {} ms)\n",
                     dep.pid,
                     dep.target(),
                     gpid,
-                    pages * (PAGE_SIZE as u64 / 1024),
-                    now_ms().saturating_sub(t0)
+                    kib,
+                    frozen
                 );
                 mig.out_ok.fetch_add(1, Relaxed);
+                mig.record_move(Outcome {
+                    kib: Some(kib),
+                    frozen_ms: Some(frozen),
+                    ..moved(dep.pid, me, dep.target(), dep.asked_by)
+                });
                 break;
             }
-            DeputyState::Exited(_) => break,
+            DeputyState::Exited(_) => {
+                // It ran there, and ended before the answer came.
+                drop(i);
+                mig.record_move(moved(dep.pid, me, dep.target(), dep.asked_by));
+                break;
+            }
         }
     }
     // The guest runs: this process is its deputy from now on. It keeps no memory of its own
@@ -327,6 +348,10 @@ pub(crate) fn give_up_hop(mig: &Migrations, dep: &Deputy, e: Error) {
         return;
     };
     mig.out_failed.fetch_add(1, Relaxed);
+    mig.record_move(Outcome {
+        error: errno_of(e.to_errno()),
+        ..moved(dep.pid, dep.target(), hop.target, hop.asked_by)
+    });
     pr_warn!(
         "process {}: move from node {} to node {} failed: error {}; it stays on node {}\n",
         dep.pid,
@@ -371,18 +396,24 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
     mig.send_verdict(host, dep.mig_id(), 0, true);
     load_regs(&head.regs, &head.xstate);
     mig.in_ok.fetch_add(1, Relaxed);
+    let frozen = now_ms().saturating_sub(t0);
     pr_info!(
         "process {} is back home from node {} (frozen {} ms)\n",
         dep.pid,
         host,
-        now_ms().saturating_sub(t0)
+        frozen
     );
-    {
+    let hop = {
         let mut i = dep.inner.lock();
-        i.hop = None;
         i.inflow = None;
         i.task = None;
-    }
+        i.hop.take()
+    };
+    let me = mig.mesh.self_id();
+    mig.record_move(Outcome {
+        frozen_ms: Some(frozen),
+        ..moved(dep.pid, host, me, hop.map_or(0, |h| h.asked_by))
+    });
     let module = mig.retire_deputy(dep);
     // Module code runs on for a few instructions back to the task-work runner; the module's
     // removal first stops every thread and unhooks, which takes far longer.

@@ -102,7 +102,10 @@ expect_eq "omx-hold ends with SIGTERM" "$?" 143
 omx-hold 600 1000 zero >/tmp/zero.out &
 pid=$!
 check "omx-hold mapped page 0 at home" wait_for 60 grep -qx ready /tmp/zero.out
-omctl migrate "$pid" 2
+said=$(omctl migrate "$pid" 2 2>&1)
+expect_eq "omctl migrate fails" "$?" 1
+expect_eq "and says why, and where the process is" "$said" \
+	"omctl: process $pid did not move to node 2: Operation not permitted (os error 1); it stays home (the kernel log says more)"
 check "node 2 refuses it" \
 	wait_for 120 sh -c "dmesg | grep -q 'migrate $pid to node 2: refused: error -1; it stays home'"
 check "node 2 says why" on 2 "dmesg | grep -Eq 'area at 0x0 starts below 0x[0-9a-f]+, the lowest address'"

@@ -94,7 +94,7 @@ fail_transfer() {
 	check "the heap of $pid is filled" wait_for 60 heap_filled "$pid"
 	check "node 2's link is slowed to 16 Mbit/s" link_slow 2 16000
 	_base=$(sent)
-	check "migrate $pid to node 2" omctl migrate "$pid" 2
+	check "migrate $pid to node 2" omctl migrate --no-wait "$pid" 2
 	check "its image is on its way (8 MB sent)" wait_for 120 sent_since "$_base" 8388608
 	expect_match "node 1 lists the move under way" "$(omctl ps)" "^$pid 2 migrating"
 	_cut=$(now_ms)
@@ -192,7 +192,7 @@ check "node 2's link is slowed to 500 kbit/s" link_slow 2 500
 omx-burn 2 10000 >/tmp/slower.out &
 pid=$!
 sleep 0.5
-check "migrate $pid to node 2 through the slower link" omctl migrate "$pid" 2
+check "migrate $pid to node 2 through the slower link" omctl migrate --no-wait "$pid" 2
 check "the move ends, one way or the other" wait_for 300 moved_or_home "$pid"
 echo "through 500 kbit/s: $(dmesg | grep -E "migrate $pid |process $pid now" | tail -n 1)"
 check "node 2's link is mended" link_mend 2

@@ -31,15 +31,32 @@ omx-burn 64 400 >/tmp/burn.out &
 pid=$!
 sleep 1
 home_kib=$(kib "$pid")
-check "migrate $pid to node 2" omctl migrate "$pid" 2
-check "it runs on node 2" wait_for 300 remote "$pid" 2
-check "move it on to node 3" omctl migrate "$pid" 3
-check "it runs on node 3" wait_for 300 remote "$pid" 3
+# omctl migrate waits until the move is done and says how it went.
+said=$(omctl migrate "$pid" 2)
+expect_eq "migrate $pid to node 2: omctl succeeds" "$?" 0
+expect_match "and says where it runs, how long it was frozen, what was sent" "$said" \
+	"^process $pid now runs on node 2, frozen [0-9]+ ms, [0-9]+ KiB of pages sent\$"
+check "it runs on node 2 when omctl returns" remote "$pid" 2
+said=$(omctl migrate "$pid" 2)
+expect_eq "asked again: omctl succeeds" "$?" 0
+expect_eq "and says there is nothing to do" "$said" "process $pid runs on node 2 already"
+said=$(omctl migrate "$pid" 3)
+expect_eq "move it on to node 3: omctl succeeds" "$?" 0
+expect_match "and says so" "$said" "^process $pid moved on from node 2 to node 3, frozen [0-9]+ ms\$"
+check "it runs on node 3 when omctl returns" remote "$pid" 3
 check "node 2 hosts no guest after it left" wait_for 5 sh -c "[ \$(on 2 omctl ps | grep -c guest-of) = 0 ]"
 expect_eq "node 3 hosts it" "$(guests 3)" 1
 expect_match "node 1 logged the move on" "$(dmesg)" "process $pid moved on from node 2 to node 3"
-check "bring it home (migrate $pid home)" omctl migrate "$pid" home
-check "it runs at home" wait_for 300 home "$pid"
+said=$(omctl migrate "$pid" home)
+expect_eq "bring it home (migrate $pid home): omctl succeeds" "$?" 0
+expect_match "and says so" "$said" "^process $pid is back home from node 3, frozen [0-9]+ ms\$"
+check "it runs at home when omctl returns" home "$pid"
+said=$(omctl migrate "$pid" home)
+expect_eq "home again: omctl succeeds" "$?" 0
+expect_eq "and says there is nothing to do" "$said" "process $pid is at home already"
+moves_of() { awk -v p="$1" '$2 == p { print $3 "->" $4 " " $5 }' /proc/openmosix/moves | tr '\n' ' ' | sed 's/ $//'; }
+expect_eq "/proc/openmosix/moves lists the five outcomes (from->to error)" "$(moves_of "$pid")" \
+	"1->2 0 2->2 0 2->3 0 3->1 0 1->1 0"
 check "node 3 hosts no guest after it came home" wait_for 5 sh -c "[ \$(on 3 omctl ps | grep -c guest-of) = 0 ]"
 expect_match "node 1 logged its return" "$(dmesg)" "process $pid is back home from node 3"
 expect_match "at home it has its own credentials again" "$(cat /proc/"$pid"/status)" "Uid:.0"

@@ -57,13 +57,20 @@ same "$c" "$?" /tmp/c.out "$c"
 omx-burn 16 2000 >/tmp/d.out &
 d=$!
 sleep 0.5
-omctl migrate "$d" 2 &
+# The second waits for the first move (it does not fail as busy), then finds nothing to do.
+omctl migrate "$d" 2 >/tmp/r1.out 2>&1 &
 r1=$!
-omctl migrate "$d" 2 &
+omctl migrate "$d" 2 >/tmp/r2.out 2>&1 &
 r2=$!
 wait "$r1"
+s1=$?
 wait "$r2"
-check "it runs on node 2" wait_for 120 remote "$d" 2
+s2=$?
+expect_eq "both requests succeed" "$s1 $s2" "0 0"
+expect_eq "one made the move, the other found it made" \
+	"$(cat /tmp/r1.out /tmp/r2.out | sed 's/, frozen.*//' | sort | tr '\n' '|')" \
+	"process $d now runs on node 2|process $d runs on node 2 already|"
+check "it runs on node 2" remote "$d" 2
 expect_eq "one migration was made" "$(dmesg | grep -c "process $d now runs")" 1
 expect_eq "one deputy" "$(omctl ps | grep -c "^$d ")" 1
 check "bring it home" omctl migrate "$d" home

@@ -22,6 +22,7 @@ pub mod image;
 pub mod keyring;
 pub mod map;
 pub mod mig;
+pub mod moves;
 pub mod msg;
 pub mod pids;
 pub mod regs;

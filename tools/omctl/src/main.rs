@@ -5,7 +5,7 @@
 //!
 //! Called as `mosctl` (a link to `omctl`) it takes the same verbs; called as `setpe` it takes
 //! openMosix's `setpe` options: `-r` prints the map in force, `-w -f FILE` (or `-f FILE`) loads one.
-//! Called as `migrate` it takes `PID NODE|home`, as `mps` it is `omctl ps`, as `mosmon` it is
+//! Called as `migrate` it takes `[--no-wait] PID NODE|home` (`migrate.rs`), as `mps` it is `omctl ps`, as `mosmon` it is
 //! `omctl mon`, as `mosrun`, `nomig`, `runhome`, `runon`, `cpujob` or `iojob` it runs a program
 //! with a start node and balancer tags (`mosrun.rs`), and as `omx-guest` it is the guest stub the
 //! module starts on a host (`guest.rs`).
@@ -22,6 +22,7 @@ use omcore::msg::{
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
 mod guest;
+mod migrate;
 mod mosrun;
 
 use std::path::PathBuf;
@@ -41,7 +42,9 @@ node and cluster:
   getmem [ID]         memory available / free / total, KiB
   stats               frame and handshake counters of this node
 processes:
-  migrate PID NODE    move process PID to node NODE (`migrate PID home`: bring it back)
+  migrate [--no-wait] PID NODE
+                      move process PID to node NODE (`migrate PID home`: bring it back);
+                      waits until the move is done and says how it went
   ps                  migrating processes and guests of this node (pid, node, state)
   mosrun [OPTS] PROG  run PROG with a start node and balancer tags (`omctl mosrun` for options)
   tag PID WORD...     tag a process for the balancer: lock, unlock, cpujob, iojob, nodecay
@@ -93,20 +96,29 @@ fn read_proc(name: &str) -> Result<String, Failure> {
 
 /// Writes `data` to a /proc file in one `write` call, as the module wants it.
 fn write_proc(name: &str, data: &[u8]) -> Res {
-    let path = proc_root().join(name);
-    let result = std::fs::OpenOptions::new()
+    write_proc_io(name, data).map_err(|e| write_failure(name, &e))
+}
+
+/// [`write_proc`], the error as the system gave it.
+fn write_proc_io(name: &str, data: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(data));
-    result.map_err(|e| {
-        let hint = match e.raw_os_error() {
-            Some(22) => " (refused: the kernel log says why)",
-            Some(95) => " (not supported by this release)",
-            _ => "",
-        };
-        Failure(format!("{}: {e}{hint}", path.display()), 1)
-    })
+        .open(proc_root().join(name))
+        .and_then(|mut f| f.write_all(data))
+}
+
+/// What a refused write of /proc file `name` is told as.
+fn write_failure(name: &str, e: &std::io::Error) -> Failure {
+    let hint = match e.raw_os_error() {
+        Some(22) => " (refused: the kernel log says why)",
+        Some(95) => " (not supported by this release)",
+        _ => "",
+    };
+    Failure(
+        format!("{}: {e}{hint}", proc_root().join(name).display()),
+        1,
+    )
 }
 
 fn read_number(name: &str) -> Result<i64, Failure> {
@@ -443,7 +455,7 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("stats")?);
             Ok(())
         }
-        ["migrate", pid, node] => migrate(pid, node),
+        ["migrate", rest @ ..] => migrate::run(rest),
         ["ps"] => {
             print!("{}", read_proc("migrate")?);
             Ok(())
@@ -525,17 +537,6 @@ fn setpe_alias(words: &[&str]) -> Result<Vec<String>, Failure> {
     }
 }
 
-/// `migrate PID NODE|home`.
-fn migrate(pid: &str, node: &str) -> Res {
-    if pid.parse::<u32>().map_or(true, |p| p == 0) {
-        return Err(Failure(format!("bad pid '{pid}'"), 2));
-    }
-    if node != "home" && node.parse::<u32>().map_or(true, |n| n == 0) {
-        return Err(Failure(format!("bad node '{node}' (an ID, or home)"), 2));
-    }
-    write_proc("migrate", format!("{pid} {node}\n").as_bytes())
-}
-
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
     let name = args
@@ -573,10 +574,7 @@ fn main() -> ExitCode {
     } else if name == "mosmon" {
         run(&["mon"])
     } else if name == "migrate" {
-        match words[..] {
-            [pid, node] => migrate(pid, node),
-            _ => Err(Failure("usage: migrate PID NODE|home".into(), 2)),
-        }
+        migrate::run(&words)
     } else {
         run(&words)
     };

@@ -280,3 +280,81 @@ fn keyring_gives_each_node_its_own_keys() {
     assert_eq!(omctl(&dir, &["keyring", "-f", m, "1", "3-2"]).0, 2);
     assert_eq!(omctl(&dir, &["keyring", "-f", m, "1", "1-70000"]).0, 2);
 }
+
+#[test]
+fn migrate_checks_its_words() {
+    let dir = fake_cluster("migrate-words");
+    std::fs::write(dir.join("migrate"), "# pid where state\n").unwrap();
+    for bad in [
+        &["migrate", "0", "2"][..],
+        &["migrate", "x", "2"],
+        &["migrate", "5", "0"],
+        &["migrate", "5", "away"],
+        &["migrate", "5"],
+        &["migrate", "--no-wait", "5"],
+    ] {
+        let (code, _, err) = omctl(&dir, bad);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+    // Nothing was asked.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("migrate")).unwrap(),
+        "# pid where state\n"
+    );
+}
+
+#[test]
+fn migrate_no_wait_only_asks() {
+    let dir = fake_cluster("migrate-nowait");
+    std::fs::write(dir.join("migrate"), "").unwrap();
+    let (code, out, err) = omctl(&dir, &["migrate", "--no-wait", "1234", "home"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("migrate")).unwrap(),
+        "1234 home\n"
+    );
+}
+
+#[test]
+fn migrate_of_a_guest_is_passed_to_its_home() {
+    let dir = fake_cluster("migrate-guest");
+    std::fs::write(
+        dir.join("migrate"),
+        "# pid where state\n77 guest-of 3 home-pid 5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("moves"),
+        "# seq pid from to error kib frozen_ms asked_by\n",
+    )
+    .unwrap();
+    let (code, out, err) = omctl(&dir, &["migrate", "77", "2"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "process 77 is a guest of node 3's: its home was asked to move it\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("migrate")).unwrap(),
+        "77 2\n"
+    );
+}
+
+#[test]
+fn migrate_of_a_process_that_ends_says_so() {
+    let dir = fake_cluster("migrate-gone");
+    std::fs::write(dir.join("migrate"), "# pid where state\n").unwrap();
+    // An outcome of an earlier move, asked by someone else: not this command's.
+    std::fs::write(
+        dir.join("moves"),
+        "# seq pid from to error kib frozen_ms asked_by\n3 4194300 1 2 0 64 5 1\n",
+    )
+    .unwrap();
+    let (code, _, err) = omctl(&dir, &["migrate", "4194300", "2"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("process 4194300 ended before its move was done"),
+        "{err}"
+    );
+}
