@@ -193,6 +193,16 @@ int omx_current_pid(void)
 	return task_pid_nr(current);
 }
 
+long omx_current_nice(void)
+{
+	return task_nice(current);
+}
+
+void omx_set_current_nice(long nice)
+{
+	set_user_nice(current, nice);
+}
+
 struct task_struct *omx_current_get(void)
 {
 	get_task_struct(current);

@@ -68,6 +68,10 @@ struct pt_regs *omx_current_regs(void);
 struct task_struct *omx_current(void);
 /* current's pid in the initial namespace (task_pid_nr() is a static inline). */
 int omx_current_pid(void);
+/* current's nice value (task_nice() is a static inline). */
+long omx_current_nice(void);
+/* set_user_nice(current, nice): current is a macro. */
+void omx_set_current_nice(long nice);
 /* current, with a reference (get_task_struct() is a static inline). */
 struct task_struct *omx_current_get(void);
 /* fatal_signal_pending(current): a static inline. */

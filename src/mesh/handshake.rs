@@ -28,6 +28,7 @@ use crate::ksys::crypto::{random_bytes, HmacKey};
 use crate::ksys::errno::{ebadmsg, eshutdown};
 use crate::ksys::net::{Kind, Socket};
 use crate::ksys::sys::now_ms;
+use crate::ksys::task::cur;
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, Disp};
 use crate::omcore::addr::Addr;
@@ -66,7 +67,14 @@ impl Mesh {
         let tx = {
             let c = conn.clone();
             let n = cstr_fmt(&mut name, format_args!("omx-tx/{id}"));
-            KThread::spawn(n, move || tx_loop(&c))
+            // The sender has this node's priority for its own traffic: the frames it sends
+            // were queued by this node (a migrating process's image, forwarded calls), which
+            // must not wait for the CPU share of a kernel thread on a crowded node. The
+            // receiver, which does what a peer sends, keeps the ordinary priority.
+            KThread::spawn(n, move || {
+                let _boost = cur::Boost::new();
+                tx_loop(&c)
+            })
         };
         let tx = match tx {
             Ok(t) => t,

@@ -222,7 +222,11 @@ impl Migrations {
     #[inline(never)]
     pub(crate) fn restore(self: &Arc<Self>) -> Result {
         let g = self.my_guest().ok_or(EPERM)?;
-        let r = restore_guest(&g).and_then(|()| {
+        // The restore goes at the CPU's pace; the guest then runs at the stub's nice value.
+        let boost = cur::Boost::new();
+        let restored = restore_guest(&g);
+        drop(boost);
+        let r = restored.and_then(|()| {
             // From here the guest counts as running (its exit gives the count back), and its
             // system calls must be hooked before it returns to user mode.
             let module = ModuleRef::get();

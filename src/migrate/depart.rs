@@ -131,7 +131,10 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
         home_pid,
     };
     let mut pending = 0u64;
-    if let Err(e) = capture(&mig.mesh, &to, Some(&mut pending)) {
+    let boost = cur::Boost::new();
+    let captured = capture(&mig.mesh, &to, Some(&mut pending));
+    drop(boost);
+    if let Err(e) = captured {
         pr_warn!(
             "guest {} (pid {} of node {}): capture for node {} failed: error {}\n",
             Task::current_pid(),

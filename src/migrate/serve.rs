@@ -85,7 +85,11 @@ pub(crate) fn deputy_main(
         error: errno_of(e),
         ..moved(dep.pid, me, dep.target(), dep.asked_by)
     };
-    let pages = match capture(&mig.mesh, &to, None) {
+    // The capture goes at the CPU's pace, not at the process's share of it.
+    let boost = cur::Boost::new();
+    let captured = capture(&mig.mesh, &to, None);
+    drop(boost);
+    let pages = match captured {
         Ok(p) => p,
         Err(e) => {
             pr_warn!(
@@ -385,7 +389,10 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
         return Err(EINVAL);
     }
     check_head(&head, host)?;
-    if let Err(e) = restore_body(&mut next, &head, Restoring::Home, host) {
+    let boost = cur::Boost::new();
+    let restored = restore_body(&mut next, &head, Restoring::Home, host);
+    drop(boost);
+    if let Err(e) = restored {
         // Its memory is gone: serve on with new scratch memory.
         let _ = unmap_ordinary_areas();
         let base = map_scratch();

@@ -3,6 +3,8 @@
 #   - migration throughput (image bytes / time frozen) for 16, 64 and 256 MB processes, against
 #     raw TCP throughput between the same two nodes (omx-tcp: the physical limit here), and the
 #     256 MB move again with frames only authenticated (admin/encrypt 0) against encrypted;
+#   - a 64 MB move while three CPU-bound jobs run on node 1, against the same move from an idle
+#     node (the migration works at the CPU's pace, not at the process's share of it);
 #   - a forwarded system call (a 1-byte write to /dev/null made by the deputy) against a TCP
 #     ping-pong of one byte between the same nodes and against the same call made at home;
 #   - a CPU-bound loop on the remote node against the same loop at home;
@@ -65,6 +67,22 @@ echo "256 MB move, encrypted / only authenticated:" \
 echo 1 >/proc/openmosix/admin/encrypt
 on 2 'echo 1 >/proc/openmosix/admin/encrypt'
 wait_for 60 all_connected 2 >/dev/null && wait_for 60 omctl isup 2 >/dev/null
+
+# A 64 MB move while three CPU-bound jobs crowd node 1's CPU (as when the balancer acts)
+# against the same move from an idle node: what the crowd costs the capture.
+migrate_mb 64 " (node 1 idle)"
+idle_kbs=$kbs
+hogs=
+for i in 1 2 3; do
+	omx-burn 1 1000000000 >/dev/null &
+	hogs="$hogs $!"
+done
+migrate_mb 64 " (beside 3 CPU-bound jobs)"
+# shellcheck disable=SC2086 # the list of pids
+kill $hogs 2>/dev/null
+wait 2>/dev/null
+echo "64 MB move, beside 3 CPU-bound jobs / node 1 idle (throughput):" \
+	"$(awk -v a="$kbs" -v b="$idle_kbs" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }')"
 
 # Forwarded call and CPU speed: omx-sys at home, then migrated during its first second.
 omx-sys 100000 2000 >/tmp/sys.home
