@@ -10,6 +10,9 @@ pub(crate) const STUB_PATH: &CStr = c"/lib/openmosix/omx-guest";
 pub(crate) const GUEST_QUEUE_BYTES: usize = 4 << 20;
 /// How long a home waits for the host's answer, and a guest slot for its image, in ms.
 pub(crate) const ANSWER_MS: u64 = 30_000;
+/// How often a host sending a guest's image to a third node tells the home how far it got,
+/// in ms (the home gives the move up after [`ANSWER_MS`] without a word).
+pub(crate) const PROGRESS_MS: u64 = 1000;
 /// Poll period of waits that also watch for a dead peer, in ms.
 pub(crate) const POLL_MS: u32 = 100;
 /// How long a guest waits for its home to take it back before a call that needs home fails

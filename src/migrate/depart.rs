@@ -8,11 +8,12 @@
 use super::capture::{capture, raise_pending};
 use super::config::{ANSWER_MS, HOME_RETRY_MS};
 use super::guest::{Guest, GuestState};
-use super::stream::{nap, Dest};
+use super::stream::{nap, report_progress, Dest};
 use super::Migrations;
 use crate::error::{self, syscall_result};
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, Task};
+use crate::omcore::image::PAGE_SIZE;
 use crate::omcore::mig;
 use crate::omcore::syscalls::name_of;
 use crate::userlog::peer_warn;
@@ -81,6 +82,10 @@ impl Migrations {
                 }
                 Ok(())
             }
+            mig::Ctl::Progress { mig_id, kib } => {
+                self.on_progress(peer, mig_id, kib);
+                Ok(())
+            }
             mig::Ctl::Expect { mig_id, from } => {
                 // From the guest's home (`peer`): its image may come from `from`.
                 if from == self.mesh.self_id() || from == peer {
@@ -134,6 +139,18 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
     let boost = cur::Boost::new();
     let captured = capture(&mig.mesh, &to, Some(&mut pending));
     drop(boost);
+    if let Ok(pages) = captured {
+        if target != g.home {
+            // All of it is on its way; the home now waits for the target's answer.
+            let kib = pages * (PAGE_SIZE as u64 / 1024);
+            report_progress(
+                &mig.mesh,
+                g.home,
+                new_mig_id,
+                u32::try_from(kib).unwrap_or(u32::MAX),
+            );
+        }
+    }
     if let Err(e) = captured {
         pr_warn!(
             "guest {} (pid {} of node {}): capture for node {} failed: error {}\n",

@@ -37,6 +37,10 @@ pub(crate) struct Hop {
     pub(crate) since: u64,
     /// The pid of the task that asked for it (`/proc/openmosix/moves`).
     pub(crate) asked_by: u32,
+    /// When the old host last said how far the image got (`MigCtl Progress`), and what it
+    /// said (KiB); `since` and `None` until it did.
+    pub(crate) heard: u64,
+    pub(crate) kib: Option<u32>,
 }
 
 /// A forwarded call from the guest, checked when it came, not made yet.

@@ -152,6 +152,8 @@ impl Migrations {
             home: target == me,
             since: now_ms(),
             asked_by: Task::current_pid(),
+            heard: now_ms(),
+            kib: None,
         };
         {
             let mut i = dep.inner.lock();
@@ -274,6 +276,7 @@ impl Migrations {
         let took = now_ms().saturating_sub(hop.since);
         self.record_move(Outcome {
             frozen_ms: Some(took),
+            kib: hop.kib.map(u64::from),
             ..moved(dep.pid, old_host, hop.target, hop.asked_by)
         });
         pr_info!(
@@ -287,6 +290,25 @@ impl Migrations {
         self.send_verdict(old_host, old_id, 0, false);
         dep.cv.notify_all();
         Ok(())
+    }
+
+    /// `MigCtl Progress` from `peer`: the host of a guest of this node's has sent `kib` KiB of
+    /// its image on to the target of move `mig_id`. Anything else (a node that is not the
+    /// guest's host, a move that is over) is stale and ignored.
+    pub(crate) fn on_progress(&self, peer: u32, mig_id: u32, kib: u32) {
+        for d in self.deputies.lock().iter() {
+            if d.target() != peer {
+                continue;
+            }
+            let mut i = d.inner.lock();
+            if let Some(hop) = i.hop.as_mut() {
+                if hop.mig_id == mig_id && !hop.home {
+                    hop.heard = now_ms();
+                    hop.kib = Some(kib);
+                    return;
+                }
+            }
+        }
     }
 
     /// `GuestExit` from `peer`.

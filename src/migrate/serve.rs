@@ -335,7 +335,9 @@ fn check_hop(mig: &Migrations, dep: &Deputy) {
     let Some(hop) = dep.inner.lock().hop else {
         return;
     };
-    let late = now_ms().saturating_sub(hop.since) > ANSWER_MS;
+    // Given up after `ANSWER_MS` without a word: from the request, or from the old host's
+    // latest report of how far the image got (a large image takes longer than that).
+    let late = now_ms().saturating_sub(hop.heard) > ANSWER_MS;
     if late || (!hop.home && !mig.mesh.peer_up(hop.target)) {
         give_up_hop(mig, dep, ETIMEDOUT);
     }

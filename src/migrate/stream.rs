@@ -7,7 +7,7 @@
 //! The sender is held back by the connection's queue (it waits for room); the receiver holds
 //! the connection's `omx-rx` thread back while more than [`super::config::GUEST_QUEUE_BYTES`] wait.
 
-use super::config::{ANSWER_MS, POLL_MS};
+use super::config::{ANSWER_MS, POLL_MS, PROGRESS_MS};
 use crate::error::Fault;
 use crate::ksys::errno::ebadmsg;
 use crate::ksys::sys::now_ms;
@@ -41,16 +41,36 @@ pub(crate) struct ImageSender<'a> {
     target: u32,
     /// `mig_id`, then the records of the frame being filled.
     buf: KVec<u8>,
+    /// How far the image got, for its home when a host sends it to a third node.
+    report: Option<Report>,
+}
+
+/// What the home of a guest whose image goes from its host to a third node is told
+/// (`MigCtl Progress`).
+struct Report {
+    home: u32,
+    mig_id: u32,
+    /// Image bytes sent so far.
+    sent: u64,
+    /// When the home was last told (ms since boot).
+    told: u64,
 }
 
 impl<'a> ImageSender<'a> {
     pub(crate) fn new(mesh: &'a Mesh, to: &Dest) -> Result<Self> {
         let mut buf = KVec::with_capacity(mig::IMAGE_PREFIX + MAX_CHUNK, GFP_KERNEL)?;
         buf.extend_from_slice(&mig::image_prefix(to.home, to.mig_id), GFP_KERNEL)?;
+        let onward = mesh.self_id() != to.home && to.target != to.home;
         Ok(Self {
             mesh,
             target: to.target,
             buf,
+            report: onward.then(|| Report {
+                home: to.home,
+                mig_id: to.mig_id,
+                sent: 0,
+                told: now_ms(),
+            }),
         })
     }
 
@@ -76,10 +96,26 @@ impl<'a> ImageSender<'a> {
         if self.buf.len() > mig::IMAGE_PREFIX {
             self.mesh
                 .send_to(self.target, MessageKind::MigImage, &self.buf, true)?;
+            let len = (self.buf.len() - mig::IMAGE_PREFIX) as u64;
             self.buf.truncate(mig::IMAGE_PREFIX);
+            if let Some(r) = &mut self.report {
+                r.sent += len;
+                if now_ms().saturating_sub(r.told) >= PROGRESS_MS {
+                    r.told = now_ms();
+                    let kib = u32::try_from(r.sent / 1024).unwrap_or(u32::MAX);
+                    report_progress(self.mesh, r.home, r.mig_id, kib);
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// Tells `home` that `kib` KiB of the image of its move `mig_id` are on their way (not
+/// waiting for room: a report that does not fit is dropped, the next one says more).
+pub(crate) fn report_progress(mesh: &Mesh, home: u32, mig_id: u32, kib: u32) {
+    let c = mig::Ctl::Progress { mig_id, kib };
+    let _ = mesh.send_to(home, MessageKind::MigCtl, &c.encode(), false);
 }
 
 /// An image coming in: the parts received and not taken yet, checked record by record.

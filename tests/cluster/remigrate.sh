@@ -7,7 +7,8 @@
 # the home node brings its processes home; `admin/expel` on a host sends its guests home. A move
 # to a node that refuses guests fails and leaves the guest where it was. A host may ask the home
 # to send a guest home, but to move root's process on only when admin/migrate_root is 1 (an
-# ordinary user's process moves on when asked). A shell migrated while it
+# ordinary user's process moves on when asked). A move on that takes longer than 30 s (a slow
+# link) completes: the old host tells the home how far the image got. A shell migrated while it
 # counts comes home by itself when it forks, and its commands give the same output.
 . /lib/cluster/lib.sh
 
@@ -42,7 +43,8 @@ expect_eq "asked again: omctl succeeds" "$?" 0
 expect_eq "and says there is nothing to do" "$said" "process $pid runs on node 2 already"
 said=$(omctl migrate "$pid" 3)
 expect_eq "move it on to node 3: omctl succeeds" "$?" 0
-expect_match "and says so" "$said" "^process $pid moved on from node 2 to node 3, frozen [0-9]+ ms\$"
+expect_match "and says so" "$said" \
+	"^process $pid moved on from node 2 to node 3, frozen [0-9]+ ms(, [0-9]+ KiB of pages sent)?\$"
 check "it runs on node 3 when omctl returns" remote "$pid" 3
 check "node 2 hosts no guest after it left" wait_for 5 sh -c "[ \$(on 2 omctl ps | grep -c guest-of) = 0 ]"
 expect_eq "node 3 hosts it" "$(guests 3)" 1
@@ -167,6 +169,25 @@ wait "$pid"
 expect_eq "after migrating, its forks and execs worked: same status" "$?" 0
 expect_eq "and the same output" "$(cat /tmp/forker.out)" "$(sed "s/^pid [0-9]*/pid $pid/" /tmp/forker.ref)"
 expect_match "it came home to fork" "$(dmesg)" "process $pid is back home from node 2"
+
+# --- A move on that takes longer than the 30 s a silent move is given. ----------------------------
+# Node 3's link carries 3000 kbit/s: the 16 MB image of a guest on node 2 takes about 45 s to
+# get there. The old host reports its progress to the home, which waits as long as it moves.
+omx-burn 16 100000 >/dev/null &
+pid=$!
+sleep 0.5
+check "migrate $pid to node 2" omctl migrate "$pid" 2
+check "node 3's link is slowed to 3000 kbit/s" link_slow 3 3000
+t0=$(now_ms)
+said=$(omctl migrate "$pid" 3)
+expect_eq "the slow move on to node 3 succeeds" "$?" 0
+echo "$said, in $(($(now_ms) - t0)) ms"
+check "it runs on node 3" remote "$pid" 3
+check "node 3's link is mended" link_mend 3
+check "bring it home" omctl migrate "$pid" home
+kill "$pid"
+wait "$pid"
+expect_eq "it ends at home by SIGTERM" "$?" 143
 
 expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
 for i in 1 2 3; do

@@ -70,7 +70,9 @@ pub fn decode_image(p: &[u8]) -> Result<(u32, u32, &[u8]), PayloadError> {
 /// [`Ctl::Verdict`]: on success the old guest ends quietly, else it goes on where it is. When the
 /// target is the home, the deputy restores the image into itself and gives the verdict. Before
 /// the `Depart`, the home tells the target to [`Ctl::Expect`] the image: a node takes a guest
-/// whose image comes from another node than its home only as the home announced it.
+/// whose image comes from another node than its home only as the home announced it. While it
+/// sends the image to a third node the old host tells the home how far it got
+/// ([`Ctl::Progress`]): the home waits for the move as long as it moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ctl {
     /// Home to host: capture guest `mig_id` and send it to `target` as `new_mig_id`.
@@ -105,6 +107,15 @@ pub enum Ctl {
         /// The node the image comes from.
         from: u32,
     },
+    /// Old host to home, while it sends a guest's image to a third node, about once a second
+    /// and when the image is sent: `kib` KiB of it are on their way (at the end: the KiB of
+    /// pages, as a first move counts them).
+    Progress {
+        /// The migration's new name (the `new_mig_id` of the `Depart`).
+        mig_id: u32,
+        /// KiB sent so far.
+        kib: u32,
+    },
 }
 
 impl Ctl {
@@ -119,6 +130,7 @@ impl Ctl {
             Self::Verdict { mig_id, result } => (2, mig_id, result as u32, 0),
             Self::Move { mig_id, target } => (3, mig_id, target, 0),
             Self::Expect { mig_id, from } => (4, mig_id, from, 0),
+            Self::Progress { mig_id, kib } => (5, mig_id, kib, 0),
         };
         let mut p = [0u8; CTL_LEN];
         for (i, v) in [op, id, a, b].iter().enumerate() {
@@ -174,6 +186,10 @@ impl Ctl {
                     mig_id,
                     from: node(a, false)?,
                 })
+            }
+            5 => {
+                unused(b)?;
+                Ok(Self::Progress { mig_id, kib: a })
             }
             _ => Err(PayloadError::Field("op")),
         }
@@ -391,6 +407,11 @@ mod tests {
                 target: 2,
             },
             Ctl::Expect { mig_id: 7, from: 3 },
+            Ctl::Progress { mig_id: 7, kib: 0 },
+            Ctl::Progress {
+                mig_id: 7,
+                kib: u32::MAX,
+            },
         ] {
             assert_eq!(Ctl::decode(&c.encode()), Ok(c), "{c:?}");
         }
@@ -403,7 +424,8 @@ mod tests {
         };
         for bad in [
             [0, 1, 1, 0],
-            [5, 1, 1, 0],
+            [6, 1, 1, 0],
+            [5, 1, 1, 1],
             [4, 1, 0, 0],
             [4, 1, 2, 1],
             [4, 1, crate::map::MAX_NODE_ID + 1, 0],

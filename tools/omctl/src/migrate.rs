@@ -180,7 +180,7 @@ fn report(o: &Outcome) -> Res {
         println!("process {} now runs on node {}{frozen}{sent}", o.pid, o.to);
     } else {
         println!(
-            "process {} moved on from node {} to node {}{frozen}",
+            "process {} moved on from node {} to node {}{frozen}{sent}",
             o.pid, o.from, o.to
         );
     }
