@@ -304,44 +304,6 @@ pub(crate) mod cur {
     const _: () = assert!(core::mem::size_of::<bindings::pt_regs>() == PT_REGS * 8);
     const _: () = assert!(PT_REGS == crate::omcore::regs::PT_REGS);
 
-    /// While it lives, the calling task has the highest priority of its scheduling class
-    /// (nice -20); when it is dropped the task's nice value is what it was before. For the
-    /// module's own work that must not go at the pace of a share of a crowded CPU: in a
-    /// process's context, capturing or restoring it for a move (no user code runs while the
-    /// guard lives: it is dropped before the task returns to user mode), and a connection's
-    /// sending thread. A nice value another task sets meanwhile is overwritten at the drop.
-    ///
-    /// Not `Send`: it is dropped by the task it boosted, which is the one `omx_set_current_nice`
-    /// acts on.
-    pub(crate) struct Boost {
-        nice: kernel::ffi::c_long,
-        _task_bound: core::marker::PhantomData<*const ()>,
-    }
-
-    impl Boost {
-        /// The most favourable nice value.
-        const MIN_NICE: kernel::ffi::c_long = -20;
-
-        pub(crate) fn new() -> Self {
-            // SAFETY: no precondition; reads current's static priority.
-            let nice = unsafe { bindings::omx_current_nice() };
-            // SAFETY: no precondition: `set_user_nice` on current, in process context.
-            unsafe { bindings::omx_set_current_nice(Self::MIN_NICE) };
-            Self {
-                nice,
-                _task_bound: core::marker::PhantomData,
-            }
-        }
-    }
-
-    impl Drop for Boost {
-        fn drop(&mut self) {
-            // SAFETY: no precondition; the guard is not `Send`, so current is the task that
-            // made it.
-            unsafe { bindings::omx_set_current_nice(self.nice) };
-        }
-    }
-
     /// Reads the user registers saved at kernel entry.
     pub(crate) fn regs() -> [u64; PT_REGS] {
         // SAFETY: `omx_current_regs` returns current's `pt_regs`, which is `PT_REGS` u64 words

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel threads.
+//! Kernel threads, and the priority of the module's own work ([`Boost`]).
 //!
 //! A [`KThread`] runs a closure in a new kernel thread and stops it when dropped: `kthread_stop`
 //! asks [`should_stop`] to return true, wakes the thread and waits for the closure to return.
@@ -12,6 +12,7 @@
 use super::bindings;
 use core::ptr::NonNull;
 use kernel::ffi::c_int;
+use kernel::ffi::c_long;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
@@ -118,5 +119,43 @@ pub(crate) fn sleep_ms(ms: u32) {
     }
     let j = kernel::time::msecs_to_jiffies(ms);
     // SAFETY: Sleeping in process context; the timeout is in jiffies.
-    unsafe { bindings::schedule_timeout_interruptible(j as kernel::ffi::c_long) };
+    unsafe { bindings::schedule_timeout_interruptible(j as c_long) };
+}
+
+/// While it lives, the calling task has the highest priority of its scheduling class
+/// (nice -20); when it is dropped the task's nice value is what it was before. For the
+/// module's own work that must not go at the pace of a share of a crowded CPU: in a
+/// process's context, capturing or restoring it for a move (no user code runs while the
+/// guard lives: it is dropped before the task returns to user mode), and a connection's
+/// sending thread. A nice value another task sets meanwhile is overwritten at the drop.
+///
+/// Not `Send`: it is dropped by the task it boosted, which is the one `omx_set_current_nice`
+/// acts on.
+pub(crate) struct Boost {
+    nice: c_long,
+    _task_bound: core::marker::PhantomData<*const ()>,
+}
+
+impl Boost {
+    /// The most favourable nice value.
+    const MIN_NICE: c_long = -20;
+
+    pub(crate) fn new() -> Self {
+        // SAFETY: no precondition; reads current's static priority.
+        let nice = unsafe { bindings::omx_current_nice() };
+        // SAFETY: no precondition: `set_user_nice` on current, in process context.
+        unsafe { bindings::omx_set_current_nice(Self::MIN_NICE) };
+        Self {
+            nice,
+            _task_bound: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for Boost {
+    fn drop(&mut self) {
+        // SAFETY: no precondition; the guard is not `Send`, so current is the task that
+        // made it.
+        unsafe { bindings::omx_set_current_nice(self.nice) };
+    }
 }

@@ -28,7 +28,6 @@ use crate::ksys::crypto::{random_bytes, HmacKey};
 use crate::ksys::errno::{ebadmsg, eshutdown};
 use crate::ksys::net::{Kind, Socket};
 use crate::ksys::sys::now_ms;
-use crate::ksys::task::cur;
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, Disp};
 use crate::omcore::addr::Addr;
@@ -72,7 +71,7 @@ impl Mesh {
             // must not wait for the CPU share of a kernel thread on a crowded node. The
             // receiver, which does what a peer sends, keeps the ordinary priority.
             KThread::spawn(n, move || {
-                let _boost = cur::Boost::new();
+                let _boost = thread::Boost::new();
                 tx_loop(&c)
             })
         };

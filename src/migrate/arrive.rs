@@ -26,6 +26,7 @@ use crate::ksys::cstr_fmt;
 use crate::ksys::errno::{ebadmsg, ehostunreach, enotconn};
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{self, cur, ModuleRef, Task};
+use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::image::{Kind, RecordHeader, MM_VDSO};
 use crate::omcore::mig::{MigResult, Pair};
@@ -223,7 +224,7 @@ impl Migrations {
     pub(crate) fn restore(self: &Arc<Self>) -> Result {
         let g = self.my_guest().ok_or(EPERM)?;
         // The restore goes at the CPU's pace; the guest then runs at the stub's nice value.
-        let boost = cur::Boost::new();
+        let boost = thread::Boost::new();
         let restored = restore_guest(&g);
         drop(boost);
         let r = restored.and_then(|()| {

@@ -13,6 +13,7 @@ use super::Migrations;
 use crate::error::{self, syscall_result};
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, Task};
+use crate::ksys::thread;
 use crate::omcore::image::PAGE_SIZE;
 use crate::omcore::mig;
 use crate::omcore::syscalls::name_of;
@@ -136,7 +137,7 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
         home_pid,
     };
     let mut pending = 0u64;
-    let boost = cur::Boost::new();
+    let boost = thread::Boost::new();
     let captured = capture(&mig.mesh, &to, Some(&mut pending));
     drop(boost);
     if let Ok(pages) = captured {

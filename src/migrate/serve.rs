@@ -86,7 +86,7 @@ pub(crate) fn deputy_main(
         ..moved(dep.pid, me, dep.target(), dep.asked_by)
     };
     // The capture goes at the CPU's pace, not at the process's share of it.
-    let boost = cur::Boost::new();
+    let boost = thread::Boost::new();
     let captured = capture(&mig.mesh, &to, None);
     drop(boost);
     let pages = match captured {
@@ -391,7 +391,7 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
         return Err(EINVAL);
     }
     check_head(&head, host)?;
-    let boost = cur::Boost::new();
+    let boost = thread::Boost::new();
     let restored = restore_body(&mut next, &head, Restoring::Home, host);
     drop(boost);
     if let Err(e) = restored {
