@@ -31,6 +31,9 @@ for k in 1 2 3; do
 	pids="$pids $!"
 done
 
+all=$pids
+# gone PID: process PID ended (it is a zombie or no more).
+gone() { ! grep -q '^State:[[:space:]]*[^Z]' /proc/"$1"/status 2>/dev/null; }
 # at TARGET PID: PID runs on node TARGET (2 or 3), or at home.
 at() {
 	if [ "$1" = home ]; then home "$2"; else remote "$2" "$1"; fi
@@ -44,6 +47,15 @@ while [ $hop -lt "$hops" ]; do
 	1) t=3 ;;
 	*) t=home ;;
 	esac
+	# A process that ended is reported at once and moved no more (it is not waited for).
+	for p in $pids; do
+		if gone "$p"; then
+			wait "$p"
+			echo "hop $hop: process $p ended with status $?"
+			failures=$((failures + 1))
+			pids=$(for q in $pids; do [ "$q" = "$p" ] || echo "$q"; done)
+		fi
+	done
 	for p in $pids; do
 		# Asked all at once: the three move together.
 		if ! omctl migrate --no-wait "$p" "$t" 2>/tmp/migrate.err; then
@@ -73,7 +85,7 @@ for p in $pids; do
 done
 touch /tmp/stop
 k=1
-for p in $pids; do
+for p in $all; do
 	wait "$p"
 	expect_eq "process $k exits 0" "$?" 0
 	last=$(tail -n 1 /tmp/soak.$k)

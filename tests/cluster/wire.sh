@@ -85,5 +85,6 @@ check "node 2 encrypts again" on 2 "echo 1 >/proc/openmosix/admin/encrypt"
 check "both nodes connected again" wait_for 60 all_connected 2
 check "node 1 sees node 2 up" wait_for 60 omctl isup 2
 moved_and_sniffed "encrypted again"
+check "encrypted again: the capture saw the image cross" test "$(captured bytes)" -gt 8000000
 expect_eq "encrypted again: the secret never crossed in the clear" "$(captured marker)" 0
 finish

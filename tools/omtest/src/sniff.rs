@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `omx-sniff PORT MARKER STOPFILE`: watches what this node sends and receives on the wire (a
-//! packet socket, as `tcpdump` would; root only) until STOPFILE exists, and says how much TCP
+//! packet socket, as `tcpdump` would; root only) until STOPFILE exists and what it captured is
+//! read, and says how much TCP
 //! payload went to or from PORT and in how many of those packets MARKER appears in the clear:
 //! `packets N bytes B marker K dropped D` (D: packets the kernel dropped because the capture's
 //! buffer, 64 MiB, was full). It prints `ready` once it listens. Exits 0, or 1 with the error.
@@ -104,7 +105,11 @@ fn main() {
     let _ = std::io::stdout().flush();
     let (mut packets, mut bytes, mut seen) = (0u64, 0u64, 0u64);
     let mut buf = vec![0u8; 1 << 17];
-    while !Path::new(stop).exists() {
+    // Once STOPFILE exists, what the socket still holds is read too (the capture may lag behind
+    // the link on a busy node): it ends at the first 200 ms without a packet.
+    let mut stopping = false;
+    loop {
+        stopping = stopping || Path::new(stop).exists();
         // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we own.
         let n = unsafe {
             raw::syscall6(
@@ -112,6 +117,9 @@ fn main() {
                 [fd, buf.as_mut_ptr() as u64, buf.len() as u64, 0, 0, 0],
             )
         };
+        if n == -EAGAIN && stopping {
+            break;
+        }
         if n == -EAGAIN || n == -EINTR {
             continue;
         }
