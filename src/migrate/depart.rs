@@ -140,31 +140,32 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
     let boost = thread::Boost::new();
     let captured = capture(&mig.mesh, &to, Some(&mut pending));
     drop(boost);
-    if let Ok(pages) = captured {
-        if target != g.home {
-            // All of it is on its way; the home now waits for the target's answer.
-            let kib = pages * (PAGE_SIZE as u64 / 1024);
-            report_progress(
-                &mig.mesh,
+    let pages = match captured {
+        Ok(pages) => pages,
+        Err(e) => {
+            pr_warn!(
+                "guest {} (pid {} of node {}): capture for node {} failed: error {}\n",
+                Task::current_pid(),
+                home_pid,
                 g.home,
-                new_mig_id,
-                u32::try_from(kib).unwrap_or(u32::MAX),
+                target,
+                e.to_errno()
             );
+            mig.report_failure(g.home, new_mig_id, e, true);
+            raise_pending(pending);
+            g.inner.lock().state = GuestState::Running;
+            return false;
         }
-    }
-    if let Err(e) = captured {
-        pr_warn!(
-            "guest {} (pid {} of node {}): capture for node {} failed: error {}\n",
-            Task::current_pid(),
-            home_pid,
+    };
+    if target != g.home {
+        // All of it is on its way; the home now waits for the target's answer.
+        let kib = pages * (PAGE_SIZE as u64 / 1024);
+        report_progress(
+            &mig.mesh,
             g.home,
-            target,
-            e.to_errno()
+            new_mig_id,
+            u32::try_from(kib).unwrap_or(u32::MAX),
         );
-        mig.report_failure(g.home, new_mig_id, e, true);
-        raise_pending(pending);
-        g.inner.lock().state = GuestState::Running;
-        return false;
     }
     let t0 = now_ms();
     let verdict = {

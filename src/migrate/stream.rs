@@ -100,8 +100,9 @@ impl<'a> ImageSender<'a> {
             self.buf.truncate(mig::IMAGE_PREFIX);
             if let Some(r) = &mut self.report {
                 r.sent += len;
-                if now_ms().saturating_sub(r.told) >= PROGRESS_MS {
-                    r.told = now_ms();
+                let now = now_ms();
+                if now.saturating_sub(r.told) >= PROGRESS_MS {
+                    r.told = now;
                     let kib = u32::try_from(r.sent / 1024).unwrap_or(u32::MAX);
                     report_progress(self.mesh, r.home, r.mig_id, kib);
                 }
