@@ -287,6 +287,11 @@ void omx_module_put(void)
 	module_put(THIS_MODULE);
 }
 
+void omx_wait_tasks_off_module(void)
+{
+	synchronize_rcu_tasks();
+}
+
 bool omx_task_exited(struct task_struct *task, int *code)
 {
 	if (!READ_ONCE(task->exit_state))

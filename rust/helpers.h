@@ -94,6 +94,12 @@ bool omx_current_is_admin(void);
 /* try_module_get(THIS_MODULE) and module_put(THIS_MODULE): THIS_MODULE is a macro. */
 bool omx_module_get(void);
 void omx_module_put(void);
+/*
+ * Waits until every task has passed a voluntary context switch or user mode since the call
+ * (RCU Tasks): a task that dropped its reference on the module while still running its code
+ * (on its way back from task work) has left that code by then.
+ */
+void omx_wait_tasks_off_module(void);
 /* Whether `task` ended (exit_state set), and then its exit code. */
 bool omx_task_exited(struct task_struct *task, int *code);
 /*

@@ -18,9 +18,6 @@ use kernel::ffi::c_int;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
-/// Receive timeouts [`Socket::recv_exact`] waits through once part of its buffer has arrived.
-pub(crate) const PARTIAL_TIMEOUTS: u32 = 10;
-
 /// A socket address in the form the kernel takes: IPv4 or IPv6 with a port.
 #[repr(C)]
 union RawAddr {
@@ -227,14 +224,26 @@ impl Socket {
         raw.get().ok_or(eafnosupport())
     }
 
-    /// Sends all of `buf` (a stream socket), or fails; a timeout is `EAGAIN`.
-    pub(crate) fn send_all(&self, mut buf: &[u8]) -> Result {
+    /// Sends all of `buf` (a stream socket), or fails; a send timeout is `EAGAIN`.
+    pub(crate) fn send_all(&self, buf: &[u8]) -> Result {
+        self.send_all_while(buf, |_| false)
+    }
+
+    /// Sends all of `buf` (a stream socket), or fails. A send timeout with nothing sent is
+    /// waited through while `keep`, told the milliseconds since a byte last went, says so;
+    /// else it is `EAGAIN`.
+    pub(crate) fn send_all_while(&self, mut buf: &[u8], keep: impl Fn(u64) -> bool) -> Result {
+        let mut last = now_ms();
         while !buf.is_empty() {
-            let n = self.sendmsg(buf, None, bindings::MSG_NOSIGNAL)?;
+            let n = match self.sendmsg(buf, None, bindings::MSG_NOSIGNAL) {
+                Err(e) if e == EAGAIN && keep(now_ms().saturating_sub(last)) => continue,
+                r => r?,
+            };
             if n == 0 {
                 return Err(EPIPE);
             }
             buf = &buf[n..];
+            last = now_ms();
         }
         Ok(())
     }
@@ -271,20 +280,19 @@ impl Socket {
 
     /// Fills all of `buf` from a stream socket. `Ok(false)` when the peer closed the connection
     /// before the first byte; a close in the middle is `ECONNRESET`. A receive timeout before
-    /// the first byte is `EAGAIN`; once part of `buf` has arrived, the rest is waited for through
-    /// up to [`PARTIAL_TIMEOUTS`] more timeouts (then `ETIMEDOUT`), so that a timeout never
-    /// splits what the caller reads.
-    pub(crate) fn recv_exact(&self, buf: &mut [u8]) -> Result<bool> {
+    /// the first byte is `EAGAIN`; once part of `buf` has arrived, the rest is waited for while
+    /// `keep`, told the milliseconds since a byte last came, says so (then `ETIMEDOUT`), so
+    /// that a timeout never splits what the caller reads.
+    pub(crate) fn recv_exact(&self, buf: &mut [u8], keep: impl Fn(u64) -> bool) -> Result<bool> {
         let mut got = 0;
-        let mut timeouts = 0;
+        let mut last = now_ms();
         while got < buf.len() {
             let n = match self.recvmsg(&mut buf[got..], None, bindings::MSG_WAITALL) {
                 Err(e) if e == EAGAIN && got > 0 => {
-                    timeouts += 1;
-                    if timeouts > PARTIAL_TIMEOUTS {
-                        return Err(ETIMEDOUT);
+                    if keep(now_ms().saturating_sub(last)) {
+                        continue;
                     }
-                    continue;
+                    return Err(ETIMEDOUT);
                 }
                 r => r?,
             };
@@ -296,6 +304,7 @@ impl Socket {
                 };
             }
             got += n;
+            last = now_ms();
         }
         Ok(true)
     }

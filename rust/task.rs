@@ -244,6 +244,17 @@ impl Drop for ModuleRef {
     }
 }
 
+/// Waits until no task still runs the module's code without holding a [`ModuleRef`]: a task
+/// that drops its reference in code of the module (a deputy retiring at the end of task work)
+/// runs a few more of its instructions, and may be preempted there. Every such task has left
+/// them once it passed a voluntary context switch or user mode, which this waits for (RCU
+/// Tasks). The module's exit calls it last, after which its code may be freed.
+pub(crate) fn wait_tasks_off_module() {
+    // SAFETY: `omx_wait_tasks_off_module` has no precondition; it sleeps, which the module's
+    // exit (process context) may.
+    unsafe { bindings::omx_wait_tasks_off_module() };
+}
+
 /// Starts `path` with `argv` as a user-mode helper; `init` runs first in the new task and may
 /// refuse it. Returns once the program has been executed.
 pub(crate) fn spawn(path: &CStr, argv: &[&CStr], init: &mut dyn FnMut() -> Result) -> Result {

@@ -489,6 +489,13 @@ impl Mesh {
         r
     }
 
+    /// The name ([`Conn::link`]) of the live connection to `peer`, if it is up.
+    pub(crate) fn link(&self, peer: u32) -> Option<u64> {
+        let st = self.state.lock();
+        let p = st.peers.iter().find(|p| p.id == peer && p.up)?;
+        p.conn.as_ref().filter(|c| !c.is_dead()).map(|c| c.link)
+    }
+
     /// Whether `peer` is up.
     pub(crate) fn peer_up(&self, peer: u32) -> bool {
         self.state
@@ -514,7 +521,11 @@ impl Mesh {
     fn rx_loop<I: Inbound>(&self, conn: &Arc<Conn>, inbound: &I) {
         let mut expect = 1u64;
         while !thread::should_stop() && !conn.is_dead() {
-            let frame = match read_frame(&conn.sock, &conn.session.rx) {
+            // A frame that stalls half-way is waited for while the connection lives: a peer
+            // that goes silent is taken for down after `admin/timeout_ms` (which closes the
+            // connection), whatever the loss on the link makes TCP wait meanwhile.
+            let keep = |_| !thread::should_stop() && !conn.is_dead();
+            let frame = match read_frame(&conn.sock, &conn.session.rx, keep) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(Fault::Errno(e)) if e == EAGAIN || e == EINTR => continue,

@@ -153,6 +153,15 @@ impl Migrations {
         snapshot(&self.deputies)
     }
 
+    /// How a guest's host `node` was lost, for a log line: it went down, or the connection the
+    /// guest lived on broke (see `Deputy::host_linked`).
+    fn loss(&self, node: u32) -> &'static str {
+        match self.mesh.peer_up(node) {
+            true => "dropped the connection it lived on",
+            false => "went down",
+        }
+    }
+
     fn forget_deputy(&self, dep: &Deputy) {
         self.deputies
             .lock()

@@ -62,6 +62,9 @@ impl kernel::Module for OpenMosix {
 impl Drop for OpenMosix {
     fn drop(&mut self) {
         self.node.shutdown();
+        // A deputy that retired as its process came home dropped its reference on the module
+        // on its way out of the module's code: it must be out before that code goes.
+        crate::ksys::task::wait_tasks_off_module();
         pr_info!("openmosix unloaded\n");
     }
 }

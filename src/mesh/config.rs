@@ -26,8 +26,12 @@ pub(crate) const MAX_HANDSHAKES: usize = 32;
 pub(crate) const MAX_HANDSHAKES_PER_ADDR: usize = 2;
 /// Receive timeout of connection sockets (bounds how long a stop waits), in milliseconds.
 pub(crate) const RX_POLL_MS: u32 = 500;
-/// Send timeout of connection sockets: a peer that takes no data for this long is broken.
-pub(crate) const TX_TIMEOUT_MS: u32 = 5000;
+/// Send timeout of connection sockets (how often a blocked send looks up), in milliseconds.
+pub(crate) const TX_TIMEOUT_MS: u32 = 1000;
+/// A connection whose peer takes none of its data for this long is broken, in milliseconds:
+/// far above the longest wait of TCP's retransmissions on a lossy link that still works
+/// (at 10 % loss each way, 30 s of backoff takes eight losses of the same segment in a row).
+pub(crate) const TX_STALL_MS: u64 = 30_000;
 /// Period of the tick thread, in milliseconds.
 pub(crate) const TICK_MS: u32 = 100;
 /// Delay before dialing a peer again after a failure, in milliseconds.

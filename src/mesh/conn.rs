@@ -8,7 +8,7 @@
 //!
 //! Lock order: only `Conn::tx` is taken here, and never with another lock of this file held.
 
-use super::config::{RX_POLL_MS, TX_QUEUE_BYTES, TX_TIMEOUT_MS};
+use super::config::{RX_POLL_MS, TX_QUEUE_BYTES, TX_STALL_MS};
 use super::frame::{build_sealed, Session};
 use crate::ksys::copy_exact;
 use crate::ksys::errno::enotconn;
@@ -16,9 +16,12 @@ use crate::ksys::net::Socket;
 use crate::ksys::sys::now_ms;
 use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
+
+/// The name of the next connection made (see [`Conn::link`]).
+static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 
 /// An authenticated connection to a peer.
 #[pin_data]
@@ -26,6 +29,11 @@ pub(crate) struct Conn {
     /// The peer's node ID, and this node's when the connection was made.
     pub(crate) peer: u32,
     pub(crate) me: u32,
+    /// This connection's name, never given to another (never 0): what is under way with a peer
+    /// (a guest, a deputy) holds the name of the connection it began on, and ends when that
+    /// connection does, even if another one took its place at once, since frames queued on
+    /// the dead one are lost.
+    pub(crate) link: u64,
     pub(crate) sock: Socket,
     pub(crate) session: Session,
     dead: AtomicBool,
@@ -42,6 +50,8 @@ struct TxQueue {
     frames: KVec<KVec<u8>>,
     bytes: usize,
     seq: u64,
+    /// Frames taken off the queue so far (for senders waiting for it to move).
+    taken: u64,
 }
 
 impl Conn {
@@ -54,10 +64,11 @@ impl Conn {
         try_pin_init!(Self {
             peer,
             me,
+            link: NEXT_LINK.fetch_add(1, Relaxed),
             sock,
             session,
             dead: AtomicBool::new(false),
-            tx <- new_mutex!(TxQueue { frames: KVec::new(), bytes: 0, seq: 0 }, "Conn::tx"),
+            tx <- new_mutex!(TxQueue { frames: KVec::new(), bytes: 0, seq: 0, taken: 0 }, "Conn::tx"),
             tx_cv <- new_condvar!("Conn::tx_cv"),
             room_cv <- new_condvar!("Conn::room_cv"),
         })
@@ -85,8 +96,8 @@ impl Conn {
 
     /// Queues a frame whose payload of `len` bytes `fill` writes in place in the frame (no
     /// copy of its own), encrypted with `encrypt` and else only authenticated. With `wait`,
-    /// waits while the queue is full (at most [`TX_TIMEOUT_MS`]); without, `EAGAIN` when it is
-    /// (the frame is dropped).
+    /// waits while the queue is full and the connection lives (`ETIMEDOUT` if the queue does
+    /// not move for [`TX_STALL_MS`]); without, `EAGAIN` when it is (the frame is dropped).
     pub(crate) fn send_with(
         &self,
         kind: MessageKind,
@@ -98,15 +109,19 @@ impl Conn {
         if self.is_dead() {
             return Err(enotconn());
         }
-        let t0 = now_ms();
         let mut q = self.tx.lock();
         if wait {
+            let mut t0 = now_ms();
+            let mut taken = q.taken;
             // A frame larger than the whole queue goes alone into an empty one.
             while q.bytes > 0 && q.bytes + len > TX_QUEUE_BYTES {
                 if self.is_dead() {
                     return Err(enotconn());
                 }
-                if now_ms().saturating_sub(t0) > u64::from(TX_TIMEOUT_MS) {
+                let now = now_ms();
+                if q.taken != taken {
+                    (t0, taken) = (now, q.taken);
+                } else if now.saturating_sub(t0) > TX_STALL_MS {
                     return Err(ETIMEDOUT);
                 }
                 let _ = self
@@ -169,10 +184,13 @@ pub(crate) fn tx_loop(conn: &Arc<Conn>) {
             }
             let f = q.frames.remove(0).unwrap_or_default();
             q.bytes -= f.len().min(q.bytes);
+            q.taken += 1;
             f
         };
         conn.room_cv.notify_all();
-        if conn.sock.send_all(&frame).is_err() {
+        // Waits out TCP's retransmissions on a lossy link (see `TX_STALL_MS`).
+        let keep = |stalled| !thread::should_stop() && !conn.is_dead() && stalled < TX_STALL_MS;
+        if conn.sock.send_all_while(&frame, keep).is_err() {
             conn.kill();
             return;
         }

@@ -127,10 +127,16 @@ pub(crate) fn check_frame(buf: &[u8], key: &HmacKey) -> Result<FrameHeader> {
 }
 
 /// Reads one frame of a connection from a stream and opens it with `key` (decrypting its
-/// payload when the header says it is sealed). `Ok(None)` on a clean close.
-pub(crate) fn read_frame(sock: &Socket, key: &AeadKey) -> Result<Option<(FrameHeader, KVec<u8>)>> {
+/// payload when the header says it is sealed). `Ok(None)` on a clean close; a receive timeout
+/// before the frame's first byte is `EAGAIN`, and once it began the rest is waited for while
+/// `keep` says so (see [`Socket::recv_exact`]).
+pub(crate) fn read_frame(
+    sock: &Socket,
+    key: &AeadKey,
+    keep: impl Fn(u64) -> bool,
+) -> Result<Option<(FrameHeader, KVec<u8>)>> {
     let mut head = [0u8; HEADER_LEN];
-    if !sock.recv_exact(&mut head)? {
+    if !sock.recv_exact(&mut head, &keep)? {
         return Ok(None);
     }
     let h = FrameHeader::decode(&head)?;
@@ -138,9 +144,11 @@ pub(crate) fn read_frame(sock: &Socket, key: &AeadKey) -> Result<Option<(FrameHe
     if len > max_payload(h.kind) {
         return Err(ebadmsg().into());
     }
-    let mut buf = read_rest(&head, len, AEAD_TAG_LEN, |b| match sock.recv_exact(b)? {
-        true => Ok(()),
-        false => Err(econnreset().into()),
+    let mut buf = read_rest(&head, len, AEAD_TAG_LEN, |b| {
+        match sock.recv_exact(b, &keep)? {
+            true => Ok(()),
+            false => Err(econnreset().into()),
+        }
     })?;
     if !key.open(&mut buf, HEADER_LEN, h.sequence, h.flags & FLAG_SEALED != 0) {
         return Err(ebadmsg().into());

@@ -130,17 +130,17 @@ impl Migrations {
             pr_info!("guest from node {} refused: admin/block is set\n", peer);
             return refuse(EAGAIN);
         }
-        if !self.mesh.peer_up(home) {
+        let Some(home_link) = self.mesh.link(home) else {
             pr_info!(
                 "guest from node {} refused: its home, node {}, is not up\n",
                 peer,
                 home
             );
             return refuse(ehostunreach());
-        }
+        };
         let mut img = Inflow::new();
         img.push(payload, at)?;
-        let g = Arc::pin_init(Guest::new(home, peer, mig_id, img), GFP_KERNEL)?;
+        let g = Arc::pin_init(Guest::new(home, home_link, peer, mig_id, img), GFP_KERNEL)?;
         if let Err(why) = self.admit(&g) {
             peer_warn!("guest from node {} refused: {}\n", peer, why);
             return refuse(EAGAIN);
@@ -315,7 +315,7 @@ impl Migrations {
         };
         for g in guests.iter() {
             let mut q = g.inner.lock();
-            let home_up = self.mesh.peer_up(g.home);
+            let home_up = g.home_linked(&self.mesh);
             let mut done = false;
             let exited = q.task.as_ref().map(|t| t.exit_code());
             if let Some(exit) = exited {
@@ -350,7 +350,14 @@ impl Migrations {
                     }
                     done = true;
                 } else if !home_up && q.state != GuestState::Gone {
-                    pr_warn!("guest from node {} killed: its home is down\n", g.home);
+                    pr_warn!(
+                        "guest from node {} killed: its home {}\n",
+                        g.home,
+                        match self.mesh.peer_up(g.home) {
+                            true => "dropped the connection it lived on",
+                            false => "is down",
+                        }
+                    );
                     q.give_up();
                 }
             } else if !home_up || now.saturating_sub(q.created_ms) > ANSWER_MS {

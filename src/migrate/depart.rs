@@ -176,7 +176,7 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
             }
             // The home gone (its guest is killed anyway), or no answer: it stays.
             if q.state == GuestState::Gone
-                || !mig.mesh.peer_up(g.home)
+                || !g.home_linked(&mig.mesh)
                 || cur::fatal_signal_pending()
             {
                 break EINTR.to_errno();
@@ -261,7 +261,7 @@ fn ask_home(mig: &Migrations, g: &Guest) {
     let mut q = g.inner.lock();
     while asked.is_ok() && q.state == GuestState::Running {
         if now_ms().saturating_sub(t0) > HOME_RETRY_MS
-            || !mig.mesh.peer_up(g.home)
+            || !g.home_linked(&mig.mesh)
             || cur::fatal_signal_pending()
         {
             break;

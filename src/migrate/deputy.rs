@@ -7,6 +7,7 @@
 
 use super::stream::{Held, Inflow};
 use crate::ksys::task::{ModuleRef, Task};
+use crate::mesh::Mesh;
 use crate::omcore::fwd;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -114,8 +115,8 @@ impl DeputyInner {
 ///
 /// # Invariants
 ///
-/// `mig_id` and `target` name the guest's current migration and its host. They change
-/// together, only with `Migrations::deputies` locked ([`Deputy::set_route`]), so that a lookup
+/// `mig_id`, `target` and `link` name the guest's current migration, its host and the
+/// connection to the host the migration lives on. They change together, only with `Migrations::deputies` locked ([`Deputy::set_route`]), so that a lookup
 /// by `(target, mig_id)` under that lock sees both or neither. `inner.module` is set exactly
 /// while `pid` is counted in `Migrations::serving`.
 #[pin_data]
@@ -126,6 +127,7 @@ pub(crate) struct Deputy {
     pub(crate) asked_by: u32,
     mig_id: AtomicU32,
     target: AtomicU32,
+    link: AtomicU64,
     /// The guest's blocked signal mask as it last told (at first, the process's at the
     /// move): the deputy blocks these signals during the guest's forwarded calls, and those
     /// of them whose action is `SIG_DFL` the rest of the time (see `serve::deputy_mask`).
@@ -138,12 +140,13 @@ pub(crate) struct Deputy {
 }
 
 impl Deputy {
-    /// A deputy for process `pid` migrating to `target` as migration `mig_id`, as the task
-    /// of pid `asked_by` asked.
+    /// A deputy for process `pid` migrating to `target` over the connection `link` (see
+    /// `Conn::link`) as migration `mig_id`, as the task of pid `asked_by` asked.
     pub(crate) fn new(
         pid: i32,
         mig_id: u32,
         target: u32,
+        link: u64,
         asked_by: u32,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
@@ -151,6 +154,7 @@ impl Deputy {
             asked_by,
             mig_id: AtomicU32::new(mig_id),
             target: AtomicU32::new(target),
+            link: AtomicU64::new(link),
             guest_blocked: AtomicU64::new(0),
             inner <- new_mutex!(
                 DeputyInner {
@@ -183,12 +187,26 @@ impl Deputy {
         self.target.load(Relaxed)
     }
 
-    /// The guest moved on to `target` as migration `mig_id`; `_list` is the held lock of
-    /// `Migrations::deputies` (see the type's invariants).
-    pub(crate) fn set_route(&self, _list: &Held<'_, KVec<Arc<Deputy>>>, target: u32, mig_id: u32) {
-        // INVARIANT: both change under the deputies' list lock, which `_list` proves held.
+    /// The guest moved on to `target` (reached over the connection `link`) as migration
+    /// `mig_id`; `_list` is the held lock of `Migrations::deputies` (see the type's invariants).
+    pub(crate) fn set_route(
+        &self,
+        _list: &Held<'_, KVec<Arc<Deputy>>>,
+        target: u32,
+        mig_id: u32,
+        link: u64,
+    ) {
+        // INVARIANT: all change under the deputies' list lock, which `_list` proves held.
         self.target.store(target, Relaxed);
         self.mig_id.store(mig_id, Relaxed);
+        self.link.store(link, Relaxed);
+    }
+
+    /// Whether the connection to the guest's host that the migration lives on is still up: a
+    /// connection that died takes the guest with it (its host drops a guest whose home
+    /// connection died), even when a new one to the same node came up since.
+    pub(crate) fn host_linked(&self, mesh: &Mesh) -> bool {
+        mesh.link(self.target()) == Some(self.link.load(Relaxed))
     }
 
     /// The migration's state.

@@ -107,7 +107,7 @@ pub(crate) fn forward_call(
             }
             if q.state == GuestState::Gone
                 || cur::fatal_signal_pending()
-                || !mig.mesh.peer_up(g.home)
+                || !g.home_linked(&mig.mesh)
             {
                 return Err(EINTR);
             }

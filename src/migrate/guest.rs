@@ -8,6 +8,7 @@ use super::stream::{Head, Inflow};
 use crate::ksys::errno::ecanceled;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{ModuleRef, Task};
+use crate::mesh::Mesh;
 use core::sync::atomic::AtomicU64;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
@@ -105,6 +106,9 @@ pub(crate) struct Guest {
     pub(crate) src: u32,
     /// The migration's name, given by the home.
     pub(crate) mig_id: u32,
+    /// The connection to the home the guest lives on (see `Conn::link`): when it dies, the
+    /// guest goes, as its deputy does (see `Deputy::host_linked`).
+    pub(crate) home_link: u64,
     /// The blocked mask its deputy was last told of (see `hooks::mirror_mask`).
     pub(crate) mask_mirrored: AtomicU64,
     #[pin]
@@ -115,10 +119,18 @@ pub(crate) struct Guest {
 }
 
 impl Guest {
-    /// A guest slot for migration `mig_id` of `home`, whose image comes from `src`.
-    pub(crate) fn new(home: u32, src: u32, mig_id: u32, img: Inflow) -> impl PinInit<Self, Error> {
+    /// A guest slot for migration `mig_id` of `home`, reached over the connection
+    /// `home_link`, whose image comes from `src`.
+    pub(crate) fn new(
+        home: u32,
+        home_link: u64,
+        src: u32,
+        mig_id: u32,
+        img: Inflow,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             home,
+            home_link,
             src,
             mig_id,
             mask_mirrored: AtomicU64::new(0),
@@ -141,5 +153,10 @@ impl Guest {
             ),
             cv <- new_condvar!("Guest::cv"),
         })
+    }
+
+    /// Whether the connection to the home that the guest lives on is still up.
+    pub(crate) fn home_linked(&self, mesh: &Mesh) -> bool {
+        mesh.link(self.home) == Some(self.home_link)
     }
 }

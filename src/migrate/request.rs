@@ -93,8 +93,10 @@ impl Migrations {
             return Err(EPERM);
         }
         let module = ModuleRef::get().ok_or(ENODEV)?;
+        // The connection the migration will live on (0, a name no connection has: gone).
+        let link = self.mesh.link(target).unwrap_or(0);
         let dep = Arc::pin_init(
-            Deputy::new(pid, self.new_mig_id(), target, Task::current_pid()),
+            Deputy::new(pid, self.new_mig_id(), target, link, Task::current_pid()),
             GFP_KERNEL,
         )?;
         {
@@ -267,9 +269,10 @@ impl Migrations {
             return Ok(());
         }
         let (old_host, old_id) = (dep.target(), dep.mig_id());
+        let link = self.mesh.link(hop.target).unwrap_or(0);
         {
             let list = self.deputies.lock();
-            dep.set_route(&list, hop.target, hop.mig_id);
+            dep.set_route(&list, hop.target, hop.mig_id, link);
         }
         dep.inner.lock().state = DeputyState::Remote(r.guest_pid);
         self.out_ok.fetch_add(1, Relaxed);

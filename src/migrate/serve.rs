@@ -112,7 +112,7 @@ pub(crate) fn deputy_main(
         let mut i = dep.inner.lock();
         match i.state {
             DeputyState::Sending => {
-                if !mig.mesh.peer_up(dep.target()) || now_ms().saturating_sub(sent) > ANSWER_MS {
+                if !dep.host_linked(&mig.mesh) || now_ms().saturating_sub(sent) > ANSWER_MS {
                     drop(i);
                     pr_warn!(
                         "migrate {} to node {}: no answer; it stays home\n",
@@ -252,11 +252,12 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         }
         check_hop(mig, dep);
         let held = forward_signals(mig, dep);
-        if !mig.mesh.peer_up(dep.target()) {
+        if !dep.host_linked(&mig.mesh) {
             pr_warn!(
-                "process {}: node {} went down with its guest: killed\n",
+                "process {}: node {} {} with its guest: killed\n",
                 dep.pid,
-                dep.target()
+                dep.target(),
+                mig.loss(dep.target())
             );
             return Some(deputy_end(mig, dep, SIGKILL));
         }
@@ -424,8 +425,8 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
         ..moved(dep.pid, host, me, hop.map_or(0, |h| h.asked_by))
     });
     let module = mig.retire_deputy(dep);
-    // Module code runs on for a few instructions back to the task-work runner; the module's
-    // removal first stops every thread and unhooks, which takes far longer.
+    // Module code runs on for a few instructions back to the task-work runner: the module's
+    // exit waits for every task to be out of its code (`task::wait_tasks_off_module`).
     drop(module);
     Ok(())
 }
@@ -650,11 +651,12 @@ impl Migrations {
                 (ended, calling)
             };
             let Some(code) = ended else {
-                if let Some(t) = calling.filter(|_| !self.mesh.peer_up(d.target())) {
+                if let Some(t) = calling.filter(|_| !d.host_linked(&self.mesh)) {
                     pr_warn!(
-                        "process {}: node {} went down with its guest during a forwarded call: killed\n",
+                        "process {}: node {} {} with its guest during a forwarded call: killed\n",
                         d.pid,
-                        d.target()
+                        d.target(),
+                        self.loss(d.target())
                     );
                     d.inner.lock().host_lost = true;
                     t.signal(SIGKILL);

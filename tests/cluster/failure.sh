@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # A node that falls silent (its link cut) or loses power is marked down on the others within the
-# timeout, and up again when it comes back or reboots; a module reload also rejoins.
+# timeout, and up again when it comes back or reboots; a module reload also rejoins. A connection
+# that breaks while a guest lives on it, though both nodes stay up, ends the guest and its home
+# process.
 . /lib/cluster/lib.sh
 
 timeout_ms=$(cat /proc/openmosix/admin/timeout_ms)
@@ -51,4 +53,24 @@ for i in 1 3; do
 	check "node $i sees node 2 up again" wait_for 10 on "$i" omctl isup 2
 done
 check "node 2 sees both others" sh -c "on 2 omctl isup 1 && on 2 omctl isup 3"
+
+# A connection that breaks while a guest lives on it: node 1 takes its key again, which closes
+# every connection, and they are made again at once. Frames queued on the dead connection are
+# lost (a guest's exit report, a forwarded call's reply), so what lived on it ends on both sides,
+# whichever side notices first: the guest is killed on node 2, and the process at home ends with
+# SIGKILL status instead of waiting for a guest that is gone.
+no_balancing 3
+check "all nodes connected" wait_for 60 all_connected 3
+omx-burn 4 1000000 >/dev/null &
+pid=$!
+sleep 0.5
+check "migrate $pid to node 2" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 120 remote "$pid" 2
+check "node 1 takes its key again (every connection is closed)" omctl setkey
+check "the home process ends" wait_for 60 sh -c "grep -q '^State:.*Z' /proc/$pid/status"
+wait "$pid"
+expect_eq "with SIGKILL status (137)" "$?" 137
+check "node 2 keeps no guest" wait_for 60 sh -c "test \"\$(on 2 omctl ps | grep -c guest-of)\" = 0"
+expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
+check "the nodes connect again" wait_for 60 all_connected 3
 finish
