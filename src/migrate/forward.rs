@@ -13,6 +13,7 @@ use crate::ksys::copy_exact;
 use crate::ksys::task::{cur, Task};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
+use crate::omcore::syscalls::nr;
 use kernel::prelude::*;
 use kernel::time::msecs_to_jiffies;
 
@@ -137,6 +138,74 @@ pub(crate) fn forward_call(
         cur::write_user(args[i], b)?;
     }
     Ok((reply.result, one))
+}
+
+/// `st_mode`'s offset in `struct stat` on x86-64, and the file type bits in it.
+const STAT_MODE_AT: usize = 24;
+const S_IFMT: u32 = 0o170_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFBLK: u32 = 0o060_000;
+
+/// Whether the guest's `fd` is a regular file or a block device at home (a forwarded `fstat`):
+/// a read of those is never cut short but at the end of the file.
+fn reads_whole(mig: &Migrations, g: &Guest, fd: u64) -> bool {
+    let spec = fwd::spec(nr::FSTAT, &[0; 6]);
+    // The stat buffer comes back here (`collect`): 1 only says that there is one.
+    let Some(Ok((0, Some(st)))) =
+        spec.map(|sp| forward_call(mig, g, nr::FSTAT, &sp, [fd, 1, 0, 0, 0, 0], None, true))
+    else {
+        return false;
+    };
+    let Some(m) = st.get(STAT_MODE_AT..STAT_MODE_AT + 4) else {
+        return false;
+    };
+    let ty = u32::from_ne_bytes([m[0], m[1], m[2], m[3]]) & S_IFMT;
+    ty == S_IFREG || ty == S_IFBLK
+}
+
+/// `read`, `write`, `pread64` or `pwrite64` (`nr`, with `spec`) of more bytes than one forwarded
+/// call carries ([`fwd::MAX_BUF`]), made as as many calls as it takes: the kernel never cuts
+/// a regular file's transfer short, and programs rely on it. The calls go on while each does
+/// all it was asked and no fatal signal is pending (a signal at home interrupts the call there,
+/// which then does less); a read goes on only on a regular file or a block device (a pipe or a
+/// socket answers with what it has, and would block for more). The result is the bytes done,
+/// or the first call's error when it did none.
+pub(crate) fn forward_whole(
+    mig: &Migrations,
+    g: &Guest,
+    nr: u32,
+    spec: &fwd::Spec,
+    args: [u64; 6],
+) -> Result<i64> {
+    // The kernel's own bound on one transfer (`MAX_RW_COUNT`).
+    let total = args[2].min(0x7fff_f000);
+    let positional = nr == nr::PREAD64 || nr == nr::PWRITE64;
+    let reading = nr == nr::READ || nr == nr::PREAD64;
+    let step = fwd::MAX_BUF as u64;
+    let mut done = 0u64;
+    loop {
+        let want = (total - done).min(step);
+        let mut a = args;
+        a[1] = args[1].checked_add(done).ok_or(EFAULT)?;
+        a[2] = want;
+        if positional {
+            a[3] = args[3].checked_add(done).ok_or(EINVAL)?;
+        }
+        let r = forward_call(mig, g, nr, spec, a, None, false).map(|(r, _)| r);
+        let got = match r {
+            Ok(n) if n >= 0 => n.unsigned_abs().min(want),
+            // An error (or a restart) after some bytes: they are the result, as in the kernel.
+            Ok(_) | Err(_) if done > 0 => return Ok(done as i64),
+            other => return other,
+        };
+        done += got;
+        if got < want || done >= total || cur::fatal_signal_pending() {
+            return Ok(done as i64);
+        }
+        if done == got && reading && !reads_whole(mig, g, args[0]) {
+            return Ok(done as i64);
+        }
+    }
 }
 
 impl Migrations {

@@ -18,7 +18,7 @@
 //!   (`hide.rs`).
 
 use super::depart::{call_at_home, not_available};
-use super::forward::{forward_call, set_result};
+use super::forward::{forward_call, forward_whole, set_result};
 use super::guest::Guest;
 use super::serve::{deputy_blocks, deputy_resume, finish};
 use super::{hide, vectored, Hook, Migrations};
@@ -272,6 +272,11 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::READV, _) => vectored::readv(mig, g, args),
         (nr::SENDMSG, _) => vectored::sendmsg(mig, g, args),
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
+        (nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64, Some(spec))
+            if args[2] > fwd::MAX_BUF as u64 =>
+        {
+            forward_whole(mig, g, nr, &spec, args)
+        }
         (_, Some(spec)) => forward_call(mig, g, nr, &spec, args, None, false).map(|(r, _)| r),
         (_, None) => Err(enosys()),
     };

@@ -4,9 +4,10 @@
 # Ordinary programs, each migrated mid-run 1 -> 2 -> 3 -> home, produce byte-identical output and
 # the same exit status as runs that never moved: omx-burn (a checksum over 200 MB of heap);
 # omx-fpu (all sixteen AVX registers, x87 registers and both rounding-mode control words live
-# across the moves); omx-io (files by relative paths in its home directory, lseek, O_APPEND, a
-# directory listing, standard error on the home terminal, epoll, sendmsg/recvmsg, datagrams with
-# their source address, a pipe from a local process), round after round on every node; omx-sig
+# across the moves); omx-io (files by relative paths in its home directory, lseek, O_APPEND,
+# reads and writes of a regular file of 1 MiB in one call done whole, a directory listing,
+# standard error on the home terminal, epoll, sendmsg/recvmsg, datagrams with their source
+# address, a pipe from a local process), round after round on every node; omx-sig
 # (a handler set where it runs, a SIGALRM handler, alarm and pause, an interval timer, a POSIX
 # timer, a blocking read interrupted with EINTR), round after round on every node; busybox
 # sha256sum, sort and gzip on large input fed slowly through a pipe from a local process.
@@ -60,6 +61,9 @@ expect_eq "it worked in its home directory" "$(sed -n 2p /tmp/io.mig.out)" "cwd 
 expect_eq "its transcript is the reference's" "$(grep -v '^cwd' /tmp/io.mig.out)" \
 	"$(grep -v '^cwd' /tmp/io.ref.out)"
 expect_eq "its file is at home" "$(md5sum </tmp/io.mig/moved.txt)" "$(md5sum </tmp/io.ref/moved.txt)"
+expect_eq "each round, one call wrote or read 1 MiB of a regular file whole, home or away" \
+	"$(grep '^whole' /tmp/io.mig.out | sort -u)" \
+	"whole: write 1048579, pwrite 600000, read 1048579 (true), pread 700000 (true)"
 
 # --- Signal handlers, alarm, an interval timer, a blocking read interrupted. -----------------------
 # The timers run at home (alarm, setitimer and getitimer are forwarded to the deputy); their

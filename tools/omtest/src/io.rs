@@ -4,7 +4,8 @@
 //! about SECONDS (time to be migrated), then works with files in its current directory and writes
 //! a transcript to standard output (and a line to standard error, whether it is a terminal):
 //! create and write a file by a relative path, seek and read it back, append with `O_APPEND`,
-//! check sizes with `fstat`/`statx`, list the directory, rename and remove files, read standard
+//! check sizes with `fstat`/`statx`, write and read a file (`write`, `read`, `pwrite64`,
+//! `pread64`) 1 MiB at a time, list the directory, rename and remove files, read standard
 //! input to its end (the first round reads it all), wait with `epoll` on a pipe of its own, send
 //! and receive a message in pieces (`sendmsg`, `pselect6`, `recvmsg`) on a socket pair of its
 //! own, and datagrams with their source address (`recvfrom`, `recvmsg`). The transcript is the
@@ -16,6 +17,7 @@ mod raw;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 
 fn main() {
     let (secs, rounds) = cpu::seconds_and_rounds();
@@ -82,16 +84,48 @@ fn run(out: &mut impl Write) -> std::io::Result<()> {
         input.len(),
         input.lines().last()
     )?;
+    whole(out)?;
     epoll(out)?;
     messages(out)
+}
+
+/// Transfers of a regular file larger than a forwarded call carries, one system call each
+/// (`write` and `read` of 1 MiB and 3 bytes, `pwrite64` and `pread64` of over half a MiB): each
+/// does it all, as the kernel does for a regular file, and the bytes are right.
+fn whole(out: &mut impl Write) -> std::io::Result<()> {
+    let data: Vec<u8> = (0..(1u32 << 20) + 3).map(|i| (i % 253) as u8).collect();
+    let f = File::create("whole.bin")?;
+    let fd = f.as_raw_fd() as u64;
+    let w = sys(1, [fd, data.as_ptr() as u64, data.len() as u64, 0, 0, 0])?;
+    let pw = sys(18, [fd, data.as_ptr() as u64, 600_000, 100_000, 0, 0])?;
+    drop(f);
+    let mut want = data.clone();
+    want[100_000..700_000].copy_from_slice(&data[..600_000]);
+    let f = File::open("whole.bin")?;
+    let fd = f.as_raw_fd() as u64;
+    let mut back = vec![0u8; 2 << 20];
+    let r = sys(
+        0,
+        [fd, back.as_mut_ptr() as u64, back.len() as u64, 0, 0, 0],
+    )?;
+    let read_right = back.get(..want.len()) == Some(&want[..]);
+    let pr = sys(17, [fd, back.as_mut_ptr() as u64, 700_000, 50_000, 0, 0])?;
+    let pread_right = back[..700_000] == want[50_000..750_000];
+    drop(f);
+    fs::remove_file("whole.bin")?;
+    writeln!(
+        out,
+        "whole: write {w}, pwrite {pw}, read {r} ({read_right}), pread {pr} ({pread_right})"
+    )
 }
 
 /// A raw system call whose pointer arguments, if any, point to buffers the caller owns.
 fn sys(nr: u64, a: [u64; 6]) -> std::io::Result<i64> {
     // SAFETY: the calls made here (pipe2, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
-    // write, close, socketpair, bind, sendto, sendmsg, pselect6, recvfrom, recvmsg) touch only
-    // the buffers their arguments point to (directly, or through a msghdr's iovecs), which
-    // `epoll`, `messages` and `datagrams` own for the call, with room for what the call writes.
+    // read, write, pread64, pwrite64, close, socketpair, bind, sendto, sendmsg, pselect6,
+    // recvfrom, recvmsg) touch only the buffers their arguments point to (directly, or through
+    // a msghdr's iovecs), which `whole`, `epoll`, `messages` and `datagrams` own for the call,
+    // with room for what the call writes (at least the count it is given).
     let r = unsafe { raw::syscall6(nr, a) };
     if r < 0 {
         return Err(std::io::Error::from_raw_os_error(-r as i32));
