@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Three nodes from a map see each other up with plausible loads; a CPU hog on node 2 shows as
-# higher load on nodes 1 and 3 within 3 s; bad maps and knob values are refused whole.
+# higher load on nodes 1 and 3 within 3 s; bad maps and knob values are refused whole; key changes
+# racing with handshakes leave no connection made under an old key.
 . /lib/cluster/lib.sh
 
 # wait_for SECONDS CMD...: poll CMD every 0.2 s; prints the seconds it took, fails on timeout.
@@ -82,4 +83,39 @@ check "full map again" omctl setpe
 check "node 3 up again on node 1" wait_for 10 omctl isup 3
 expect_eq "no frame rejected in normal operation" \
 	"$(awk '$1 == "frames_rejected" {print $2}' /proc/openmosix/stats)" 0
+
+# Key changes racing with handshakes. A new key closes every connection of its node, and a
+# handshake begun under the old key that ends after the change is not installed. All three
+# take one shared key; then nodes 1 and 2 change theirs ten times in a row (at once each time),
+# while node 3, left with the old key, dials straight back after every close: nodes 1 and 2 end
+# connected under the last key, and node 3 ends with no connection at all (none made under an
+# old key outlives the change).
+key() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+old=$(key)
+on 2 "echo $old >/proc/openmosix/admin/key" &
+p2=$!
+on 3 "echo $old >/proc/openmosix/admin/key" &
+p3=$!
+echo "$old" >/proc/openmosix/admin/key
+wait "$p2" "$p3"
+check "all connected under one shared key" wait_for 60 all_connected 3
+for round in $(seq 1 10); do
+	k=$(key)
+	on 2 "echo $k >/proc/openmosix/admin/key" &
+	p2=$!
+	echo "$k" >/proc/openmosix/admin/key
+	wait "$p2"
+done
+# connected_to NODE PEER: NODE has an authenticated connection with PEER.
+connected_to() { on "$1" "awk '\$1 == $2 && \$4 == \"connected\"' /proc/openmosix/peers" | grep -q .; }
+check "nodes 1 and 2 connect under the last key" wait_for 60 connected_to 1 2
+check "node 1 sees node 3, left with the old key, down" wait_for 60 sh -c "! omctl isup 3"
+check "so does node 2" wait_for 60 sh -c "! on 2 omctl isup 3"
+check_fails "node 1 has no connection with node 3" connected_to 1 3
+check_fails "node 3 has no connection with node 1" connected_to 3 1
+check_fails "or with node 2" connected_to 3 2
+for i in 1 2 3; do
+	check "node $i takes its keyring again" on "$i" omctl setkey
+done
+check "all connect again" wait_for 60 all_connected 3
 finish
