@@ -292,6 +292,23 @@ void omx_wait_tasks_off_module(void)
 	synchronize_rcu_tasks();
 }
 
+int omx_page_has_data(unsigned long addr)
+{
+	struct mm_struct *mm = current->mm;
+	struct page *page;
+	long n;
+
+	if (!mm || mmap_read_lock_killable(mm))
+		return 1;
+	n = get_user_pages(addr, 1, FOLL_DUMP, &page);
+	mmap_read_unlock(mm);
+	if (n == 1) {
+		put_page(page);
+		return 1;
+	}
+	return n != -EFAULT;
+}
+
 bool omx_task_exited(struct task_struct *task, int *code)
 {
 	if (!READ_ONCE(task->exit_state))

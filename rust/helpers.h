@@ -100,6 +100,13 @@ void omx_module_put(void);
  * (on its way back from task work) has left that code by then.
  */
 void omx_wait_tasks_off_module(void);
+/*
+ * Whether the page at `addr` of the calling process has contents of its own, as a core dump
+ * sees it (FOLL_DUMP): 0 for a page of an anonymous area that was never written (no page, or
+ * the shared zero page), found without faulting it in; 1 for any other page, swapped out or
+ * not, and whenever the answer cannot be had (the caller then reads the page).
+ */
+int omx_page_has_data(unsigned long addr);
 /* Whether `task` ended (exit_state set), and then its exit code. */
 bool omx_task_exited(struct task_struct *task, int *code);
 /*

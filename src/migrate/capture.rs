@@ -10,6 +10,7 @@
 //! pages, and `End`.
 
 use super::stream::{Dest, ImageSender};
+use crate::ksys::mem;
 use crate::ksys::task::{cur, Task};
 use crate::mesh::Mesh;
 use crate::omcore::image::{
@@ -190,10 +191,14 @@ pub(crate) fn capture(mesh: &Mesh, to: &Dest, pending: Option<&mut u64>) -> Resu
         if prot & image::PROT_READ == 0 {
             continue;
         }
+        // Pages of an anonymous area never written are zeros: skipped without a fault each.
+        let sparse = a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
         let mut run_start = 0u64;
         let mut at = a.start;
         while at < a.end {
-            let nonzero = cur::read_user(at, &mut page).is_ok() && page.iter().any(|&b| b != 0);
+            let nonzero = (!sparse || mem::page_has_data(at))
+                && cur::read_user(at, &mut page).is_ok()
+                && page.iter().any(|&b| b != 0);
             let contiguous = !run.is_empty() && run_start + run.len() as u64 == at;
             if !run.is_empty() && (!nonzero || !contiguous || run.len() == run.capacity()) {
                 tx.record(Kind::Pages, &[&run_start.to_be_bytes(), &run])?;

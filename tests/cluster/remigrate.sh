@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
 # A migrated process moves on and comes back, any number of times: omx-burn (a checksum over
-# 64 MB of heap, FPU state across the run) goes 1 -> 2 -> 3 -> home -> 3 -> home mid-run and ends
-# with the same exit status and output as a run that never moved; back home it is an ordinary
-# process again (its own memory and credentials, no deputy, no guest anywhere). `admin/bring` on
-# the home node brings its processes home; `admin/expel` on a host sends its guests home. A move
+# 64 MB of heap, FPU state across the run, and 256 MB of heap written one word a megabyte, the
+# rest never touched and still zero at the end) goes 1 -> 2 -> 3 -> home -> 3 -> home mid-run
+# and ends with the same exit status and output as a run that never moved; back home it is an
+# ordinary process again (its own memory and credentials, no deputy, no guest anywhere).
+# `admin/bring` on the home node brings its processes home; `admin/expel` on a host sends its
+# guests home. A move
 # to a node that refuses guests fails and leaves the guest where it was. A host may ask the home
 # to send a guest home, but to move root's process on only when admin/migrate_root is 1 (an
 # ordinary user's process moves on when asked). A move on that takes longer than 30 s (a slow
@@ -23,12 +25,12 @@ guests() {
 }
 
 
-omx-burn 64 400 >/tmp/burn.ref
+omx-burn 64 400 sparse:256 >/tmp/burn.ref
 ref=$?
 echo "reference run: exit status $ref: $(cat /tmp/burn.ref)"
 
 # --- 1. 1 -> 2 -> 3 -> home -> 3 -> home. -------------------------------------------------------
-omx-burn 64 400 >/tmp/burn.out &
+omx-burn 64 400 sparse:256 >/tmp/burn.out &
 pid=$!
 sleep 1
 home_kib=$(kib "$pid")
@@ -75,7 +77,7 @@ expect_eq "with the same output, its home pid and parent" \
 echo "memory at home before the moves: $home_kib KiB"
 
 # --- 2. admin/bring and admin/expel. --------------------------------------------------------------
-omx-burn 64 400 >/tmp/bring.out &
+omx-burn 64 400 sparse:256 >/tmp/bring.out &
 pid=$!
 sleep 0.5
 check "migrate $pid to node 2" omctl migrate "$pid" 2
@@ -91,7 +93,7 @@ expect_eq "brought and expelled, it exits as the reference did" "$?" "$ref"
 expect_eq "with the same output" "$(cat /tmp/bring.out)" "$(sed "s/ pid [0-9]* / pid $pid /" /tmp/burn.ref)"
 
 # --- 3. A move that cannot happen leaves the guest where it is. -----------------------------------
-omx-burn 64 400 >/tmp/stay.out &
+omx-burn 64 400 sparse:256 >/tmp/stay.out &
 pid=$!
 sleep 0.5
 check "migrate $pid to node 2" omctl migrate "$pid" 2
