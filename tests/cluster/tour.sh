@@ -5,7 +5,8 @@
 # the same exit status as runs that never moved: omx-burn (a checksum over 200 MB of heap);
 # omx-fpu (all sixteen AVX registers, x87 registers and both rounding-mode control words live
 # across the moves); omx-io (files by relative paths in its home directory, lseek, O_APPEND,
-# reads and writes of a regular file of 1 MiB in one call done whole, a directory listing,
+# reads and writes of a regular file of 1 MiB in one call done whole, statfs, flock, inotify, a
+# memfd, utimensat, linkat, a SysV semaphore, an extended attribute, a directory listing,
 # standard error on the home terminal, epoll, sendmsg/recvmsg, datagrams with their source
 # address, a pipe from a local process), round after round on every node; omx-sig
 # (a handler set where it runs, a SIGALRM handler, alarm and pause, an interval timer, a POSIX
@@ -64,6 +65,17 @@ expect_eq "its file is at home" "$(md5sum </tmp/io.mig/moved.txt)" "$(md5sum </t
 expect_eq "each round, one call wrote or read 1 MiB of a regular file whole, home or away" \
 	"$(grep '^whole' /tmp/io.mig.out | sort -u)" \
 	"whole: write 1048579, pwrite 600000, read 1048579 (true), pread 700000 (true)"
+# Calls forwarded to the deputy: each round, home or away, the results they have at home (the
+# transcript's inotify and extended-attribute lines are compared with the reference only: the
+# test kernel has neither CONFIG_INOTIFY_USER nor CONFIG_TMPFS_XATTR, so both fail alike).
+for line in "flock 0 0" \
+	'memfd true: wrote 10, read "in a memfd"' \
+	"utimensat 0: mtime 1234567890; linkat 0: 2 links" \
+	"semaphore true: 0 0 -11, value 1, removed 0"; do
+	expect_eq "every round: $line" "$(grep -cxF "$line" /tmp/io.mig.out)" 8
+done
+expect_eq "every round: statfs and fstatfs agree" \
+	"$(grep -c '^statfs 0 fstatfs 0: type 0x[0-9a-f]*, same true$' /tmp/io.mig.out)" 8
 
 # --- Signal handlers, alarm, an interval timer, a blocking read interrupted. -----------------------
 # The timers run at home (alarm, setitimer and getitimer are forwarded to the deputy); their

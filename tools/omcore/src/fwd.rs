@@ -27,6 +27,10 @@ use super::syscalls::nr;
 
 /// Largest buffer a forwarded call carries.
 pub const MAX_BUF: usize = 256 * 1024;
+
+/// Most operations of a forwarded `semop` or `semtimedop` (the kernel's own limit, `SEMOPM`,
+/// is lower unless raised).
+pub const MAX_SEMOPS: u64 = 4096;
 /// Longest string argument, with its NUL.
 pub const MAX_STR: usize = 4096;
 /// Largest request or reply payload.
@@ -365,6 +369,56 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         nr::STATX => s(&[Int, Str, Int, Int, Out(F(256))]),
         nr::CLOSE_RANGE => s(&[Int, Int, Int]),
         nr::FACCESSAT2 => s(&[Int, Str, Int, Int]),
+        // statfs(path, buf), fstatfs(fd, buf): a 120-byte struct statfs.
+        nr::STATFS => s(&[Str, Out(F(120))]),
+        nr::FSTATFS => s(&[Int, Out(F(120))]),
+        nr::FLOCK | nr::INOTIFY_RM_WATCH | nr::IOPRIO_GET | nr::MSGGET => s(&[Int, Int]),
+        nr::SYNC | nr::INOTIFY_INIT => s(&[]),
+        nr::SYNCFS | nr::INOTIFY_INIT1 => s(&[Int]),
+        // inotify's events are read from its descriptor at home, as any read.
+        nr::INOTIFY_ADD_WATCH => s(&[Int, Str, Int]),
+        nr::FADVISE64 | nr::SYNC_FILE_RANGE => s(&[Int, Int, Int, Int]),
+        nr::READAHEAD | nr::IOPRIO_SET | nr::SEMGET | nr::TEE => s(&[Int, Int, Int, Int]),
+        nr::MEMFD_CREATE => s(&[Str, Int]),
+        nr::MKNOD => s(&[Str, Int, Int]),
+        nr::MKNODAT => s(&[Int, Str, Int, Int]),
+        nr::FCHOWNAT => s(&[Int, Str, Int, Int, Int]),
+        nr::LINKAT => s(&[Int, Str, Int, Str, Int]),
+        nr::FCHMODAT2 => s(&[Int, Str, Int, Int]),
+        // utimensat(dirfd, path, times[2], flags), utimes(path, times[2]), futimesat(dirfd,
+        // path, times[2]), utime(path, times): a NULL path or times stays NULL.
+        nr::UTIMENSAT => s(&[Int, Str, In(F(32)), Int]),
+        nr::UTIMES => s(&[Str, In(F(32))]),
+        nr::FUTIMESAT => s(&[Int, Str, In(F(32))]),
+        nr::UTIME => s(&[Str, In(F(16))]),
+        // SysV semaphores at home: semop(id, sembufs, nsops), 6-byte sembufs. A count so large
+        // that it would be cut is not forwarded (the kernel refuses over SEMOPM anyway).
+        nr::SEMOP if args[2] <= MAX_SEMOPS => s(&[Int, In(AT(2, 6)), Int]),
+        nr::SEMTIMEDOP if args[2] <= MAX_SEMOPS => s(&[Int, In(AT(2, 6)), Int, In(F(16))]),
+        // semctl(id, num, cmd, arg) with the commands whose argument is a number: IPC_RMID,
+        // GETPID, GETVAL, GETNCNT, GETZCNT, SETVAL.
+        nr::SEMCTL if matches!(args[2] & 0xff, 0 | 11 | 12 | 14 | 15 | 16) => {
+            s(&[Int, Int, Int, Int])
+        }
+        // Extended attributes: a value read as long as the call returns; a value written only
+        // whole (the kernel takes at most 64 KiB).
+        nr::GETXATTR | nr::LGETXATTR => s(&[Str, Str, OutRet(A(3)), Int]),
+        nr::FGETXATTR => s(&[Int, Str, OutRet(A(3)), Int]),
+        nr::SETXATTR | nr::LSETXATTR if args[3] <= MAX_BUF as u64 => {
+            s(&[Str, Str, In(A(3)), Int, Int])
+        }
+        nr::FSETXATTR if args[3] <= MAX_BUF as u64 => s(&[Int, Str, In(A(3)), Int, Int]),
+        nr::LISTXATTR | nr::LLISTXATTR => s(&[Str, OutRet(A(2)), Int]),
+        nr::FLISTXATTR => s(&[Int, OutRet(A(2)), Int]),
+        nr::REMOVEXATTR | nr::LREMOVEXATTR => s(&[Str, Str]),
+        nr::FREMOVEXATTR => s(&[Int, Str]),
+        // Copies between descriptors at home (the data never leaves home): offsets updated.
+        nr::COPY_FILE_RANGE | nr::SPLICE => s(&[Int, InOut(F(8)), Int, InOut(F(8)), Int, Int]),
+        nr::SENDFILE => s(&[Int, Int, InOut(F(8)), Int]),
+        // waitid(which, id, siginfo, options, rusage): the children are the home's.
+        nr::WAITID => s(&[Int, Int, Out(F(128)), Int, Out(F(144))]),
+        // openat2(dirfd, path, how, size): `how` whole or not at all.
+        nr::OPENAT2 if args[3] <= 4096 => s(&[Int, Str, In(A(3)), Int]),
         _ => return None,
     })
 }
@@ -887,6 +941,63 @@ mod tests {
         let mut out = vec![0u8; r.encoded_len()];
         assert_eq!(r.encode(&mut out), Some(r.encoded_len()));
         out
+    }
+
+    #[test]
+    fn file_system_ipc_and_xattr_calls_are_forwarded_whole_or_not_at_all() {
+        let none = [0u64; 6];
+        for n in [
+            nr::STATFS,
+            nr::FSTATFS,
+            nr::FLOCK,
+            nr::INOTIFY_INIT1,
+            nr::INOTIFY_ADD_WATCH,
+            nr::INOTIFY_RM_WATCH,
+            nr::MEMFD_CREATE,
+            nr::UTIMENSAT,
+            nr::FCHOWNAT,
+            nr::LINKAT,
+            nr::MKNODAT,
+            nr::SEMGET,
+            nr::MSGGET,
+            nr::GETXATTR,
+            nr::LISTXATTR,
+            nr::REMOVEXATTR,
+            nr::COPY_FILE_RANGE,
+            nr::SENDFILE,
+            nr::WAITID,
+        ] {
+            assert!(spec(n, &none).is_some(), "{n}");
+        }
+        // statfs's buffer comes back whole; a path is read as a string.
+        let st = spec(nr::STATFS, &none).unwrap();
+        assert_eq!((st[0], st[1]), (Str, Out(F(120))));
+        assert_eq!(st[1].len(&none), Some(120));
+        // A semop whose operations would not fit whole is not forwarded, never cut.
+        let ops = |n: u64| [1, 0x1000, n, 0, 0, 0];
+        let sem = spec(nr::SEMOP, &ops(3)).unwrap();
+        assert_eq!(sem[1].len(&ops(3)), Some(18));
+        assert_eq!(sem[1].count_limit(), Some((2, (MAX_BUF / 6) as u64)));
+        assert!(MAX_SEMOPS <= (MAX_BUF / 6) as u64);
+        assert!(spec(nr::SEMOP, &ops(MAX_SEMOPS)).is_some());
+        assert!(spec(nr::SEMOP, &ops(MAX_SEMOPS + 1)).is_none());
+        assert!(spec(nr::SEMTIMEDOP, &ops(MAX_SEMOPS + 1)).is_none());
+        // semctl only with a number for argument (IPC_RMID, SETVAL...), not a buffer (IPC_STAT).
+        assert!(spec(nr::SEMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
+        assert!(spec(nr::SEMCTL, &[1, 0, 16, 5, 0, 0]).is_some());
+        assert!(spec(nr::SEMCTL, &[1, 0, 2, 0x1000, 0, 0]).is_none());
+        assert!(spec(nr::SEMCTL, &[1, 0, 13, 0x1000, 0, 0]).is_none());
+        // An attribute value is set whole or not at all; one read comes back as long as the
+        // call says.
+        let val = |n: u64| [0x1000, 0x2000, 0x3000, n, 0, 0];
+        assert!(spec(nr::SETXATTR, &val(MAX_BUF as u64)).is_some());
+        assert!(spec(nr::SETXATTR, &val(MAX_BUF as u64 + 1)).is_none());
+        assert!(spec(nr::FSETXATTR, &val(MAX_BUF as u64 + 1)).is_none());
+        let get = spec(nr::GETXATTR, &val(100)).unwrap();
+        assert_eq!(get[2].written(100, 7), 7);
+        // openat2's `how` goes whole, within a bound.
+        assert!(spec(nr::OPENAT2, &[0, 0x1000, 0x2000, 24, 0, 0]).is_some());
+        assert!(spec(nr::OPENAT2, &[0, 0x1000, 0x2000, 4097, 0, 0]).is_none());
     }
 
     #[test]

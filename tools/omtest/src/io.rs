@@ -5,7 +5,9 @@
 //! a transcript to standard output (and a line to standard error, whether it is a terminal):
 //! create and write a file by a relative path, seek and read it back, append with `O_APPEND`,
 //! check sizes with `fstat`/`statx`, write and read a file (`write`, `read`, `pwrite64`,
-//! `pread64`) 1 MiB at a time, list the directory, rename and remove files, read standard
+//! `pread64`) 1 MiB at a time, `statfs`/`fstatfs`, `flock`, `inotify`, a memfd, `utimensat`,
+//! `linkat`, a SysV semaphore and an extended attribute, list the directory, rename and remove
+//! files, read standard
 //! input to its end (the first round reads it all), wait with `epoll` on a pipe of its own, send
 //! and receive a message in pieces (`sendmsg`, `pselect6`, `recvmsg`) on a socket pair of its
 //! own, and datagrams with their source address (`recvfrom`, `recvmsg`). The transcript is the
@@ -85,6 +87,7 @@ fn run(out: &mut impl Write) -> std::io::Result<()> {
         input.lines().last()
     )?;
     whole(out)?;
+    calls(out)?;
     epoll(out)?;
     messages(out)
 }
@@ -119,13 +122,166 @@ fn whole(out: &mut impl Write) -> std::io::Result<()> {
     )
 }
 
+/// A call's result as it would print at home: the value, or `-errno`.
+fn res(r: std::io::Result<i64>) -> i64 {
+    r.unwrap_or_else(|e| -i64::from(e.raw_os_error().unwrap_or(0)))
+}
+
+/// File-system, inotify, memfd, SysV semaphore and extended-attribute calls, each result in
+/// the transcript: statfs and fstatfs agree on the file system, an flock is taken and dropped, inotify reports a
+/// file created in the directory, a memfd keeps what is written to it, utimensat sets a file's
+/// times, linkat makes a second name, a semaphore counts, an attribute is set and read back (or
+/// the file system's own error, the same wherever the process runs).
+fn calls(out: &mut impl Write) -> std::io::Result<()> {
+    const AT_FDCWD: u64 = -100i64 as u64;
+    let dot = c".";
+    let mut a = [0u8; 120];
+    let mut b = [0u8; 120];
+    let statfs = res(sys(
+        137,
+        [dot.as_ptr() as u64, a.as_mut_ptr() as u64, 0, 0, 0, 0],
+    ));
+    let d = File::open(".")?;
+    let fstatfs = res(sys(
+        138,
+        [d.as_raw_fd() as u64, b.as_mut_ptr() as u64, 0, 0, 0, 0],
+    ));
+    let fs_type = u64::from_ne_bytes(a[..8].try_into().unwrap_or_default());
+    // Type, block size and size agree (free counts may move meanwhile).
+    let same = a[..24] == b[..24];
+    writeln!(
+        out,
+        "statfs {statfs} fstatfs {fstatfs}: type {fs_type:#x}, same {same}"
+    )?;
+    let f = File::create("calls.txt")?;
+    let fd = f.as_raw_fd() as u64;
+    let lock = res(sys(73, [fd, 2, 0, 0, 0, 0]));
+    let unlock = res(sys(73, [fd, 8, 0, 0, 0, 0]));
+    writeln!(out, "flock {lock} {unlock}")?;
+    drop(f);
+    // inotify: a watch on the directory (IN_CREATE), then a file made in it.
+    let ifd = res(sys(294, [0, 0, 0, 0, 0, 0]));
+    let wd = res(sys(254, [ifd as u64, dot.as_ptr() as u64, 0x100, 0, 0, 0]));
+    fs::write("made.txt", b"m")?;
+    let mut ev = [0u8; 4096];
+    let n = res(sys(
+        0,
+        [ifd as u64, ev.as_mut_ptr() as u64, ev.len() as u64, 0, 0, 0],
+    ));
+    let word = |at: usize| u32::from_ne_bytes([ev[at], ev[at + 1], ev[at + 2], ev[at + 3]]);
+    let name_len = (word(12) as usize).min(ev.len() - 16);
+    let name = String::from_utf8_lossy(&ev[16..16 + name_len]);
+    writeln!(
+        out,
+        "inotify watch {}, read {}: mask {:#x} name {:?}",
+        wd > 0,
+        n > 0,
+        word(4),
+        name.trim_end_matches('\0')
+    )?;
+    res(sys(3, [ifd as u64, 0, 0, 0, 0, 0]));
+    fs::remove_file("made.txt")?;
+    // A memfd (at home) keeps what is written to it.
+    let mfd = res(sys(319, [c"omx".as_ptr() as u64, 0, 0, 0, 0, 0]));
+    let data = b"in a memfd";
+    let w = res(sys(
+        1,
+        [mfd as u64, data.as_ptr() as u64, data.len() as u64, 0, 0, 0],
+    ));
+    let mut back = [0u8; 32];
+    let r = res(sys(17, [mfd as u64, back.as_mut_ptr() as u64, 32, 0, 0, 0]));
+    let got = String::from_utf8_lossy(&back[..r.clamp(0, 32) as usize]).into_owned();
+    writeln!(out, "memfd {}: wrote {w}, read {got:?}", mfd >= 0)?;
+    res(sys(3, [mfd as u64, 0, 0, 0, 0, 0]));
+    // utimensat: access and modification times set, read back.
+    let times: [u64; 4] = [1_000_000_000, 0, 1_234_567_890, 5];
+    let ut = res(sys(
+        280,
+        [
+            AT_FDCWD,
+            c"calls.txt".as_ptr() as u64,
+            times.as_ptr() as u64,
+            0,
+            0,
+            0,
+        ],
+    ));
+    let mtime = fs::metadata("calls.txt")?
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let link = res(sys(
+        265,
+        [
+            AT_FDCWD,
+            c"calls.txt".as_ptr() as u64,
+            AT_FDCWD,
+            c"calls.2".as_ptr() as u64,
+            0,
+            0,
+        ],
+    ));
+    let links = fs::metadata("calls.txt").map(|m| std::os::unix::fs::MetadataExt::nlink(&m))?;
+    writeln!(
+        out,
+        "utimensat {ut}: mtime {mtime}; linkat {link}: {links} links"
+    )?;
+    // A SysV semaphore at home: up by 2, down by 1, down by 2 refused (IPC_NOWAIT), removed.
+    let id = res(sys(64, [0, 1, 0o1600, 0, 0, 0]));
+    let op = |num: i16, flg: i16| -> i64 {
+        let mut b = [0u8; 6];
+        b[2..4].copy_from_slice(&num.to_ne_bytes());
+        b[4..6].copy_from_slice(&flg.to_ne_bytes());
+        res(sys(65, [id as u64, b.as_ptr() as u64, 1, 0, 0, 0]))
+    };
+    let (up, down, refused) = (op(2, 0), op(-1, 0x800), op(-2, 0x800));
+    let val = res(sys(66, [id as u64, 0, 12, 0, 0, 0]));
+    let rm = res(sys(66, [id as u64, 0, 0, 0, 0, 0]));
+    writeln!(
+        out,
+        "semaphore {}: {up} {down} {refused}, value {val}, removed {rm}",
+        id >= 0
+    )?;
+    // An extended attribute in the user namespace, set and read back.
+    let set = res(sys(
+        188,
+        [
+            c"calls.txt".as_ptr() as u64,
+            c"user.omx".as_ptr() as u64,
+            b"v1".as_ptr() as u64,
+            2,
+            0,
+            0,
+        ],
+    ));
+    let mut v = [0u8; 16];
+    let get = res(sys(
+        191,
+        [
+            c"calls.txt".as_ptr() as u64,
+            c"user.omx".as_ptr() as u64,
+            v.as_mut_ptr() as u64,
+            16,
+            0,
+            0,
+        ],
+    ));
+    writeln!(out, "setxattr {set}, getxattr {get}")?;
+    fs::remove_file("calls.txt")?;
+    fs::remove_file("calls.2")?;
+    Ok(())
+}
+
 /// A raw system call whose pointer arguments, if any, point to buffers the caller owns.
 fn sys(nr: u64, a: [u64; 6]) -> std::io::Result<i64> {
     // SAFETY: the calls made here (pipe2, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
     // read, write, pread64, pwrite64, close, socketpair, bind, sendto, sendmsg, pselect6,
-    // recvfrom, recvmsg) touch only the buffers their arguments point to (directly, or through
-    // a msghdr's iovecs), which `whole`, `epoll`, `messages` and `datagrams` own for the call,
-    // with room for what the call writes (at least the count it is given).
+    // recvfrom, recvmsg, statfs, fstatfs, flock, inotify_init1, inotify_add_watch,
+    // memfd_create, utimensat, linkat, semget, semop, semctl with a number, setxattr,
+    // getxattr) touch only the buffers and strings their arguments point to (directly, or
+    // through a msghdr's iovecs), which `whole`, `calls`, `epoll`, `messages` and `datagrams`
+    // own for the call, with room for what the call writes (at least the count it is given).
     let r = unsafe { raw::syscall6(nr, a) };
     if r < 0 {
         return Err(std::io::Error::from_raw_os_error(-r as i32));
