@@ -68,7 +68,10 @@ impl Conn {
             sock,
             session,
             dead: AtomicBool::new(false),
-            tx <- new_mutex!(TxQueue { frames: KVec::new(), bytes: 0, seq: 0, taken: 0 }, "Conn::tx"),
+            tx <- new_mutex!(
+                TxQueue { frames: KVec::new(), bytes: 0, seq: 0, taken: 0 },
+                "Conn::tx"
+            ),
             tx_cv <- new_condvar!("Conn::tx_cv"),
             room_cv <- new_condvar!("Conn::room_cv"),
         })

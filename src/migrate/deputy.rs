@@ -116,9 +116,10 @@ impl DeputyInner {
 /// # Invariants
 ///
 /// `mig_id`, `target` and `link` name the guest's current migration, its host and the
-/// connection to the host the migration lives on. They change together, only with `Migrations::deputies` locked ([`Deputy::set_route`]), so that a lookup
-/// by `(target, mig_id)` under that lock sees both or neither. `inner.module` is set exactly
-/// while `pid` is counted in `Migrations::serving`.
+/// connection to the host the migration lives on. They change together, only with
+/// `Migrations::deputies` locked ([`Deputy::set_route`]), so that a lookup by `(target, mig_id)`
+/// under that lock sees both or neither. `inner.module` is set exactly while `pid` is counted
+/// in `Migrations::serving`.
 #[pin_data]
 pub(crate) struct Deputy {
     /// The process's pid (and thread id) at home.
