@@ -670,6 +670,35 @@ void omx_set_blocked_mask(u64 mask, bool default_only)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
+/*
+ * Whether current's process group is orphaned, by the POSIX rule the kernel applies to stop
+ * signals from a terminal (kernel/exit.c, will_become_orphaned_pgrp, which is not exported):
+ * no live member has a parent (other than init) in another group of the same session. Walked
+ * under the RCU read lock rather than tasklist_lock (not exported either): a group changing
+ * meanwhile may be seen before or after the change, as a signal sent just before or after it.
+ */
+bool omx_pgrp_orphaned(void)
+{
+	struct task_struct *p, *parent;
+	struct pid *pgrp;
+	bool orphaned = true;
+
+	rcu_read_lock();
+	pgrp = task_pgrp(current);
+	do_each_pid_task(pgrp, PIDTYPE_PGID, p) {
+		parent = rcu_dereference(p->real_parent);
+		if ((p->exit_state && thread_group_empty(p)) || is_global_init(parent))
+			continue;
+		if (task_pgrp(parent) != pgrp && task_session(parent) == task_session(p)) {
+			orphaned = false;
+			goto out;
+		}
+	} while_each_pid_task(pgrp, PIDTYPE_PGID, p);
+out:
+	rcu_read_unlock();
+	return orphaned;
+}
+
 void omx_rlim_get(u64 *out)
 {
 	int i;

@@ -213,6 +213,7 @@ u64 omx_blocked_mask(void);
 /* Sets current's blocked mask to `mask`; with `default_only`, only the signals of `mask` whose
  * action is SIG_DFL are blocked. SIGKILL and SIGSTOP are never blocked. */
 void omx_set_blocked_mask(u64 mask, bool default_only);
+bool omx_pgrp_orphaned(void);
 /* current's 16 resource limits (cur, max pairs) and their replacement. */
 void omx_rlim_get(u64 *out32);
 void omx_rlim_set(const u64 *in32);

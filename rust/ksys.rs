@@ -12,6 +12,7 @@ pub(crate) mod errno;
 pub(crate) mod mem;
 pub(crate) mod net;
 pub(crate) mod proc;
+pub(crate) mod signal;
 pub(crate) mod stay;
 pub(crate) mod sys;
 pub(crate) mod task;

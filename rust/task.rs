@@ -310,6 +310,11 @@ pub(crate) mod cur {
     use kernel::prelude::*;
     use kernel::uaccess::UserSlice;
 
+    pub(crate) use crate::ksys::signal::{
+        block_signals, blocked_mask, dequeue_signal, pgrp_orphaned, set_blocked_mask, set_signals,
+        signals, SigState,
+    };
+
     /// Registers saved at kernel entry, in `struct pt_regs` order (r15 ... ss).
     pub(crate) const PT_REGS: usize = 21;
     const _: () = assert!(core::mem::size_of::<bindings::pt_regs>() == PT_REGS * 8);
@@ -604,90 +609,6 @@ pub(crate) mod cur {
             return Err(Error::from_errno(r));
         }
         Ok(())
-    }
-
-    /// Signal state: blocked, pending, alternate stack (sp, size, flags), and the 64 actions
-    /// (handler, flags, restorer, mask). 2 KiB: keep it on the heap.
-    #[repr(C)]
-    pub(crate) struct SigState {
-        pub(crate) blocked: u64,
-        pub(crate) pending: u64,
-        pub(crate) alt: [u64; 3],
-        pub(crate) act: [[u64; 4]; 64],
-    }
-
-    impl SigState {
-        /// A new, empty state on the heap.
-        pub(crate) fn new() -> Result<KBox<Self>> {
-            Ok(KBox::new(
-                Self {
-                    blocked: 0,
-                    pending: 0,
-                    alt: [0; 3],
-                    act: [[0; 4]; 64],
-                },
-                GFP_KERNEL,
-            )?)
-        }
-    }
-
-    // `[u64; 4]` is laid out as `struct omx_sigaction`.
-    const _: () = assert!(
-        core::mem::size_of::<bindings::omx_sigaction>() == 32
-            && core::mem::align_of::<bindings::omx_sigaction>() == 8
-    );
-
-    /// Reads the signal state into `s`.
-    pub(crate) fn signals(s: &mut SigState) {
-        // SAFETY: all pointers are writable fields of `s` of the sizes the shim writes; `act` has
-        // the layout of 64 `struct omx_sigaction` (checked above).
-        unsafe {
-            bindings::omx_sig_get(
-                &mut s.blocked,
-                &mut s.pending,
-                s.alt.as_mut_ptr(),
-                s.act.as_mut_ptr().cast::<bindings::omx_sigaction>(),
-            )
-        };
-    }
-
-    /// Blocks every signal that can be blocked (`all`), or none, in the calling task.
-    pub(crate) fn block_signals(all: bool) {
-        // SAFETY: no precondition; the shim sets current's own mask.
-        unsafe { bindings::omx_block_signals(all) };
-    }
-
-    /// Sets blocked mask, alternate stack and actions.
-    pub(crate) fn set_signals(s: &SigState) {
-        // SAFETY: the pointers are readable fields of `s` of the sizes the shim reads; `act` has
-        // the layout of 64 `struct omx_sigaction`.
-        unsafe {
-            bindings::omx_sig_set(
-                s.blocked,
-                s.alt.as_ptr(),
-                s.act.as_ptr().cast::<bindings::omx_sigaction>(),
-            )
-        };
-    }
-
-    /// Takes one pending signal other than `SIGKILL` off the calling task (0: none): any with
-    /// `blocked_too`, else one it does not block, or `SIGCONT`.
-    pub(crate) fn dequeue_signal(blocked_too: bool) -> u32 {
-        // SAFETY: no precondition; the shim takes current's signal lock.
-        unsafe { bindings::omx_dequeue_signal(blocked_too) as u32 }
-    }
-
-    /// The calling task's blocked mask (bit 0: signal 1).
-    pub(crate) fn blocked_mask() -> u64 {
-        // SAFETY: no precondition; current reads its own mask.
-        unsafe { bindings::omx_blocked_mask() }
-    }
-
-    /// Blocks the signals of `mask` in the calling task (with `default_only`, those of them
-    /// whose action is `SIG_DFL`); `SIGKILL` and `SIGSTOP` never.
-    pub(crate) fn set_blocked_mask(mask: u64, default_only: bool) {
-        // SAFETY: no precondition; the shim sets current's own mask.
-        unsafe { bindings::omx_set_blocked_mask(mask, default_only) };
     }
 
     /// Whether the system call being made is of the 32-bit (`int $0x80`, `sysenter`) or x32

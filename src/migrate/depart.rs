@@ -18,7 +18,7 @@ use crate::omcore::image::PAGE_SIZE;
 use crate::omcore::mig;
 use crate::omcore::syscalls::name_of;
 use crate::userlog::peer_warn;
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::Ordering::{Acquire, Relaxed};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -54,16 +54,8 @@ impl Migrations {
                         }
                     }
                 };
-                let (mig, gg) = (self.clone(), g.clone());
                 let queued = task.queue_work(
-                    move || {
-                        let end = guest_depart(&mig, &gg, target, new_mig_id);
-                        drop((mig, gg));
-                        if end {
-                            // Moved on: it ends here without a word to its home.
-                            cur::exit(0);
-                        }
-                    },
+                    depart_work(self.clone(), g.clone(), target, new_mig_id),
                     true,
                 );
                 if queued.is_err() {
@@ -120,6 +112,52 @@ impl Migrations {
                 let _ = self.move_guest(&dep, target, false);
                 Ok(())
             }
+        }
+    }
+}
+
+/// The task work that moves guest `g` on to `target` as migration `new_mig_id`
+/// ([`guest_depart`]), and ends it here once it moved.
+///
+/// A forwarded call the guest entered is made first: its result was set at entry (`ENOSYS`,
+/// for the case the call is not made) and its task work may be queued after this one, or run
+/// after it; captured before it, the guest would restart on its next host with that result, and
+/// the call be made from here as the task ends. So while calls are queued the move puts itself
+/// back at the end of the queue: the task-work runner takes it again once they are done.
+fn depart_work(
+    mig: Arc<Migrations>,
+    g: Arc<Guest>,
+    target: u32,
+    new_mig_id: u32,
+) -> impl FnOnce() + Send + 'static {
+    move || {
+        if g.calls_queued.load(Acquire) != 0 {
+            let again = Task::current().queue_work(
+                depart_work(mig.clone(), g.clone(), target, new_mig_id),
+                true,
+            );
+            if again.is_err() {
+                // The task is exiting: there is nothing left to move.
+                g.inner.lock().state = GuestState::Running;
+                mig.report_failure(g.home, new_mig_id, ESRCH, true);
+            }
+            return;
+        }
+        {
+            // Given up while a call was made (the home's verdict came first): it stays.
+            let mut q = g.inner.lock();
+            if q.verdict.take().is_some() {
+                if q.state == GuestState::Departing {
+                    q.state = GuestState::Running;
+                }
+                return;
+            }
+        }
+        let end = guest_depart(&mig, &g, target, new_mig_id);
+        drop((mig, g));
+        if end {
+            // Moved on: it ends here without a word to its home.
+            cur::exit(0);
         }
     }
 }

@@ -60,6 +60,30 @@ pub(crate) struct Exec {
     pub(crate) spec: fwd::Spec,
     /// Where each output argument's buffer is in scratch memory, and its length.
     pub(crate) outs: [Option<(u64, usize)>; 6],
+    /// Whether the guest waits for its result: not for the calls of the deputy's stop (see
+    /// [`JobStop`]).
+    pub(crate) reply: bool,
+}
+
+/// The deputy's part in job control. A stop signal sent to the home pid whose action is the
+/// default (`SIGSTOP`; `SIGTSTP`, `SIGTTIN`, `SIGTTOU` unless the guest catches or ignores them)
+/// goes to the guest, which stops on its host, and the deputy stops at home with the same
+/// signal, through the kernel's own stop: its parent's `waitpid(WUNTRACED)`, its shell's
+/// `jobs` and `ps` see it stopped. `SIGCONT` continues the deputy, which sends it on to the
+/// guest (`serve::stop_deputy`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum JobStop {
+    /// Not stopping.
+    Running,
+    /// The guest was sent stop signal `.0`: the deputy stops with it once it has sent its
+    /// batch of signals.
+    Due(u32),
+    /// At the trampoline, the deputy sends itself stop signal `.0` (`tgkill`), the only
+    /// signal it does not block; the kernel stops it as that call returns.
+    Stopping(u32),
+    /// Continued (or not stopped after all: an orphaned process group's `SIGTSTP`): the
+    /// trampoline's next call (`getpid`) brings it back to serving.
+    Back,
 }
 
 /// The fields of a [`Deputy`] under its lock.
@@ -89,6 +113,8 @@ pub(crate) struct DeputyInner {
     /// A move its host asked for while the deputy was `signalling`: the deputy starts it
     /// once its signals are sent (the host's `omx-rx` thread does not wait for them).
     pub(crate) move_asked: Option<u32>,
+    /// Job control: whether the deputy is stopping, stopped, or on its way back.
+    pub(crate) job: JobStop,
 }
 
 impl DeputyInner {
@@ -171,6 +197,7 @@ impl Deputy {
                     host_lost: false,
                     signalling: false,
                     move_asked: None,
+                    job: JobStop::Running,
                 },
                 "Deputy::inner"
             ),

@@ -9,7 +9,7 @@ use crate::ksys::errno::ecanceled;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{ModuleRef, Task};
 use crate::mesh::Mesh;
-use core::sync::atomic::AtomicU64;
+use core::sync::atomic::{AtomicU32, AtomicU64};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
 
@@ -111,6 +111,9 @@ pub(crate) struct Guest {
     pub(crate) home_link: u64,
     /// The blocked mask its deputy was last told of (see `hooks::mirror_mask`).
     pub(crate) mask_mirrored: AtomicU64,
+    /// Forwarded calls queued as the guest's task work and not done yet (`hooks::queue_call`):
+    /// a move waits for them, so that none is left half made (see `depart.rs`).
+    pub(crate) calls_queued: AtomicU32,
     #[pin]
     pub(crate) inner: Mutex<GuestInner>,
     /// Signalled on every change of `inner` that someone may wait for.
@@ -134,6 +137,7 @@ impl Guest {
             src,
             mig_id,
             mask_mirrored: AtomicU64::new(0),
+            calls_queued: AtomicU32::new(0),
             inner <- new_mutex!(
                 GuestInner {
                     state: GuestState::Arriving,

@@ -18,6 +18,7 @@
 //!   (`hide.rs`).
 
 use super::depart::{call_at_home, not_available};
+use super::deputy::JobStop;
 use super::forward::{forward_call, forward_whole, set_result};
 use super::guest::Guest;
 use super::serve::{deputy_blocks, deputy_resume, finish};
@@ -29,7 +30,7 @@ use crate::ksys::trace::SyscallHook;
 use crate::omcore::fwd;
 use crate::omcore::regs::UserRegs;
 use crate::omcore::syscalls::{self, nr};
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::Ordering::{Relaxed, Release};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -57,8 +58,11 @@ impl SyscallHook for Hook {
         }
         if let Some(d) = mig.calling_deputy(pid) {
             // The deputy's forwarded call: signals interrupt it as they would at home, where
-            // the process blocks what its guest blocks.
-            cur::set_blocked_mask(deputy_blocks(&d), false);
+            // the process blocks what its guest blocks. Its stop: only the stop signal.
+            match d.inner.lock().job {
+                JobStop::Stopping(sig) => cur::set_blocked_mask(!(1u64 << (sig - 1)), false),
+                _ => cur::set_blocked_mask(deputy_blocks(&d), false),
+            }
         }
         if mig.hosts_guests() {
             hide::enter(mig, nr);
@@ -82,6 +86,15 @@ impl SyscallHook for Hook {
             hide::exit(mig, regs);
         }
         if let Some(d) = mig.calling_deputy(pid) {
+            {
+                let mut i = d.inner.lock();
+                if let JobStop::Stopping(_) = i.job {
+                    // It sent itself its stop signal: the kernel stops it on the way to user
+                    // mode, where the stop sequence goes on (`serve::stop_deputy`).
+                    i.job = JobStop::Back;
+                    return;
+                }
+            }
             // Back to user mode only through `deputy_resume`: signals wait, blocked, for it to
             // forward them (the deputy has no handlers of its own).
             cur::block_signals(true);
@@ -108,15 +121,12 @@ fn mirror_action(mig: &Arc<Migrations>, g: Arc<Guest>, args: [u64; 6]) {
     }
     let m = fwd::mirrored_action(&act);
     let mig = mig.clone();
-    let _ = Task::current().queue_work(
-        move || {
-            let args = [args[0], 1, 0, 8, 0, 0];
-            if let Some(spec) = fwd::spec(nr::RT_SIGACTION, &args) {
-                let _ = forward_call(&mig, &g, nr::RT_SIGACTION, &spec, args, Some(&m), false);
-            }
-        },
-        false,
-    );
+    let _ = queue_call(g, move |g| {
+        let args = [args[0], 1, 0, 8, 0, 0];
+        if let Some(spec) = fwd::spec(nr::RT_SIGACTION, &args) {
+            let _ = forward_call(&mig, g, nr::RT_SIGACTION, &spec, args, Some(&m), false);
+        }
+    });
 }
 
 /// The guest's blocked mask changed since its deputy was last told (by `rt_sigprocmask`, by
@@ -129,20 +139,39 @@ fn mirror_mask(mig: &Arc<Migrations>, g: Arc<Guest>) {
         return;
     }
     let mig = mig.clone();
-    let _ = Task::current().queue_work(
+    let _ = queue_call(g, move |g| {
+        let args = [fwd::SIG_SETMASK, 1, 0, 8, 0, 0];
+        let Some(spec) = fwd::spec(nr::RT_SIGPROCMASK, &args) else {
+            return;
+        };
+        let m = mask.to_ne_bytes();
+        let r = forward_call(&mig, g, nr::RT_SIGPROCMASK, &spec, args, Some(&m), false);
+        if matches!(r, Ok((0, _))) {
+            g.mask_mirrored.store(mask, Relaxed);
+        }
+    });
+}
+
+/// Queues `call`, a call guest `g` (the calling task) forwards to its deputy, as its task work:
+/// it runs on the way back to user mode. Counted in `Guest::calls_queued` until it is done, so
+/// that a move waits for it (`depart.rs`).
+fn queue_call<F: FnOnce(&Guest) + Send + 'static>(g: Arc<Guest>, call: F) -> Result {
+    g.calls_queued.fetch_add(1, Relaxed);
+    let gg = g.clone();
+    let queued = Task::current().queue_work(
         move || {
-            let args = [fwd::SIG_SETMASK, 1, 0, 8, 0, 0];
-            let Some(spec) = fwd::spec(nr::RT_SIGPROCMASK, &args) else {
-                return;
-            };
-            let m = mask.to_ne_bytes();
-            let r = forward_call(&mig, &g, nr::RT_SIGPROCMASK, &spec, args, Some(&m), false);
-            if matches!(r, Ok((0, _))) {
-                g.mask_mirrored.store(mask, Relaxed);
+            // A guest being killed makes no more calls.
+            if !cur::fatal_signal_pending() {
+                call(&gg);
             }
+            gg.calls_queued.fetch_sub(1, Release);
         },
         false,
     );
+    if queued.is_err() {
+        g.calls_queued.fetch_sub(1, Release);
+    }
+    queued
 }
 
 /// A guest enters system call `nr`: let it run here, answer it, or forward it home.
@@ -193,6 +222,22 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             cur::skip_call(syscall_result(ENODEV));
             return;
         }
+        // A signal to itself (`raise`, `abort`) is sent here, where the process runs; to
+        // another process or thread, from home.
+        nr::TKILL | nr::TGKILL | nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
+            let home = g.inner.lock().home_pid;
+            if syscalls::signals_itself(nr, &args, home) {
+                let me = u64::from(Task::current_pid());
+                let mut regs = cur::user_regs();
+                let mut named = regs.args();
+                for &i in syscalls::signal_targets(nr).unwrap_or(&[]) {
+                    named[i] = me;
+                }
+                regs.set_args(&named);
+                cur::set_user_regs(&regs);
+                return;
+            }
+        }
         _ => {}
     }
     // readv, writev, sendmsg, recvmsg: gathered or scattered here, forwarded as one call.
@@ -212,10 +257,7 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         Some(_) if vectored || spec.is_some() => {
             cur::skip_call(syscall_result(enosys()));
             let m = mig.clone();
-            if Task::current()
-                .queue_work(move || guest_forward(&m, &g, nr, args, spec), false)
-                .is_err()
-            {
+            if queue_call(g, move |g| guest_forward(&m, g, nr, args, spec)).is_err() {
                 cur::skip_call(syscall_result(ENOMEM));
             }
         }

@@ -10,7 +10,7 @@
 //! the sender meanwhile).
 
 use super::config::ANSWER_MS;
-use super::deputy::{Deputy, DeputyState, Hop};
+use super::deputy::{Deputy, DeputyState, Hop, JobStop};
 use super::serve::{deputy_main, finish, give_up_hop};
 use super::stream::nap;
 use super::{moved, Migrations};
@@ -135,6 +135,15 @@ impl Migrations {
         if !matches!(dep.state(), DeputyState::Remote(_)) {
             user_warn!("migrate {}: it is migrating already\n", dep.pid);
             return Err(EBUSY);
+        }
+        if dep.inner.lock().job != JobStop::Running {
+            // A stopped guest runs no task work (its capture) until it is continued. Not
+            // `EBUSY`, which tells a waiting `omctl migrate` that a move is under way.
+            user_warn!(
+                "migrate {}: it is stopped (job control): it can move once continued\n",
+                dep.pid
+            );
+            return Err(EAGAIN);
         }
         if target == from {
             self.record_move(moved(dep.pid, from, from, Task::current_pid()));

@@ -12,7 +12,7 @@
 
 use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
-use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec};
+use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec, JobStop};
 use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
 use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
 use super::{errno_of, moved, Migrations};
@@ -25,7 +25,7 @@ use crate::omcore::fwd;
 use crate::omcore::image::{self, PAGE_SIZE};
 use crate::omcore::moves::Outcome;
 use crate::omcore::syscalls::nr;
-use crate::omcore::syscalls::sig::{SIGCONT, SIGKILL};
+use crate::omcore::syscalls::sig::{SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -37,6 +37,14 @@ const SCRATCH_DATA: u64 = 2 << 20;
 const SCRATCH_STACK: u64 = 64 * 1024;
 /// Most signals taken off the deputy per batch of sends (a batch keeps a move waiting).
 const SIGNAL_BATCH: usize = 16;
+/// The trampoline page's code: the forwarded call (`syscall; ud2` at 0), then the deputy's
+/// stop (see [`stop_deputy`]): `syscall` at [`STOP_AT`] (the stop signal to itself), `mov
+/// eax, 39; syscall` (`getpid`, which brings it back to serving), `ud2`.
+const TRAMPOLINE: [u8; 15] = [
+    0x0f, 0x05, 0x0f, 0x0b, 0x0f, 0x05, 0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x0f, 0x0b,
+];
+/// Where the stop sequence starts in the trampoline page.
+const STOP_AT: u64 = 4;
 
 /// How a deputy ends: its wait status, and the module reference it held.
 pub(crate) struct Ending {
@@ -201,7 +209,7 @@ pub(crate) fn deputy_main(
     deputy_serve(mig, dep)
 }
 
-/// Maps the deputy's scratch memory: a page with `syscall; ud2`, then data and a stack.
+/// Maps the deputy's scratch memory: a page with the [`TRAMPOLINE`], then data and a stack.
 fn map_scratch() -> Result<u64> {
     let code = cur::map_anywhere(
         PAGE_SIZE as u64 + SCRATCH_DATA,
@@ -215,7 +223,7 @@ fn map_scratch() -> Result<u64> {
         image::PROT_READ | image::PROT_EXEC,
         false,
     )?;
-    cur::write_user(code, &[0x0f, 0x05, 0x0f, 0x0b])?;
+    cur::write_user(code, &TRAMPOLINE)?;
     Ok(code)
 }
 
@@ -262,6 +270,13 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
             return Some(deputy_end(mig, dep, SIGKILL));
         }
         let mut i = dep.inner.lock();
+        if let JobStop::Due(sig) = i.job {
+            if i.scratch != 0 {
+                stop_deputy(dep, &mut i, sig);
+                return None;
+            }
+            i.job = JobStop::Running;
+        }
         if let Some(call) = i.call.take() {
             let scratch = i.scratch;
             drop(i);
@@ -311,6 +326,49 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         let _ = dep
             .cv
             .wait_interruptible_timeout(&mut i, msecs_to_jiffies(POLL_MS));
+    }
+}
+
+/// Stops the deputy with stop signal `sig`, which its guest was sent (see [`JobStop`]): it
+/// returns to user mode at the trampoline's stop sequence, where it sends `sig` to itself with
+/// every other signal blocked (the `sys_enter` hook sets the mask) and the kernel stops it as
+/// the call returns, as it stops any process: the parent is told, `SIGCONT` continues it. Then
+/// the sequence's `getpid` brings it back to serving (`deputy_resume`), where it sends the
+/// `SIGCONT` it took, blocked, on to the guest.
+fn stop_deputy(dep: &Deputy, i: &mut DeputyInner, sig: u32) {
+    i.job = JobStop::Stopping(sig);
+    i.exec = Some(Exec {
+        seq: 0,
+        spec: [fwd::Arg::Int; 6],
+        outs: [None; 6],
+        reply: false,
+    });
+    let pid = dep.pid as u64;
+    let mut regs = cur::user_regs();
+    let top = i.scratch + PAGE_SIZE as u64 + SCRATCH_DATA - 16;
+    regs.set_call(
+        nr::TGKILL,
+        &[pid, pid, u64::from(sig), 0, 0, 0],
+        i.scratch + STOP_AT,
+        top,
+    );
+    cur::set_user_regs(&regs);
+    cur::block_signals(true);
+}
+
+/// Whether `sig`, taken off the deputy, stops its process: `Some(true)` for `SIGSTOP`, and for
+/// `SIGTSTP`, `SIGTTIN`, `SIGTTOU` with the default action (the deputy's actions mirror the
+/// guest's); `Some(false)` for those three when the process group at home is orphaned, where
+/// the kernel discards them; `None` for any other signal, or one the guest catches or ignores.
+fn stops(sig: u32) -> Option<bool> {
+    match sig {
+        SIGSTOP => Some(true),
+        SIGTSTP | SIGTTIN | SIGTTOU => {
+            let mut s = cur::SigState::new().ok()?;
+            cur::signals(&mut s);
+            (s.act[sig as usize - 1][0] == 0).then(|| !cur::pgrp_orphaned())
+        }
+        _ => None,
     }
 }
 
@@ -464,13 +522,27 @@ fn forward_signals(mig: &Migrations, dep: &Deputy) -> bool {
         // Once a send failed (the queue stayed full for the send's whole time limit, or the
         // connection is gone), the rest of the batch does not wait again.
         let mut wait = true;
+        let mut stop = None;
         for &sig in &sigs[..n] {
-            if mig.try_signal_guest(dep, sig, wait).is_err() {
+            // A stop: the guest gets `SIGSTOP` (its host would judge another stop signal by
+            // the process group the guest has there, not the home's), and the deputy stops.
+            let sent = match stops(sig) {
+                Some(false) => continue,
+                Some(true) => {
+                    stop = Some(sig);
+                    SIGSTOP
+                }
+                None => sig,
+            };
+            if mig.try_signal_guest(dep, sent, wait).is_err() {
                 wait = false;
             }
         }
         let asked = {
             let mut i = dep.inner.lock();
+            if let Some(sig) = stop {
+                i.job = JobStop::Due(sig);
+            }
             i.signalling = false;
             i.move_asked.take()
         };
@@ -515,6 +587,7 @@ fn start_call(call: &Call, scratch: u64) -> Result<Exec> {
         seq: r.seq,
         spec: r.spec,
         outs,
+        reply: true,
     })
 }
 
@@ -536,6 +609,12 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
     let exec = {
         let mut i = dep.inner.lock();
         let exec = i.exec.take()?;
+        if !exec.reply {
+            // Back from its stop (see `stop_deputy`).
+            i.job = JobStop::Running;
+            drop(i);
+            return deputy_serve(mig, dep);
+        }
         // Its reply goes below: the guest may send its next call from then on.
         i.slot.close();
         exec

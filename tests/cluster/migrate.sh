@@ -10,7 +10,8 @@
 # its home's port. A multithreaded program stays home with its reason; a fatal signal sent to
 # the home pid kills the guest and the parent sees that signal; signals the guest blocks wait at
 # home, pending, until it unblocks them (omx-mask); SIGSTOP and SIGCONT sent home stop and
-# continue the guest; bad requests, and requests of a
+# continue the guest; job control: SIGSTOP and SIGTSTP stop the guest and the home process,
+# whose parent's waitpid sees it stopped and continued (omx-job); bad requests, and requests of a
 # user who does not own the process, are refused; when the guest's node loses power the deputy
 # ends with SIGKILL status within the failure-detection timeout, and when the home loses power
 # its guest is killed as soon. (tour.sh moves more programs 1 -> 2 -> 3 -> home.)
@@ -187,6 +188,45 @@ check "continued, it writes again (from $at bytes)" wait_for 60 sh -c "test \$(w
 wait "$pid"
 expect_eq "omx-trickle ends with status 0" "$?" 0
 check "its output is whole" cmp -s /tmp/tr.in /tmp/tr.out
+
+# --- 3d. Job control: a parent sees its migrated child stop and continue, as at home. -----------
+# omx-job's child burns the CPU on node 2. SIGSTOP, then SIGTSTP, sent to its home pid stop the
+# guest on node 2 and the home process with the same signal: the parent's
+# waitpid(WUNTRACED|WCONTINUED) reports it, /proc says T; a move asked meanwhile is refused;
+# SIGCONT continues both and the parent sees that too. SIGTERM ends it; the parent's transcript
+# is the one a child that never moved gives.
+omx-job >/tmp/job.out &
+parent=$!
+check "omx-job's child started" wait_for 60 grep -q '^child ' /tmp/job.out
+child=$(awk '/^child/ {print $2}' /tmp/job.out)
+check "migrate the child $child to node 2" omctl migrate "$child" 2
+check "it runs on node 2" wait_for 300 remote "$child" 2
+guest=$(on 2 omctl ps | awk '/guest-of 1 home-pid '"$child"'$/ {print $1}')
+n=0
+for sig in STOP TSTP; do
+	n=$((n + 1))
+	kill -"$sig" "$child"
+	check "SIG$sig: its parent sees it stopped" \
+		wait_for 60 sh -c "test \$(grep -c '^stopped ' /tmp/job.out) = $n"
+	check "its home process is stopped" wait_for 60 grep -q '^State:.*T' /proc/"$child"/status
+	check "its guest is stopped on node 2" \
+		wait_for 60 on 2 "grep -q '^State:.*T' /proc/$guest/status"
+	check_fails "a move while it is stopped is refused" omctl migrate "$child" home
+	kill -CONT "$child"
+	check "SIGCONT: its parent sees it continued" \
+		wait_for 60 sh -c "test \$(grep -c '^continued' /tmp/job.out) = $n"
+	check "its guest runs again on node 2" \
+		wait_for 60 on 2 "grep -q '^State:.*R' /proc/$guest/status"
+	check "its home process is no longer stopped" \
+		wait_for 60 sh -c "! grep -q '^State:.*T' /proc/$child/status"
+done
+kill -TERM "$child"
+wait "$parent"
+expect_eq "omx-job exits 0" "$?" 0
+expect_eq "its parent saw what it sees of a child that never moved" "$(cat /tmp/job.out)" \
+	"$(printf 'child %s\nstopped 19\ncontinued\nstopped 20\ncontinued\nkilled 15' "$child")"
+check "node 2 keeps no guest of it" \
+	wait_for 60 sh -c "! on 2 omctl ps | grep -q 'home-pid $child\$'"
 
 # --- 4. Bad requests. ----------------------------------------------------------------------------
 check_fails "migrating to a node that is not in the map is refused" omctl migrate $$ 9

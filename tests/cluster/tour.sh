@@ -9,8 +9,10 @@
 # memfd, utimensat, linkat, a SysV semaphore, an extended attribute, a directory listing,
 # standard error on the home terminal, epoll, sendmsg/recvmsg, datagrams with their source
 # address, a pipe from a local process), round after round on every node; omx-sig
-# (a handler set where it runs, a SIGALRM handler, alarm and pause, an interval timer, a POSIX
-# timer, a blocking read interrupted with EINTR), round after round on every node; busybox
+# (a handler set where it runs, signals to itself by kill, tkill, tgkill, rt_sigqueueinfo and
+# rt_tgsigqueueinfo, a SIGALRM handler, alarm and pause, an interval timer, a POSIX timer, a
+# blocking read interrupted with EINTR), round after round on every node, and its abort() on
+# node 2; busybox
 # sha256sum, sort and gzip on large input fed slowly through a pipe from a local process.
 . /lib/cluster/lib.sh
 
@@ -99,6 +101,26 @@ tour "$pid" 2
 wait "$pid"
 expect_eq "omx-sig exits 0 after its tour" "$?" 0
 expect_eq "with the reference's transcript" "$(cat /tmp/sig.out)" "$(cat /tmp/sig.ref)"
+exec 4>&-
+
+# --- abort(): SIGABRT sent by the process to itself (tkill) is delivered where it runs. ---------
+# The migrated run burns the CPU until this script's SIGALRM (sent once it runs on node 2) ends
+# that phase.
+omx-sig 0 1 abort </tmp/idle.in >/tmp/abort.ref &
+pid=$!
+exec 4>/tmp/idle.in
+wait "$pid"
+expect_eq "omx-sig abort at home dies of SIGABRT" "$?" 134
+exec 4>&-
+omx-sig 3600 1 abort </tmp/idle.in >/tmp/abort.out &
+pid=$!
+exec 4>/tmp/idle.in
+check "migrate $pid to node 2" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
+kill -ALRM "$pid"
+wait "$pid"
+expect_eq "moved to node 2, it dies of SIGABRT there as at home" "$?" 134
+expect_eq "with the reference's transcript" "$(cat /tmp/abort.out)" "$(cat /tmp/abort.ref)"
 exec 4>&-
 
 # --- busybox, unmodified and static, on large input from a pipe. ----------------------------------

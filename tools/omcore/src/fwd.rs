@@ -286,6 +286,11 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         nr::DUP | nr::DUP2 => s(&[Int, Int]),
         nr::WAIT4 => s(&[Int, Out(F(4)), Int, Out(F(144))]),
         nr::KILL => s(&[Int, Int]),
+        // To another process or thread (to itself, the call is made on the remote: `hooks.rs`).
+        nr::TKILL => s(&[Int, Int]),
+        nr::TGKILL => s(&[Int, Int, Int]),
+        nr::RT_SIGQUEUEINFO => s(&[Int, Int, In(F(128))]),
+        nr::RT_TGSIGQUEUEINFO => s(&[Int, Int, Int, In(F(128))]),
         nr::UNAME => s(&[Out(F(390))]),
         nr::FCNTL => s(&[Int, Int, fcntl_arg(args[1])]),
         nr::FSYNC | nr::FDATASYNC => s(&[Int]),

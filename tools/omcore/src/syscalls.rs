@@ -454,6 +454,35 @@ pub fn local_pid_at(nr: u32) -> Option<PidAt> {
     }
 }
 
+/// The arguments of signal-sending call `nr` that name the target (thread group, then thread),
+/// for the calls that send a signal to a process or thread chosen by pid (`tkill`, `tgkill`,
+/// `rt_sigqueueinfo`, `rt_tgsigqueueinfo`); `None` for any other call. `kill`, which also
+/// names process groups, is always made at home.
+pub fn signal_targets(nr: u32) -> Option<&'static [usize]> {
+    match nr {
+        nr::TKILL | nr::RT_SIGQUEUEINFO => Some(&[0]),
+        nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Some(&[0, 1]),
+        _ => None,
+    }
+}
+
+/// Whether signal-sending call `nr` (see [`signal_targets`]) of a migrated process whose home
+/// pid is `home` sends to the process itself: every target argument is its home pid (its one
+/// thread's id too). Such a signal is delivered on the remote, where the process runs (`raise`,
+/// `abort`, `pthread_kill(pthread_self())`); any other goes from home, and so do the stop
+/// signals (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`, the signal after the targets), for the
+/// process stops at home too, where its parent and shell see it (job control).
+pub fn signals_itself(nr: u32, args: &[u64; 6], home: u32) -> bool {
+    signal_targets(nr).is_some_and(|at| {
+        let sig = args[at.len()] as u32;
+        at.iter().all(|&i| args[i] as u32 == home && home != 0)
+            && !matches!(
+                sig,
+                sig::SIGSTOP | sig::SIGTSTP | sig::SIGTTIN | sig::SIGTTOU
+            )
+    })
+}
+
 /// What a migrated process's call that runs on its host may name: only itself. `pid` 0 or its
 /// home pid `home` (what the process knows as its own pid) is `Some(0)`, the calling process;
 /// any other pid is `None`: the call gets `ESRCH`, for the processes of the host are none of its
@@ -961,6 +990,28 @@ mod tests {
         }
         assert_eq!(local_pid_at(nr::CAPGET), Some(PidAt::CapHeader));
         assert_eq!(local_pid_at(nr::GETPID), None);
+    }
+
+    #[test]
+    fn a_signal_to_itself_is_told_from_one_to_another() {
+        let a = |x: u64, y: u64| [x, y, 6, 0, 0, 0];
+        assert!(signals_itself(nr::TKILL, &a(700, 0), 700));
+        assert!(signals_itself(nr::TGKILL, &a(700, 700), 700));
+        assert!(signals_itself(nr::RT_SIGQUEUEINFO, &a(700, 6), 700));
+        assert!(signals_itself(nr::RT_TGSIGQUEUEINFO, &a(700, 700), 700));
+        // Another thread or process, a pid in the upper half, no home pid yet.
+        assert!(!signals_itself(nr::TGKILL, &a(700, 701), 700));
+        assert!(!signals_itself(nr::TGKILL, &a(701, 700), 700));
+        assert!(!signals_itself(nr::TKILL, &a(701, 0), 700));
+        assert!(signals_itself(nr::TKILL, &a(700 | 1 << 32, 0), 700));
+        assert!(!signals_itself(nr::TKILL, &a(0, 0), 0));
+        // Stop signals stop it at home too.
+        assert!(!signals_itself(nr::TKILL, &[700, 19, 0, 0, 0, 0], 700));
+        assert!(!signals_itself(nr::TGKILL, &[700, 700, 20, 0, 0, 0], 700));
+        assert!(signals_itself(nr::TGKILL, &[700, 700, 18, 0, 0, 0], 700));
+        // kill names process groups too: made at home.
+        assert!(!signals_itself(nr::KILL, &a(700, 6), 700));
+        assert_eq!(signal_targets(nr::WRITE), None);
     }
 
     #[test]

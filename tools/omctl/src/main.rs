@@ -112,6 +112,7 @@ fn write_proc_io(name: &str, data: &[u8]) -> std::io::Result<()> {
 fn write_failure(name: &str, e: &std::io::Error) -> Failure {
     let hint = match e.raw_os_error() {
         Some(22) => " (refused: the kernel log says why)",
+        Some(11) => " (not now: the kernel log says why)",
         Some(95) => " (not supported by this release)",
         _ => "",
     };

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `omx-sig SECONDS [ROUNDS]`: a test program for signals and timers. It installs a `SIGALRM`
-//! handler (without `SA_RESTART`), then ROUNDS times (default 1) burns the CPU for about SECONDS
-//! (time to be migrated), then: installs a `SIGUSR1` handler and sends `SIGUSR1` to its own pid
-//! (the handler must run, set where the process runs by then); `alarm(1)` and `pause()` until
+//! `omx-sig SECONDS [ROUNDS [abort]]`: a test program for signals and timers. It installs a
+//! `SIGALRM` handler (without `SA_RESTART`), then ROUNDS times (default 1) burns the CPU for about
+//! SECONDS (time to be migrated; a `SIGALRM` from outside ends it early), then: installs a `SIGUSR1` handler and sends `SIGUSR1` to its
+//! own pid with `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo` and `rt_tgsigqueueinfo` (the handler
+//! must run once for each, set where the process runs by then); probes its parent with signal 0
+//! by `tkill` and `tgkill` (another process: it exists); `alarm(1)` and `pause()` until
 //! the handler ran; an interval timer (`setitimer`, 200 ms) until it fired five times, then
 //! disarmed and read back with `getitimer`; a POSIX timer (`timer_create`, `timer_settime`,
 //! `timer_gettime`, `timer_delete`); `alarm(1)` during a blocking `read` of standard input (an
 //! open, empty pipe), which the signal interrupts with `EINTR`. It writes a transcript to
 //! standard output, the same wherever it runs when its timers and signals behave as at home.
-//! Exit status 0, or 1 when something went wrong.
+//! Exit status 0, or 1 when something went wrong; with `abort`, after its last line it calls
+//! the C library's `abort` (`SIGABRT` sent to itself by `tkill`): it dies of `SIGABRT`.
 
 mod cpu;
 mod raw;
@@ -53,9 +56,10 @@ extern "C" {
 
 /// A raw system call with up to four arguments; returns the kernel's value (`-errno` on error).
 fn syscall4(nr: u64, a: u64, b: u64, c: u64, d: u64) -> i64 {
-    // SAFETY: the calls made here (rt_sigaction, kill, alarm, pause, setitimer, getitimer, read,
-    // timer_create, timer_settime, timer_gettime, timer_delete) only read and write the buffers
-    // their arguments point to, which the callers own for the call.
+    // SAFETY: the calls made here (rt_sigaction, kill, tkill, tgkill, rt_sigqueueinfo,
+    // rt_tgsigqueueinfo, alarm, pause, setitimer, getitimer, read, timer_create, timer_settime,
+    // timer_gettime, timer_delete) only read and write the buffers their arguments point to,
+    // which the callers own for the call.
     unsafe { raw::syscall6(nr, [a, b, c, d, 0, 0]) }
 }
 
@@ -98,8 +102,11 @@ fn main() {
 
     let mut x = 0;
     for round in 0..rounds {
-        // CPU only, then the timers.
-        x ^= cpu::burn(secs);
+        // CPU only (ended early by a SIGALRM from outside), then the timers.
+        let t0 = Instant::now();
+        while FIRED.load(SeqCst) == 0 && t0.elapsed().as_secs_f64() < secs {
+            x ^= cpu::burn(secs.min(0.05));
+        }
         writeln!(out, "round {round}").ok();
         FIRED.store(0, SeqCst);
 
@@ -126,6 +133,33 @@ fn main() {
         )
         .ok();
         ok &= set == 0 && sent == 0 && ran == 1;
+        // The same by the calls that name a thread, or carry a `siginfo` (SI_QUEUE).
+        let mut siginfo = [0u8; 128];
+        siginfo[0..4].copy_from_slice(&(SIGUSR1 as i32).to_ne_bytes());
+        siginfo[8..12].copy_from_slice(&(-1i32).to_ne_bytes());
+        let info = siginfo.as_ptr() as u64;
+        for (name, nr, a) in [
+            ("tkill", 200, [pid, SIGUSR1, 0, 0]),
+            ("tgkill", 234, [pid, pid, SIGUSR1, 0]),
+            ("rt_sigqueueinfo", 129, [pid, SIGUSR1, info, 0]),
+            ("rt_tgsigqueueinfo", 297, [pid, pid, SIGUSR1, info]),
+        ] {
+            USR1.store(0, SeqCst);
+            let sent = syscall4(nr, a[0], a[1], a[2], a[3]);
+            let t0 = Instant::now();
+            while USR1.load(SeqCst) == 0 && t0.elapsed() < Duration::from_secs(5) {
+                std::hint::spin_loop();
+            }
+            let ran = USR1.load(SeqCst);
+            writeln!(out, "{name} to itself {sent}, handler ran {ran} time(s)").ok();
+            ok &= sent == 0 && ran == 1;
+        }
+        // Signal 0 to its parent, a process of its home: it is there.
+        let parent = u64::from(std::os::unix::process::parent_id());
+        let t = syscall4(200, parent, 0, 0, 0);
+        let tg = syscall4(234, parent, parent, 0, 0);
+        writeln!(out, "tkill, tgkill to its parent with signal 0: {t}, {tg}").ok();
+        ok &= t == 0 && tg == 0;
         let default = [0u64; 4];
         syscall4(13, SIGUSR1, default.as_ptr() as u64, 0, 8);
 
@@ -201,5 +235,8 @@ fn main() {
     )
     .ok();
     out.flush().ok();
+    if ok && std::env::args().nth(3).as_deref() == Some("abort") {
+        std::process::abort();
+    }
     std::process::exit(if ok { 0 } else { 1 });
 }
