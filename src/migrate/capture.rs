@@ -41,7 +41,7 @@ fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS])
         prot |= image::PROT_EXEC;
     }
     let stack = layout[MM_START_STACK];
-    let kind = if a.start <= stack && stack < a.end {
+    let kind = if (a.start <= stack && stack < a.end) || a.flags & cur::VM_GROWSDOWN != 0 {
         VmaKind::Stack
     } else if a.start >= layout[MM_START_BRK]
         && a.end <= layout[MM_BRK].next_multiple_of(PAGE_SIZE as u64)

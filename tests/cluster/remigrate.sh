@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
 # A migrated process moves on and comes back, any number of times: omx-burn (a checksum over
-# 64 MB of heap, FPU state across the run, and 256 MB of heap written one word a megabyte, the
-# rest never touched and still zero at the end) goes 1 -> 2 -> 3 -> home -> 3 -> home mid-run
+# 64 MB of heap, FPU state across the run, 256 MB of heap written one word a megabyte, the
+# rest never touched and still zero at the end, 3000 one-page areas that do not merge and an
+# area that grows down, made to grow at the end) goes 1 -> 2 -> 3 -> home -> 3 -> home mid-run
 # and ends with the same exit status and output as a run that never moved; back home it is an
 # ordinary process again (its own memory and credentials, no deputy, no guest anywhere).
 # `admin/bring` on the home node brings its processes home; `admin/expel` on a host sends its
@@ -25,12 +26,12 @@ guests() {
 }
 
 
-omx-burn 64 400 sparse:256 >/tmp/burn.ref
+omx-burn 64 400 sparse:256 areas:3000 >/tmp/burn.ref
 ref=$?
 echo "reference run: exit status $ref: $(cat /tmp/burn.ref)"
 
 # --- 1. 1 -> 2 -> 3 -> home -> 3 -> home. -------------------------------------------------------
-omx-burn 64 400 sparse:256 >/tmp/burn.out &
+omx-burn 64 400 sparse:256 areas:3000 >/tmp/burn.out &
 pid=$!
 sleep 1
 home_kib=$(kib "$pid")
@@ -77,7 +78,7 @@ expect_eq "with the same output, its home pid and parent" \
 echo "memory at home before the moves: $home_kib KiB"
 
 # --- 2. admin/bring and admin/expel. --------------------------------------------------------------
-omx-burn 64 400 sparse:256 >/tmp/bring.out &
+omx-burn 64 400 sparse:256 areas:3000 >/tmp/bring.out &
 pid=$!
 sleep 0.5
 check "migrate $pid to node 2" omctl migrate "$pid" 2
@@ -93,7 +94,7 @@ expect_eq "brought and expelled, it exits as the reference did" "$?" "$ref"
 expect_eq "with the same output" "$(cat /tmp/bring.out)" "$(sed "s/ pid [0-9]* / pid $pid /" /tmp/burn.ref)"
 
 # --- 3. A move that cannot happen leaves the guest where it is. -----------------------------------
-omx-burn 64 400 sparse:256 >/tmp/stay.out &
+omx-burn 64 400 sparse:256 areas:3000 >/tmp/stay.out &
 pid=$!
 sleep 0.5
 check "migrate $pid to node 2" omctl migrate "$pid" 2

@@ -37,8 +37,9 @@ pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 pub const RECORD_HEADER_LEN: usize = 8;
 /// Most pages one `Pages` record carries.
 pub const MAX_PAGES_PER_RECORD: usize = 255;
-/// Most memory areas an image may declare.
-pub const MAX_VMAS: usize = 512;
+/// Most memory areas an image may declare: the kernel's default `vm.max_map_count`
+/// (`DEFAULT_MAX_MAP_COUNT`), which a process of a default system cannot exceed.
+pub const MAX_VMAS: usize = 65530;
 /// Longest file path of a file-backed area.
 pub const MAX_PATH: usize = 4096;
 /// Largest XSAVE area accepted.
@@ -385,7 +386,7 @@ pub enum VmaKind {
     Anon = 0,
     /// Private mapping of a file (its pages as the process changed them follow in `Pages`).
     File = 1,
-    /// The main stack (grows down).
+    /// The main stack, or another area that grows down (`MAP_GROWSDOWN`): made so again.
     Stack = 2,
     /// The `brk` heap.
     Heap = 3,
@@ -1022,6 +1023,36 @@ mod tests {
             r.feed(*h, b)?;
         }
         Ok(r)
+    }
+
+    #[test]
+    fn as_many_areas_as_a_process_may_have_and_no_more() {
+        let area = |i: usize| {
+            let start = 0x1000_0000 + (i as u64) * 2 * PAGE_SIZE as u64;
+            let v = Vma {
+                start,
+                end: start + PAGE_SIZE as u64,
+                prot: PROT_READ,
+                kind: if i % 2 == 0 {
+                    VmaKind::Anon
+                } else {
+                    VmaKind::Stack
+                },
+                pgoff: 0,
+                path: b"",
+            };
+            let mut b = [0u8; 64];
+            let n = v.encode(&mut b);
+            rec(Kind::Vma, b[..n].to_vec())
+        };
+        let head = &image()[..7];
+        let mut r = read_all(head).unwrap();
+        for i in 0..MAX_VMAS {
+            let (h, b) = area(i);
+            r.feed(h, &b).unwrap();
+        }
+        let (h, b) = area(MAX_VMAS);
+        assert_eq!(r.feed(h, &b).err(), Some(ImageError::TooManyVmas));
     }
 
     #[test]
