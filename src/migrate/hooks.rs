@@ -7,7 +7,8 @@
 //!
 //! - A guest's call runs here (the `Local` class of `omcore::syscalls`), is answered here
 //!   (`getpid`), is forwarded to its deputy (task work: `forward.rs`, `vectored.rs`), makes
-//!   the process come home (`fork`, `execve`: `depart.rs`), or is refused (`ENOSYS`): every
+//!   the process come home (`fork`, `execve`, a file or shared `mmap`, `shmat`: `depart.rs`),
+//!   or is refused (`ENOSYS`): every
 //!   call of the 32-bit and x32 ABIs, every number the table does not know, every call it does
 //!   not forward. The guest's seccomp filter (`omcore::seccomp`, installed by its stub) is a
 //!   second wall that refuses the same calls before this hook runs.
@@ -36,6 +37,10 @@ use kernel::sync::Arc;
 
 /// `MAP_ANONYMOUS` of `mmap`'s flags.
 const MAP_ANONYMOUS: u64 = 0x20;
+/// The mapping type bits of `mmap`'s flags, and the shared types.
+const MAP_TYPE: u64 = 0x0f;
+const MAP_SHARED: u64 = 0x01;
+const MAP_SHARED_VALIDATE: u64 = 0x03;
 
 impl SyscallHook for Hook {
     fn enter(&self, nr: i64) {
@@ -205,21 +210,21 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         }
         // exit, exit_group: the guest ends here; its home learns the status.
         nr::EXIT | nr::EXIT_GROUP => return,
-        // The process comes home and makes the call there.
-        nr::CLONE | nr::FORK | nr::VFORK | nr::EXECVE | nr::EXECVEAT | nr::CLONE3 => {
+        // The process comes home and makes the call there: a new process or program, memory
+        // shared with others (SysV shared memory).
+        nr::CLONE | nr::FORK | nr::VFORK | nr::EXECVE | nr::EXECVEAT | nr::CLONE3 | nr::SHMAT => {
             call_at_home(mig, g, nr);
             return;
         }
-        // mmap: private anonymous memory is made here; files are at home.
+        // mmap: private anonymous memory is made here; a mapping of a file, or a shared one,
+        // at home, where the process comes to make it (a private file mapping moves with it
+        // later as memory; a shared writable one keeps it home).
         nr::MMAP => {
-            if args[3] & MAP_ANONYMOUS != 0 {
-                return;
+            if args[3] & MAP_ANONYMOUS == 0
+                || matches!(args[3] & MAP_TYPE, MAP_SHARED | MAP_SHARED_VALIDATE)
+            {
+                call_at_home(mig, g, nr);
             }
-            not_available(
-                nr,
-                "file mappings are not available to a migrated process yet",
-            );
-            cur::skip_call(syscall_result(ENODEV));
             return;
         }
         // A signal to itself (`raise`, `abort`) is sent here, where the process runs; to

@@ -12,7 +12,9 @@
 # to send a guest home, but to move root's process on only when admin/migrate_root is 1 (an
 # ordinary user's process moves on when asked). A move on that takes longer than 30 s (a slow
 # link) completes: the old host tells the home how far the image got. A shell migrated while it
-# counts comes home by itself when it forks, and its commands give the same output.
+# counts comes home by itself when it forks, and its commands give the same output; a program
+# that maps a file and shared memory after it moved comes home to map them, with the same
+# transcript.
 . /lib/cluster/lib.sh
 
 for j in 2 3; do
@@ -172,6 +174,22 @@ wait "$pid"
 expect_eq "after migrating, its forks and execs worked: same status" "$?" 0
 expect_eq "and the same output" "$(cat /tmp/forker.out)" "$(sed "s/^pid [0-9]*/pid $pid/" /tmp/forker.ref)"
 expect_match "it came home to fork" "$(dmesg)" "process $pid is back home from node 2"
+
+# --- 4b. A file or shared mapping after a migration: the process comes home to make it. --------
+head -c 300000 /dev/urandom >/tmp/map.in
+touch /tmp/map.go
+omx-map /tmp/map.in /tmp/map.go >/tmp/map.ref
+expect_eq "omx-map maps a file and shared memory at home" "$?" 0
+rm -f /tmp/map.go
+omx-map /tmp/map.in /tmp/map.go >/tmp/map.out &
+pid=$!
+check "migrate omx-map $pid to node 2" omctl migrate "$pid" 2
+check "it runs on node 2" wait_for 300 remote "$pid" 2
+touch /tmp/map.go
+wait "$pid"
+expect_eq "after migrating, its mappings worked: same status" "$?" 0
+expect_eq "and the same transcript" "$(cat /tmp/map.out)" "$(sed "s/^pid [0-9]*/pid $pid/" /tmp/map.ref)"
+expect_match "it came home to map the file" "$(dmesg)" "process $pid is back home from node 2"
 
 # --- A move on that takes longer than the 30 s a silent move is given. ----------------------------
 # Node 3's link carries 3000 kbit/s: the 16 MB image of a guest on node 2 takes about 45 s to

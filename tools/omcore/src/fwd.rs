@@ -405,6 +405,10 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         nr::SEMCTL if matches!(args[2] & 0xff, 0 | 11 | 12 | 14 | 15 | 16) => {
             s(&[Int, Int, Int, Int])
         }
+        // SysV shared memory: made and removed at home (`shmat` brings the process home, where
+        // it attaches: `hooks.rs`); shmctl with IPC_RMID only.
+        nr::SHMGET => s(&[Int, Int, Int]),
+        nr::SHMCTL if args[1] & 0xff == 0 => s(&[Int, Int, Int]),
         // Extended attributes: a value read as long as the call returns; a value written only
         // whole (the kernel takes at most 64 KiB).
         nr::GETXATTR | nr::LGETXATTR => s(&[Str, Str, OutRet(A(3)), Int]),
@@ -992,6 +996,9 @@ mod tests {
         assert!(spec(nr::SEMCTL, &[1, 0, 16, 5, 0, 0]).is_some());
         assert!(spec(nr::SEMCTL, &[1, 0, 2, 0x1000, 0, 0]).is_none());
         assert!(spec(nr::SEMCTL, &[1, 0, 13, 0x1000, 0, 0]).is_none());
+        assert!(spec(nr::SHMGET, &[1, 4096, 0o600, 0, 0, 0]).is_some());
+        assert!(spec(nr::SHMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
+        assert!(spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).is_none());
         // An attribute value is set whole or not at all; one read comes back as long as the
         // call says.
         let val = |n: u64| [0x1000, 0x2000, 0x3000, n, 0, 0];
