@@ -52,7 +52,8 @@ pub(crate) struct Call {
     pub(crate) req: fwd::Parsed,
 }
 
-/// A forwarded call being made by the deputy.
+/// A forwarded call being made by the deputy; or, while its [`JobStop`] is `Stopping` or
+/// `Back`, the calls of its stop, whose result no guest waits for.
 pub(crate) struct Exec {
     /// The guest's call counter for it.
     pub(crate) seq: u32,
@@ -60,9 +61,6 @@ pub(crate) struct Exec {
     pub(crate) spec: fwd::Spec,
     /// Where each output argument's buffer is in scratch memory, and its length.
     pub(crate) outs: [Option<(u64, usize)>; 6],
-    /// Whether the guest waits for its result: not for the calls of the deputy's stop (see
-    /// [`JobStop`]).
-    pub(crate) reply: bool,
 }
 
 /// The deputy's part in job control. A stop signal sent to the home pid whose action is the

@@ -233,13 +233,7 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             let home = g.inner.lock().home_pid;
             if syscalls::signals_itself(nr, &args, home) {
                 let me = u64::from(Task::current_pid());
-                let mut regs = cur::user_regs();
-                let mut named = regs.args();
-                for &i in syscalls::signal_targets(nr).unwrap_or(&[]) {
-                    named[i] = me;
-                }
-                regs.set_args(&named);
-                cur::set_user_regs(&regs);
+                rename_in_call(syscalls::signal_targets(nr).unwrap_or(&[]), me);
                 return;
             }
         }
@@ -273,6 +267,18 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
     }
 }
 
+/// The call being entered names `pid` in each of its arguments `at` instead of what it named
+/// (a process of the guest's home, by the pid it knows, becomes the guest here).
+fn rename_in_call(at: &[usize], pid: u64) {
+    let mut regs = cur::user_regs();
+    let mut args = regs.args();
+    for &i in at {
+        args[i] = pid;
+    }
+    regs.set_args(&args);
+    cur::set_user_regs(&regs);
+}
+
 /// A guest's call that runs here names a process (`at`): it may name only itself, by its home
 /// pid or 0, and then names 0 (the calling task here); any other pid gets `ESRCH`, so that a
 /// guest learns nothing of the host's processes. An unreadable `capget` header is left to the
@@ -281,13 +287,7 @@ fn own_process_only(g: &Guest, at: syscalls::PidAt, args: [u64; 6]) {
     let home = g.inner.lock().home_pid;
     match at {
         syscalls::PidAt::Arg(i) => match syscalls::own_pid(args[i], home) {
-            Some(own) => {
-                let mut regs = cur::user_regs();
-                let mut named = regs.args();
-                named[i] = own;
-                regs.set_args(&named);
-                cur::set_user_regs(&regs);
-            }
+            Some(own) => rename_in_call(&[i], own),
             None => cur::skip_call(syscall_result(ESRCH)),
         },
         syscalls::PidAt::CapHeader => {

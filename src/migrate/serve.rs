@@ -341,7 +341,6 @@ fn stop_deputy(dep: &Deputy, i: &mut DeputyInner, sig: u32) {
         seq: 0,
         spec: [fwd::Arg::Int; 6],
         outs: [None; 6],
-        reply: false,
     });
     let pid = dep.pid as u64;
     let mut regs = cur::user_regs();
@@ -587,7 +586,6 @@ fn start_call(call: &Call, scratch: u64) -> Result<Exec> {
         seq: r.seq,
         spec: r.spec,
         outs,
-        reply: true,
     })
 }
 
@@ -609,8 +607,8 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
     let exec = {
         let mut i = dep.inner.lock();
         let exec = i.exec.take()?;
-        if !exec.reply {
-            // Back from its stop (see `stop_deputy`).
+        if i.job == JobStop::Back {
+            // Back from its stop (see `stop_deputy`): no guest waits for this call.
             i.job = JobStop::Running;
             drop(i);
             return deputy_serve(mig, dep);
