@@ -53,3 +53,8 @@ pub(crate) fn enosys() -> Error {
 pub(crate) fn enametoolong() -> Error {
     code(bindings::ENAMETOOLONG)
 }
+
+/// `ENOBUFS`: more ancillary data than a message may carry.
+pub(crate) fn enobufs() -> Error {
+    code(bindings::ENOBUFS)
+}

@@ -650,6 +650,43 @@ u64 omx_blocked_mask(void)
 	return current->blocked.sig[0];
 }
 
+u64 omx_pending_mask(void)
+{
+	struct sighand_struct *sh = current->sighand;
+	u64 pending;
+
+	spin_lock_irq(&sh->siglock);
+	pending = current->pending.signal.sig[0] | current->signal->shared_pending.signal.sig[0];
+	spin_unlock_irq(&sh->siglock);
+	return pending;
+}
+
+bool omx_take_temporary_mask(u64 *mask)
+{
+	if (!test_restore_sigmask())
+		return false;
+	*mask = current->blocked.sig[0];
+	clear_restore_sigmask();
+	return true;
+}
+
+bool omx_deliver_under(u64 temp)
+{
+	sigset_t set, old = current->blocked;
+
+	sigemptyset(&set);
+	set.sig[0] = temp;
+	sigdelsetmask(&set, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	if (signal_pending(current)) {
+		current->saved_sigmask = old;
+		set_restore_sigmask();
+		return true;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return false;
+}
+
 void omx_set_blocked_mask(u64 mask, bool default_only)
 {
 	sigset_t set;

@@ -210,6 +210,18 @@ void omx_sig_set(u64 blocked, const u64 *alt3, const struct omx_sigaction *act64
 int omx_dequeue_signal(bool blocked_too);
 /* current's blocked mask (signals 1..64, bit 0: signal 1). */
 u64 omx_blocked_mask(void);
+/* current's pending signals, its own and its process's (signals 1..64, bit 0: signal 1). */
+u64 omx_pending_mask(void);
+/* A call made with a temporary signal mask (pselect6, ppoll, epoll_pwait) and interrupted leaves
+ * that mask set until the signal is delivered, and the mask to restore after it in saved_sigmask
+ * (TIF_RESTORE_SIGMASK). Takes that state off current: true and the temporary mask in *mask, or
+ * false when there is none. The caller sets the mask it wants. */
+bool omx_take_temporary_mask(u64 *mask);
+/* Ends a call made with temporary mask `temp` as the kernel ends its own
+ * (restore_saved_sigmask_unless): when a signal is pending under `temp`, current blocks `temp`
+ * until that signal is delivered and its mask is restored after; true then. Otherwise nothing
+ * changes: false. */
+bool omx_deliver_under(u64 temp);
 /* Sets current's blocked mask to `mask`; with `default_only`, only the signals of `mask` whose
  * action is SIG_DFL are blocked. SIGKILL and SIGSTOP are never blocked. */
 void omx_set_blocked_mask(u64 mask, bool default_only);

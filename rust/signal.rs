@@ -84,6 +84,30 @@ pub(crate) fn blocked_mask() -> u64 {
     unsafe { bindings::omx_blocked_mask() }
 }
 
+/// The calling task's pending signals, its own and its process's, blocked or not (bit 0:
+/// signal 1).
+pub(crate) fn pending_mask() -> u64 {
+    // SAFETY: no precondition; the shim takes current's signal lock.
+    unsafe { bindings::omx_pending_mask() }
+}
+
+/// The temporary mask an interrupted call left on the calling task (`pselect6`, `ppoll`,
+/// `epoll_pwait`: see `omx_take_temporary_mask`), taken off it: the mask it then has is the
+/// caller's to set. `None` if there is none.
+pub(crate) fn take_temporary_mask() -> Option<u64> {
+    let mut m = 0u64;
+    // SAFETY: `m` is a writable `u64`; the shim acts on current alone.
+    unsafe { bindings::omx_take_temporary_mask(&mut m) }.then_some(m)
+}
+
+/// Ends a forwarded call that the process made with temporary mask `temp` and that was
+/// interrupted, as the kernel ends its own: a signal pending here under `temp` is delivered
+/// under it, and the process's mask is restored after. Whether one was.
+pub(crate) fn deliver_under(temp: u64) -> bool {
+    // SAFETY: no precondition; the shim sets current's own mask and restore state.
+    unsafe { bindings::omx_deliver_under(temp) }
+}
+
 /// Blocks the signals of `mask` in the calling task (with `default_only`, those of them
 /// whose action is `SIG_DFL`); `SIGKILL` and `SIGSTOP` never.
 pub(crate) fn set_blocked_mask(mask: u64, default_only: bool) {

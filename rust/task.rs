@@ -311,8 +311,8 @@ pub(crate) mod cur {
     use kernel::uaccess::UserSlice;
 
     pub(crate) use crate::ksys::signal::{
-        block_signals, blocked_mask, dequeue_signal, pgrp_orphaned, set_blocked_mask, set_signals,
-        signals, SigState,
+        block_signals, blocked_mask, deliver_under, dequeue_signal, pending_mask, pgrp_orphaned,
+        set_blocked_mask, set_signals, signals, take_temporary_mask, SigState,
     };
 
     /// Registers saved at kernel entry, in `struct pt_regs` order (r15 ... ss).

@@ -61,6 +61,10 @@ pub(crate) struct Exec {
     pub(crate) spec: fwd::Spec,
     /// Where each output argument's buffer is in scratch memory, and its length.
     pub(crate) outs: [Option<(u64, usize)>; 6],
+    /// The temporary signal mask the call left when a signal interrupted it (`pselect6`,
+    /// `ppoll`, `epoll_pwait` with a mask): the signals it lets through go to the guest with
+    /// the result. Set by the `sys_exit` hook.
+    pub(crate) interrupted_under: Option<u64>,
 }
 
 /// The deputy's part in job control. A stop signal sent to the home pid whose action is the

@@ -27,15 +27,17 @@ pub(crate) fn set_result(nr: u32, result: i64) {
 }
 
 /// Sends call `nr` with `args`, forwarded as `spec` says, to the deputy and waits for its
-/// reply; writes its outputs to the guest's memory. `input` gives the contents of argument 1
-/// (`writev`); with `collect`, argument 1's output is returned instead of written (`readv`).
+/// reply; writes its outputs to the guest's memory. `input` gives the contents of one argument,
+/// `(index, bytes)`, instead of the guest's memory (`writev`'s gathered buffers, a pack of
+/// `omcore::packed`); with `collect`, argument 1's output is returned instead of written
+/// (`readv`).
 pub(crate) fn forward_call(
     mig: &Migrations,
     g: &Guest,
     nr: u32,
     spec: &fwd::Spec,
     mut args: [u64; 6],
-    input: Option<&[u8]>,
+    input: Option<(usize, &[u8])>,
     collect: bool,
 ) -> Result<(i64, Option<KVec<u8>>)> {
     // Lengths beyond what one call carries are cut (a read or write transfers less, an
@@ -53,7 +55,7 @@ pub(crate) fn forward_call(
         if !a.is_input() || args[i] == 0 {
             continue;
         }
-        lens[i] = Some(if let (1, Some(d)) = (i, input) {
+        lens[i] = Some(if let Some((_, d)) = input.filter(|&(at, _)| at == i) {
             d.len()
         } else if *a == fwd::Arg::Str {
             let mut v = KVec::from_elem(0u8, fwd::MAX_STR + 1, GFP_KERNEL)?;
@@ -82,7 +84,7 @@ pub(crate) fn forward_call(
             let fill = |i: usize, dst: &mut [u8]| {
                 if let Some(s) = &strs[i] {
                     return copy_exact(dst, s);
-                } else if let (1, Some(d)) = (i, input) {
+                } else if let Some((_, d)) = input.filter(|&(at, _)| at == i) {
                     return copy_exact(dst, d);
                 } else if let Err(e) = cur::read_user(args[i], dst) {
                     fault = Some(e);

@@ -93,6 +93,12 @@ impl SyscallHook for Hook {
         if let Some(d) = mig.calling_deputy(pid) {
             {
                 let mut i = d.inner.lock();
+                // Interrupted under a temporary mask: kept for the signals it lets through
+                // (`deputy_resume`); the deputy sets its own masks.
+                let temp = cur::take_temporary_mask();
+                if let Some(e) = i.exec.as_mut() {
+                    e.interrupted_under = temp;
+                }
                 if let JobStop::Stopping(_) = i.job {
                     // It sent itself its stop signal: the kernel stops it on the way to user
                     // mode, where the stop sequence goes on (`serve::stop_deputy`).
@@ -129,7 +135,7 @@ fn mirror_action(mig: &Arc<Migrations>, g: Arc<Guest>, args: [u64; 6]) {
     let _ = queue_call(g, move |g| {
         let args = [args[0], 1, 0, 8, 0, 0];
         if let Some(spec) = fwd::spec(nr::RT_SIGACTION, &args) {
-            let _ = forward_call(&mig, g, nr::RT_SIGACTION, &spec, args, Some(&m), false);
+            let _ = forward_call(&mig, g, nr::RT_SIGACTION, &spec, args, Some((1, &m)), false);
         }
     });
 }
@@ -150,7 +156,15 @@ fn mirror_mask(mig: &Arc<Migrations>, g: Arc<Guest>) {
             return;
         };
         let m = mask.to_ne_bytes();
-        let r = forward_call(&mig, g, nr::RT_SIGPROCMASK, &spec, args, Some(&m), false);
+        let r = forward_call(
+            &mig,
+            g,
+            nr::RT_SIGPROCMASK,
+            &spec,
+            args,
+            Some((1, &m)),
+            false,
+        );
         if matches!(r, Ok((0, _))) {
             g.mask_mirrored.store(mask, Relaxed);
         }
@@ -229,18 +243,38 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         }
         // A signal to itself (`raise`, `abort`) is sent here, where the process runs; to
         // another process or thread, from home.
+        // A signal it blocks waits at home, as one sent to it by another process: there a
+        // `signalfd` reads it, `sigtimedwait` and `sigpending` find it, and unblocking it brings
+        // it here (`serve.rs`).
         nr::TKILL | nr::TGKILL | nr::RT_SIGQUEUEINFO | nr::RT_TGSIGQUEUEINFO => {
             let home = g.inner.lock().home_pid;
-            if syscalls::signals_itself(nr, &args, home) {
+            let blocked = syscalls::signal_sent(nr, &args)
+                .is_some_and(|s| (1..=64).contains(&s) && cur::blocked_mask() >> (s - 1) & 1 == 1);
+            if syscalls::signals_itself(nr, &args, home) && !blocked {
                 let me = u64::from(Task::current_pid());
                 rename_in_call(syscalls::signal_targets(nr).unwrap_or(&[]), me);
                 return;
             }
         }
+        // A signal of the set waiting here is taken here at once; else the call waits at
+        // home, where the signals it blocks wait. A size or set the kernel refuses: here too.
+        nr::RT_SIGTIMEDWAIT => {
+            let mut set = [0u8; 8];
+            if args[3] != 8
+                || cur::read_user(args[0], &mut set).is_err()
+                || cur::pending_mask() & u64::from_ne_bytes(set) != 0
+            {
+                return;
+            }
+        }
         _ => {}
     }
-    // readv, writev, sendmsg, recvmsg: gathered or scattered here, forwarded as one call.
-    let vectored = matches!(nr, nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG);
+    // readv, writev, sendmsg, recvmsg, rt_sigpending: gathered, scattered or packed here,
+    // forwarded as one call.
+    let vectored = matches!(
+        nr,
+        nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG | nr::RT_SIGPENDING
+    );
     let spec = fwd::spec(nr, &args);
     match syscalls::class_of(nr) {
         Some(syscalls::Class::Local) => {
@@ -314,11 +348,22 @@ fn own_process_only(g: &Guest, at: syscalls::PidAt, args: [u64; 6]) {
 /// guest, before it returns to user mode). `spec` is how its arguments go, for calls that are
 /// forwarded as they are (the vectored ones are made as another call).
 fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Option<fwd::Spec>) {
+    let temp = temporary_mask(nr, &args);
+    if let Some(temp) = temp {
+        // A signal waiting here that the call's mask lets through interrupts it before it
+        // starts, as at home.
+        if cur::deliver_under(temp) {
+            set_result(nr, -ERESTARTNOHAND);
+            return;
+        }
+    }
     let result = match (nr, spec) {
         (nr::WRITEV, _) => vectored::writev(mig, g, args),
         (nr::READV, _) => vectored::readv(mig, g, args),
         (nr::SENDMSG, _) => vectored::sendmsg(mig, g, args),
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
+        (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
+        (nr::PSELECT6, _) if args[5] != 0 => vectored::pselect6(mig, g, args),
         (nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64, Some(spec))
             if args[2] > fwd::MAX_BUF as u64 =>
         {
@@ -327,8 +372,39 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (_, Some(spec)) => forward_call(mig, g, nr, &spec, args, None, false).map(|(r, _)| r),
         (_, None) => Err(enosys()),
     };
-    match result {
-        Ok(r) => set_result(nr, r),
-        Err(e) => set_result(nr, syscall_result(e)),
+    let result = result.unwrap_or_else(syscall_result);
+    if result == -EINTR_NR || result == -ERESTARTNOHAND {
+        // Interrupted at home under the call's temporary mask: the signals that did it came
+        // here with the result, and are delivered under that mask too, as at home.
+        if let Some(temp) = temp {
+            cur::deliver_under(temp);
+        }
     }
+    set_result(nr, result);
+}
+
+/// `EINTR`, and `ERESTARTNOHAND`, what a call interrupted by a signal returns to be restarted
+/// unless a handler runs.
+const EINTR_NR: i64 = 4;
+const ERESTARTNOHAND: i64 = 514;
+
+/// The temporary signal mask call `nr` with `args` is made under, read from the guest's
+/// memory: `pselect6`'s (through its `{mask, size}` pair), `ppoll`'s, `epoll_pwait`'s and
+/// `epoll_pwait2`'s, when the call has one of a mask's size.
+fn temporary_mask(nr: u32, args: &[u64; 6]) -> Option<u64> {
+    let word = |at: u64| {
+        let mut b = [0u8; 8];
+        cur::read_user(at, &mut b).ok()?;
+        Some(u64::from_ne_bytes(b))
+    };
+    let (at, size) = match nr {
+        nr::PSELECT6 if args[5] != 0 => (word(args[5])?, word(args[5].checked_add(8)?)?),
+        nr::PPOLL => (args[3], args[4]),
+        nr::EPOLL_PWAIT | nr::EPOLL_PWAIT2 => (args[4], args[5]),
+        _ => return None,
+    };
+    if at == 0 || size != 8 {
+        return None;
+    }
+    word(at)
 }

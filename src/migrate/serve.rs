@@ -24,6 +24,7 @@ use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
 use crate::omcore::image::{self, PAGE_SIZE};
 use crate::omcore::moves::Outcome;
+use crate::omcore::packed;
 use crate::omcore::syscalls::nr;
 use crate::omcore::syscalls::sig::{SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU};
 use core::sync::atomic::Ordering::Relaxed;
@@ -341,6 +342,7 @@ fn stop_deputy(dep: &Deputy, i: &mut DeputyInner, sig: u32) {
         seq: 0,
         spec: [fwd::Arg::Int; 6],
         outs: [None; 6],
+        interrupted_under: None,
     });
     let pid = dep.pid as u64;
     let mut regs = cur::user_regs();
@@ -578,6 +580,18 @@ fn start_call(call: &Call, scratch: u64) -> Result<Exec> {
             outs[i] = Some((addr, len));
         }
     }
+    // A packed structure's pointers point into the pack itself, set from its lengths alone
+    // (`omcore::packed`; checked when the request was parsed).
+    if let Some(i) = packed::packed_arg(r.nr, &r.args) {
+        let (Some((addr, _)), Some(b)) = (placed.at[i], bufs[i]) else {
+            return Err(EINVAL);
+        };
+        let ptrs = packed::pointers(r.nr, b, addr).ok_or(EINVAL)?;
+        for (off, value) in ptrs.into_iter().flatten() {
+            let at = addr.checked_add(off as u64).ok_or(EINVAL)?;
+            cur::write_user(at, &value.to_ne_bytes())?;
+        }
+    }
     let mut regs = cur::user_regs();
     // The call at the trampoline; its stack at the top of the scratch memory.
     regs.set_call(r.nr, &placed.args, scratch, data + SCRATCH_DATA - 16);
@@ -586,6 +600,7 @@ fn start_call(call: &Call, scratch: u64) -> Result<Exec> {
         seq: r.seq,
         spec: r.spec,
         outs,
+        interrupted_under: None,
     })
 }
 
@@ -627,8 +642,12 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         }
     }
     // Signals that interrupted the call go to the guest first, so that it sees them with the
-    // result (restart or EINTR as at home).
-    deputy_mask(dep);
+    // result (restart or EINTR as at home); those of a call made under a temporary mask, as
+    // that mask lets them through (the guest takes them under it too: `hooks.rs`).
+    match exec.interrupted_under {
+        Some(temp) => cur::set_blocked_mask(temp, false),
+        None => deputy_mask(dep),
+    }
     forward_signals(mig, dep);
     // The outputs go straight from the scratch memory into the frame.
     let sent = mig.mesh.send_encoded(

@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The vectored calls of a guest, each forwarded as one plain call: `writev` as a `write` of
-//! the gathered buffers, `readv` as a `read` scattered into them, `sendmsg` and `recvmsg` with
-//! no control data as `sendto` and `recvfrom`. Every length and count the guest gives is
-//! checked before it is used: the kernel's own errors (`EINVAL`) come back for those it would
-//! refuse.
+//! The calls of a guest whose arguments point to structures that hold pointers, each forwarded
+//! as one call with flat buffers: `writev` as a `write` of the gathered buffers, `readv` as a
+//! `read` scattered into them, `sendmsg` and `recvmsg` with no control data as `sendto` and
+//! `recvfrom`; with control data (descriptors, credentials) and `pselect6` with a signal mask,
+//! as the call itself with its structure packed (`omcore::packed`), whose pointers the deputy
+//! sets. `rt_sigpending` too, which answers for signals waiting in two places. Every length and
+//! count the guest gives is checked before it is used: the kernel's own errors (`EINVAL`) come
+//! back for those it would refuse.
 
 use super::forward::forward_call;
 use super::guest::Guest;
 use super::Migrations;
-use crate::ksys::errno::enosys;
+use crate::ksys::errno::{enobufs, enosys};
 use crate::ksys::task::cur;
-use crate::omcore::fwd;
-use crate::omcore::syscalls::nr;
+use crate::omcore::packed::{self, MsgLayout, Received, MSG_HEAD};
+use crate::omcore::{fwd, syscalls::nr};
 use kernel::prelude::*;
 
 /// Most entries of an iovec array (the kernel's `UIO_MAXIOV`).
@@ -24,7 +27,7 @@ fn call(
     g: &Guest,
     nr: u32,
     args: [u64; 6],
-    input: Option<&[u8]>,
+    input: Option<(usize, &[u8])>,
     collect: bool,
 ) -> Result<(i64, Option<KVec<u8>>)> {
     let spec = fwd::spec(nr, &args).ok_or(enosys())?;
@@ -34,9 +37,9 @@ fn call(
 /// `writev` as one `write` of the gathered buffers (at most [`fwd::MAX_BUF`] bytes).
 pub(crate) fn writev(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
     let iov = read_iovecs(args[1], args[2])?;
-    let data = gather(&iov)?;
+    let data = gather(&iov, fwd::MAX_BUF)?;
     let w = [args[0], 1, data.len() as u64, 0, 0, 0];
-    call(mig, g, nr::WRITE, w, Some(&data), false).map(|(r, _)| r)
+    call(mig, g, nr::WRITE, w, Some((1, &data)), false).map(|(r, _)| r)
 }
 
 /// A `struct msghdr` as the guest has it.
@@ -44,8 +47,15 @@ struct MsgHdr {
     name: u64,
     name_len: u64,
     iov: KVec<(u64, u64)>,
+    control: u64,
     control_len: u64,
 }
+
+/// Offsets in `struct user_msghdr` of what a `recvmsg` updates: `msg_namelen`,
+/// `msg_controllen`, `msg_flags`.
+const MSG_NAMELEN: u64 = 8;
+const MSG_CONTROLLEN: u64 = 40;
+const MSG_FLAGS: u64 = 48;
 
 /// Reads the guest's `struct msghdr` at `addr` and its iovec array.
 fn read_msghdr(addr: u64) -> Result<MsgHdr> {
@@ -60,6 +70,7 @@ fn read_msghdr(addr: u64) -> Result<MsgHdr> {
         name: word(0),
         name_len: word(8) & 0xffff_ffff,
         iov: read_iovecs(word(16), word(24))?,
+        control: word(32),
         control_len: word(40),
     })
 }
@@ -69,17 +80,106 @@ fn read_msghdr(addr: u64) -> Result<MsgHdr> {
 pub(crate) fn sendmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
     let m = read_msghdr(args[1])?;
     if m.control_len != 0 {
-        super::depart::not_available(nr::SENDMSG, "control messages are not forwarded yet");
-        return Err(enosys());
+        return sendmsg_packed(mig, g, args, &m);
     }
-    let data = gather(&m.iov)?;
+    let data = gather(&m.iov, fwd::MAX_BUF)?;
     let (name, len) = if m.name == 0 {
         (0, 0)
     } else {
         (m.name, m.name_len)
     };
     let w = [args[0], 1, data.len() as u64, args[2], name, len];
-    call(mig, g, nr::SENDTO, w, Some(&data), false).map(|(r, _)| r)
+    call(mig, g, nr::SENDTO, w, Some((1, &data)), false).map(|(r, _)| r)
+}
+
+/// The address's length a message `m` gives, for a `sendmsg` (`EINVAL` past the largest
+/// address, as the kernel answers) or, cut to the largest, for a `recvmsg`.
+fn name_len(m: &MsgHdr, sending: bool) -> Result<usize> {
+    let n = if m.name == 0 { 0 } else { m.name_len as usize };
+    match n {
+        n if n > packed::MAX_NAME && sending => Err(EINVAL),
+        n => Ok(n.min(packed::MAX_NAME)),
+    }
+}
+
+/// A packed message of layout `l` (`omcore::packed`), its address and control buffer read
+/// from the guest's message `m` when `sending`, with `data`.
+fn pack(l: &MsgLayout, m: &MsgHdr, sending: bool, data: &[u8]) -> Result<KVec<u8>> {
+    let mut p = KVec::from_elem(0u8, l.total().ok_or(enobufs())?, GFP_KERNEL)?;
+    let mut head = [0u8; MSG_HEAD];
+    l.write_head(&mut head);
+    p[..MSG_HEAD].copy_from_slice(&head);
+    if sending {
+        if l.name() > 0 {
+            cur::read_user(m.name, &mut p[MSG_HEAD..MSG_HEAD + l.name()])?;
+        }
+        let c = l.control_at();
+        cur::read_user(m.control, &mut p[c..c + l.control()])?;
+        p[l.data_at()..].copy_from_slice(data);
+    }
+    Ok(p)
+}
+
+/// `sendmsg` with control messages (descriptors, credentials): the message is made whole at
+/// home, where the descriptors it passes and the credentials it claims are the process's.
+/// Control data over `packed::MAX_CONTROL` gets `ENOBUFS`, as over the kernel's own bound.
+fn sendmsg_packed(mig: &Migrations, g: &Guest, args: [u64; 6], m: &MsgHdr) -> Result<i64> {
+    let control = usize::try_from(m.control_len)
+        .ok()
+        .filter(|&c| c <= packed::MAX_CONTROL)
+        .ok_or(enobufs())?;
+    let name = name_len(m, true)?;
+    let data = gather(&m.iov, MsgLayout::data_room(name, control, fwd::MAX_BUF))?;
+    let l = MsgLayout::new(name, control, data.len(), fwd::MAX_BUF).ok_or(enobufs())?;
+    let p = pack(&l, m, true, &data)?;
+    let w = [args[0], 1, args[2], p.len() as u64, 0, 0];
+    call(mig, g, nr::SENDMSG, w, Some((1, &p)), false).map(|(r, _)| r)
+}
+
+/// `recvmsg` with a control buffer: made whole at home (descriptors passed to the process are
+/// installed in its table there), then its address, control messages, data, lengths and flags
+/// written into the guest's message as the kernel writes them. The control buffer's room is cut
+/// to `packed::MAX_CONTROL` (more is reported as `MSG_CTRUNC`, as by the kernel).
+fn recvmsg_packed(mig: &Migrations, g: &Guest, args: [u64; 6], m: &MsgHdr) -> Result<i64> {
+    let control = usize::try_from(m.control_len)
+        .unwrap_or(usize::MAX)
+        .min(packed::MAX_CONTROL);
+    let name = name_len(m, false)?;
+    let want = usize::try_from(total_len(&m.iov)?).unwrap_or(usize::MAX);
+    let data = want.min(MsgLayout::data_room(name, control, fwd::MAX_BUF));
+    let l = MsgLayout::new(name, control, data, fwd::MAX_BUF).ok_or(enobufs())?;
+    let p = pack(&l, m, false, &[])?;
+    let w = [args[0], 1, args[2] & 0xffff_ffff, p.len() as u64, 0, 0];
+    let (res, out) = call(mig, g, nr::RECVMSG, w, Some((1, &p)), true)?;
+    if res < 0 {
+        return Ok(res);
+    }
+    // The reply is checked against what was asked: a deputy's lengths are not trusted further.
+    let out = out.filter(|o| o.len() == p.len()).ok_or(EIO)?;
+    let got = Received::of(&out, &l).ok_or(EIO)?;
+    let n = usize::try_from(res)
+        .ok()
+        .filter(|&n| n <= l.data())
+        .ok_or(EIO)?;
+    let hdr = args[1];
+    let field = |off: u64| hdr.checked_add(off).ok_or(EFAULT);
+    if m.name != 0 {
+        let cut = (got.name_len as usize).min(l.name());
+        cur::write_user(m.name, &out[MSG_HEAD..MSG_HEAD + cut])?;
+        cur::write_user(field(MSG_NAMELEN)?, &got.name_len.to_ne_bytes())?;
+    }
+    let c = l.control_at();
+    if got.control_len > 0 {
+        cur::write_user(m.control, &out[c..c + got.control_len])?;
+    }
+    cur::write_user(
+        field(MSG_CONTROLLEN)?,
+        &(got.control_len as u64).to_ne_bytes(),
+    )?;
+    cur::write_user(field(MSG_FLAGS)?, &got.flags.to_ne_bytes())?;
+    let d = l.data_at();
+    scatter_into(&m.iov, &out[d..d + n])?;
+    Ok(res)
 }
 
 /// `recvmsg` with no control buffer as one `recvfrom`, scattered into the buffers; the source
@@ -89,8 +189,7 @@ pub(crate) fn sendmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64
 pub(crate) fn recvmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
     let m = read_msghdr(args[1])?;
     if m.control_len != 0 {
-        super::depart::not_available(nr::RECVMSG, "control messages are not forwarded yet");
-        return Err(enosys());
+        return recvmsg_packed(mig, g, args, &m);
     }
     let mut r = [args[0], 1, 0, args[2] & 0xffff_ffff, 0, 0];
     if m.name != 0 {
@@ -101,16 +200,57 @@ pub(crate) fn recvmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64
     }
     let r = scatter(mig, g, &m.iov, nr::RECVFROM, r)?;
     if r >= 0 {
-        cur::write_user(args[1].checked_add(48).ok_or(EFAULT)?, &0u32.to_ne_bytes())?;
+        cur::write_user(
+            args[1].checked_add(MSG_FLAGS).ok_or(EFAULT)?,
+            &0u32.to_ne_bytes(),
+        )?;
     }
     Ok(r)
 }
 
-/// The contents of the buffers `iov`, at most [`fwd::MAX_BUF`] bytes.
-fn gather(iov: &[(u64, u64)]) -> Result<KVec<u8>> {
+/// `pselect6` with a signal mask: its `{mask pointer, size}` pair and the mask go packed
+/// (`omcore::packed::mask_pack`), and the deputy points the pair at the mask. A size other than
+/// a mask's gets the kernel's `EINVAL`.
+pub(crate) fn pselect6(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    let mut pair = [0u8; 16];
+    cur::read_user(args[5], &mut pair)?;
+    let (mut ptr, mut size) = ([0u8; 8], [0u8; 8]);
+    ptr.copy_from_slice(&pair[..8]);
+    size.copy_from_slice(&pair[8..]);
+    let size = u64::from_ne_bytes(size);
+    if size != 8 {
+        return Err(EINVAL);
+    }
+    let mut mask = [0u8; 8];
+    cur::read_user(u64::from_ne_bytes(ptr), &mut mask)?;
+    let p = packed::mask_pack(size, u64::from_ne_bytes(mask));
+    call(mig, g, nr::PSELECT6, args, Some((5, &p)), false).map(|(r, _)| r)
+}
+
+/// `rt_sigpending(set, size)`: the signals waiting at home for the process (sent to its home
+/// pid while it blocked them, they wait there) and those waiting here, both blocked.
+pub(crate) fn sigpending(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    // The kernel copies `size` bytes of the set, at most a whole one.
+    let size = usize::try_from(args[1])
+        .ok()
+        .filter(|&s| s <= 8)
+        .ok_or(EINVAL)?;
+    let here = cur::pending_mask() & cur::blocked_mask();
+    let (res, _) = call(mig, g, nr::RT_SIGPENDING, args, None, false)?;
+    if res == 0 {
+        let mut set = [0u8; 8];
+        cur::read_user(args[0], &mut set[..size])?;
+        let both = (u64::from_ne_bytes(set) | here).to_ne_bytes();
+        cur::write_user(args[0], &both[..size])?;
+    }
+    Ok(res)
+}
+
+/// The contents of the buffers `iov`, at most `max` bytes.
+fn gather(iov: &[(u64, u64)], max: usize) -> Result<KVec<u8>> {
     let mut data = KVec::new();
     for &(base, len) in iov.iter() {
-        let room = fwd::MAX_BUF - data.len();
+        let room = max - data.len();
         let n = usize::try_from(len).unwrap_or(usize::MAX).min(room);
         let at = data.len();
         data.resize(at + n, 0, GFP_KERNEL)?;
@@ -140,19 +280,25 @@ fn scatter(
     args[2] = total_len(iov)?.min(fwd::MAX_BUF as u64);
     let (res, out) = call(mig, g, nr, args, None, true)?;
     if let Some(data) = out {
-        let mut at = 0usize;
-        for &(base, len) in iov.iter() {
-            if at >= data.len() {
-                break;
-            }
-            let n = usize::try_from(len)
-                .unwrap_or(usize::MAX)
-                .min(data.len() - at);
-            cur::write_user(base, &data[at..at + n])?;
-            at += n;
-        }
+        scatter_into(iov, &data)?;
     }
     Ok(res)
+}
+
+/// Writes `data` into the buffers `iov`, one after the other.
+fn scatter_into(iov: &[(u64, u64)], data: &[u8]) -> Result {
+    let mut at = 0usize;
+    for &(base, len) in iov.iter() {
+        if at >= data.len() {
+            break;
+        }
+        let n = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(data.len() - at);
+        cur::write_user(base, &data[at..at + n])?;
+        at += n;
+    }
+    Ok(())
 }
 
 /// The buffers' total length; `EINVAL` when it overflows `ssize_t`, as the kernel answers.

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Migration payloads: `MigImage` splitting into records and the image reader fed with them,
 //! `MigResult`, `GuestExit`, `GuestSignal`, `MigCtl`, forwarded-call requests (decoded and parsed
-//! alike, and placed) and replies (a reply also checked against the call its first bytes name).
-//! Nothing panics; what decodes encodes back.
+//! alike, and placed) and replies (a reply also checked against the call its first bytes name),
+//! packed messages (the pointers the deputy sets stay inside the pack). Nothing panics; what
+//! decodes encodes back.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use omcore::fwd::{self, Reply, Request};
 use omcore::image::ImageReader;
 use omcore::mig::{self, Ctl, MigResult, Pair, Records};
+use omcore::packed::{self, MsgLayout, Received};
+use omcore::syscalls::nr;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((_, _, part)) = mig::decode_image(data) {
@@ -57,6 +60,21 @@ fuzz_target!(|data: &[u8]| {
         }
         (Err(a), Err(b)) => assert_eq!(a, b),
         (a, b) => panic!("decode {a:?}, parse {b:?}"),
+    }
+    if let Some(l) = MsgLayout::of(data) {
+        assert_eq!(l.total(), Some(data.len()));
+        assert!(l.control_at() <= l.data_at() && l.data_at() <= data.len());
+        assert!(l.control() <= packed::MAX_CONTROL && l.name() <= packed::MAX_NAME);
+        let _ = Received::of(data, &l).map(|r| assert!(r.control_len <= l.control()));
+        let base = 0x10_0000u64;
+        for call in [nr::SENDMSG, nr::RECVMSG] {
+            assert!(packed::check(call, 1, data));
+            let ptrs = packed::pointers(call, data, base).expect("a well-formed pack");
+            for (off, value) in ptrs.into_iter().flatten() {
+                assert!(off + 8 <= packed::MSG_HEAD);
+                assert!(value == 0 || (value >= base && value <= base + data.len() as u64));
+            }
+        }
     }
     if data.len() > 52 {
         let (call, rest) = data.split_at(52);

@@ -23,6 +23,7 @@
 //! | buffers  | ...  | (arg index u8, len u32, bytes)* | (arg index u8, len u32, bytes)* |
 
 use super::msg::PayloadError;
+use super::packed;
 use super::syscalls::nr;
 
 /// Largest buffer a forwarded call carries.
@@ -365,6 +366,30 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
             InOut(FDS(0)),
             InOut(F(16)),
         ]),
+        // pselect6 with a signal mask: the guest packs `{mask pointer, size}` and the mask
+        // into one buffer whose pointer the deputy sets (`packed`).
+        nr::PSELECT6 => s(&[
+            Int,
+            InOut(FDS(0)),
+            InOut(FDS(0)),
+            InOut(FDS(0)),
+            InOut(F(16)),
+            In(F(packed::MASK_PACK as u32)),
+        ]),
+        // sendmsg and recvmsg with control messages: the message, its address, its control
+        // buffer and its data packed into one buffer (`packed`) of argument 3's length (an
+        // argument neither call uses); the deputy sets the pointers inside it. (Without control
+        // messages they go as sendto and recvfrom: `vectored.rs`.)
+        nr::SENDMSG if args[3] <= MAX_BUF as u64 => s(&[Int, In(A(3)), Int, Int]),
+        nr::RECVMSG if args[3] <= MAX_BUF as u64 => s(&[Int, InOut(A(3)), Int, Int]),
+        // signalfd(fd, mask, size), signalfd4(..., flags): the descriptor is the home's and
+        // reads the signals waiting there, which are those the process blocks.
+        nr::SIGNALFD => s(&[Int, In(A(2)), Int]),
+        nr::SIGNALFD4 => s(&[Int, In(A(2)), Int, Int]),
+        // rt_sigtimedwait(set, info, timeout, size) and rt_sigpending(set, size) for the
+        // signals that wait at home (the guest looks at its own first: `hooks.rs`).
+        nr::RT_SIGTIMEDWAIT => s(&[In(A(3)), Out(F(128)), In(F(16)), Int]),
+        nr::RT_SIGPENDING => s(&[Out(A(1)), Int]),
         // ppoll: the pollfds, a timespec (updated), the signal mask of argument 4's size.
         nr::PPOLL => s(&[InOut(AT(1, 8)), Int, InOut(F(16)), In(A(4)), Int]),
         nr::FALLOCATE => s(&[Int, Int, Int, Int]),
@@ -751,6 +776,12 @@ fn parse_request(p: &[u8]) -> Result<(Parsed, Bufs<'_>), PayloadError> {
     for (i, a) in spec.iter().enumerate() {
         if a.is_input() && (args[i] != 0) != bufs[i].is_some() {
             return Err(PayloadError::Field("buffer"));
+        }
+    }
+    // A pack holds what its lengths say, nothing more (the deputy sets its pointers).
+    if let Some(i) = packed::packed_arg(nr, &args) {
+        if !bufs[i].is_some_and(|b| packed::check(nr, i, b)) {
+            return Err(PayloadError::Field("pack"));
         }
     }
     // A mirrored action has one of the three handler values, and no restorer.
@@ -1160,7 +1191,45 @@ mod tests {
         assert_eq!(p[1].len(&a), Some(16));
         assert_eq!(p[4].len(&a), Some(16));
         assert_eq!(p[5], Int);
-        assert!(spec(270, &[65, 1, 2, 3, 4, 0x5000]).is_none());
+        // With one, the mask travels packed (`packed::mask_pack`).
+        let m = spec(270, &[65, 1, 2, 3, 4, 0x5000]).unwrap();
+        assert_eq!(m[5], In(F(24)));
+    }
+
+    #[test]
+    fn a_deputy_takes_only_well_formed_packs() {
+        let req = |nr: u32, at: usize, b: &[u8]| {
+            let mut bufs: Bufs<'_> = [None; 6];
+            bufs[at] = Some(b);
+            let mut args = [3, 0, 0, 0, 0, 0];
+            args[at] = 0x1000;
+            if at == 1 {
+                args[3] = b.len() as u64;
+            }
+            let r = Request {
+                mig_id: 1,
+                seq: 1,
+                nr,
+                args,
+                bufs,
+            };
+            Request::decode(&round_trip(&r)).is_ok()
+        };
+        let l = packed::MsgLayout::new(16, 24, 10, MAX_BUF).unwrap();
+        let mut msg = vec![0u8; l.total().unwrap()];
+        let mut head = [0u8; packed::MSG_HEAD];
+        l.write_head(&mut head);
+        msg[..packed::MSG_HEAD].copy_from_slice(&head);
+        assert!(req(nr::SENDMSG, 1, &msg));
+        assert!(req(nr::RECVMSG, 1, &msg));
+        // Its lengths must add up to the buffer's.
+        msg.push(0);
+        assert!(!req(nr::SENDMSG, 1, &msg));
+        assert!(!req(nr::RECVMSG, 1, &[0u8; 40]));
+        assert!(req(nr::PSELECT6, 5, &packed::mask_pack(8, 1)));
+        // A buffer longer than its argument says, and one over what a call carries: refused.
+        assert!(spec(nr::SENDMSG, &[3, 0x1000, 0, MAX_BUF as u64 + 1, 0, 0]).is_none());
+        assert!(spec(nr::RECVMSG, &[3, 0x1000, 0, MAX_BUF as u64 + 1, 0, 0]).is_none());
     }
 
     #[test]

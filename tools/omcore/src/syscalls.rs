@@ -160,8 +160,8 @@ pub static SYSCALLS: &[(u32, &str, Class)] = &[
     (124, "getsid", Home),
     (125, "capget", Local),
     (126, "capset", Special("as setuid")),
-    (127, "rt_sigpending", Local),
-    (128, "rt_sigtimedwait", Local),
+    (127, "rt_sigpending", Special("the signals waiting on the remote and those waiting at home (blocked signals sent to the home pid wait there)")),
+    (128, "rt_sigtimedwait", Special("takes a signal waiting on the remote at once; else waits at home, where blocked signals wait")),
     (129, "rt_sigqueueinfo", Special("to itself: delivered locally; otherwise sent from home")),
     (130, "rt_sigsuspend", Local),
     (131, "sigaltstack", Local),
@@ -464,6 +464,11 @@ pub fn signal_targets(nr: u32) -> Option<&'static [usize]> {
         nr::TGKILL | nr::RT_TGSIGQUEUEINFO => Some(&[0, 1]),
         _ => None,
     }
+}
+
+/// The signal number call `nr` of [`signal_targets`] sends (the argument after its targets).
+pub fn signal_sent(nr: u32, args: &[u64; 6]) -> Option<u32> {
+    signal_targets(nr).map(|at| args[at.len()] as u32)
 }
 
 /// Whether signal-sending call `nr` (see [`signal_targets`]) of a migrated process whose home
