@@ -8,15 +8,14 @@
 //! `rt_sigprocmask`, which ends it (`pause` until it does; an alarm ends it otherwise after
 //! 120 s, with another status). Its transcript and status must be the same wherever it runs.
 
+mod handler;
 mod raw;
 
-use std::arch::global_asm;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
 const SIGUSR1: u64 = 10;
 const SIGUSR2: u64 = 12;
-const SA_RESTORER: u64 = 0x0400_0000;
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
 
@@ -25,19 +24,6 @@ static USR2: AtomicU32 = AtomicU32::new(0);
 
 extern "C" fn on_usr2(_sig: i32) {
     USR2.fetch_add(1, SeqCst);
-}
-
-// The return path of a handler: `rt_sigreturn`, as libc's restorer does.
-global_asm!(
-    ".globl omx_mask_restorer",
-    "omx_mask_restorer:",
-    "mov eax, 15",
-    "syscall",
-    "ud2"
-);
-
-extern "C" {
-    fn omx_mask_restorer();
 }
 
 /// A raw system call with up to four arguments; returns the kernel's value (`-errno` on error).
@@ -54,13 +40,7 @@ fn bit(sig: u64) -> u64 {
 
 fn main() {
     let mut out = std::io::stdout();
-    // struct kernel_sigaction: handler, flags, restorer, mask.
-    let act: [u64; 4] = [
-        on_usr2 as *const () as usize as u64,
-        SA_RESTORER,
-        omx_mask_restorer as *const () as usize as u64,
-        0,
-    ];
+    let act: [u64; 4] = handler::action(on_usr2);
     let r = syscall4(13, SIGUSR2, act.as_ptr() as u64, 0, 8);
     writeln!(out, "sigaction SIGUSR2: {r}").ok();
     let both = bit(SIGUSR1) | bit(SIGUSR2);

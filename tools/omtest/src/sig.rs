@@ -15,16 +15,15 @@
 //! the C library's `abort` (`SIGABRT` sent to itself by `tkill`): it dies of `SIGABRT`.
 
 mod cpu;
+mod handler;
 mod raw;
 
-use std::arch::global_asm;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 const SIGUSR1: u64 = 10;
 const SIGALRM: u64 = 14;
-const SA_RESTORER: u64 = 0x0400_0000;
 const EINTR: i64 = 4;
 
 /// Handler invocations so far.
@@ -39,19 +38,6 @@ static USR1: AtomicU32 = AtomicU32::new(0);
 
 extern "C" fn on_usr1(_sig: i32) {
     USR1.fetch_add(1, SeqCst);
-}
-
-// The return path of a handler: `rt_sigreturn`, as libc's restorer does.
-global_asm!(
-    ".globl omx_sig_restorer",
-    "omx_sig_restorer:",
-    "mov eax, 15",
-    "syscall",
-    "ud2"
-);
-
-extern "C" {
-    fn omx_sig_restorer();
 }
 
 /// A raw system call with up to four arguments; returns the kernel's value (`-errno` on error).
@@ -90,13 +76,7 @@ fn main() {
     let mut out = out.lock();
     let mut ok = true;
 
-    // struct kernel_sigaction: handler, flags, restorer, mask.
-    let act: [u64; 4] = [
-        on_alarm as *const () as usize as u64,
-        SA_RESTORER,
-        omx_sig_restorer as *const () as usize as u64,
-        0,
-    ];
+    let act: [u64; 4] = handler::action(on_alarm);
     let r = syscall4(13, SIGALRM, act.as_ptr() as u64, 0, 8);
     writeln!(out, "sigaction SIGALRM: {r}").ok();
 
@@ -113,12 +93,7 @@ fn main() {
         // A SIGUSR1 handler set here and now (wherever the process runs by now), and SIGUSR1
         // sent to its own pid: the handler runs, the process lives; then the default again.
         USR1.store(0, SeqCst);
-        let usr1: [u64; 4] = [
-            on_usr1 as *const () as usize as u64,
-            SA_RESTORER,
-            omx_sig_restorer as *const () as usize as u64,
-            0,
-        ];
+        let usr1: [u64; 4] = handler::action(on_usr1);
         let set = syscall4(13, SIGUSR1, usr1.as_ptr() as u64, 0, 8);
         let pid = u64::from(std::process::id());
         let sent = syscall4(62, pid, SIGUSR1, 0, 0);
