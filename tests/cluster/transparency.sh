@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0
+# nodes: 2
+# timeout: 900
+# Transparency: small programs of our own (`omx-t`), each checking its own view of signals,
+# descriptors and messages and printing PASS or FAIL for each check, run three ways: never
+# moved; moved to node 2 mid-run and brought home; moved to node 2 mid-run and ending there.
+# Every run must pass every check, exit 0 and print the transcript of the run that never moved.
+# Cases: signalfd (blocked signals read through a signalfd), sigwait (sigpending, sigtimedwait,
+# a blocked caught signal run when unblocked), masks (pselect6, ppoll and epoll_pwait with a
+# signal mask), scm (SCM_RIGHTS and SCM_CREDENTIALS over a Unix socket pair, MSG_CTRUNC).
+. /lib/cluster/lib.sh
+
+check "node 2 up" wait_for 20 omctl isup 2
+no_balancing 2
+
+# run_case CASE MODE: runs `omx-t CASE` in a directory of its own, MODE `home` (never moved),
+# `back` (to node 2 after part 1, home after part 2) or `away` (to node 2 after part 1, ends
+# there); its transcript goes to /tmp/t.CASE.MODE.out.
+run_case() {
+	_case=$1
+	_mode=$2
+	_d=/tmp/t.$_case.$_mode
+	rm -rf "$_d"
+	mkdir -p "$_d"
+	omx-t "$_case" "$_d" >"$_d.out" 2>&1 &
+	_pid=$!
+	for _k in 1 2; do
+		check "$_case ($_mode): part $_k reached" wait_for 300 test -e "$_d/at.$_k"
+		case "$_mode.$_k" in
+		back.1 | away.1)
+			check "$_case: migrate $_pid to node 2" omctl migrate "$_pid" 2
+			check "$_case: it runs on node 2" wait_for 300 remote "$_pid" 2
+			;;
+		back.2)
+			check "$_case: bring $_pid home" omctl migrate "$_pid" home
+			check "$_case: it runs at home again" wait_for 300 home "$_pid"
+			;;
+		away.2)
+			check "$_case: it still runs on node 2" remote "$_pid" 2
+			;;
+		esac
+		touch "$_d/go.$_k"
+	done
+	wait "$_pid"
+	expect_eq "$_case ($_mode) exits 0" "$?" 0
+	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
+}
+
+for c in signalfd sigwait masks scm; do
+	run_case "$c" home
+	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
+	for mode in back away; do
+		run_case "$c" "$mode"
+		expect_eq "$c ($mode): the transcript of the run that never moved" \
+			"$(cat "/tmp/t.$c.$mode.out")" "$(cat "/tmp/t.$c.home.out")"
+	done
+done
+
+expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
+expect_eq "node 2 holds no guest" "$(on 2 cat /sys/module/openmosix/refcnt)" 0
+check_fails "no kernel warning on node 1" sh -c "dmesg | grep -E 'BUG|WARNING|Oops'"
+check_fails "no kernel warning on node 2" on 2 "dmesg | grep -E 'BUG|WARNING|Oops'"
+finish

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `omx-t CASE DIR`: small programs that check their own view of the system, for the
+//! transparency scenario. Each case runs in three parts; between them it creates `DIR/at.K`
+//! and waits for `DIR/go.K` (K = 1, 2), so that a test may move it in between (or not). Every
+//! check prints `PASS what` or `FAIL what: why`; the exit status is 0 when all passed, 1 when
+//! one failed, 2 for a bad command line. The transcript of a run never moved, one moved away
+//! and back and one that ends away must be the same.
+//!
+//! Cases:
+//! - `signalfd`: SIGUSR1 and SIGUSR2 blocked and read through a `signalfd` (sent by `kill` and
+//!   `tgkill` to itself), `poll` on it, the sender's pid.
+//! - `sigwait`: a blocked signal sent to itself seen by `sigpending` and taken by
+//!   `sigtimedwait` with its sender; `sigtimedwait` timing out; a blocked signal with a handler
+//!   that runs as soon as it is unblocked.
+//! - `masks`: `pselect6`, `ppoll` and `epoll_pwait` with a signal mask that lets through a
+//!   signal waiting blocked: EINTR, the handler ran, the mask is back; ready descriptors.
+//! - `scm`: `SCM_RIGHTS` over a Unix socket pair (the descriptor received shares its open file
+//!   with the one sent), `SCM_CREDENTIALS` (its own pid and ids), a control buffer too small
+//!   (`MSG_CTRUNC`).
+
+mod handler;
+mod raw;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::time::Duration;
+
+const SIGUSR1: u64 = 10;
+const SIGUSR2: u64 = 12;
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+const EINTR: i64 = 4;
+const EAGAIN: i64 = 11;
+const POLLIN: u16 = 1;
+
+/// Handler invocations so far.
+static USR1: AtomicU32 = AtomicU32::new(0);
+static USR2: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_usr1(_sig: i32) {
+    USR1.fetch_add(1, SeqCst);
+}
+
+extern "C" fn on_usr2(_sig: i32) {
+    USR2.fetch_add(1, SeqCst);
+}
+
+/// A raw system call of those this program makes.
+fn sys(nr: u64, a: [u64; 6]) -> i64 {
+    // SAFETY: the calls made here (signal masks and actions, kill, tgkill, signalfd4, poll,
+    // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
+    // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid) only read and
+    // write the buffers their arguments point to, which the callers own for the call.
+    unsafe { raw::syscall6(nr, a) }
+}
+
+fn bit(sig: u64) -> u64 {
+    1 << (sig - 1)
+}
+
+fn pid() -> u64 {
+    sys(39, [0; 6]) as u64
+}
+
+/// The current blocked mask.
+fn blocked() -> u64 {
+    let mut old = 0u64;
+    sys(14, [SIG_BLOCK, 0, &mut old as *mut u64 as u64, 8, 0, 0]);
+    old
+}
+
+fn mask(how: u64, set: u64) -> i64 {
+    sys(14, [how, &set as *const u64 as u64, 0, 8, 0, 0])
+}
+
+fn catch(sig: u64, f: extern "C" fn(i32)) -> i64 {
+    let act: [u64; 4] = handler::action(f);
+    sys(13, [sig, act.as_ptr() as u64, 0, 8, 0, 0])
+}
+
+fn sigpending() -> u64 {
+    let mut set = 0u64;
+    let r = sys(127, [&mut set as *mut u64 as u64, 8, 0, 0, 0, 0]);
+    if r < 0 {
+        return u64::MAX;
+    }
+    set
+}
+
+struct Checks {
+    failed: bool,
+}
+
+impl Checks {
+    fn check(&mut self, what: &str, ok: bool, why: impl FnOnce() -> String) {
+        if ok {
+            println!("PASS {what}");
+        } else {
+            println!("FAIL {what}: {}", why());
+            self.failed = true;
+        }
+    }
+
+    fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, got: T, want: T) {
+        let ok = got == want;
+        self.check(what, ok, || format!("got {got:?}, want {want:?}"));
+    }
+}
+
+/// Marks part `k` as reached and waits to be let go on.
+fn step(dir: &str, k: u32) {
+    let at = Path::new(dir).join(format!("at.{k}"));
+    let go = Path::new(dir).join(format!("go.{k}"));
+    let _ = std::fs::File::create(at);
+    while !go.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// --- signalfd ---------------------------------------------------------------------------------
+
+fn signalfd_round(c: &mut Checks, part: u32, sfd: u64) {
+    let mut pfd = [0u8; 8];
+    pfd[..4].copy_from_slice(&(sfd as i32).to_ne_bytes());
+    pfd[4..6].copy_from_slice(&POLLIN.to_ne_bytes());
+    let ready = sys(7, [pfd.as_mut_ptr() as u64, 1, 0, 0, 0, 0]);
+    c.eq(&format!("part {part}: signalfd not ready before"), ready, 0);
+    let me = pid();
+    c.eq(
+        &format!("part {part}: kill SIGUSR1 to itself"),
+        sys(62, [me, SIGUSR1, 0, 0, 0, 0]),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: tgkill SIGUSR2 to itself"),
+        sys(234, [me, me, SIGUSR2, 0, 0, 0]),
+        0,
+    );
+    let ready = sys(7, [pfd.as_mut_ptr() as u64, 1, 5000, 0, 0, 0]);
+    c.eq(&format!("part {part}: signalfd ready"), ready, 1);
+    let mut got = Vec::new();
+    let mut pids = Vec::new();
+    while got.len() < 2 {
+        let mut buf = [0u8; 256];
+        if sys(7, [pfd.as_mut_ptr() as u64, 1, 5000, 0, 0, 0]) != 1 {
+            break;
+        }
+        let n = sys(0, [sfd, buf.as_mut_ptr() as u64, 256, 0, 0, 0]);
+        if n <= 0 || n % 128 != 0 {
+            c.check(&format!("part {part}: read signalfd"), false, || {
+                format!("read {n}")
+            });
+            return;
+        }
+        for s in buf[..n as usize].chunks_exact(128) {
+            got.push(u32::from_ne_bytes([s[0], s[1], s[2], s[3]]));
+            pids.push(u32::from_ne_bytes([s[12], s[13], s[14], s[15]]));
+        }
+    }
+    got.sort_unstable();
+    c.eq(&format!("part {part}: signals read"), got, vec![10, 12]);
+    c.eq(
+        &format!("part {part}: sent by itself"),
+        pids,
+        vec![me as u32, me as u32],
+    );
+    c.eq(
+        &format!("part {part}: nothing left pending"),
+        sigpending() & (bit(SIGUSR1) | bit(SIGUSR2)),
+        0,
+    );
+}
+
+fn case_signalfd(c: &mut Checks, dir: &str) {
+    let set = bit(SIGUSR1) | bit(SIGUSR2);
+    c.eq("block SIGUSR1 and SIGUSR2", mask(SIG_BLOCK, set), 0);
+    let sfd = sys(289, [u64::MAX, &set as *const u64 as u64, 8, 0, 0, 0]);
+    c.check("signalfd4", sfd >= 0, || format!("{sfd}"));
+    let sfd = sfd as u64;
+    signalfd_round(c, 0, sfd);
+    step(dir, 1);
+    signalfd_round(c, 1, sfd);
+    step(dir, 2);
+    signalfd_round(c, 2, sfd);
+    c.eq("close signalfd", sys(3, [sfd, 0, 0, 0, 0, 0]), 0);
+}
+
+// --- sigwait ----------------------------------------------------------------------------------
+
+fn sigwait_round(c: &mut Checks, part: u32) {
+    let me = pid();
+    let set = bit(SIGUSR1);
+    c.eq(
+        &format!("part {part}: raise SIGUSR1 (blocked)"),
+        sys(234, [me, me, SIGUSR1, 0, 0, 0]),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: sigpending has it"),
+        sigpending() & set,
+        set,
+    );
+    let mut info = [0u8; 128];
+    let ts: [u64; 2] = [10, 0];
+    let r = sys(
+        128,
+        [
+            &set as *const u64 as u64,
+            info.as_mut_ptr() as u64,
+            ts.as_ptr() as u64,
+            8,
+            0,
+            0,
+        ],
+    );
+    c.eq(&format!("part {part}: sigtimedwait takes it"), r, 10);
+    let from = u32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
+    c.eq(&format!("part {part}: sent by itself"), u64::from(from), me);
+    c.eq(
+        &format!("part {part}: no longer pending"),
+        sigpending() & set,
+        0,
+    );
+    let ts: [u64; 2] = [0, 50_000_000];
+    let r = sys(
+        128,
+        [&set as *const u64 as u64, 0, ts.as_ptr() as u64, 8, 0, 0],
+    );
+    c.eq(&format!("part {part}: sigtimedwait times out"), r, -EAGAIN);
+    // A caught signal, blocked: pending until unblocked, then its handler runs at once.
+    USR2.store(0, SeqCst);
+    c.eq(
+        &format!("part {part}: kill SIGUSR2 (caught, blocked)"),
+        sys(62, [me, SIGUSR2, 0, 0, 0, 0]),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: its handler has not run"),
+        USR2.load(SeqCst),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: sigpending has SIGUSR2"),
+        sigpending() & bit(SIGUSR2),
+        bit(SIGUSR2),
+    );
+    mask(SIG_UNBLOCK, bit(SIGUSR2));
+    c.eq(
+        &format!("part {part}: its handler ran as it was unblocked"),
+        USR2.load(SeqCst),
+        1,
+    );
+    mask(SIG_BLOCK, bit(SIGUSR2));
+}
+
+fn case_sigwait(c: &mut Checks, dir: &str) {
+    c.eq("SIGUSR2 handler", catch(SIGUSR2, on_usr2), 0);
+    c.eq(
+        "block SIGUSR1 and SIGUSR2",
+        mask(SIG_BLOCK, bit(SIGUSR1) | bit(SIGUSR2)),
+        0,
+    );
+    sigwait_round(c, 0);
+    step(dir, 1);
+    sigwait_round(c, 1);
+    step(dir, 2);
+    sigwait_round(c, 2);
+}
+
+// --- masks ------------------------------------------------------------------------------------
+
+fn masks_round(c: &mut Checks, part: u32, rfd: u64, wfd: u64, epfd: u64) {
+    let me = pid();
+    let empty = 0u64;
+    let pair: [u64; 2] = [&empty as *const u64 as u64, 8];
+    let ts: [u64; 2] = [10, 0];
+    let fdset = |fds: &mut [u64; 16]| {
+        fds.fill(0);
+        fds[(rfd / 64) as usize] |= 1 << (rfd % 64);
+    };
+    let mut fds = [0u64; 16];
+    let mut pfd = [0u8; 8];
+    pfd[..4].copy_from_slice(&(rfd as i32).to_ne_bytes());
+    pfd[4..6].copy_from_slice(&POLLIN.to_ne_bytes());
+    let mut ev = [0u8; 12];
+
+    // The call `n` with the empty mask, waiting up to 10 s for the pipe (the kernel writes the
+    // time left into its copy of the timeout); pselect6's answer counts only if it marked the
+    // pipe.
+    let mut wait = |n: u64| {
+        let mut ts = ts;
+        match n {
+            270 => {
+                fdset(&mut fds);
+                let r = sys(
+                    n,
+                    [
+                        rfd + 1,
+                        fds.as_mut_ptr() as u64,
+                        0,
+                        0,
+                        ts.as_mut_ptr() as u64,
+                        pair.as_ptr() as u64,
+                    ],
+                );
+                if r > 0 && fds[(rfd / 64) as usize] & 1 << (rfd % 64) == 0 {
+                    -1000
+                } else {
+                    r
+                }
+            }
+            271 => sys(
+                n,
+                [
+                    pfd.as_mut_ptr() as u64,
+                    1,
+                    ts.as_mut_ptr() as u64,
+                    &empty as *const u64 as u64,
+                    8,
+                    0,
+                ],
+            ),
+            _ => sys(
+                n,
+                [
+                    epfd,
+                    ev.as_mut_ptr() as u64,
+                    1,
+                    10_000,
+                    &empty as *const u64 as u64,
+                    8,
+                ],
+            ),
+        }
+    };
+
+    for (call, n) in [("pselect6", 270), ("ppoll", 271), ("epoll_pwait", 281)] {
+        USR1.store(0, SeqCst);
+        sys(62, [me, SIGUSR1, 0, 0, 0, 0]);
+        let before = USR1.load(SeqCst);
+        let r = wait(n);
+        c.eq(
+            &format!("part {part}: {call} with a mask: interrupted"),
+            (before, r),
+            (0, -EINTR),
+        );
+        c.eq(
+            &format!("part {part}: {call}: the handler ran once"),
+            USR1.load(SeqCst),
+            1,
+        );
+        c.eq(
+            &format!("part {part}: {call}: the mask is back"),
+            blocked() & bit(SIGUSR1),
+            bit(SIGUSR1),
+        );
+        // With data waiting, the same call says so.
+        sys(1, [wfd, b"x".as_ptr() as u64, 1, 0, 0, 0]);
+        c.eq(
+            &format!("part {part}: {call}: the pipe is ready"),
+            wait(n),
+            1,
+        );
+        let mut b = [0u8; 1];
+        sys(0, [rfd, b.as_mut_ptr() as u64, 1, 0, 0, 0]);
+    }
+}
+
+fn case_masks(c: &mut Checks, dir: &str) {
+    c.eq("SIGUSR1 handler", catch(SIGUSR1, on_usr1), 0);
+    c.eq("block SIGUSR1", mask(SIG_SETMASK, bit(SIGUSR1)), 0);
+    let mut p = [0i32; 2];
+    c.eq("pipe2", sys(293, [p.as_mut_ptr() as u64, 0, 0, 0, 0, 0]), 0);
+    let (rfd, wfd) = (p[0] as u64, p[1] as u64);
+    let epfd = sys(291, [0; 6]);
+    c.check("epoll_create1", epfd >= 0, || format!("{epfd}"));
+    let epfd = epfd as u64;
+    let mut ev = [0u8; 12];
+    ev[..4].copy_from_slice(&1u32.to_ne_bytes());
+    c.eq(
+        "epoll_ctl add the pipe",
+        sys(233, [epfd, 1, rfd, ev.as_mut_ptr() as u64, 0, 0]),
+        0,
+    );
+    masks_round(c, 0, rfd, wfd, epfd);
+    step(dir, 1);
+    masks_round(c, 1, rfd, wfd, epfd);
+    step(dir, 2);
+    masks_round(c, 2, rfd, wfd, epfd);
+}
+
+// --- scm --------------------------------------------------------------------------------------
+
+/// `struct user_msghdr` with one iovec and a control buffer.
+fn msghdr(iov: &[u64; 2], control: &mut [u8]) -> [u64; 7] {
+    [
+        0,
+        0,
+        iov.as_ptr() as u64,
+        1,
+        control.as_mut_ptr() as u64,
+        control.len() as u64,
+        0,
+    ]
+}
+
+/// A control message: `cmsghdr` (length, level 1 = SOL_SOCKET, type) and data, padded.
+fn cmsg(kind: u32, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&(16 + data.len() as u64).to_ne_bytes());
+    v.extend_from_slice(&1u32.to_ne_bytes());
+    v.extend_from_slice(&kind.to_ne_bytes());
+    v.extend_from_slice(data);
+    v.resize(v.len().next_multiple_of(8), 0);
+    v
+}
+
+/// setsockopt(fd, SOL_SOCKET, SO_PASSCRED, on).
+fn passcred(fd: u64, on: i32) -> i64 {
+    sys(54, [fd, 1, 16, &on as *const i32 as u64, 4, 0])
+}
+
+/// `open(file, O_RDONLY)`.
+fn open_ro(file: &str) -> i64 {
+    let path = std::ffi::CString::new(file).unwrap();
+    sys(2, [path.as_ptr() as u64, 0, 0, 0, 0, 0])
+}
+
+/// `sendmsg` of the byte `what` with control data `ctl` on `fd`.
+fn send_byte(fd: u64, what: &'static [u8; 1], ctl: &mut [u8]) -> i64 {
+    let iov: [u64; 2] = [what.as_ptr() as u64, 1];
+    let m = msghdr(&iov, ctl);
+    sys(46, [fd, m.as_ptr() as u64, 0, 0, 0, 0])
+}
+
+/// `recvmsg` of one byte on `fd`, control data into `room`: the result, the byte and the
+/// message header as the kernel left it.
+fn recv_byte(fd: u64, room: &mut [u8]) -> (i64, u8, [u64; 7]) {
+    let mut byte = [0u8; 1];
+    let iov: [u64; 2] = [byte.as_mut_ptr() as u64, 1];
+    let mut m = msghdr(&iov, room);
+    let r = sys(47, [fd, m.as_mut_ptr() as u64, 0, 0, 0, 0]);
+    (r, byte[0], m)
+}
+
+fn scm_round(c: &mut Checks, part: u32, sv: [u64; 2], file: &str) {
+    let me = pid();
+    let f = open_ro(file);
+    c.check(&format!("part {part}: open the file"), f >= 0, || {
+        format!("{f}")
+    });
+    // SCM_RIGHTS: the descriptor goes over the socket pair and comes back as another.
+    let mut ctl = cmsg(1, &(f as i32).to_ne_bytes());
+    let r = send_byte(sv[0], b"r", &mut ctl);
+    c.eq(&format!("part {part}: sendmsg SCM_RIGHTS"), r, 1);
+    let mut room = [0u8; 64];
+    let (r, byte, m) = recv_byte(sv[1], &mut room);
+    c.eq(
+        &format!("part {part}: recvmsg SCM_RIGHTS"),
+        (r, byte),
+        (1, b'r'),
+    );
+    let clen = m[5] as usize;
+    let level_type = (
+        u32::from_ne_bytes(room[8..12].try_into().unwrap()),
+        u32::from_ne_bytes(room[12..16].try_into().unwrap()),
+    );
+    c.eq(
+        &format!("part {part}: one descriptor received"),
+        (clen, level_type, m[6] & 8),
+        (24, (1, 1), 0),
+    );
+    let g = i32::from_ne_bytes(room[16..20].try_into().unwrap()) as u64;
+    c.check(
+        &format!("part {part}: it is a new descriptor"),
+        g != f as u64,
+        || format!("same as {f}"),
+    );
+    // The two share one open file: reading through the new one moves the old one's offset.
+    let mut buf = [0u8; 5];
+    let n = sys(0, [g, buf.as_mut_ptr() as u64, 5, 0, 0, 0]);
+    c.eq(
+        &format!("part {part}: read through it"),
+        (n, &buf[..]),
+        (5, &b"hello"[..]),
+    );
+    c.eq(
+        &format!("part {part}: the sent one's offset moved"),
+        sys(8, [f as u64, 0, 1, 0, 0, 0]),
+        5,
+    );
+    sys(3, [g, 0, 0, 0, 0, 0]);
+    sys(3, [f as u64, 0, 0, 0, 0, 0]);
+
+    // SCM_CREDENTIALS: its own pid, uid and gid (SO_PASSCRED on the receiving end, for this
+    // message alone).
+    c.eq(
+        &format!("part {part}: SO_PASSCRED on"),
+        passcred(sv[1], 1),
+        0,
+    );
+    let uid = sys(102, [0; 6]) as u32;
+    let gid = sys(104, [0; 6]) as u32;
+    let mut creds = Vec::new();
+    creds.extend_from_slice(&(me as u32).to_ne_bytes());
+    creds.extend_from_slice(&uid.to_ne_bytes());
+    creds.extend_from_slice(&gid.to_ne_bytes());
+    let mut ctl = cmsg(2, &creds);
+    let r = send_byte(sv[0], b"c", &mut ctl);
+    c.eq(&format!("part {part}: sendmsg SCM_CREDENTIALS"), r, 1);
+    let mut room = [0u8; 64];
+    let (r, byte, m) = recv_byte(sv[1], &mut room);
+    c.eq(
+        &format!("part {part}: recvmsg SCM_CREDENTIALS"),
+        (r, byte),
+        (1, b'c'),
+    );
+    let kind = u32::from_ne_bytes(room[12..16].try_into().unwrap());
+    let got_pid = u32::from_ne_bytes(room[16..20].try_into().unwrap());
+    let got_uid = u32::from_ne_bytes(room[20..24].try_into().unwrap());
+    c.eq(
+        &format!("part {part}: its own credentials"),
+        (m[5], kind, u64::from(got_pid), got_uid),
+        (32, 2, me, uid),
+    );
+    c.eq(
+        &format!("part {part}: SO_PASSCRED off"),
+        passcred(sv[1], 0),
+        0,
+    );
+
+    // A control buffer too small for what comes: cut, and said so.
+    let f = open_ro(file);
+    let mut ctl = cmsg(1, &(f as i32).to_ne_bytes());
+    send_byte(sv[0], b"t", &mut ctl);
+    sys(3, [f as u64, 0, 0, 0, 0, 0]);
+    let mut room = [0u8; 12];
+    let (r, byte, m) = recv_byte(sv[1], &mut room);
+    c.eq(
+        &format!("part {part}: a control buffer too small: MSG_CTRUNC"),
+        (r, byte, m[6] & 8),
+        (1, b't', 8),
+    );
+}
+
+fn case_scm(c: &mut Checks, dir: &str) {
+    let file = format!("{dir}/scm.file");
+    c.check(
+        "write the file",
+        std::fs::write(&file, b"hello world").is_ok(),
+        String::new,
+    );
+    let mut sv = [0i32; 2];
+    // socketpair(AF_UNIX, SOCK_STREAM, 0, sv)
+    c.eq(
+        "socketpair",
+        sys(53, [1, 1, 0, sv.as_mut_ptr() as u64, 0, 0]),
+        0,
+    );
+    let sv = [sv[0] as u64, sv[1] as u64];
+    scm_round(c, 0, sv, &file);
+    step(dir, 1);
+    scm_round(c, 1, sv, &file);
+    step(dir, 2);
+    scm_round(c, 2, sv, &file);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: omx-t signalfd|sigwait|masks|scm DIR");
+        std::process::exit(2);
+    };
+    let mut c = Checks { failed: false };
+    match case.as_str() {
+        "signalfd" => case_signalfd(&mut c, dir),
+        "sigwait" => case_sigwait(&mut c, dir),
+        "masks" => case_masks(&mut c, dir),
+        "scm" => case_scm(&mut c, dir),
+        _ => {
+            eprintln!("omx-t: no case {case}");
+            std::process::exit(2);
+        }
+    }
+    std::process::exit(i32::from(c.failed));
+}
