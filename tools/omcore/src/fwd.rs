@@ -32,6 +32,10 @@ pub const MAX_BUF: usize = 256 * 1024;
 /// Most operations of a forwarded `semop` or `semtimedop` (the kernel's own limit, `SEMOPM`,
 /// is lower unless raised).
 pub const MAX_SEMOPS: u64 = 4096;
+
+/// The longest text of a forwarded `msgsnd` or `msgrcv`: its message (the type, 8 bytes, and
+/// the text) fits one forwarded buffer. The kernel's default limit (`msgmax`) is 8192.
+pub const MAX_MSG: u64 = MAX_BUF as u64 - 8;
 /// Longest string argument, with its NUL.
 pub const MAX_STR: usize = 4096;
 /// Largest request or reply payload.
@@ -46,6 +50,9 @@ pub enum Len {
     Arg(u8),
     /// The value of argument `i` times `n` (an array).
     ArgTimes(u8, u32),
+    /// The value of argument `i` plus `n` (a header of `n` bytes and as many as the argument
+    /// says).
+    ArgPlus(u8, u32),
     /// An `fd_set` for the number of descriptors in argument `i`: 8 bytes per 64.
     FdSet(u8),
     /// The upper half of argument `i` (see [`Carry::High`]).
@@ -64,7 +71,7 @@ pub enum Arg {
     /// A buffer the call writes, wholly when it succeeds.
     Out(Len),
     /// A buffer the call writes, as many bytes as it returns (as many elements, for an
-    /// [`Len::ArgTimes`] array).
+    /// [`Len::ArgTimes`] array; the header and as many bytes, for [`Len::ArgPlus`]).
     OutRet(Len),
     /// A buffer the call reads and writes.
     InOut(Len),
@@ -96,6 +103,7 @@ impl Arg {
             Len::Fixed(n) => u64::from(n),
             Len::Arg(i) => args[usize::from(i)],
             Len::ArgTimes(i, n) => args[usize::from(i)].saturating_mul(u64::from(n)),
+            Len::ArgPlus(i, n) => args[usize::from(i)].saturating_add(u64::from(n)),
             Len::FdSet(i) => args[usize::from(i)].div_ceil(64).saturating_mul(8),
             Len::High(i) => args[usize::from(i)] >> 32,
         };
@@ -107,6 +115,7 @@ impl Arg {
     pub fn written(self, len: usize, result: u64) -> usize {
         match self {
             Arg::OutRet(Len::ArgTimes(_, n)) => result.saturating_mul(u64::from(n)),
+            Arg::OutRet(Len::ArgPlus(_, n)) => result.saturating_add(u64::from(n)),
             Arg::OutRet(_) => result,
             _ => return len,
         }
@@ -121,7 +130,8 @@ impl Arg {
         match self.length()? {
             Len::Arg(i) => Some((usize::from(i), MAX_BUF as u64)),
             Len::ArgTimes(i, n) => Some((usize::from(i), (MAX_BUF / n.max(1) as usize) as u64)),
-            Len::Fixed(_) | Len::FdSet(_) | Len::High(_) => None,
+            // A message is not cut: a call whose message would not fit is not forwarded.
+            Len::ArgPlus(..) | Len::Fixed(_) | Len::FdSet(_) | Len::High(_) => None,
         }
     }
 }
@@ -140,7 +150,7 @@ const fn s(a: &[Arg]) -> Spec {
 }
 
 use Arg::{In, InOut, Int, Out, OutRet, Str};
-use Len::{Arg as A, ArgTimes as AT, FdSet as FDS, Fixed as F};
+use Len::{Arg as A, ArgPlus as AP, ArgTimes as AT, FdSet as FDS, Fixed as F};
 
 /// `struct stat` on x86-64.
 const STAT: Len = F(144);
@@ -430,6 +440,21 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         nr::SEMCTL if matches!(args[2] & 0xff, 0 | 11 | 12 | 14 | 15 | 16) => {
             s(&[Int, Int, Int, Int])
         }
+        // SysV message queues at home: msgsnd(id, {type, text[size]}, size, flags) and
+        // msgrcv(id, {type, text[size]}, size, type, flags), which writes the type and as many
+        // bytes of text as it returns. A size whose message does not fit one call is not
+        // forwarded (a message is never cut). msgctl(id, cmd, buf): a 120-byte struct
+        // msqid64_ds for IPC_SET (read), IPC_STAT, MSG_STAT and MSG_STAT_ANY (written), a
+        // 32-byte struct msginfo for IPC_INFO and MSG_INFO; any other command has no buffer
+        // (IPC_RMID), or is refused at home.
+        nr::MSGSND if args[2] <= MAX_MSG => s(&[Int, In(AP(2, 8)), Int, Int]),
+        nr::MSGRCV if args[2] <= MAX_MSG => s(&[Int, OutRet(AP(2, 8)), Int, Int, Int]),
+        nr::MSGCTL => match args[1] {
+            1 => s(&[Int, Int, In(F(120))]),
+            2 | 11 | 13 => s(&[Int, Int, Out(F(120))]),
+            3 | 12 => s(&[Int, Int, Out(F(32))]),
+            _ => s(&[Int, Int, Int]),
+        },
         // SysV shared memory: made and removed at home (`shmat` brings the process home, where
         // it attaches: `hooks.rs`); shmctl with IPC_RMID only.
         nr::SHMGET => s(&[Int, Int, Int]),
@@ -1027,6 +1052,26 @@ mod tests {
         assert!(spec(nr::SEMCTL, &[1, 0, 16, 5, 0, 0]).is_some());
         assert!(spec(nr::SEMCTL, &[1, 0, 2, 0x1000, 0, 0]).is_none());
         assert!(spec(nr::SEMCTL, &[1, 0, 13, 0x1000, 0, 0]).is_none());
+        // A message goes with its type, whole or not at all; one received comes back with its
+        // type and as much text as the call says.
+        let msg = |n: u64| [1, 0x1000, n, 0, 0, 0];
+        let snd = spec(nr::MSGSND, &msg(100)).unwrap();
+        assert_eq!((snd[1], snd[1].len(&msg(100))), (In(AP(2, 8)), Some(108)));
+        assert_eq!(snd[1].count_limit(), None);
+        assert!(spec(nr::MSGSND, &msg(MAX_MSG)).is_some());
+        assert!(spec(nr::MSGSND, &msg(MAX_MSG + 1)).is_none());
+        assert!(spec(nr::MSGRCV, &msg(MAX_MSG + 1)).is_none());
+        assert!(spec(nr::MSGSND, &msg(u64::MAX)).is_none());
+        let rcv = spec(nr::MSGRCV, &msg(100)).unwrap();
+        assert_eq!(rcv[1].len(&msg(100)), Some(108));
+        assert_eq!(rcv[1].written(108, 5), 13);
+        assert_eq!(rcv[1].written(108, 500), 108);
+        let ctl = |cmd: u64| spec(nr::MSGCTL, &[1, cmd, 0x1000, 0, 0, 0]).unwrap()[2];
+        assert_eq!(ctl(0), Int);
+        assert_eq!(ctl(1), In(F(120)));
+        assert_eq!(ctl(2), Out(F(120)));
+        assert_eq!(ctl(3), Out(F(32)));
+        assert_eq!(ctl(0x102), Int);
         assert!(spec(nr::SHMGET, &[1, 4096, 0o600, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).is_none());

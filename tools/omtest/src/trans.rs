@@ -18,6 +18,8 @@
 //! - `scm`: `SCM_RIGHTS` over a Unix socket pair (the descriptor received shares its open file
 //!   with the one sent), `SCM_CREDENTIALS` (its own pid and ids), a control buffer too small
 //!   (`MSG_CTRUNC`).
+//! - `msgq`: a SysV message queue: `msgsnd`, `msgrcv` by type, `E2BIG`, `MSG_NOERROR`,
+//!   `IPC_NOWAIT` (`ENOMSG`), `IPC_STAT` (the count, the sender's pid), `MSG_INFO`, `IPC_RMID`.
 
 mod handler;
 mod raw;
@@ -51,7 +53,8 @@ extern "C" fn on_usr2(_sig: i32) {
 fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // SAFETY: the calls made here (signal masks and actions, kill, tgkill, signalfd4, poll,
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
-    // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid) only read and
+    // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
+    // msgrcv, msgctl) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -106,6 +109,16 @@ impl Checks {
     fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, got: T, want: T) {
         let ok = got == want;
         self.check(what, ok, || format!("got {got:?}, want {want:?}"));
+    }
+}
+
+/// Runs `round` for parts 0, 1 and 2, each after the other, with a step between them (where
+/// the test may move the process).
+fn in_three_parts(c: &mut Checks, dir: &str, mut round: impl FnMut(&mut Checks, u32)) {
+    round(c, 0);
+    for k in 1..=2 {
+        step(dir, k);
+        round(c, k);
     }
 }
 
@@ -179,11 +192,7 @@ fn case_signalfd(c: &mut Checks, dir: &str) {
     let sfd = sys(289, [u64::MAX, &set as *const u64 as u64, 8, 0, 0, 0]);
     c.check("signalfd4", sfd >= 0, || format!("{sfd}"));
     let sfd = sfd as u64;
-    signalfd_round(c, 0, sfd);
-    step(dir, 1);
-    signalfd_round(c, 1, sfd);
-    step(dir, 2);
-    signalfd_round(c, 2, sfd);
+    in_three_parts(c, dir, |c, part| signalfd_round(c, part, sfd));
     c.eq("close signalfd", sys(3, [sfd, 0, 0, 0, 0, 0]), 0);
 }
 
@@ -262,11 +271,7 @@ fn case_sigwait(c: &mut Checks, dir: &str) {
         mask(SIG_BLOCK, bit(SIGUSR1) | bit(SIGUSR2)),
         0,
     );
-    sigwait_round(c, 0);
-    step(dir, 1);
-    sigwait_round(c, 1);
-    step(dir, 2);
-    sigwait_round(c, 2);
+    in_three_parts(c, dir, sigwait_round);
 }
 
 // --- masks ------------------------------------------------------------------------------------
@@ -384,11 +389,7 @@ fn case_masks(c: &mut Checks, dir: &str) {
         sys(233, [epfd, 1, rfd, ev.as_mut_ptr() as u64, 0, 0]),
         0,
     );
-    masks_round(c, 0, rfd, wfd, epfd);
-    step(dir, 1);
-    masks_round(c, 1, rfd, wfd, epfd);
-    step(dir, 2);
-    masks_round(c, 2, rfd, wfd, epfd);
+    in_three_parts(c, dir, |c, part| masks_round(c, part, rfd, wfd, epfd));
 }
 
 // --- scm --------------------------------------------------------------------------------------
@@ -560,17 +561,113 @@ fn case_scm(c: &mut Checks, dir: &str) {
         0,
     );
     let sv = [sv[0] as u64, sv[1] as u64];
-    scm_round(c, 0, sv, &file);
-    step(dir, 1);
-    scm_round(c, 1, sv, &file);
-    step(dir, 2);
-    scm_round(c, 2, sv, &file);
+    in_three_parts(c, dir, |c, part| scm_round(c, part, sv, &file));
+}
+
+// --- msgq -------------------------------------------------------------------------------------
+
+const IPC_NOWAIT: u64 = 0o4000;
+const MSG_NOERROR: u64 = 0o10000;
+const ENOMSG: i64 = 42;
+const E2BIG: i64 = 7;
+const EINVAL: i64 = 22;
+
+/// `msgsnd` of a message of type `kind` with text `text` to queue `q`.
+fn msg_send(q: u64, kind: u64, text: &[u8]) -> i64 {
+    let mut m = kind.to_ne_bytes().to_vec();
+    m.extend_from_slice(text);
+    sys(
+        69,
+        [q, m.as_ptr() as u64, text.len() as u64, IPC_NOWAIT, 0, 0],
+    )
+}
+
+/// `msgrcv` of up to `size` bytes of text of a message chosen by `kind` from queue `q`: the
+/// result, the message's type and its text.
+fn msg_recv(q: u64, size: usize, kind: u64, flags: u64) -> (i64, u64, Vec<u8>) {
+    let mut m = vec![0u8; 8 + size];
+    let r = sys(70, [q, m.as_mut_ptr() as u64, size as u64, kind, flags, 0]);
+    let got = u64::from_ne_bytes(m[..8].try_into().unwrap());
+    let n = usize::try_from(r).unwrap_or(0).min(size);
+    (r, got, m[8..8 + n].to_vec())
+}
+
+fn msgq_round(c: &mut Checks, part: u32, q: u64) {
+    let me = pid();
+    let one = format!("one, part {part}");
+    let two = format!("the second message, part {part}");
+    c.eq(
+        &format!("part {part}: msgsnd type 1"),
+        msg_send(q, 1, one.as_bytes()),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: msgsnd type 2"),
+        msg_send(q, 2, two.as_bytes()),
+        0,
+    );
+    // IPC_STAT: two messages, the last sent by its own pid.
+    let mut ds = [0u8; 120];
+    let r = sys(71, [q, 2, ds.as_mut_ptr() as u64, 0, 0, 0]);
+    let qnum = u64::from_ne_bytes(ds[80..88].try_into().unwrap());
+    let lspid = u32::from_ne_bytes(ds[96..100].try_into().unwrap());
+    c.eq(
+        &format!("part {part}: IPC_STAT: two messages, sent by itself"),
+        (r, qnum, u64::from(lspid)),
+        (0, 2, me),
+    );
+    // Type 2 first, then whatever comes first.
+    c.eq(
+        &format!("part {part}: msgrcv type 2"),
+        msg_recv(q, 256, 2, 0),
+        (two.len() as i64, 2, two.clone().into_bytes()),
+    );
+    // Too long for the room: E2BIG and left in the queue, unless MSG_NOERROR cuts it.
+    c.eq(
+        &format!("part {part}: msgrcv too small: E2BIG"),
+        msg_recv(q, 3, 0, 0).0,
+        -E2BIG,
+    );
+    c.eq(
+        &format!("part {part}: msgrcv MSG_NOERROR: cut"),
+        msg_recv(q, 3, 0, MSG_NOERROR),
+        (3, 1, one.as_bytes()[..3].to_vec()),
+    );
+    c.eq(
+        &format!("part {part}: msgrcv IPC_NOWAIT of an empty queue: ENOMSG"),
+        msg_recv(q, 256, 0, IPC_NOWAIT).0,
+        -ENOMSG,
+    );
+    // MSG_INFO: the queues in use (at least this one) and the longest message allowed.
+    let mut info = [0u8; 32];
+    let r = sys(71, [0, 12, info.as_mut_ptr() as u64, 0, 0, 0]);
+    let pool = i32::from_ne_bytes(info[..4].try_into().unwrap());
+    let max = i32::from_ne_bytes(info[8..12].try_into().unwrap());
+    c.check(
+        &format!("part {part}: MSG_INFO: a queue in use, messages allowed"),
+        r >= 0 && pool >= 1 && max > 0,
+        || format!("{r}, {pool} queues, longest {max}"),
+    );
+}
+
+fn case_msgq(c: &mut Checks, dir: &str) {
+    // msgget(IPC_PRIVATE, IPC_CREAT | 0600)
+    let q = sys(68, [0, 0o1000 | 0o600, 0, 0, 0, 0]);
+    c.check("msgget", q >= 0, || format!("{q}"));
+    let q = q as u64;
+    in_three_parts(c, dir, |c, part| msgq_round(c, part, q));
+    c.eq("IPC_RMID", sys(71, [q, 0, 0, 0, 0, 0]), 0);
+    c.eq(
+        "msgsnd to the removed queue: EINVAL",
+        msg_send(q, 1, b"x"),
+        -EINVAL,
+    );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: omx-t signalfd|sigwait|masks|scm DIR");
+        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq DIR");
         std::process::exit(2);
     };
     let mut c = Checks { failed: false };
@@ -579,6 +676,7 @@ fn main() {
         "sigwait" => case_sigwait(&mut c, dir),
         "masks" => case_masks(&mut c, dir),
         "scm" => case_scm(&mut c, dir),
+        "msgq" => case_msgq(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
