@@ -36,6 +36,7 @@ mod forward;
 mod guest;
 mod hide;
 mod hooks;
+mod own;
 mod request;
 mod restore;
 mod serve;

@@ -23,7 +23,7 @@ use super::deputy::JobStop;
 use super::forward::{forward_call, forward_whole, set_result};
 use super::guest::Guest;
 use super::serve::{deputy_blocks, deputy_resume, finish};
-use super::{hide, vectored, Hook, Migrations};
+use super::{hide, own, vectored, Hook, Migrations};
 use crate::error::syscall_result;
 use crate::ksys::errno::enosys;
 use crate::ksys::task::{cur, Task};
@@ -270,10 +270,10 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         _ => {}
     }
     // readv, writev, sendmsg, recvmsg, rt_sigpending: gathered, scattered or packed here,
-    // forwarded as one call.
+    // forwarded as one call; setrlimit, as prlimit64 (`own.rs`).
     let vectored = matches!(
         nr,
-        nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG | nr::RT_SIGPENDING
+        nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG | nr::RT_SIGPENDING | nr::SETRLIMIT
     );
     let spec = fwd::spec(nr, &args);
     match syscalls::class_of(nr) {
@@ -363,6 +363,7 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::SENDMSG, _) => vectored::sendmsg(mig, g, args),
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
         (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
+        (nr::SETRLIMIT | nr::PRLIMIT64, _) => own::prlimit(mig, g, nr, args),
         (nr::PSELECT6, _) if args[5] != 0 => vectored::pselect6(mig, g, args),
         (nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64, Some(spec))
             if args[2] > fwd::MAX_BUF as u64 =>

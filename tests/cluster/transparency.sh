@@ -8,7 +8,8 @@
 # Cases: signalfd (blocked signals read through a signalfd), sigwait (sigpending, sigtimedwait,
 # a blocked caught signal run when unblocked), masks (pselect6, ppoll and epoll_pwait with a
 # signal mask), scm (SCM_RIGHTS and SCM_CREDENTIALS over a Unix socket pair, MSG_CTRUNC), msgq
-# (a SysV message queue at home: msgsnd, msgrcv, msgctl).
+# (a SysV message queue at home: msgsnd, msgrcv, msgctl), limits (resource limits set at home
+# and in force where the process runs).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -47,7 +48,7 @@ run_case() {
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
 }
 
-for c in signalfd sigwait masks scm msgq; do
+for c in signalfd sigwait masks scm msgq limits; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

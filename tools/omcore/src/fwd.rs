@@ -440,6 +440,9 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         nr::SEMCTL if matches!(args[2] & 0xff, 0 | 11 | 12 | 14 | 15 | 16) => {
             s(&[Int, Int, Int, Int])
         }
+        // Resource limits at home: prlimit64(pid, resource, new, old) (a guest's own new
+        // limits are applied on its host as well, and its setrlimit is made as prlimit64).
+        nr::PRLIMIT64 => s(&[Int, Int, In(F(16)), Out(F(16))]),
         // SysV message queues at home: msgsnd(id, {type, text[size]}, size, flags) and
         // msgrcv(id, {type, text[size]}, size, type, flags), which writes the type and as many
         // bytes of text as it returns. A size whose message does not fit one call is not
@@ -1072,6 +1075,10 @@ mod tests {
         assert_eq!(ctl(2), Out(F(120)));
         assert_eq!(ctl(3), Out(F(32)));
         assert_eq!(ctl(0x102), Int);
+        // Resource limits go both ways, each as long as a struct rlimit64.
+        let lim = spec(nr::PRLIMIT64, &[0, 7, 0x1000, 0x2000, 0, 0]).unwrap();
+        assert_eq!((lim[2], lim[3]), (In(F(16)), Out(F(16))));
+        assert!(spec(nr::SETRLIMIT, &[7, 0x1000, 0, 0, 0, 0]).is_none());
         assert!(spec(nr::SHMGET, &[1, 4096, 0o600, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).is_none());

@@ -20,6 +20,9 @@
 //!   (`MSG_CTRUNC`).
 //! - `msgq`: a SysV message queue: `msgsnd`, `msgrcv` by type, `E2BIG`, `MSG_NOERROR`,
 //!   `IPC_NOWAIT` (`ENOMSG`), `IPC_STAT` (the count, the sender's pid), `MSG_INFO`, `IPC_RMID`.
+//! - `limits`: `setrlimit`, `getrlimit` and `prlimit64` (its own pid, old and new limits), a hard
+//!   limit lowered and raised again (as root), refusals, and an address-space limit that makes
+//!   a 128 GiB reservation fail where the process runs.
 
 mod handler;
 mod raw;
@@ -54,7 +57,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // SAFETY: the calls made here (signal masks and actions, kill, tgkill, signalfd4, poll,
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
-    // msgrcv, msgctl) only read and
+    // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -664,10 +667,148 @@ fn case_msgq(c: &mut Checks, dir: &str) {
     );
 }
 
+// --- limits -----------------------------------------------------------------------------------
+
+const RLIMIT_NOFILE: u64 = 7;
+const RLIMIT_AS: u64 = 9;
+const ENOMEM: i64 = 12;
+
+/// getrlimit(resource): the result, the soft and the hard limit.
+fn getrlimit(resource: u64) -> (i64, u64, u64) {
+    let mut l = [0u64; 2];
+    let r = sys(97, [resource, l.as_mut_ptr() as u64, 0, 0, 0, 0]);
+    (r, l[0], l[1])
+}
+
+fn setrlimit(resource: u64, soft: u64, hard: u64) -> i64 {
+    let l = [soft, hard];
+    sys(160, [resource, l.as_ptr() as u64, 0, 0, 0, 0])
+}
+
+/// prlimit64(pid, resource, new, old): the result and the old limits.
+fn prlimit(pid: u64, resource: u64, new: Option<(u64, u64)>) -> (i64, u64, u64) {
+    let n = new.map(|(a, b)| [a, b]);
+    let at = n.as_ref().map_or(0, |n| n.as_ptr() as u64);
+    let mut old = [0u64; 2];
+    let r = sys(302, [pid, resource, at, old.as_mut_ptr() as u64, 0, 0]);
+    (r, old[0], old[1])
+}
+
+/// Reserves 128 GiB of address space (no access, no memory), and gives it back: the result
+/// of the mmap, 0 when it worked.
+fn reserve_much() -> i64 {
+    // mmap(NULL, 128 GiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    let len = 128u64 << 30;
+    let at = sys(9, [0, len, 0, 0x2 | 0x20 | 0x4000, u64::MAX, 0]);
+    if at < 0 {
+        return at;
+    }
+    sys(11, [at as u64, len, 0, 0, 0, 0])
+}
+
+fn limits_round(c: &mut Checks, part: u32) {
+    let me = pid();
+    let p = u64::from(part);
+    let (r, _, hard) = getrlimit(RLIMIT_NOFILE);
+    c.eq(&format!("part {part}: getrlimit NOFILE"), r, 0);
+    // The soft limit lowered by setrlimit, then changed by prlimit64, which says the old one.
+    c.eq(
+        &format!("part {part}: setrlimit NOFILE"),
+        setrlimit(RLIMIT_NOFILE, 200 + p, hard),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: getrlimit sees it"),
+        getrlimit(RLIMIT_NOFILE),
+        (0, 200 + p, hard),
+    );
+    c.eq(
+        &format!("part {part}: prlimit64 of its pid sees it"),
+        prlimit(me, RLIMIT_NOFILE, None),
+        (0, 200 + p, hard),
+    );
+    c.eq(
+        &format!("part {part}: prlimit64 sets and says the old one"),
+        prlimit(0, RLIMIT_NOFILE, Some((300 + p, hard))),
+        (0, 200 + p, hard),
+    );
+    c.eq(
+        &format!("part {part}: getrlimit sees that"),
+        getrlimit(RLIMIT_NOFILE),
+        (0, 300 + p, hard),
+    );
+    // The hard limit lowered, and raised again (it runs as root, who may).
+    let low = 4000 - p;
+    c.eq(
+        &format!("part {part}: hard limit lowered"),
+        (
+            setrlimit(RLIMIT_NOFILE, 300 + p, low),
+            getrlimit(RLIMIT_NOFILE),
+        ),
+        (0, (0, 300 + p, low)),
+    );
+    c.eq(
+        &format!("part {part}: hard limit raised by root"),
+        (
+            setrlimit(RLIMIT_NOFILE, 300 + p, low + 1),
+            getrlimit(RLIMIT_NOFILE),
+        ),
+        (0, (0, 300 + p, low + 1)),
+    );
+    // Refused: soft above hard, an unknown resource; nothing changes.
+    c.eq(
+        &format!("part {part}: soft above hard: EINVAL"),
+        setrlimit(RLIMIT_NOFILE, 100, 50),
+        -EINVAL,
+    );
+    c.eq(
+        &format!("part {part}: resource 99: EINVAL"),
+        prlimit(0, 99, Some((1, 1))).0,
+        -EINVAL,
+    );
+    c.eq(
+        &format!("part {part}: the limits as they were"),
+        getrlimit(RLIMIT_NOFILE),
+        (0, 300 + p, low + 1),
+    );
+    // The address-space limit acts where the process runs.
+    let (r, soft, hard) = getrlimit(RLIMIT_AS);
+    c.eq(&format!("part {part}: getrlimit AS"), r, 0);
+    c.eq(
+        &format!("part {part}: 128 GiB reserved without a limit"),
+        reserve_much(),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: AS limited to 64 GiB"),
+        setrlimit(RLIMIT_AS, 64 << 30, hard),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: 128 GiB refused under it: ENOMEM"),
+        reserve_much(),
+        -ENOMEM,
+    );
+    c.eq(
+        &format!("part {part}: AS as it was"),
+        setrlimit(RLIMIT_AS, soft, hard),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: 128 GiB reserved again"),
+        reserve_much(),
+        0,
+    );
+}
+
+fn case_limits(c: &mut Checks, dir: &str) {
+    in_three_parts(c, dir, limits_round);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq DIR");
+        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits DIR");
         std::process::exit(2);
     };
     let mut c = Checks { failed: false };
@@ -677,6 +818,7 @@ fn main() {
         "masks" => case_masks(&mut c, dir),
         "scm" => case_scm(&mut c, dir),
         "msgq" => case_msgq(&mut c, dir),
+        "limits" => case_limits(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
