@@ -14,6 +14,7 @@
 #include <linux/personality.h>
 #include <linux/seccomp.h>
 #include <linux/sched/coredump.h>
+#include <linux/sched/cputime.h>
 #include <linux/sched/exec_state.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/rt.h>
@@ -315,6 +316,25 @@ bool omx_task_exited(struct task_struct *task, int *code)
 		return false;
 	*code = READ_ONCE(task->exit_code);
 	return true;
+}
+
+void omx_task_cputime(struct task_struct *task, u64 *user, u64 *system)
+{
+	task_cputime_adjusted(task, user, system);
+}
+
+void omx_account_away(u64 user, u64 system)
+{
+	struct signal_struct *sig = current->signal;
+
+	/* As __exit_signal adds a thread that ended to its process's account. */
+	spin_lock_irq(&current->sighand->siglock);
+	write_seqlock(&sig->stats_lock);
+	sig->utime += user;
+	sig->stime += system;
+	sig->sum_sched_runtime += user + system;
+	write_sequnlock(&sig->stats_lock);
+	spin_unlock_irq(&current->sighand->siglock);
 }
 
 u32 omx_task_stay_bits(struct task_struct *task)

@@ -138,6 +138,12 @@ int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, 
 		 int path_size);
 /* task->start_time: with the pid, names a process across pid reuse. */
 u64 omx_task_start_time(struct task_struct *task);
+/* The CPU time `task` used, user and system, in ns (as getrusage counts it for a task). */
+void omx_task_cputime(struct task_struct *task, u64 *user, u64 *system);
+/* Adds CPU time that current's process used elsewhere (user, system, in ns) to its account, as
+ * the kernel adds that of a thread that ended: getrusage, times and the parent's wait count
+ * it. */
+void omx_account_away(u64 user, u64 system);
 /* One user process, as the balancer samples it. */
 struct omx_proc {
 	s32 pid, ppid;

@@ -87,6 +87,15 @@ impl Task {
         done.then_some(code as u32)
     }
 
+    /// The CPU time the task used, user and system, in ns; still there once it ended.
+    pub(crate) fn cputime(&self) -> [u64; 2] {
+        let (mut user, mut system) = (0, 0);
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant), whose counters stay
+        // readable after it ended; `user` and `system` are writable.
+        unsafe { bindings::omx_task_cputime(self.ptr.as_ptr(), &mut user, &mut system) };
+        [user, system]
+    }
+
     /// When the task started (ns since boot): with its pid, names it across pid reuse.
     pub(crate) fn start_time(&self) -> u64 {
         // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
@@ -655,6 +664,13 @@ pub(crate) mod cur {
     pub(crate) fn set_rlimits(v: &[u64; 32]) {
         // SAFETY: `v` holds 32 values.
         unsafe { bindings::omx_rlim_set(v.as_ptr()) };
+    }
+
+    /// Adds CPU time (user, system, in ns) that the calling process used elsewhere to its
+    /// account, as the kernel adds that of a thread that ended.
+    pub(crate) fn account_away(cpu_ns: [u64; 2]) {
+        // SAFETY: no precondition; the shim takes current's signal lock.
+        unsafe { bindings::omx_account_away(cpu_ns[0], cpu_ns[1]) };
     }
 
     /// umask and personality.

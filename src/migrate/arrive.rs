@@ -29,7 +29,7 @@ use crate::ksys::task::{self, cur, ModuleRef, Task};
 use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::image::{Kind, RecordHeader, MM_VDSO};
-use crate::omcore::mig::{MigResult, Pair};
+use crate::omcore::mig::{Exit, MigResult, Pair};
 use crate::omcore::syscalls::sig::SIGKILL;
 use crate::userlog::peer_warn;
 use core::fmt::Write;
@@ -320,6 +320,8 @@ impl Migrations {
             let exited = q.task.as_ref().map(|t| t.exit_code());
             if let Some(exit) = exited {
                 if let Some(code) = exit {
+                    // What it used here, for its home's account.
+                    let t_cpu = q.task.as_ref().map_or([0, 0], |t| t.cputime());
                     if q.module.take().is_some() {
                         self.hosting.remove(q.pid);
                     }
@@ -335,9 +337,10 @@ impl Migrations {
                             self.in_failed.fetch_add(1, Relaxed);
                         }
                         GuestState::Running | GuestState::Departing => {
-                            let p = Pair {
+                            let p = Exit {
                                 mig_id: g.mig_id,
-                                value: code & 0xffff,
+                                status: code & 0xffff,
+                                away_cpu_ns: q.cpu_away(t_cpu),
                             };
                             let _ = self.mesh.send_to(
                                 g.home,
@@ -408,7 +411,7 @@ fn restore_guest(g: &Guest) -> Result {
     let r = restore_body(&mut next, &head, Restoring::Guest, g.src);
     // What `show` and the system-call hooks read.
     g.inner.lock().home_pid = head.begin.home_pid;
-    r?;
+    g.inner.lock().cpu_before = r?;
     // Nothing of the stub's stays open: a guest's files are at home.
     cur::close_all_files();
 

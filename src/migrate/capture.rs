@@ -115,9 +115,15 @@ pub(crate) fn raise_pending(pending: u64) {
 }
 
 /// Captures the calling process and streams it to `to`; returns the pages sent. With
-/// `pending`, the signals pending for it travel in the image (see [`capture_signals`]).
+/// `pending`, the signals pending for it travel in the image (see [`capture_signals`]);
+/// `away_cpu_ns` is the CPU time it used away from home (user, system, in ns).
 #[inline(never)]
-pub(crate) fn capture(mesh: &Mesh, to: &Dest, pending: Option<&mut u64>) -> Result<u64> {
+pub(crate) fn capture(
+    mesh: &Mesh,
+    to: &Dest,
+    pending: Option<&mut u64>,
+    away_cpu_ns: [u64; 2],
+) -> Result<u64> {
     let mut tx = ImageSender::new(mesh, to)?;
     let layout = cur::mm_layout()?;
 
@@ -174,6 +180,7 @@ pub(crate) fn capture(mesh: &Mesh, to: &Dest, pending: Option<&mut u64>) -> Resu
         umask,
         personality,
         itimers: [(0, 0); 3],
+        away_cpu_ns,
     };
     tx.record(Kind::Misc, &[&misc.encode()])?;
 

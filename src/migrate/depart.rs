@@ -167,7 +167,10 @@ fn depart_work(
 /// whether the guest moved (it is to end here); if not, it goes on here as before.
 #[inline(never)]
 fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bool {
-    let home_pid = g.inner.lock().home_pid;
+    let (home_pid, away) = {
+        let q = g.inner.lock();
+        (q.home_pid, q.cpu_away(Task::current().cputime()))
+    };
     let to = Dest {
         target,
         home: g.home,
@@ -176,7 +179,7 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
     };
     let mut pending = 0u64;
     let boost = thread::Boost::new();
-    let captured = capture(&mig.mesh, &to, Some(&mut pending));
+    let captured = capture(&mig.mesh, &to, Some(&mut pending), away);
     drop(boost);
     let pages = match captured {
         Ok(pages) => pages,

@@ -117,6 +117,8 @@ pub(crate) struct DeputyInner {
     pub(crate) move_asked: Option<u32>,
     /// Job control: whether the deputy is stopping, stopped, or on its way back.
     pub(crate) job: JobStop,
+    /// The CPU time its guest used away from home (user, system, in ns), once it `Exited`.
+    pub(crate) exited_cpu_ns: [u64; 2],
 }
 
 impl DeputyInner {
@@ -200,6 +202,7 @@ impl Deputy {
                     signalling: false,
                     move_asked: None,
                     job: JobStop::Running,
+                    exited_cpu_ns: [0, 0],
                 },
                 "Deputy::inner"
             ),

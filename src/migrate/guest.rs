@@ -52,9 +52,20 @@ pub(crate) struct GuestInner {
     /// Holds the module from the restore until its exit is seen (its task work and hooks are
     /// module code); while it is held, `pid` is counted in `Migrations::hosting`.
     pub(crate) module: Option<ModuleRef>,
+    /// CPU time the process used on other hosts since it left home (user, system, in ns).
+    pub(crate) cpu_before: [u64; 2],
 }
 
 impl GuestInner {
+    /// The CPU time the process used away from home (user, system, in ns): on other hosts,
+    /// and `here`, its task's on this one.
+    pub(crate) fn cpu_away(&self, here: [u64; 2]) -> [u64; 2] {
+        [
+            self.cpu_before[0].saturating_add(here[0]),
+            self.cpu_before[1].saturating_add(here[1]),
+        ]
+    }
+
     /// Whether the system-call hooks act for this guest (restored, and its exit not seen yet).
     pub(crate) fn hooked(&self) -> bool {
         self.module.is_some()
@@ -151,6 +162,7 @@ impl Guest {
                     seq: 0,
                     verdict: None,
                     home_failed_ms: 0,
+                    cpu_before: [0, 0],
                     module: None,
                 },
                 "Guest::inner"

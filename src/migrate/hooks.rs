@@ -364,6 +364,8 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
         (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
         (nr::SETRLIMIT | nr::PRLIMIT64, _) => own::prlimit(mig, g, nr, args),
+        (nr::GETRUSAGE, Some(spec)) => own::getrusage(mig, g, &spec, args),
+        (nr::TIMES, Some(spec)) => own::times(mig, g, &spec, args),
         (nr::PSELECT6, _) if args[5] != 0 => vectored::pselect6(mig, g, args),
         (nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64, Some(spec))
             if args[2] > fwd::MAX_BUF as u64 =>

@@ -19,7 +19,7 @@ use crate::ksys::errno::ehostunreach;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, stay, ModuleRef, Task};
 use crate::omcore::frame::MessageKind;
-use crate::omcore::mig::{self, MigResult, Pair};
+use crate::omcore::mig::{self, Exit, MigResult};
 use crate::omcore::moves::Outcome;
 use crate::omcore::syscalls::sig::SIGKILL;
 use crate::userlog::user_warn;
@@ -326,12 +326,15 @@ impl Migrations {
     /// `GuestExit` from `peer`.
     #[inline(never)]
     pub(crate) fn on_exit(&self, peer: u32, payload: &[u8]) -> error::Result {
-        let x = Pair::decode_exit(payload)?;
+        let x = Exit::decode(payload)?;
         // A guest may end before its home heard the result; an unknown one is stale, not hostile.
         let Some(dep) = self.deputy(peer, x.mig_id) else {
             return Ok(());
         };
-        dep.inner.lock().state = DeputyState::Exited(x.value);
+        let mut i = dep.inner.lock();
+        i.state = DeputyState::Exited(x.status);
+        i.exited_cpu_ns = x.away_cpu_ns;
+        drop(i);
         dep.cv.notify_all();
         Ok(())
     }

@@ -75,14 +75,15 @@ fn restore_signals(body: &[u8]) -> Result {
 
 /// Replaces the calling process's memory, signal state, limits and names with the rest of the
 /// image (after its head), record by record from `next`, `into` a guest or the process at
-/// home; `from` is the sending node (for the log).
+/// home; `from` is the sending node (for the log). Returns the CPU time the process used away
+/// from home (user, system, in ns), which the image carries.
 #[inline(never)]
 pub(crate) fn restore_body(
     next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>,
     head: &Head,
     into: Restoring,
     from: u32,
-) -> Result {
+) -> Result<[u64; 2]> {
     // Read before anything is replaced: what the process has at home.
     let home_limits = cur::rlimits();
     let min_addr = cur::mmap_min_addr();
@@ -135,7 +136,7 @@ pub(crate) fn restore_body(
         cur::set_misc(m.umask, m.personality);
     }
     cur::set_comm(&head.begin.comm);
-    Ok(())
+    Ok(misc.map_or([0, 0], |m| m.away_cpu_ns))
 }
 
 /// Loads the image's registers and FPU state into the calling task's saved user state: call

@@ -96,7 +96,8 @@ pub(crate) fn deputy_main(
     };
     // The capture goes at the CPU's pace, not at the process's share of it.
     let boost = thread::Boost::new();
-    let captured = capture(&mig.mesh, &to, None);
+    // From home: no CPU time used away to carry (what it used before is counted here).
+    let captured = capture(&mig.mesh, &to, None, [0, 0]);
     drop(boost);
     let pages = match captured {
         Ok(p) => p,
@@ -240,6 +241,8 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
     deputy_mask(dep);
     loop {
         if let DeputyState::Exited(s) = dep.state() {
+            // The CPU time its guest used counts as the process's, for its parent's wait too.
+            cur::account_away(dep.inner.lock().exited_cpu_ns);
             return Some(deputy_end(mig, dep, s));
         }
         if cur::fatal_signal_pending() {
@@ -463,6 +466,10 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
     }
     // Nothing can fail any more: the guest must end before the process runs here.
     mig.send_verdict(host, dep.mig_id(), 0, true);
+    if let Ok(away) = restored {
+        // The CPU time it used on hosts counts as the process's own from now on.
+        cur::account_away(away);
+    }
     load_regs(&head.regs, &head.xstate);
     mig.in_ok.fetch_add(1, Relaxed);
     let frozen = now_ms().saturating_sub(t0);

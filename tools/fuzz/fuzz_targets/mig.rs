@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use omcore::fwd::{self, Reply, Request};
 use omcore::image::ImageReader;
-use omcore::mig::{self, Ctl, MigResult, Pair, Records};
+use omcore::mig::{self, Ctl, Exit, MigResult, Pair, Records};
 use omcore::packed::{self, MsgLayout, Received};
 use omcore::syscalls::nr;
 
@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = MigResult::decode(data) {
         assert_eq!(&r.encode()[..], data);
     }
-    if let Ok(p) = Pair::decode_exit(data) {
-        assert_eq!(&p.encode()[..], data);
+    if let Ok(x) = Exit::decode(data) {
+        assert_eq!(&x.encode()[..], data);
     }
     if let Ok(c) = Ctl::decode(data) {
         assert_eq!(&c.encode()[..], data);

@@ -443,6 +443,10 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         // Resource limits at home: prlimit64(pid, resource, new, old) (a guest's own new
         // limits are applied on its host as well, and its setrlimit is made as prlimit64).
         nr::PRLIMIT64 => s(&[Int, Int, In(F(16)), Out(F(16))]),
+        // Resource usage at home: getrusage(who, usage) (a 144-byte struct rusage), times(buf)
+        // (a 32-byte struct tms); a guest adds the CPU time it used away from home to its own.
+        nr::GETRUSAGE => s(&[Int, Out(F(144))]),
+        nr::TIMES => s(&[Out(F(32))]),
         // SysV message queues at home: msgsnd(id, {type, text[size]}, size, flags) and
         // msgrcv(id, {type, text[size]}, size, type, flags), which writes the type and as many
         // bytes of text as it returns. A size whose message does not fit one call is not
@@ -1079,6 +1083,14 @@ mod tests {
         let lim = spec(nr::PRLIMIT64, &[0, 7, 0x1000, 0x2000, 0, 0]).unwrap();
         assert_eq!((lim[2], lim[3]), (In(F(16)), Out(F(16))));
         assert!(spec(nr::SETRLIMIT, &[7, 0x1000, 0, 0, 0, 0]).is_none());
+        assert_eq!(
+            spec(nr::GETRUSAGE, &[0, 0x1000, 0, 0, 0, 0]).unwrap()[1],
+            Out(F(144))
+        );
+        assert_eq!(
+            spec(nr::TIMES, &[0x1000, 0, 0, 0, 0, 0]).unwrap()[0],
+            Out(F(32))
+        );
         assert!(spec(nr::SHMGET, &[1, 4096, 0o600, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).is_none());

@@ -26,7 +26,7 @@ use core::fmt;
 /// `"OMXI"`: first field of `Begin`.
 pub const MAGIC: u32 = u32::from_be_bytes(*b"OMXI");
 /// Version of the image format; other versions are refused.
-pub const IMAGE_VERSION: u16 = 1;
+pub const IMAGE_VERSION: u16 = 2;
 /// ELF machine number of x86-64, the only architecture.
 pub const ARCH_X86_64: u16 = 62;
 /// Page size of images.
@@ -129,7 +129,7 @@ const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
 /// Values in an `Mm` record.
 pub const MM_FIELDS: usize = 12;
 const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
-const MISC_LEN: usize = 4 + 4 + 3 * 16;
+const MISC_LEN: usize = 4 + 4 + 3 * 16 + 2 * 8;
 
 /// Why an image was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -681,7 +681,7 @@ impl Limits {
     }
 }
 
-/// umask, personality and the three interval timers.
+/// umask, personality, the three interval timers and the CPU time used away from home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Misc {
     /// File creation mask.
@@ -690,6 +690,9 @@ pub struct Misc {
     pub personality: u32,
     /// `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`: (value, interval) in microseconds.
     pub itimers: [(u64, u64); 3],
+    /// CPU time the process used on hosts since it left home, user and system, in
+    /// nanoseconds: its home counts it when the process comes back.
+    pub away_cpu_ns: [u64; 2],
 }
 
 impl Misc {
@@ -702,6 +705,8 @@ impl Misc {
             b[8 + 16 * i..16 + 16 * i].copy_from_slice(&v.to_be_bytes());
             b[16 + 16 * i..24 + 16 * i].copy_from_slice(&n.to_be_bytes());
         }
+        b[56..64].copy_from_slice(&self.away_cpu_ns[0].to_be_bytes());
+        b[64..72].copy_from_slice(&self.away_cpu_ns[1].to_be_bytes());
         b
     }
 
@@ -711,6 +716,7 @@ impl Misc {
             umask: r.u32(),
             personality: r.u32(),
             itimers: core::array::from_fn(|_| (r.u64(), r.u64())),
+            away_cpu_ns: [r.u64(), r.u64()],
         };
         check(m.umask <= 0o777, "umask")?;
         check(personality_known(m.personality), "personality")?;
@@ -1004,6 +1010,7 @@ mod tests {
                     umask: 0o022,
                     personality: 0,
                     itimers: [(0, 0); 3],
+                    away_cpu_ns: [1_500_000_000, 20_000_000],
                 }
                 .encode()
                 .to_vec()
@@ -1222,7 +1229,8 @@ mod tests {
             Some(ImageError::Field("blocked"))
         );
         // Begin: other versions and architectures.
-        assert_eq!(with(0, &|b| b[5] = 2), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 1), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 3), Some(ImageError::Field("version")));
         assert_eq!(with(0, &|b| b[7] = 3), Some(ImageError::Field("arch")));
         // Limits and umask.
         assert_eq!(with(5, &|b| b[7] = 9), Some(ImageError::Field("rlimit")));

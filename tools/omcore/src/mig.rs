@@ -33,8 +33,10 @@ pub const MAX_IMAGE_PAYLOAD: usize = IMAGE_PREFIX + MAX_CHUNK;
 pub const CTL_LEN: usize = 16;
 /// Size of a `MigResult` payload.
 pub const RESULT_LEN: usize = 12;
-/// Size of a `GuestExit` or `GuestSignal` payload.
+/// Size of a `GuestSignal` payload.
 pub const PAIR_LEN: usize = 8;
+/// Size of a `GuestExit` payload.
+pub const EXIT_LEN: usize = 24;
 /// Highest signal number.
 pub const MAX_SIGNAL: u32 = 64;
 
@@ -275,12 +277,59 @@ impl MigResult {
     }
 }
 
-/// `GuestExit` and `GuestSignal`: a migration and one number.
+/// `GuestExit`: a guest ended, with its wait status and the CPU time it used away from home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The migration.
+    pub mig_id: u32,
+    /// Wait status: an exit code shifted by 8, or a signal number (with 0x80 for a core dump).
+    pub status: u32,
+    /// CPU time the process used on hosts since it left home, user and system, in
+    /// nanoseconds: its home counts it before it ends there too.
+    pub away_cpu_ns: [u64; 2],
+}
+
+impl Exit {
+    /// Encodes the payload.
+    pub fn encode(&self) -> [u8; EXIT_LEN] {
+        let mut b = [0u8; EXIT_LEN];
+        b[0..4].copy_from_slice(&self.mig_id.to_be_bytes());
+        b[4..8].copy_from_slice(&self.status.to_be_bytes());
+        b[8..16].copy_from_slice(&self.away_cpu_ns[0].to_be_bytes());
+        b[16..24].copy_from_slice(&self.away_cpu_ns[1].to_be_bytes());
+        b
+    }
+
+    /// Decodes and checks a payload.
+    pub fn decode(p: &[u8]) -> Result<Self, PayloadError> {
+        if p.len() != EXIT_LEN {
+            return Err(PayloadError::Length);
+        }
+        let be64 = |at: usize| u64::from(be32(p, at)) << 32 | u64::from(be32(p, at + 4));
+        let x = Self {
+            mig_id: be32(p, 0),
+            status: be32(p, 4),
+            away_cpu_ns: [be64(8), be64(16)],
+        };
+        let (code, sig) = (x.status >> 8, x.status & 0x7f);
+        let valid = if sig == 0 {
+            code <= 0xff && x.status & 0x80 == 0
+        } else {
+            code == 0 && sig <= MAX_SIGNAL
+        };
+        if !valid {
+            return Err(PayloadError::Field("status"));
+        }
+        Ok(x)
+    }
+}
+
+/// `GuestSignal`: a migration and a signal number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pair {
     /// The migration.
     pub mig_id: u32,
-    /// Wait status (`GuestExit`) or signal number (`GuestSignal`).
+    /// Signal number.
     pub value: u32,
 }
 
@@ -301,22 +350,6 @@ impl Pair {
             mig_id: be32(p, 0),
             value: be32(p, 4),
         })
-    }
-
-    /// Decodes a `GuestExit` payload: a wait status is an exit code shifted by 8, or a signal
-    /// number (with 0x80 for a core dump).
-    pub fn decode_exit(p: &[u8]) -> Result<Self, PayloadError> {
-        let x = Self::decode(p)?;
-        let (code, sig) = (x.value >> 8, x.value & 0x7f);
-        let valid = if sig == 0 {
-            code <= 0xff && x.value & 0x80 == 0
-        } else {
-            code == 0 && sig <= MAX_SIGNAL
-        };
-        if !valid {
-            return Err(PayloadError::Field("status"));
-        }
-        Ok(x)
     }
 
     /// Decodes a `GuestSignal` payload.
@@ -476,19 +509,22 @@ mod tests {
     #[test]
     fn exit_status_and_signal_are_checked() {
         for good in [0, 1 << 8, 255 << 8, 9, 15, 0x80 | 11, 64] {
-            let p = Pair {
+            let p = Exit {
                 mig_id: 1,
-                value: good,
+                status: good,
+                away_cpu_ns: [u64::MAX, 1 << 40],
             };
-            assert_eq!(Pair::decode_exit(&p.encode()), Ok(p), "{good:#x}");
+            assert_eq!(Exit::decode(&p.encode()), Ok(p), "{good:#x}");
         }
         for bad in [256 << 8, (1 << 8) | 9, 65, 0x80, 0x7f] {
-            let p = Pair {
+            let p = Exit {
                 mig_id: 1,
-                value: bad,
+                status: bad,
+                away_cpu_ns: [0, 0],
             };
-            assert!(Pair::decode_exit(&p.encode()).is_err(), "{bad:#x}");
+            assert!(Exit::decode(&p.encode()).is_err(), "{bad:#x}");
         }
+        assert_eq!(Exit::decode(&[0; 8]), Err(PayloadError::Length));
         for (v, ok) in [(0, false), (1, true), (64, true), (65, false)] {
             let p = Pair {
                 mig_id: 1,

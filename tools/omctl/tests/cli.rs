@@ -29,12 +29,12 @@ fn fake_proc(name: &str, version: Option<&str>) -> std::path::PathBuf {
 
 #[test]
 fn version_prints_module_version() {
-    let dir = fake_proc("ok", Some("module 0.1.0\nprotocol 2\nkernel 7.2.12\n"));
+    let dir = fake_proc("ok", Some("module 0.1.0\nprotocol 3\nkernel 7.2.12\n"));
     let (code, out, _) = omctl(&dir, &["version"]);
     assert_eq!(code, 0);
-    assert!(out.contains("omctl 0.1.0 protocol 2\n"), "{out}");
+    assert!(out.contains("omctl 0.1.0 protocol 3\n"), "{out}");
     assert!(
-        out.contains("module 0.1.0 protocol 2 kernel 7.2.12\n"),
+        out.contains("module 0.1.0 protocol 3 kernel 7.2.12\n"),
         "{out}"
     );
 }
@@ -43,11 +43,11 @@ fn version_prints_module_version() {
 fn version_fails_on_protocol_mismatch() {
     let dir = fake_proc(
         "mismatch",
-        Some("module 0.2.0\nprotocol 3\nkernel 7.2.12\n"),
+        Some("module 0.2.0\nprotocol 4\nkernel 7.2.12\n"),
     );
     let (code, _, err) = omctl(&dir, &["version"]);
     assert_eq!(code, 1);
-    assert!(err.contains("module speaks protocol 3"), "{err}");
+    assert!(err.contains("module speaks protocol 4"), "{err}");
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn unknown_command_is_a_usage_error() {
 
 /// A fake tree of a 3-node cluster seen from node 1, node 3 down.
 fn fake_cluster(name: &str) -> std::path::PathBuf {
-    let dir = fake_proc(name, Some("module 0.1.0\nprotocol 2\nkernel 7.2.12\n"));
+    let dir = fake_proc(name, Some("module 0.1.0\nprotocol 3\nkernel 7.2.12\n"));
     let w = |p: &str, v: &str| {
         let path = dir.join(p);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -177,7 +177,7 @@ fn frames(
         "junk" => {
             for _ in 0..n {
                 out.push((MessageKind::MigResult, rng.bytes(mig::RESULT_LEN)));
-                out.push((MessageKind::GuestExit, rng.bytes(mig::PAIR_LEN)));
+                out.push((MessageKind::GuestExit, rng.bytes(mig::EXIT_LEN)));
                 out.push((MessageKind::GuestSignal, rng.bytes(mig::PAIR_LEN)));
                 out.push((MessageKind::MigCtl, rng.bytes(mig::CTL_LEN)));
                 let len = 16 + (rng.next() % 4096) as usize;

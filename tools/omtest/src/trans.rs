@@ -23,6 +23,9 @@
 //! - `limits`: `setrlimit`, `getrlimit` and `prlimit64` (its own pid, old and new limits), a hard
 //!   limit lowered and raised again (as root), refusals, and an address-space limit that makes
 //!   a 128 GiB reservation fail where the process runs.
+//! - `usage`: a child (its pid in `DIR/pid`, the one to move) burns CPU in each part: its own
+//!   `getrusage` and `times` never go back and count what it burned; its parent's `wait4` and
+//!   `getrusage` of its children count all of it.
 
 mod handler;
 mod raw;
@@ -57,7 +60,8 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // SAFETY: the calls made here (signal masks and actions, kill, tgkill, signalfd4, poll,
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
-    // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap) only read and
+    // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
+    // clock_gettime, fork, wait4) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -805,10 +809,138 @@ fn case_limits(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, limits_round);
 }
 
+// --- usage ------------------------------------------------------------------------------------
+
+const RUSAGE_SELF: u64 = 0;
+const RUSAGE_CHILDREN: u64 = u64::MAX; // -1
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+/// CPU time each part burns.
+const BURN_NS: u64 = 300_000_000;
+
+/// User plus system time of `getrusage(who)`, in microseconds; `None` if the call failed.
+fn rusage_us(who: u64) -> Option<u64> {
+    let mut ru = [0i64; 18];
+    let r = sys(98, [who, ru.as_mut_ptr() as u64, 0, 0, 0, 0]);
+    (r == 0).then(|| (ru[0] * 1_000_000 + ru[1] + ru[2] * 1_000_000 + ru[3]) as u64)
+}
+
+/// User plus system ticks of `times`; `None` if the call failed.
+fn times_ticks() -> Option<u64> {
+    let mut t = [0u64; 4];
+    let r = sys(100, [t.as_mut_ptr() as u64, 0, 0, 0, 0, 0]);
+    (!(-4095..0).contains(&r)).then(|| t[0] + t[1])
+}
+
+/// The process's CPU clock here, in nanoseconds.
+fn cpu_clock_ns() -> u64 {
+    let mut ts = [0u64; 2];
+    sys(
+        228,
+        [CLOCK_PROCESS_CPUTIME_ID, ts.as_mut_ptr() as u64, 0, 0, 0, 0],
+    );
+    ts[0] * 1_000_000_000 + ts[1]
+}
+
+/// Runs on the CPU until its clock says `ns` more (however long that takes on this machine).
+fn burn(ns: u64) {
+    let until = cpu_clock_ns() + ns;
+    let mut x = 1u64;
+    while cpu_clock_ns() < until {
+        for _ in 0..10_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+    }
+}
+
+/// One part of the child: its own usage never goes back (across a move too), and grows by
+/// what it burns here, in `getrusage` and in `times`.
+fn usage_round(c: &mut Checks, part: u32, last: &mut (u64, u64)) {
+    let (Some(u0), Some(t0)) = (rusage_us(RUSAGE_SELF), times_ticks()) else {
+        c.check(&format!("part {part}: getrusage and times"), false, || {
+            "failed".into()
+        });
+        return;
+    };
+    c.check(
+        &format!("part {part}: its CPU time never goes back"),
+        u0 >= last.0 && t0 >= last.1,
+        || {
+            format!(
+                "getrusage {u0} us after {}, times {t0} after {}",
+                last.0, last.1
+            )
+        },
+    );
+    burn(BURN_NS);
+    let (u1, t1) = (
+        rusage_us(RUSAGE_SELF).unwrap_or(0),
+        times_ticks().unwrap_or(0),
+    );
+    // What it burned, less a margin for rounding (ticks of 10 ms).
+    c.check(
+        &format!("part {part}: getrusage counts what it burned"),
+        u1 >= u0 + BURN_NS / 1000 * 8 / 10,
+        || format!("{u0} -> {u1} us"),
+    );
+    c.check(
+        &format!("part {part}: times counts what it burned"),
+        t1 >= t0 + BURN_NS / 10_000_000 * 8 / 10,
+        || format!("{t0} -> {t1} ticks"),
+    );
+    *last = (u1, t1);
+}
+
+fn case_usage(c: &mut Checks, dir: &str) {
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    // The child does the work (and is the one moved: its pid is in DIR/pid); the parent stays
+    // and checks what its wait says of the child's CPU time.
+    let child = sys(57, [0; 6]);
+    if child == 0 {
+        let _ = std::fs::write(Path::new(dir).join("pid"), pid().to_string());
+        let mut last = (0, 0);
+        in_three_parts(c, dir, |c, part| usage_round(c, part, &mut last));
+        std::io::stdout().flush().ok();
+        std::process::exit(i32::from(c.failed));
+    }
+    if child < 0 {
+        c.check("fork", false, || format!("{child}"));
+        return;
+    }
+    let mut status = 0i32;
+    let mut ru = [0i64; 18];
+    let r = sys(
+        61,
+        [
+            child as u64,
+            &mut status as *mut i32 as u64,
+            0,
+            ru.as_mut_ptr() as u64,
+            0,
+            0,
+        ],
+    );
+    c.eq("the child ends well", (r, status), (child, 0));
+    let used = (ru[0] * 1_000_000 + ru[1] + ru[2] * 1_000_000 + ru[3]) as u64;
+    let burned = 3 * BURN_NS / 1000;
+    c.check(
+        "wait4 counts all the child burned",
+        used >= burned * 9 / 10,
+        || format!("{used} us of {burned}"),
+    );
+    let children = rusage_us(RUSAGE_CHILDREN).unwrap_or(0);
+    c.check(
+        "getrusage of its children counts it",
+        children >= burned * 9 / 10,
+        || format!("{children} us of {burned}"),
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits DIR");
+        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage DIR");
         std::process::exit(2);
     };
     let mut c = Checks { failed: false };
@@ -819,6 +951,7 @@ fn main() {
         "scm" => case_scm(&mut c, dir),
         "msgq" => case_msgq(&mut c, dir),
         "limits" => case_limits(&mut c, dir),
+        "usage" => case_usage(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
