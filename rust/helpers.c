@@ -563,6 +563,62 @@ unsigned long omx_mmap_min_addr(void)
 	return v;
 }
 
+/* The files of /proc/PID that show a process's memory are read through a user buffer only
+ * (seq_read, proc_pid_cmdline_read...). The one used is the calling process's stack below its
+ * red zone, which is scratch for the kernel as for a signal frame; a stack that cannot take it
+ * fails the read with -EFAULT. */
+#define OMX_PROC_CHUNK 4096
+
+ssize_t omx_read_own_proc(const char *name, void *buf, size_t len)
+{
+	char __user *ubuf = (char __user *)((current_pt_regs()->sp - 128 - OMX_PROC_CHUNK) & ~63UL);
+	char path[64];
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n, total = 0;
+
+	if (snprintf(path, sizeof(path), "/proc/self/%s", name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	/* A guest runs as another user than at home, which may not own its /proc files: they are
+	 * its own, opened with the kernel's credentials (their own checks, mm_access, let a
+	 * process read itself). */
+	scoped_with_kernel_creds()
+		f = filp_open(path, O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	if (!(f->f_mode & FMODE_READ) || !f->f_op->read) {
+		total = -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		size_t want = total < len ? min_t(size_t, len - total, OMX_PROC_CHUNK) : 1;
+
+		n = f->f_op->read(f, ubuf, want, &pos);
+		if (n <= 0) {
+			if (n < 0)
+				total = n;
+			break;
+		}
+		if (n > want) {
+			total = -EIO;
+			break;
+		}
+		if (total >= len) {
+			/* The buffer is full and the file goes on. */
+			total = -EFBIG;
+			break;
+		}
+		if (copy_from_user(buf + total, ubuf, n)) {
+			total = -EFAULT;
+			break;
+		}
+		total += n;
+	}
+out:
+	filp_close(f, NULL);
+	return total;
+}
+
 void omx_get_fsgs(u64 *fs, u64 *gs)
 {
 	preempt_disable();

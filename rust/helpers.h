@@ -199,6 +199,10 @@ void omx_fpu_limits(u64 *user_xfeatures, u32 *mxcsr_mask);
  */
 unsigned long omx_mmap_min_addr(void);
 /* current's user FS and GS base. */
+/* Reads current's own /proc/self/<name> (name NUL-terminated) into buf, at most len bytes:
+ * the bytes read, -EFBIG if the file holds more than len, or another -errno. Process context,
+ * with user registers (its user stack below the red zone is the read's buffer). */
+ssize_t omx_read_own_proc(const char *name, void *buf, size_t len);
 void omx_get_fsgs(u64 *fs, u64 *gs);
 /* Sets current's user FS and GS base (as arch_prctl(ARCH_SET_FS/GS) does). */
 void omx_set_fsgs(u64 fs, u64 gs);

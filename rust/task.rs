@@ -715,6 +715,34 @@ pub(crate) mod cur {
         unsafe { bindings::omx_mmap_min_addr() as u64 }
     }
 
+    /// The contents of the calling process's own `/proc/self/<name>` as this node's kernel
+    /// makes them, at most `max` bytes (`EFBIG` if there are more); `name` ends with its NUL.
+    /// Process context.
+    pub(crate) fn read_own_proc(name: &[u8], max: usize) -> Result<KVVec<u8>> {
+        if name.last() != Some(&0) {
+            return Err(EINVAL);
+        }
+        let mut room = max.min(64 * 1024);
+        loop {
+            let mut buf = KVVec::from_elem(0u8, room, GFP_KERNEL)?;
+            // SAFETY: `name` ends with a NUL (checked above); `buf` has `room` writable bytes,
+            // which the shim writes at most.
+            let n = unsafe {
+                bindings::omx_read_own_proc(name.as_ptr().cast(), buf.as_mut_ptr().cast(), room)
+            };
+            match usize::try_from(n) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(buf);
+                }
+                Err(_) if n == -(bindings::EFBIG as isize) && room < max => {
+                    room = room.saturating_mul(4).min(max);
+                }
+                Err(_) => return Err(Error::from_errno(n as i32)),
+            }
+        }
+    }
+
     /// Closes every file descriptor of the calling process.
     pub(crate) fn close_all_files() {
         for fd in 0..1024u32 {

@@ -29,6 +29,7 @@ use crate::ksys::errno::enosys;
 use crate::ksys::task::{cur, Task};
 use crate::ksys::trace::SyscallHook;
 use crate::omcore::fwd;
+use crate::omcore::ownproc::{self, OwnProc};
 use crate::omcore::regs::UserRegs;
 use crate::omcore::syscalls::{self, nr};
 use core::sync::atomic::Ordering::{Relaxed, Release};
@@ -36,6 +37,10 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// `MAP_ANONYMOUS` of `mmap`'s flags.
+const O_ACCMODE: u64 = 0o3;
+const O_CREAT: u64 = 0o100;
+const O_TRUNC: u64 = 0o1000;
+const O_PATH: u64 = 0o10000000;
 const MAP_ANONYMOUS: u64 = 0x20;
 /// The mapping type bits of `mmap`'s flags, and the shared types.
 const MAP_TYPE: u64 = 0x0f;
@@ -256,6 +261,23 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
                 return;
             }
         }
+        // A file of its own memory in /proc (maps, cmdline, environ...): read here, where the
+        // memory is, and given as a memfd at home (`own.rs`).
+        nr::OPEN | nr::OPENAT | nr::OPENAT2 => {
+            let home = g.inner.lock().home_pid;
+            if let Some((file, flags)) = own_proc_open(nr, &args, home) {
+                cur::skip_call(syscall_result(enosys()));
+                let m = mig.clone();
+                let open = move |g: &Guest| {
+                    let r = own::open_own_proc(&m, g, file, flags, (nr, args));
+                    set_result(nr, r.unwrap_or_else(syscall_result));
+                };
+                if queue_call(g, open).is_err() {
+                    cur::skip_call(syscall_result(ENOMEM));
+                }
+                return;
+            }
+        }
         // A signal of the set waiting here is taken here at once; else the call waits at
         // home, where the signals it blocks wait. A size or set the kernel refuses: here too.
         nr::RT_SIGTIMEDWAIT => {
@@ -299,6 +321,29 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             cur::skip_call(syscall_result(enosys()));
         }
     }
+}
+
+/// The file of its own memory that open call `nr` with `args` opens for reading, and its open
+/// flags, if it is one (`omcore::ownproc`); `home` is the process's pid at home.
+fn own_proc_open(nr: u32, args: &[u64; 6], home: u32) -> Option<(OwnProc, u64)> {
+    let (path, flags) = match nr {
+        nr::OPEN => (args[0], args[1]),
+        nr::OPENAT => (args[1], args[2]),
+        _ => {
+            // openat2(dirfd, path, how, size): `how` starts with the flags.
+            let mut how = [0u8; 8];
+            cur::read_user(args[2], &mut how).ok()?;
+            (args[1], u64::from_ne_bytes(how))
+        }
+    };
+    // Read-only, and nothing that would create or change a file.
+    if flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_PATH) != 0 {
+        return None;
+    }
+    let mut buf = [0u8; ownproc::MAX_PATH];
+    let n = cur::read_user_str(path, &mut buf).ok()?;
+    let file = ownproc::own_proc_file(&buf[..n.checked_sub(1)?], home)?;
+    Some((file, flags))
 }
 
 /// The call being entered names `pid` in each of its arguments `at` instead of what it named

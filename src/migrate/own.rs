@@ -9,9 +9,13 @@
 
 use super::forward::forward_call;
 use super::guest::Guest;
+use super::vectored::call;
 use super::Migrations;
 use crate::ksys::errno::enosys;
 use crate::ksys::task::{cur, Task};
+use crate::ksys::Disp;
+use crate::omcore::ownproc::OwnProc;
+use crate::omcore::text::Escaped;
 use crate::omcore::{fwd, syscalls, syscalls::nr};
 use kernel::prelude::*;
 
@@ -113,4 +117,81 @@ pub(crate) fn times(mig: &Migrations, g: &Guest, spec: &fwd::Spec, args: [u64; 6
         cur::write_user(args[0], &t)?;
     }
     Ok(r)
+}
+
+/// Largest file of its own memory a guest is given (`maps` of 65530 areas takes about 6 MiB).
+const MAX_OWN_PROC: usize = 16 << 20;
+/// `O_CLOEXEC`, and `MFD_CLOEXEC`.
+const O_CLOEXEC: u64 = 0o2000000;
+const MFD_CLOEXEC: u64 = 1;
+/// `EIO`.
+const EIO_NR: i64 = 5;
+
+/// Forwards call `nr` with `args` and, for a string or an input buffer, `input` as argument
+/// `at`.
+fn home_call(
+    mig: &Migrations,
+    g: &Guest,
+    nr: u32,
+    args: [u64; 6],
+    input: Option<(usize, &[u8])>,
+) -> Result<i64> {
+    call(mig, g, nr, args, input, false).map(|(r, _)| r)
+}
+
+/// The guest opens `file` of its own memory with `flags` (call `nr` with `args`): its contents
+/// here, in a memfd at home whose descriptor is the result. If they cannot be read here (a
+/// stack with no room for the read's buffer, a file too large), the call is made at home as any
+/// open, which shows the deputy's memory.
+pub(crate) fn open_own_proc(
+    mig: &Migrations,
+    g: &Guest,
+    file: OwnProc,
+    flags: u64,
+    (nr, args): (u32, [u64; 6]),
+) -> Result<i64> {
+    let data = match cur::read_own_proc(file.name_nul(), MAX_OWN_PROC) {
+        Ok(d) => d,
+        Err(e) => {
+            pr_info!(
+                "guest {}: /proc/self/{} read at home: error {}\n",
+                Task::current_pid(),
+                Disp(&Escaped(file.name())),
+                e.to_errno()
+            );
+            return home_call(mig, g, nr, args, None);
+        }
+    };
+    let cloexec = if flags & O_CLOEXEC != 0 {
+        MFD_CLOEXEC
+    } else {
+        0
+    };
+    // The name goes as `input` (a pointer that is not NULL says there is one).
+    let name = Some((0, file.memfd_name_nul()));
+    let fd = home_call(mig, g, nr::MEMFD_CREATE, [1, cloexec, 0, 0, 0, 0], name)?;
+    if fd < 0 {
+        return Ok(fd);
+    }
+    let mut at = 0;
+    let mut r = 0;
+    while at < data.len() {
+        let chunk = &data[at..data.len().min(at + fwd::MAX_BUF)];
+        let w = [fd as u64, 1, chunk.len() as u64, 0, 0, 0];
+        r = home_call(mig, g, nr::WRITE, w, Some((1, chunk)))?;
+        if r <= 0 {
+            // A memfd takes what it is given; one that takes nothing cannot be filled.
+            r = if r == 0 { -EIO_NR } else { r };
+            break;
+        }
+        at += r as usize;
+    }
+    if r >= 0 {
+        r = home_call(mig, g, nr::LSEEK, [fd as u64, 0, 0, 0, 0, 0], None)?;
+    }
+    if r < 0 {
+        let _ = home_call(mig, g, nr::CLOSE, [fd as u64, 0, 0, 0, 0, 0], None);
+        return Ok(r);
+    }
+    Ok(fd)
 }

@@ -21,8 +21,9 @@ use kernel::prelude::*;
 /// Most entries of an iovec array (the kernel's `UIO_MAXIOV`).
 const MAX_IOV: u64 = 1024;
 
-/// Forwards read- or write-like call `nr`, which must be forwardable.
-fn call(
+/// Forwards call `nr`, which must be forwardable, with `input` as the contents of one of its
+/// input arguments if given; with `collect`, its output buffer 1 comes back.
+pub(crate) fn call(
     mig: &Migrations,
     g: &Guest,
     nr: u32,

@@ -24,6 +24,7 @@ pub mod map;
 pub mod mig;
 pub mod moves;
 pub mod msg;
+pub mod ownproc;
 pub mod packed;
 pub mod pids;
 pub mod regs;

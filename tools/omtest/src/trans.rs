@@ -26,6 +26,9 @@
 //! - `usage`: a child (its pid in `DIR/pid`, the one to move) burns CPU in each part: its own
 //!   `getrusage` and `times` never go back and count what it burned; its parent's `wait4` and
 //!   `getrusage` of its children count all of it.
+//! - `procself`: `/proc/self/cmdline`, `environ`, `maps` (an area of its own, its stack),
+//!   `smaps_rollup`, `statm` and `auxv` say what its memory holds; `status` its ids, `exe` its
+//!   program, `fd/` its files.
 
 mod handler;
 mod raw;
@@ -937,10 +940,146 @@ fn case_usage(c: &mut Checks, dir: &str) {
     );
 }
 
+// --- procself ---------------------------------------------------------------------------------
+
+/// Where `procself` maps its own area: 3 pages, read and write, private.
+const AREA: u64 = 0x2000_0000_0000;
+const AREA_LEN: u64 = 3 * 4096;
+
+fn procself_round(c: &mut Checks, part: u32, dir: &str) {
+    let me = pid();
+    let read = |p: &str| std::fs::read(p).unwrap_or_default();
+    // cmdline and environ: its own arguments and environment, as it started.
+    let mut args = Vec::new();
+    for a in std::env::args_os() {
+        args.extend_from_slice(a.as_encoded_bytes());
+        args.push(0);
+    }
+    let cmdline = read("/proc/self/cmdline");
+    c.eq(
+        &format!("part {part}: /proc/self/cmdline is its arguments"),
+        String::from_utf8_lossy(&cmdline),
+        String::from_utf8_lossy(&args),
+    );
+    c.eq(
+        &format!("part {part}: /proc/PID/cmdline too"),
+        read(&format!("/proc/{me}/cmdline")),
+        cmdline.clone(),
+    );
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        env.extend_from_slice(k.as_encoded_bytes());
+        env.push(b'=');
+        env.extend_from_slice(v.as_encoded_bytes());
+        env.push(0);
+    }
+    c.eq(
+        &format!("part {part}: /proc/self/environ is its environment"),
+        String::from_utf8_lossy(&read("/proc/self/environ")),
+        String::from_utf8_lossy(&env),
+    );
+    // maps: its own area, where it is, as it is; its stack.
+    let maps = String::from_utf8_lossy(&read("/proc/self/maps")).into_owned();
+    let line = format!("{AREA:x}-{:x} rw-p 00000000 00:00 0", AREA + AREA_LEN);
+    c.check(
+        &format!("part {part}: /proc/self/maps shows its area"),
+        maps.lines().any(|l| l.trim_end() == line),
+        || format!("no {line:?} in:\n{maps}"),
+    );
+    c.check(
+        &format!("part {part}: /proc/self/maps shows its stack"),
+        maps.lines().any(|l| l.ends_with("[stack]")),
+        || format!("no [stack] in:\n{maps}"),
+    );
+    let t = String::from_utf8_lossy(&read("/proc/thread-self/maps")).into_owned();
+    c.check(
+        &format!("part {part}: /proc/thread-self/maps too"),
+        t.lines().any(|l| l.trim_end() == line),
+        || format!("no {line:?} in:\n{t}"),
+    );
+    let rollup = String::from_utf8_lossy(&read("/proc/self/smaps_rollup")).into_owned();
+    c.check(
+        &format!("part {part}: smaps_rollup counts resident memory"),
+        rollup.lines().any(|l| l.starts_with("Rss:")),
+        || rollup.clone(),
+    );
+    let statm = String::from_utf8_lossy(&read("/proc/self/statm")).into_owned();
+    let size: u64 = statm
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    c.check(
+        &format!("part {part}: statm counts its area"),
+        statm.split(' ').count() == 7 && size >= 3,
+        || statm.clone(),
+    );
+    // auxv: pairs of words; AT_PAGESZ (6) is 4096.
+    let auxv = read("/proc/self/auxv");
+    let page = auxv
+        .chunks_exact(16)
+        .map(|p| {
+            (
+                u64::from_ne_bytes(p[..8].try_into().unwrap()),
+                u64::from_ne_bytes(p[8..].try_into().unwrap()),
+            )
+        })
+        .find(|&(k, _)| k == 6);
+    c.eq(
+        &format!("part {part}: auxv says the page size"),
+        page,
+        Some((6, 4096)),
+    );
+    // status, exe and fd: its ids, its program and its descriptors, from home.
+    let status = String::from_utf8_lossy(&read("/proc/self/status")).into_owned();
+    let ppid = sys(110, [0; 6]);
+    for (what, want) in [
+        ("name", "Name:\tomx-t".to_string()),
+        ("pid", format!("Pid:\t{me}")),
+        ("parent", format!("PPid:\t{ppid}")),
+    ] {
+        c.check(
+            &format!("part {part}: /proc/self/status says its {what}"),
+            status.lines().any(|l| l == want),
+            || status.clone(),
+        );
+    }
+    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    c.check(
+        &format!("part {part}: /proc/self/exe is its program"),
+        exe.ends_with("omx-t"),
+        || format!("{exe:?}"),
+    );
+    let path = format!("{dir}/procself.{part}");
+    let f = std::fs::File::create(&path);
+    let link = f.as_ref().ok().and_then(|f| {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).ok()
+    });
+    c.eq(
+        &format!("part {part}: /proc/self/fd names its file"),
+        link.map(|l| l.to_string_lossy().into_owned()),
+        Some(path),
+    );
+}
+
+fn case_procself(c: &mut Checks, dir: &str) {
+    // mmap(AREA, 3 pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+    // MAP_FIXED_NOREPLACE, -1, 0), written.
+    let at = sys(9, [AREA, AREA_LEN, 3, 0x2 | 0x20 | 0x100000, u64::MAX, 0]);
+    c.eq("map its area", at, AREA as i64);
+    if at == AREA as i64 {
+        // SAFETY: the area was just mapped readable and writable, AREA_LEN bytes long.
+        unsafe { std::ptr::write_bytes(AREA as *mut u8, 0x5a, AREA_LEN as usize) };
+    }
+    let d = dir.to_string();
+    in_three_parts(c, dir, |c, part| procself_round(c, part, &d));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage DIR");
+        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself DIR");
         std::process::exit(2);
     };
     let mut c = Checks { failed: false };
@@ -952,6 +1091,7 @@ fn main() {
         "msgq" => case_msgq(&mut c, dir),
         "limits" => case_limits(&mut c, dir),
         "usage" => case_usage(&mut c, dir),
+        "procself" => case_procself(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
