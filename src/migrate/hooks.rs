@@ -261,6 +261,11 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
                 return;
             }
         }
+        // prctl: by option (`syscalls::prctl_place`), here (memory, CPU, timers), at home
+        // (credentials, parent, children) or at home and here (its name).
+        nr::PRCTL if syscalls::prctl_place(args[0]) == Some(syscalls::PrctlPlace::Here) => {
+            return;
+        }
         // A file of its own memory in /proc (maps, cmdline, environ...): read here, where the
         // memory is, and given as a memfd at home (`own.rs`).
         nr::OPEN | nr::OPENAT | nr::OPENAT2 => {
@@ -410,6 +415,9 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
         (nr::SETRLIMIT | nr::PRLIMIT64, _) => own::prlimit(mig, g, nr, args),
         (nr::GETRUSAGE, Some(spec)) => own::getrusage(mig, g, &spec, args),
+        (nr::PRCTL, Some(spec)) if args[0] == syscalls::pr::SET_NAME => {
+            own::set_name(mig, g, &spec, args)
+        }
         (nr::TIMES, Some(spec)) => own::times(mig, g, &spec, args),
         (nr::PSELECT6, _) if args[5] != 0 => vectored::pselect6(mig, g, args),
         (nr::READ | nr::WRITE | nr::PREAD64 | nr::PWRITE64, Some(spec))

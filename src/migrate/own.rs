@@ -195,3 +195,34 @@ pub(crate) fn open_own_proc(
     }
     Ok(fd)
 }
+
+/// `prctl(PR_SET_NAME, name)`: the process is renamed at home and, once the home took the name,
+/// here too. The name is read as the kernel reads it: up to 15 bytes, or to its NUL.
+pub(crate) fn set_name(
+    mig: &Migrations,
+    g: &Guest,
+    spec: &fwd::Spec,
+    args: [u64; 6],
+) -> Result<i64> {
+    let mut name = [0u8; 16];
+    let mut buf = [0u8; 16];
+    match cur::read_user_str(args[1], &mut buf) {
+        Ok(n) => name[..n].copy_from_slice(&buf[..n]),
+        // No NUL in the first 16 bytes: the first 15 are the name.
+        Err(_) => cur::read_user(args[1], &mut name[..15])?,
+    }
+    let len = name.iter().position(|&b| b == 0).unwrap_or(15);
+    let (r, _) = forward_call(
+        mig,
+        g,
+        nr::PRCTL,
+        spec,
+        args,
+        Some((1, &name[..=len])),
+        false,
+    )?;
+    if r == 0 {
+        cur::set_comm(&name);
+    }
+    Ok(r)
+}

@@ -24,7 +24,7 @@
 
 use super::msg::PayloadError;
 use super::packed;
-use super::syscalls::nr;
+use super::syscalls::{self, nr, pr, PrctlPlace};
 
 /// Largest buffer a forwarded call carries.
 pub const MAX_BUF: usize = 256 * 1024;
@@ -443,6 +443,16 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         // Resource limits at home: prlimit64(pid, resource, new, old) (a guest's own new
         // limits are applied on its host as well, and its setrlimit is made as prlimit64).
         nr::PRLIMIT64 => s(&[Int, Int, In(F(16)), Out(F(16))]),
+        // prctl at home (`syscalls::prctl_place`): a name to set, a signal number or a flag to
+        // read back; the other options made there take numbers.
+        nr::PRCTL => match args[0] {
+            pr::SET_NAME => s(&[Int, Str]),
+            pr::GET_PDEATHSIG | pr::GET_CHILD_SUBREAPER => s(&[Int, Out(F(4))]),
+            o if syscalls::prctl_place(o) == Some(PrctlPlace::Home) => {
+                s(&[Int, Int, Int, Int, Int])
+            }
+            _ => return None,
+        },
         // Resource usage at home: getrusage(who, usage) (a 144-byte struct rusage), times(buf)
         // (a 32-byte struct tms); a guest adds the CPU time it used away from home to its own.
         nr::GETRUSAGE => s(&[Int, Out(F(144))]),
@@ -1091,6 +1101,15 @@ mod tests {
             spec(nr::TIMES, &[0x1000, 0, 0, 0, 0, 0]).unwrap()[0],
             Out(F(32))
         );
+        // prctl: a name is a string, a death signal comes back; options made on the host or
+        // not handled are not forwarded.
+        let pr = |o: u64| spec(nr::PRCTL, &[o, 0x1000, 0, 0, 0, 0]).map(|s| s[1]);
+        assert_eq!(pr(pr::SET_NAME), Some(Str));
+        assert_eq!(pr(pr::GET_PDEATHSIG), Some(Out(F(4))));
+        assert_eq!(pr(pr::SET_DUMPABLE), Some(Int));
+        assert_eq!(pr(pr::GET_NAME), None);
+        assert_eq!(pr(pr::SET_VMA), None);
+        assert_eq!(pr(9999), None);
         assert!(spec(nr::SHMGET, &[1, 4096, 0o600, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).is_none());

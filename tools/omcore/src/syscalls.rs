@@ -190,7 +190,7 @@ pub static SYSCALLS: &[(u32, &str, Class)] = &[
     (154, "modify_ldt", Refused("LDT contents are not migrated; a process with an LDT stays home")),
     (155, "pivot_root", Home),
     (156, "_sysctl", Home),
-    (157, "prctl", Special("per-process options (name, dumpable, ...) applied at home and on the remote")),
+    (157, "prctl", Special("by option: the name at home and on the remote; memory and CPU options on the remote; credentials, parent and children options at home")),
     (158, "arch_prctl", Local),
     (159, "adjtimex", Home),
     (160, "setrlimit", Special("applied at home and on the remote")),
@@ -485,6 +485,79 @@ pub fn signals_itself(nr: u32, args: &[u64; 6], home: u32) -> bool {
                 sig,
                 sig::SIGSTOP | sig::SIGTSTP | sig::SIGTTIN | sig::SIGTTOU
             )
+    })
+}
+
+/// Named `prctl` options: `PR_*` of `linux/prctl.h`, without the prefix.
+#[allow(missing_docs)] // Each is the option of its name in `linux/prctl.h`.
+pub mod pr {
+    pub const SET_PDEATHSIG: u64 = 1;
+    pub const GET_PDEATHSIG: u64 = 2;
+    pub const GET_DUMPABLE: u64 = 3;
+    pub const SET_DUMPABLE: u64 = 4;
+    pub const GET_KEEPCAPS: u64 = 7;
+    pub const SET_KEEPCAPS: u64 = 8;
+    pub const SET_NAME: u64 = 15;
+    pub const GET_NAME: u64 = 16;
+    pub const CAPBSET_READ: u64 = 23;
+    pub const GET_SECUREBITS: u64 = 27;
+    pub const SET_TIMERSLACK: u64 = 29;
+    pub const GET_TIMERSLACK: u64 = 30;
+    pub const MCE_KILL: u64 = 33;
+    pub const MCE_KILL_GET: u64 = 34;
+    pub const SET_CHILD_SUBREAPER: u64 = 36;
+    pub const GET_CHILD_SUBREAPER: u64 = 37;
+    pub const SET_NO_NEW_PRIVS: u64 = 38;
+    pub const GET_NO_NEW_PRIVS: u64 = 39;
+    pub const GET_TID_ADDRESS: u64 = 40;
+    pub const SET_THP_DISABLE: u64 = 41;
+    pub const GET_THP_DISABLE: u64 = 42;
+    pub const CAP_AMBIENT: u64 = 47;
+    pub const GET_SPECULATION_CTRL: u64 = 52;
+    pub const SET_VMA: u64 = 0x5356_4d41;
+}
+
+/// Where a guest's `prctl(option, ...)` is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrctlPlace {
+    /// On the host: options of its memory, CPU and timers, and reading its name (kept the same
+    /// in both places).
+    Here,
+    /// At home: options of its credentials, its parent and its children, where those are.
+    Home,
+    /// At home, then on the host too: its name (`PR_SET_NAME`), shown in both places.
+    Both,
+}
+
+/// Where `prctl(option, ...)` of a guest is made; `None` for the options not handled (the call
+/// fails with `ENOSYS` and a log line).
+pub fn prctl_place(option: u64) -> Option<PrctlPlace> {
+    Some(match option {
+        pr::GET_NAME
+        | pr::SET_TIMERSLACK
+        | pr::GET_TIMERSLACK
+        | pr::MCE_KILL
+        | pr::MCE_KILL_GET
+        | pr::GET_TID_ADDRESS
+        | pr::SET_THP_DISABLE
+        | pr::GET_THP_DISABLE
+        | pr::GET_SPECULATION_CTRL
+        | pr::SET_VMA => PrctlPlace::Here,
+        pr::SET_PDEATHSIG
+        | pr::GET_PDEATHSIG
+        | pr::GET_DUMPABLE
+        | pr::SET_DUMPABLE
+        | pr::GET_KEEPCAPS
+        | pr::SET_KEEPCAPS
+        | pr::CAPBSET_READ
+        | pr::GET_SECUREBITS
+        | pr::SET_CHILD_SUBREAPER
+        | pr::GET_CHILD_SUBREAPER
+        | pr::SET_NO_NEW_PRIVS
+        | pr::GET_NO_NEW_PRIVS
+        | pr::CAP_AMBIENT => PrctlPlace::Home,
+        pr::SET_NAME => PrctlPlace::Both,
+        _ => return None,
     })
 }
 

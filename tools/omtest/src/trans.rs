@@ -29,6 +29,8 @@
 //! - `procself`: `/proc/self/cmdline`, `environ`, `maps` (an area of its own, its stack),
 //!   `smaps_rollup`, `statm` and `auxv` say what its memory holds; `status` its ids, `exe` its
 //!   program, `fd/` its files.
+//! - `prctl`: its name (`PR_GET_NAME`, `/proc/self/status`, `/proc/self/comm`), parent death
+//!   signal, dumpable, child subreaper, bounding set, timer slack and `no_new_privs`.
 
 mod handler;
 mod raw;
@@ -64,7 +66,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
-    // clock_gettime, fork, wait4) only read and
+    // clock_gettime, fork, wait4, prctl) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -1076,10 +1078,114 @@ fn case_procself(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, |c, part| procself_round(c, part, &d));
 }
 
+// --- prctl ------------------------------------------------------------------------------------
+
+fn prctl(option: u64, a: u64, b: u64) -> i64 {
+    sys(157, [option, a, b, 0, 0, 0])
+}
+
+fn prctl_round(c: &mut Checks, part: u32) {
+    let p = u64::from(part);
+    // Its name: here and at home (where /proc/self is).
+    let name = format!("omx-t-p{part}");
+    let cname = std::ffi::CString::new(name.clone()).unwrap();
+    c.eq(
+        &format!("part {part}: PR_SET_NAME"),
+        prctl(15, cname.as_ptr() as u64, 0),
+        0,
+    );
+    let mut got = [0u8; 16];
+    let r = prctl(16, got.as_mut_ptr() as u64, 0);
+    let len = got.iter().position(|&b| b == 0).unwrap_or(16);
+    c.eq(
+        &format!("part {part}: PR_GET_NAME says it"),
+        (r, String::from_utf8_lossy(&got[..len]).into_owned()),
+        (0, name.clone()),
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    c.check(
+        &format!("part {part}: /proc/self/status says it"),
+        status.lines().any(|l| l == format!("Name:\t{name}")),
+        || status.lines().next().unwrap_or("").to_string(),
+    );
+    c.eq(
+        &format!("part {part}: /proc/self/comm says it"),
+        std::fs::read_to_string("/proc/self/comm").unwrap_or_default(),
+        format!("{name}\n"),
+    );
+    // Its parent's death signal.
+    c.eq(
+        &format!("part {part}: PR_SET_PDEATHSIG"),
+        prctl(1, 10 + p, 0),
+        0,
+    );
+    let mut sig = 0i32;
+    let r = prctl(2, &mut sig as *mut i32 as u64, 0);
+    c.eq(
+        &format!("part {part}: PR_GET_PDEATHSIG says it"),
+        (r, sig),
+        (0, 10 + part as i32),
+    );
+    // Dumpable, as its credentials at home make it.
+    c.eq(&format!("part {part}: dumpable"), prctl(3, 0, 0), 1);
+    c.eq(
+        &format!("part {part}: not dumpable, then again"),
+        (
+            prctl(4, 0, 0),
+            prctl(3, 0, 0),
+            prctl(4, 1, 0),
+            prctl(3, 0, 0),
+        ),
+        (0, 0, 0, 1),
+    );
+    // A subreaper of its children (which are at home).
+    let mut on = 0i32;
+    c.eq(
+        &format!("part {part}: PR_SET_CHILD_SUBREAPER"),
+        (
+            prctl(36, 1, 0),
+            prctl(37, &mut on as *mut i32 as u64, 0),
+            on,
+            prctl(36, 0, 0),
+        ),
+        (0, 0, 1, 0),
+    );
+    // Its capabilities are root's at home: CAP_SYS_ADMIN is in its bounding set.
+    c.eq(
+        &format!("part {part}: PR_CAPBSET_READ"),
+        prctl(23, 21, 0),
+        1,
+    );
+    // Its timer slack, where it runs.
+    c.eq(
+        &format!("part {part}: PR_SET_TIMERSLACK"),
+        (prctl(29, 200_000 + p, 0), prctl(30, 0, 0)),
+        (0, 200_000 + i64::from(part)),
+    );
+    // No new privileges: not set, until the last part sets it.
+    if part < 2 {
+        c.eq(
+            &format!("part {part}: no_new_privs unset"),
+            prctl(39, 0, 0),
+            0,
+        );
+    } else {
+        c.eq(
+            &format!("part {part}: no_new_privs set"),
+            (prctl(38, 1, 0), prctl(39, 0, 0)),
+            (0, 1),
+        );
+    }
+}
+
+fn case_prctl(c: &mut Checks, dir: &str) {
+    in_three_parts(c, dir, prctl_round);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself DIR");
+        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl DIR");
         std::process::exit(2);
     };
     let mut c = Checks { failed: false };
@@ -1092,6 +1198,7 @@ fn main() {
         "limits" => case_limits(&mut c, dir),
         "usage" => case_usage(&mut c, dir),
         "procself" => case_procself(&mut c, dir),
+        "prctl" => case_prctl(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
