@@ -156,6 +156,10 @@ use Len::{Arg as A, ArgPlus as AP, ArgTimes as AT, FdSet as FDS, Fixed as F};
 const STAT: Len = F(144);
 /// `struct termios` as the kernel's tty ioctls take it.
 const TERMIOS: Len = F(36);
+/// `struct termio` (the older terminal settings).
+const TERMIO: Len = F(18);
+/// `struct ifreq`: an interface's name and one value.
+const IFREQ: Len = F(40);
 
 /// Largest address or option a call returns through a length pointer.
 pub const MAX_RETURNED: u64 = 4096;
@@ -510,6 +514,25 @@ fn ioctl_arg(cmd: u64) -> Option<Arg> {
         0x5413 => Out(F(8)),                      // TIOCGWINSZ
         0x5414 => In(F(8)),                       // TIOCSWINSZ
         0x5409 | 0x540b | 0x5450 | 0x5451 => Int, // TCSBRK, TCFLSH, FIONCLEX, FIOCLEX
+        // TCXONC, TIOCEXCL, TIOCNXCL, TIOCSCTTY, TIOCNOTTY, TCSBRKP, TIOCSBRK, TIOCCBRK
+        0x540a | 0x540c..=0x540e | 0x5422 | 0x5425 | 0x5427 | 0x5428 => Int,
+        0x5405 => Out(TERMIO),         // TCGETA
+        0x5406..=0x5408 => In(TERMIO), // TCSETA, TCSETAW, TCSETAF
+        0x5456 => Out(TERMIOS),        // TIOCGLCKTRMIOS
+        0x5457 => In(TERMIOS),         // TIOCSLCKTRMIOS
+        0x5412 => In(F(1)),            // TIOCSTI
+        // TIOCOUTQ (SIOCOUTQ), TIOCMGET, TIOCGETD, TIOCSERGETLSR, FIGETBSZ, SIOCATMARK
+        0x5411 | 0x5415 | 0x5424 | 0x5459 | 0x0002 | 0x8905 => Out(F(4)),
+        // TIOCMBIS, TIOCMBIC, TIOCMSET, TIOCSETD, FIOASYNC
+        0x5416..=0x5418 | 0x5423 | 0x5452 => In(F(4)),
+        0x0001 => InOut(F(4)),         // FIBMAP
+        0x5460 => Out(F(8)),           // FIOQSIZE
+        0x8906 | 0x8907 => Out(F(16)), // SIOCGSTAMP, SIOCGSTAMPNS
+        // A network interface's name, flags, addresses, MTU, hardware address, index or
+        // queue length, in a struct ifreq (SIOCGIFNAME ... SIOCGIFTXQLEN).
+        0x8910 | 0x8913 | 0x8915 | 0x8917 | 0x8919 | 0x891b | 0x8921 | 0x8927 | 0x8933 | 0x8942 => {
+            InOut(IFREQ)
+        }
         _ => {
             // Commands with the size and direction encoded (_IOC).
             let size = (cmd >> 16) & 0x3fff;
@@ -1101,8 +1124,21 @@ mod tests {
             spec(nr::TIMES, &[0x1000, 0, 0, 0, 0, 0]).unwrap()[0],
             Out(F(32))
         );
-        // prctl: a name is a string, a death signal comes back; options made on the host or
-        // not handled are not forwarded.
+        // ioctl: the common commands without a size in their number, by their structures;
+        // any other such command is not forwarded.
+        let io = |cmd: u64| spec(nr::IOCTL, &[3, cmd, 0x1000, 0, 0, 0]).map(|s| s[2]);
+        assert_eq!(io(0x5401), Some(Out(F(36)))); // TCGETS
+        assert_eq!(io(0x5405), Some(Out(F(18)))); // TCGETA
+        assert_eq!(io(0x541b), Some(Out(F(4)))); // FIONREAD
+        assert_eq!(io(0x5411), Some(Out(F(4)))); // TIOCOUTQ
+        assert_eq!(io(0x5460), Some(Out(F(8)))); // FIOQSIZE
+        assert_eq!(io(0x8933), Some(InOut(F(40)))); // SIOCGIFINDEX
+        assert_eq!(io(0x540e), Some(Int)); // TIOCSCTTY
+        assert_eq!(io(0x8912), None); // SIOCGIFCONF: its struct holds a pointer
+        assert_eq!(io(0x5499), None);
+        assert_eq!(io(0x8004_5430), Some(Out(F(4)))); // TIOCGPTN, _IOC-encoded
+                                                      // prctl: a name is a string, a death signal comes back; options made on the host or
+                                                      // not handled are not forwarded.
         let pr = |o: u64| spec(nr::PRCTL, &[o, 0x1000, 0, 0, 0, 0]).map(|s| s[1]);
         assert_eq!(pr(pr::SET_NAME), Some(Str));
         assert_eq!(pr(pr::GET_PDEATHSIG), Some(Out(F(4))));

@@ -31,6 +31,8 @@
 //!   program, `fd/` its files.
 //! - `prctl`: its name (`PR_GET_NAME`, `/proc/self/status`, `/proc/self/comm`), parent death
 //!   signal, dumpable, child subreaper, bounding set, timer slack and `no_new_privs`.
+//! - `ioctl`: commands without their size in their number: an interface's index, flags and
+//!   name, a socket's queue, a file's size and block size, `ENOTTY` for a terminal's.
 
 mod handler;
 mod raw;
@@ -66,7 +68,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
-    // clock_gettime, fork, wait4, prctl) only read and
+    // clock_gettime, fork, wait4, prctl, ioctl) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -1182,10 +1184,108 @@ fn case_prctl(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, prctl_round);
 }
 
+// --- ioctl ------------------------------------------------------------------------------------
+
+const ENOTTY: i64 = 25;
+
+/// `ioctl(fd, cmd, arg)`.
+fn ioctl(fd: u64, cmd: u64, arg: u64) -> i64 {
+    sys(16, [fd, cmd, arg, 0, 0, 0])
+}
+
+/// `ioctl(fd, cmd, ifreq)` for interface `name`: the result and the ifreq after it.
+fn ifreq(fd: u64, cmd: u64, name: &[u8]) -> (i64, [u8; 40]) {
+    let mut r = [0u8; 40];
+    r[..name.len()].copy_from_slice(name);
+    (ioctl(fd, cmd, r.as_mut_ptr() as u64), r)
+}
+
+fn ioctl_round(c: &mut Checks, part: u32, dir: &str) {
+    // A socket asks about the loopback interface (of the home node).
+    let s = sys(41, [2, 2, 0, 0, 0, 0]); // socket(AF_INET, SOCK_DGRAM, 0)
+    c.check(&format!("part {part}: socket"), s >= 0, || format!("{s}"));
+    let s = s as u64;
+    let (r, idx) = ifreq(s, 0x8933, b"lo"); // SIOCGIFINDEX
+    let index = i32::from_ne_bytes(idx[16..20].try_into().unwrap());
+    c.eq(
+        &format!("part {part}: SIOCGIFINDEX of lo"),
+        (r, index),
+        (0, 1),
+    );
+    let (r, fl) = ifreq(s, 0x8913, b"lo"); // SIOCGIFFLAGS
+    let flags = u16::from_ne_bytes(fl[16..18].try_into().unwrap());
+    c.eq(
+        &format!("part {part}: SIOCGIFFLAGS of lo: up, loopback"),
+        (r, flags & 0x9),
+        (0, 0x9),
+    );
+    // SIOCGIFNAME: the name of index 1.
+    let mut by_index = [0u8; 40];
+    by_index[16..20].copy_from_slice(&1i32.to_ne_bytes());
+    let r2 = ioctl(s, 0x8910, by_index.as_mut_ptr() as u64);
+    c.eq(
+        &format!("part {part}: SIOCGIFNAME of index 1"),
+        (r2, &by_index[..3]),
+        (0, &b"lo\0"[..]),
+    );
+    sys(3, [s, 0, 0, 0, 0, 0]);
+    // A socket pair: nothing queued.
+    let mut sv = [0i32; 2];
+    sys(53, [1, 1, 0, sv.as_mut_ptr() as u64, 0, 0]);
+    let mut n = -1i32;
+    let r = ioctl(sv[0] as u64, 0x5411, &mut n as *mut i32 as u64); // TIOCOUTQ
+    c.eq(
+        &format!("part {part}: TIOCOUTQ of a socket"),
+        (r, n),
+        (0, 0),
+    );
+    sys(3, [sv[0] as u64, 0, 0, 0, 0, 0]);
+    sys(3, [sv[1] as u64, 0, 0, 0, 0, 0]);
+    // A regular file: its size, its block size; not a terminal.
+    let path = format!("{dir}/ioctl.file");
+    let _ = std::fs::write(&path, b"eleven byte");
+    let f = open_ro(&path);
+    // FIOQSIZE: the bytes it takes on its disk (what depends on the file system's allocation).
+    let mut size = -1i64;
+    let r = ioctl(f as u64, 0x5460, &mut size as *mut i64 as u64);
+    c.check(
+        &format!("part {part}: FIOQSIZE of a file"),
+        r == 0 && size >= 0,
+        || format!("{r}, {size}"),
+    );
+    let mut bs = 0i32;
+    let r = ioctl(f as u64, 0x2, &mut bs as *mut i32 as u64); // FIGETBSZ
+    c.check(
+        &format!("part {part}: FIGETBSZ of a file"),
+        r == 0 && bs > 0,
+        || format!("{r}, {bs}"),
+    );
+    let mut termio = [0u8; 18];
+    c.eq(
+        &format!("part {part}: TCGETA of a file: ENOTTY"),
+        ioctl(f as u64, 0x5405, termio.as_mut_ptr() as u64),
+        -ENOTTY,
+    );
+    let on = 0i32;
+    c.eq(
+        &format!("part {part}: FIOASYNC off"),
+        ioctl(f as u64, 0x5452, &on as *const i32 as u64),
+        0,
+    );
+    sys(3, [f as u64, 0, 0, 0, 0, 0]);
+}
+
+fn case_ioctl(c: &mut Checks, dir: &str) {
+    let d = dir.to_string();
+    in_three_parts(c, dir, |c, part| ioctl_round(c, part, &d));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl DIR");
+        eprintln!(
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl DIR"
+        );
         std::process::exit(2);
     };
     let mut c = Checks { failed: false };
@@ -1199,6 +1299,7 @@ fn main() {
         "usage" => case_usage(&mut c, dir),
         "procself" => case_procself(&mut c, dir),
         "prctl" => case_prctl(&mut c, dir),
+        "ioctl" => case_ioctl(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
