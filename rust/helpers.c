@@ -39,6 +39,9 @@
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
+#include <linux/kprobes.h>
+#include <linux/dcache.h>
+
 #include "helpers.h"
 
 const char *omx_kernel_release(void)
@@ -939,4 +942,133 @@ void omx_tracepoint_sync(void)
 bool omx_signal_pending(void)
 {
 	return signal_pending(current);
+}
+
+/*
+ * Guests' /proc/PID, hidden from the node's processes (their entries are already left out of
+ * listings of /proc): from all but the guest itself and an administrator (CAP_SYS_ADMIN), who
+ * may look at a guest by its pid. A lookup of /proc/PID is proc_pid_lookup; a /proc/PID that was
+ * looked up before is checked again by pid_revalidate. Return probes on both: a lookup of a
+ * hidden pid is undone (the new dentry unhashed, -ENOENT returned, which makes proc_root_lookup
+ * fall through to the fixed entries, where there is no such name), and a cached one is declared
+ * stale, so that the walk looks it up again. The pids are kept here, in a lock-free array the
+ * probes read in any context.
+ */
+#define OMX_HIDDEN_MAX 1024
+static atomic_t omx_hidden[OMX_HIDDEN_MAX];
+static atomic_t omx_hidden_count;
+
+bool omx_hide_pid(u32 pid)
+{
+	int i;
+
+	for (i = 0; i < OMX_HIDDEN_MAX; i++) {
+		if (atomic_cmpxchg(&omx_hidden[i], 0, pid) == 0) {
+			atomic_inc(&omx_hidden_count);
+			return true;
+		}
+	}
+	return false;
+}
+
+void omx_unhide_pid(u32 pid)
+{
+	int i;
+
+	for (i = 0; i < OMX_HIDDEN_MAX; i++) {
+		if (atomic_cmpxchg(&omx_hidden[i], pid, 0) == pid) {
+			atomic_dec(&omx_hidden_count);
+			return;
+		}
+	}
+}
+
+/* Whether dentry `d` is /proc/PID of a hidden pid that current may not see. */
+static bool omx_hidden_from_current(const struct dentry *d)
+{
+	unsigned int pid;
+	int i;
+
+	if (!atomic_read(&omx_hidden_count) || !d || !IS_ROOT(d->d_parent))
+		return false;
+	if (kstrtouint((const char *)d->d_name.name, 10, &pid) || !pid)
+		return false;
+	if (pid == task_tgid_nr(current))
+		return false;
+	for (i = 0; i < OMX_HIDDEN_MAX; i++)
+		if (atomic_read(&omx_hidden[i]) == pid)
+			return !ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
+	return false;
+}
+
+struct omx_dentry_arg {
+	struct dentry *dentry;
+};
+
+/* proc_pid_lookup(dentry, flags) */
+static int omx_lookup_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	((struct omx_dentry_arg *)ri->data)->dentry = (struct dentry *)regs->di;
+	return 0;
+}
+
+static int omx_lookup_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dentry *d = ((struct omx_dentry_arg *)ri->data)->dentry;
+
+	if (regs_return_value(regs) == 0 && omx_hidden_from_current(d)) {
+		d_drop(d);
+		regs_set_return_value(regs, (unsigned long)ERR_PTR(-ENOENT));
+	}
+	return 0;
+}
+
+/* pid_revalidate(dir, name, dentry, flags) */
+static int omx_revalidate_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	((struct omx_dentry_arg *)ri->data)->dentry = (struct dentry *)regs->dx;
+	return 0;
+}
+
+static int omx_revalidate_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dentry *d = ((struct omx_dentry_arg *)ri->data)->dentry;
+
+	if (regs_return_value(regs) == 1 && omx_hidden_from_current(d))
+		regs_set_return_value(regs, 0);
+	return 0;
+}
+
+static struct kretprobe omx_lookup_probe = {
+	.kp.symbol_name = "proc_pid_lookup",
+	.entry_handler = omx_lookup_entry,
+	.handler = omx_lookup_return,
+	.data_size = sizeof(struct omx_dentry_arg),
+	.maxactive = 64,
+};
+
+static struct kretprobe omx_revalidate_probe = {
+	.kp.symbol_name = "pid_revalidate",
+	.entry_handler = omx_revalidate_entry,
+	.handler = omx_revalidate_return,
+	.data_size = sizeof(struct omx_dentry_arg),
+	.maxactive = 64,
+};
+
+int omx_pid_hiding_register(void)
+{
+	int r = register_kretprobe(&omx_lookup_probe);
+
+	if (r)
+		return r;
+	r = register_kretprobe(&omx_revalidate_probe);
+	if (r)
+		unregister_kretprobe(&omx_lookup_probe);
+	return r;
+}
+
+void omx_pid_hiding_unregister(void)
+{
+	unregister_kretprobe(&omx_revalidate_probe);
+	unregister_kretprobe(&omx_lookup_probe);
 }

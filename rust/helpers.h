@@ -268,4 +268,12 @@ void omx_tracepoint_sync(void);
 /* signal_pending(current): a static inline. */
 bool omx_signal_pending(void);
 
+/* Guests' /proc/PID hidden from all but the guest itself and CAP_SYS_ADMIN (see helpers.c). omx_hide_pid adds a
+ * pid (false when 1024 are hidden already), omx_unhide_pid removes it; the probes act once
+ * omx_pid_hiding_register succeeded, until omx_pid_hiding_unregister (once, after it). */
+bool omx_hide_pid(u32 pid);
+void omx_unhide_pid(u32 pid);
+int omx_pid_hiding_register(void);
+void omx_pid_hiding_unregister(void);
+
 #endif /* OPENMOSIX_RUST_HELPERS_H */

@@ -300,3 +300,44 @@ fn wipe(buf: &mut [u8]) {
         unsafe { core::ptr::write_volatile(b, 0) };
     }
 }
+
+/// The hiding of guests' `/proc/PID` from this node's own processes: return probes on the
+/// kernel's lookup of `/proc/PID` and on its check of a cached one (see `helpers.c`), which
+/// answer "no such entry" for a hidden pid to every task but that pid's own and an
+/// administrator's (`CAP_SYS_ADMIN`). Active while this value lives.
+///
+/// # Invariants
+///
+/// The probes are registered (`omx_pid_hiding_register` succeeded); only one value exists at a
+/// time, since the probes are static and a second registration fails.
+pub(crate) struct PidHiding(());
+
+impl PidHiding {
+    /// Registers the probes.
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: no precondition; a failure leaves nothing registered.
+        kernel::error::to_result(unsafe { bindings::omx_pid_hiding_register() })?;
+        // INVARIANT: registered just now.
+        Ok(Self(()))
+    }
+}
+
+impl Drop for PidHiding {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant), and unregistered once, here; unregistering waits
+        // for the handlers that run.
+        unsafe { bindings::omx_pid_hiding_unregister() };
+    }
+}
+
+/// Hides `/proc/pid` (of a guest) from every task but its own; false if no more pids can be.
+pub(crate) fn hide_pid(pid: u32) -> bool {
+    // SAFETY: no precondition; lock-free.
+    unsafe { bindings::omx_hide_pid(pid) }
+}
+
+/// Shows `/proc/pid` again.
+pub(crate) fn unhide_pid(pid: u32) {
+    // SAFETY: no precondition; lock-free.
+    unsafe { bindings::omx_unhide_pid(pid) }
+}

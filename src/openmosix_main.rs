@@ -38,6 +38,9 @@ struct OpenMosix {
     node: Arc<node::Node>,
     /// Dropped after [`Drop::drop`] stopped the node.
     _proc: procfs::Tree,
+    /// Guests' `/proc/PID` hidden from the node's processes (`None` if the probes could not be
+    /// set: then only their listing entries are left out). Dropped after the node stopped.
+    _hiding: Option<ksys::proc::PidHiding>,
 }
 
 impl kernel::Module for OpenMosix {
@@ -50,12 +53,24 @@ impl kernel::Module for OpenMosix {
             return Err(e);
         }
 
+        let hiding = ksys::proc::PidHiding::register()
+            .inspect_err(|e| {
+                pr_warn!(
+                    "guests' /proc/PID not hidden: probes not set (error {})\n",
+                    e.to_errno()
+                )
+            })
+            .ok();
         pr_info!(
             "openmosix {} (protocol {}) loaded\n",
             omcore::version::RELEASE,
             omcore::version::PROTOCOL_VERSION
         );
-        Ok(Self { node, _proc: proc })
+        Ok(Self {
+            node,
+            _proc: proc,
+            _hiding: hiding,
+        })
     }
 }
 

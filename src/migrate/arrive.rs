@@ -24,6 +24,7 @@ use super::Migrations;
 use crate::error;
 use crate::ksys::cstr_fmt;
 use crate::ksys::errno::{ebadmsg, ehostunreach, enotconn};
+use crate::ksys::proc;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{self, cur, ModuleRef, Task};
 use crate::ksys::thread;
@@ -237,6 +238,10 @@ impl Migrations {
             // INVARIANT (`GuestInner::module`): set and counted together.
             if module.is_some() {
                 self.hosting.insert(q.pid);
+                // Its /proc/PID too, as its entry in the listing (`hide.rs`).
+                if !proc::hide_pid(q.pid) {
+                    pr_warn!("guest {}: /proc/{} not hidden (too many)\n", q.pid, q.pid);
+                }
             }
             q.module = module;
             drop(q);
@@ -324,6 +329,7 @@ impl Migrations {
                     let t_cpu = q.task.as_ref().map_or([0, 0], |t| t.cputime());
                     if q.module.take().is_some() {
                         self.hosting.remove(q.pid);
+                        proc::unhide_pid(q.pid);
                     }
                     match q.state {
                         GuestState::Arriving => {

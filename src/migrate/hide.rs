@@ -8,7 +8,10 @@
 //! root leaves their entries out. The pure parts (which arguments name a process, the listing
 //! filter) are `omcore::hide`, tested on the host.
 //!
-//! What this does not cover: a path naming `/proc/PID` directly.
+//! A path naming `/proc/PID` of a guest is refused by return probes on the kernel's own lookup
+//! of it (`ksys::proc::PidHiding`, `helpers.c`): to every task but the guest and an
+//! administrator (`CAP_SYS_ADMIN`); the guests' pids are given to it as they come and go
+//! (`arrive.rs`).
 
 use super::Migrations;
 use crate::error::syscall_result;

@@ -54,6 +54,14 @@ expect_eq "mps is omctl ps" "$(mps)" "$(omctl ps)"
 expect_match "the guest runs as nobody on node 2" "$(on 2 cat /proc/"$guest"/status)" "Uid:.65534"
 expect_eq "the guest keeps the program's name" "$(on 2 cat /proc/"$guest"/comm)" "omx-burn"
 expect_eq "node 2's own processes do not find it in /proc" "$(on 2 ls /proc | grep -cx "$guest")" 0
+# Nor by its path, but for the administrator (who looked above).
+for u in 65534 1000; do
+	check_fails "user $u cannot read /proc/$guest/status" on 2 omx-as "$u" cat /proc/"$guest"/status
+	check_fails "user $u cannot read /proc/$guest/comm" on 2 omx-as "$u" cat /proc/"$guest"/comm
+	check_fails "user $u finds no /proc/$guest" on 2 omx-as "$u" test -e /proc/"$guest"
+	check_fails "user $u cannot change into /proc/$guest" on 2 "omx-as $u sh -c 'cd /proc/$guest'"
+done
+check "user 1000 still reads its own /proc/PID" on 2 "omx-as 1000 sh -c 'cat /proc/\$\$/status >/dev/null'"
 expect_eq "nor in ps" "$(on 2 ps | grep -c omx-burn)" 0
 check_fails "nor can they signal it (kill -TERM $guest on node 2)" on 2 kill -TERM "$guest"
 # As nobody, the guest's user there, kill -TERM -1 would reach nothing else.
