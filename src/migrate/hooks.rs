@@ -297,10 +297,18 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         _ => {}
     }
     // readv, writev, sendmsg, recvmsg, rt_sigpending: gathered, scattered or packed here,
-    // forwarded as one call; setrlimit, as prlimit64 (`own.rs`).
+    // forwarded as one call; sendmmsg and recvmmsg as one such call per message; setrlimit, as
+    // prlimit64 (`own.rs`).
     let vectored = matches!(
         nr,
-        nr::READV | nr::WRITEV | nr::SENDMSG | nr::RECVMSG | nr::RT_SIGPENDING | nr::SETRLIMIT
+        nr::READV
+            | nr::WRITEV
+            | nr::SENDMSG
+            | nr::RECVMSG
+            | nr::SENDMMSG
+            | nr::RECVMMSG
+            | nr::RT_SIGPENDING
+            | nr::SETRLIMIT
     );
     let spec = fwd::spec(nr, &args);
     match syscalls::class_of(nr) {
@@ -413,6 +421,7 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::SENDMSG, _) => vectored::sendmsg(mig, g, args),
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
         (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
+        (nr::SENDMMSG | nr::RECVMMSG, _) => vectored::mmsg(mig, g, nr, args),
         (nr::SETRLIMIT | nr::PRLIMIT64, _) => own::prlimit(mig, g, nr, args),
         (nr::GETRUSAGE, Some(spec)) => own::getrusage(mig, g, &spec, args),
         (nr::PRCTL, Some(spec)) if args[0] == syscalls::pr::SET_NAME => {

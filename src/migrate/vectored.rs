@@ -5,7 +5,8 @@
 //! `read` scattered into them, `sendmsg` and `recvmsg` with no control data as `sendto` and
 //! `recvfrom`; with control data (descriptors, credentials) and `pselect6` with a signal mask,
 //! as the call itself with its structure packed (`omcore::packed`), whose pointers the deputy
-//! sets. `rt_sigpending` too, which answers for signals waiting in two places. Every length and
+//! sets. `sendmmsg` and `recvmmsg` as a `sendmsg` or `recvmsg` for each message. `rt_sigpending`
+//! too, which answers for signals waiting in two places. Every length and
 //! count the guest gives is checked before it is used: the kernel's own errors (`EINVAL`) come
 //! back for those it would refuse.
 
@@ -207,6 +208,52 @@ pub(crate) fn recvmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64
         )?;
     }
     Ok(r)
+}
+
+/// Size of a `struct mmsghdr`: a `struct msghdr` and the length sent or received (padded).
+const MMSGHDR: u64 = 64;
+/// Offset of `msg_len` in a `struct mmsghdr`.
+const MMSG_LEN: u64 = 56;
+/// `MSG_DONTWAIT`, `MSG_WAITFORONE`.
+const MSG_DONTWAIT: u64 = 0x40;
+const MSG_WAITFORONE: u64 = 0x10000;
+
+/// `sendmmsg(fd, msgvec, vlen, flags)` or `recvmmsg(fd, msgvec, vlen, flags, timeout)`: a
+/// `sendmsg` or `recvmsg` for each message in turn, its length written into its `msg_len`,
+/// until one fails. As the kernel: the number of messages done, or the first one's error if
+/// none was; at most `UIO_MAXIOV` messages. Receiving, after the first message the calls do not
+/// wait if `MSG_WAITFORONE` is given, or a timeout (which the kernel itself only looks at
+/// between messages).
+pub(crate) fn mmsg(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6]) -> Result<i64> {
+    let sending = nr == nr::SENDMMSG;
+    let count = args[2].min(MAX_IOV);
+    let flags = args[3] & 0xffff_ffff;
+    let mut done = 0;
+    while done < count {
+        let at = done
+            .checked_mul(MMSGHDR)
+            .and_then(|o| args[1].checked_add(o))
+            .ok_or(EFAULT)?;
+        let r = if sending {
+            sendmsg(mig, g, [args[0], at, flags, 0, 0, 0])
+        } else {
+            let mut f = flags & !MSG_WAITFORONE;
+            if done > 0 && (flags & MSG_WAITFORONE != 0 || args[4] != 0) {
+                f |= MSG_DONTWAIT;
+            }
+            recvmsg(mig, g, [args[0], at, f, 0, 0, 0])
+        };
+        match r {
+            Ok(n) if n >= 0 => {
+                cur::write_user(at + MMSG_LEN, &(n as u32).to_ne_bytes())?;
+                done += 1;
+            }
+            Ok(e) if done == 0 => return Ok(e),
+            Err(e) if done == 0 => return Err(e),
+            _ => break,
+        }
+    }
+    Ok(done as i64)
 }
 
 /// `pselect6` with a signal mask: its `{mask pointer, size}` pair and the mask go packed

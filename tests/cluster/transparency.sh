@@ -12,7 +12,7 @@
 # and in force where the process runs), usage (CPU time counted wherever it was used, by the
 # process and by its parent's wait), procself (/proc/self of its memory, ids, program and files),
 # prctl (its name at home and here, options at home and options here), ioctl (commands without
-# their size in their number: interfaces, queues, files).
+# their size in their number: interfaces, queues, files), mmsg (sendmmsg and recvmmsg).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -54,7 +54,7 @@ run_case() {
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
 }
 
-for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl; do
+for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

@@ -33,6 +33,8 @@
 //!   signal, dumpable, child subreaper, bounding set, timer slack and `no_new_privs`.
 //! - `ioctl`: commands without their size in their number: an interface's index, flags and
 //!   name, a socket's queue, a file's size and block size, `ENOTTY` for a terminal's.
+//! - `mmsg`: `sendmmsg` and `recvmmsg` of datagrams (the lengths, `EAGAIN`, `MSG_WAITFORONE`,
+//!   `EFAULT`), as the C library's resolver sends its queries.
 
 mod handler;
 mod raw;
@@ -68,7 +70,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
-    // clock_gettime, fork, wait4, prctl, ioctl) only read and
+    // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -1280,11 +1282,100 @@ fn case_ioctl(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, |c, part| ioctl_round(c, part, &d));
 }
 
+// --- mmsg -------------------------------------------------------------------------------------
+
+/// `struct mmsghdr` for one buffer each: headers, iovecs and the buffers they point to.
+struct Mmsg {
+    hdrs: Vec<[u64; 8]>,
+    iovs: Vec<[u64; 2]>,
+    bufs: Vec<Vec<u8>>,
+}
+
+impl Mmsg {
+    fn new(bufs: Vec<Vec<u8>>) -> Self {
+        let mut m = Self {
+            hdrs: vec![[0; 8]; bufs.len()],
+            iovs: vec![[0; 2]; bufs.len()],
+            bufs,
+        };
+        for i in 0..m.bufs.len() {
+            m.iovs[i] = [m.bufs[i].as_mut_ptr() as u64, m.bufs[i].len() as u64];
+            // msghdr: name, namelen, iov, iovlen, control, controllen, flags; then msg_len.
+            m.hdrs[i][2] = m.iovs[i].as_ptr() as u64;
+            m.hdrs[i][3] = 1;
+        }
+        m
+    }
+
+    fn lens(&self) -> Vec<u32> {
+        self.hdrs.iter().map(|h| h[7] as u32).collect()
+    }
+}
+
+fn mmsg_round(c: &mut Checks, part: u32, sv: [u64; 2]) {
+    // Three datagrams in one sendmmsg, then all in one recvmmsg.
+    let mut out = Mmsg::new(vec![
+        b"a".to_vec(),
+        b"bb".to_vec(),
+        format!("part {part}").into(),
+    ]);
+    let n = out.hdrs.len() as u64;
+    let r = sys(307, [sv[0], out.hdrs.as_mut_ptr() as u64, n, 0, 0, 0]);
+    c.eq(
+        &format!("part {part}: sendmmsg of 3"),
+        (r, out.lens()),
+        (3, vec![1, 2, 6]),
+    );
+    let mut inp = Mmsg::new(vec![vec![0u8; 16]; 4]);
+    let r = sys(299, [sv[1], inp.hdrs.as_mut_ptr() as u64, 4, 0x40, 0, 0]);
+    let got: Vec<Vec<u8>> = (0..3)
+        .map(|i| inp.bufs[i][..inp.hdrs[i][7] as usize].to_vec())
+        .collect();
+    c.eq(
+        &format!("part {part}: recvmmsg of 4 gets the 3"),
+        (r, got),
+        (
+            3,
+            vec![b"a".to_vec(), b"bb".to_vec(), format!("part {part}").into()],
+        ),
+    );
+    let r = sys(299, [sv[1], inp.hdrs.as_mut_ptr() as u64, 4, 0x40, 0, 0]);
+    c.eq(&format!("part {part}: none left: EAGAIN"), r, -EAGAIN);
+    // MSG_WAITFORONE: waits for the first, takes what else is there.
+    let mut two = Mmsg::new(vec![b"x".to_vec(), b"yz".to_vec()]);
+    sys(307, [sv[0], two.hdrs.as_mut_ptr() as u64, 2, 0, 0, 0]);
+    let mut inp = Mmsg::new(vec![vec![0u8; 16]; 4]);
+    let r = sys(299, [sv[1], inp.hdrs.as_mut_ptr() as u64, 4, 0x10000, 0, 0]);
+    c.eq(
+        &format!("part {part}: recvmmsg MSG_WAITFORONE"),
+        (r, inp.lens()[..2].to_vec()),
+        (2, vec![1, 2]),
+    );
+    // A bad address for the first message: its error.
+    c.eq(
+        &format!("part {part}: sendmmsg of a bad vector: EFAULT"),
+        sys(307, [sv[0], 8, 1, 0, 0, 0]),
+        -14,
+    );
+}
+
+fn case_mmsg(c: &mut Checks, dir: &str) {
+    let mut sv = [0i32; 2];
+    // socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)
+    c.eq(
+        "socketpair",
+        sys(53, [1, 2, 0, sv.as_mut_ptr() as u64, 0, 0]),
+        0,
+    );
+    let sv = [sv[0] as u64, sv[1] as u64];
+    in_three_parts(c, dir, |c, part| mmsg_round(c, part, sv));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg DIR"
         );
         std::process::exit(2);
     };
@@ -1300,6 +1391,7 @@ fn main() {
         "procself" => case_procself(&mut c, dir),
         "prctl" => case_prctl(&mut c, dir),
         "ioctl" => case_ioctl(&mut c, dir),
+        "mmsg" => case_mmsg(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
