@@ -297,8 +297,8 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
         _ => {}
     }
     // readv, writev, sendmsg, recvmsg, rt_sigpending: gathered, scattered or packed here,
-    // forwarded as one call; sendmmsg and recvmmsg as one such call per message; setrlimit, as
-    // prlimit64 (`own.rs`).
+    // forwarded as one call (preadv and pwritev too); sendmmsg and recvmmsg as one such call per
+    // message; setrlimit, as prlimit64 (`own.rs`).
     let vectored = matches!(
         nr,
         nr::READV
@@ -307,6 +307,10 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             | nr::RECVMSG
             | nr::SENDMMSG
             | nr::RECVMMSG
+            | nr::PREADV
+            | nr::PWRITEV
+            | nr::PREADV2
+            | nr::PWRITEV2
             | nr::RT_SIGPENDING
             | nr::SETRLIMIT
     );
@@ -422,6 +426,9 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
         (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
         (nr::SENDMMSG | nr::RECVMMSG, _) => vectored::mmsg(mig, g, nr, args),
+        (nr::PREADV | nr::PWRITEV | nr::PREADV2 | nr::PWRITEV2, _) => {
+            vectored::positional(mig, g, nr, args)
+        }
         (nr::SETRLIMIT | nr::PRLIMIT64, _) => own::prlimit(mig, g, nr, args),
         (nr::GETRUSAGE, Some(spec)) => own::getrusage(mig, g, &spec, args),
         (nr::PRCTL, Some(spec)) if args[0] == syscalls::pr::SET_NAME => {

@@ -5,7 +5,8 @@
 //! `read` scattered into them, `sendmsg` and `recvmsg` with no control data as `sendto` and
 //! `recvfrom`; with control data (descriptors, credentials) and `pselect6` with a signal mask,
 //! as the call itself with its structure packed (`omcore::packed`), whose pointers the deputy
-//! sets. `sendmmsg` and `recvmmsg` as a `sendmsg` or `recvmsg` for each message. `rt_sigpending`
+//! sets. `sendmmsg` and `recvmmsg` as a `sendmsg` or `recvmsg` for each message; `preadv`,
+//! `pwritev` and their `2` forms as a `pread64` or `pwrite64`. `rt_sigpending`
 //! too, which answers for signals waiting in two places. Every length and
 //! count the guest gives is checked before it is used: the kernel's own errors (`EINVAL`) come
 //! back for those it would refuse.
@@ -42,6 +43,35 @@ pub(crate) fn writev(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64>
     let data = gather(&iov, fwd::MAX_BUF)?;
     let w = [args[0], 1, data.len() as u64, 0, 0, 0];
     call(mig, g, nr::WRITE, w, Some((1, &data)), false).map(|(r, _)| r)
+}
+
+/// `preadv(fd, iov, iovcnt, pos, 0)` and `preadv2` with no flags as one `pread64` scattered
+/// into the buffers, `pwritev` and `pwritev2` as one `pwrite64` of the gathered ones (on
+/// x86-64 the position is all in argument 3; `preadv2`'s -1 means the file's own position: a
+/// `read` or `write` then). Flags of `preadv2` and `pwritev2` are not handled: `ENOSYS`.
+pub(crate) fn positional(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6]) -> Result<i64> {
+    let two = matches!(nr, nr::PREADV2 | nr::PWRITEV2);
+    if two && args[5] != 0 {
+        return Err(enosys());
+    }
+    let here = two && args[3] as i64 == -1;
+    let iov = read_iovecs(args[1], args[2])?;
+    if matches!(nr, nr::PREADV | nr::PREADV2) {
+        let (call_nr, pos) = if here {
+            (nr::READ, 0)
+        } else {
+            (nr::PREAD64, args[3])
+        };
+        return scatter(mig, g, &iov, call_nr, [args[0], 1, 0, pos, 0, 0]);
+    }
+    let data = gather(&iov, fwd::MAX_BUF)?;
+    let (call_nr, pos) = if here {
+        (nr::WRITE, 0)
+    } else {
+        (nr::PWRITE64, args[3])
+    };
+    let w = [args[0], 1, data.len() as u64, pos, 0, 0];
+    call(mig, g, call_nr, w, Some((1, &data)), false).map(|(r, _)| r)
 }
 
 /// A `struct msghdr` as the guest has it.

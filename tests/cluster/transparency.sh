@@ -12,7 +12,8 @@
 # and in force where the process runs), usage (CPU time counted wherever it was used, by the
 # process and by its parent's wait), procself (/proc/self of its memory, ids, program and files),
 # prctl (its name at home and here, options at home and options here), ioctl (commands without
-# their size in their number: interfaces, queues, files), mmsg (sendmmsg and recvmmsg).
+# their size in their number: interfaces, queues, files), mmsg (sendmmsg and recvmmsg), pvec
+# (preadv, pwritev and their 2 forms; pidfd_open, pidfd_send_signal).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -54,7 +55,7 @@ run_case() {
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
 }
 
-for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg; do
+for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

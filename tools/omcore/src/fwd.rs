@@ -444,6 +444,12 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         nr::SEMCTL if matches!(args[2] & 0xff, 0 | 11 | 12 | 14 | 15 | 16) => {
             s(&[Int, Int, Int, Int])
         }
+        // Process descriptors of the home's processes: pidfd_open(pid, flags),
+        // pidfd_send_signal(pidfd, sig, info, flags) (a 128-byte siginfo, or NULL),
+        // pidfd_getfd(pidfd, fd, flags).
+        nr::PIDFD_OPEN => s(&[Int, Int]),
+        nr::PIDFD_SEND_SIGNAL => s(&[Int, Int, In(F(128)), Int]),
+        nr::PIDFD_GETFD => s(&[Int, Int, Int]),
         // Resource limits at home: prlimit64(pid, resource, new, old) (a guest's own new
         // limits are applied on its host as well, and its setrlimit is made as prlimit64).
         nr::PRLIMIT64 => s(&[Int, Int, In(F(16)), Out(F(16))]),
@@ -1137,8 +1143,15 @@ mod tests {
         assert_eq!(io(0x8912), None); // SIOCGIFCONF: its struct holds a pointer
         assert_eq!(io(0x5499), None);
         assert_eq!(io(0x8004_5430), Some(Out(F(4)))); // TIOCGPTN, _IOC-encoded
-                                                      // prctl: a name is a string, a death signal comes back; options made on the host or
-                                                      // not handled are not forwarded.
+                                                      // Process descriptors: a signal's information goes whole (or NULL stays NULL).
+        let ps = spec(nr::PIDFD_SEND_SIGNAL, &[3, 0, 0x1000, 0, 0, 0]).unwrap();
+        assert_eq!(
+            (ps[2], ps[2].len(&[3, 0, 0x1000, 0, 0, 0])),
+            (In(F(128)), Some(128))
+        );
+        assert!(spec(nr::PIDFD_OPEN, &none).is_some());
+        // prctl: a name is a string, a death signal comes back; options made on the host or
+        // not handled are not forwarded.
         let pr = |o: u64| spec(nr::PRCTL, &[o, 0x1000, 0, 0, 0, 0]).map(|s| s[1]);
         assert_eq!(pr(pr::SET_NAME), Some(Str));
         assert_eq!(pr(pr::GET_PDEATHSIG), Some(Out(F(4))));

@@ -35,6 +35,8 @@
 //!   name, a socket's queue, a file's size and block size, `ENOTTY` for a terminal's.
 //! - `mmsg`: `sendmmsg` and `recvmmsg` of datagrams (the lengths, `EAGAIN`, `MSG_WAITFORONE`,
 //!   `EFAULT`), as the C library's resolver sends its queries.
+//! - `pvec`: `pwritev`, `preadv` and their `2` forms at a position and at the file's own, and
+//!   a `pidfd_open` of its parent that `pidfd_send_signal` signals.
 
 mod handler;
 mod raw;
@@ -70,7 +72,8 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
-    // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg) only read and
+    // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2,
+    // pwritev2, pidfd_open, pidfd_send_signal) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -1371,11 +1374,89 @@ fn case_mmsg(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, |c, part| mmsg_round(c, part, sv));
 }
 
+// --- pvec -------------------------------------------------------------------------------------
+
+fn pvec_round(c: &mut Checks, part: u32, dir: &str) {
+    let path = format!("{dir}/pvec.{part}");
+    let cpath = std::ffi::CString::new(path.clone()).unwrap();
+    // open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)
+    let f = sys(2, [cpath.as_ptr() as u64, 0o1102, 0o600, 0, 0, 0]);
+    c.check(&format!("part {part}: open"), f >= 0, || format!("{f}"));
+    let f = f as u64;
+    // pwritev at 4 of two buffers; the file's own position stays 0.
+    let (a, b) = (b"hello ".to_vec(), format!("part {part}").into_bytes());
+    let iov: [u64; 4] = [a.as_ptr() as u64, 6, b.as_ptr() as u64, b.len() as u64];
+    c.eq(
+        &format!("part {part}: pwritev at 4"),
+        sys(296, [f, iov.as_ptr() as u64, 2, 4, 0, 0]),
+        12,
+    );
+    c.eq(
+        &format!("part {part}: its position stays"),
+        sys(8, [f, 0, 1, 0, 0, 0]),
+        0,
+    );
+    // preadv at 0 into three buffers.
+    let mut bufs = [[0u8; 4]; 3];
+    let iov: [u64; 6] = core::array::from_fn(|i| {
+        if i % 2 == 0 {
+            bufs[i / 2].as_mut_ptr() as u64
+        } else {
+            4
+        }
+    });
+    let r = sys(295, [f, iov.as_ptr() as u64, 3, 0, 0, 0]);
+    c.eq(
+        &format!("part {part}: preadv at 0"),
+        (r, bufs.concat()),
+        (12, [&[0u8; 4][..], b"hello part"].concat()[..12].to_vec()),
+    );
+    // pwritev2 and preadv2 at -1: at the file's own position, which moves.
+    let z = b"Z".to_vec();
+    let iov: [u64; 2] = [z.as_ptr() as u64, 1];
+    c.eq(
+        &format!("part {part}: pwritev2 at its position"),
+        (
+            sys(328, [f, iov.as_ptr() as u64, 1, u64::MAX, 0, 0]),
+            sys(8, [f, 0, 1, 0, 0, 0]),
+        ),
+        (1, 1),
+    );
+    let mut one = [0u8; 3];
+    let iov: [u64; 2] = [one.as_mut_ptr() as u64, 3];
+    let r = sys(327, [f, iov.as_ptr() as u64, 1, u64::MAX, 0, 0]);
+    c.eq(
+        &format!("part {part}: preadv2 at its position"),
+        (r, one, sys(8, [f, 0, 1, 0, 0, 0])),
+        (3, [0, 0, 0], 4),
+    );
+    sys(3, [f, 0, 0, 0, 0, 0]);
+    // A process descriptor of its parent (at home): signal 0 goes.
+    let ppid = sys(110, [0; 6]) as u64;
+    let pfd = sys(434, [ppid, 0, 0, 0, 0, 0]);
+    c.check(
+        &format!("part {part}: pidfd_open of its parent"),
+        pfd >= 0,
+        || format!("{pfd}"),
+    );
+    c.eq(
+        &format!("part {part}: pidfd_send_signal 0"),
+        sys(424, [pfd as u64, 0, 0, 0, 0, 0]),
+        0,
+    );
+    sys(3, [pfd as u64, 0, 0, 0, 0, 0]);
+}
+
+fn case_pvec(c: &mut Checks, dir: &str) {
+    let d = dir.to_string();
+    in_three_parts(c, dir, |c, part| pvec_round(c, part, &d));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec DIR"
         );
         std::process::exit(2);
     };
@@ -1392,6 +1473,7 @@ fn main() {
         "prctl" => case_prctl(&mut c, dir),
         "ioctl" => case_ioctl(&mut c, dir),
         "mmsg" => case_mmsg(&mut c, dir),
+        "pvec" => case_pvec(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
