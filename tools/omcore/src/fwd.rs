@@ -439,11 +439,18 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         // that it would be cut is not forwarded (the kernel refuses over SEMOPM anyway).
         nr::SEMOP if args[2] <= MAX_SEMOPS => s(&[Int, In(AT(2, 6)), Int]),
         nr::SEMTIMEDOP if args[2] <= MAX_SEMOPS => s(&[Int, In(AT(2, 6)), Int, In(F(16))]),
-        // semctl(id, num, cmd, arg) with the commands whose argument is a number: IPC_RMID,
-        // GETPID, GETVAL, GETNCNT, GETZCNT, SETVAL.
-        nr::SEMCTL if matches!(args[2] & 0xff, 0 | 11 | 12 | 14 | 15 | 16) => {
-            s(&[Int, Int, Int, Int])
-        }
+        // semctl(id, num, cmd, arg) with the commands whose argument is a number (IPC_RMID,
+        // GETPID, GETVAL, GETNCNT, GETZCNT, SETVAL) or a structure: a 104-byte struct
+        // semid64_ds for IPC_SET (read), IPC_STAT, SEM_STAT and SEM_STAT_ANY (written), a
+        // 40-byte struct seminfo for IPC_INFO and SEM_INFO. Not GETALL and SETALL, whose array
+        // is as long as the set.
+        nr::SEMCTL => match args[2] & 0xff {
+            0 | 11 | 12 | 14 | 15 | 16 => s(&[Int, Int, Int, Int]),
+            1 => s(&[Int, Int, Int, In(F(104))]),
+            2 | 18 | 20 => s(&[Int, Int, Int, Out(F(104))]),
+            3 | 19 => s(&[Int, Int, Int, Out(F(40))]),
+            _ => return None,
+        },
         // Process descriptors of the home's processes: pidfd_open(pid, flags),
         // pidfd_send_signal(pidfd, sig, info, flags) (a 128-byte siginfo, or NULL),
         // pidfd_getfd(pidfd, fd, flags).
@@ -483,9 +490,19 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
             _ => s(&[Int, Int, Int]),
         },
         // SysV shared memory: made and removed at home (`shmat` brings the process home, where
-        // it attaches: `hooks.rs`); shmctl with IPC_RMID only.
+        // it attaches: `hooks.rs`); shmctl(id, cmd, buf): a 112-byte struct shmid64_ds for
+        // IPC_SET (read), IPC_STAT, SHM_STAT and SHM_STAT_ANY (written), a 72-byte struct
+        // shminfo64 for IPC_INFO, a 48-byte struct shm_info for SHM_INFO; none for IPC_RMID,
+        // SHM_LOCK and SHM_UNLOCK.
         nr::SHMGET => s(&[Int, Int, Int]),
-        nr::SHMCTL if args[1] & 0xff == 0 => s(&[Int, Int, Int]),
+        nr::SHMCTL => match args[1] & 0xff {
+            0 | 11 | 12 => s(&[Int, Int, Int]),
+            1 => s(&[Int, Int, In(F(112))]),
+            2 | 13 | 15 => s(&[Int, Int, Out(F(112))]),
+            3 => s(&[Int, Int, Out(F(72))]),
+            14 => s(&[Int, Int, Out(F(48))]),
+            _ => return None,
+        },
         // Extended attributes: a value read as long as the call returns; a value written only
         // whole (the kernel takes at most 64 KiB).
         nr::GETXATTR | nr::LGETXATTR => s(&[Str, Str, OutRet(A(3)), Int]),
@@ -1093,11 +1110,19 @@ mod tests {
         assert!(spec(nr::SEMOP, &ops(MAX_SEMOPS)).is_some());
         assert!(spec(nr::SEMOP, &ops(MAX_SEMOPS + 1)).is_none());
         assert!(spec(nr::SEMTIMEDOP, &ops(MAX_SEMOPS + 1)).is_none());
-        // semctl only with a number for argument (IPC_RMID, SETVAL...), not a buffer (IPC_STAT).
+        // semctl with a number or a structure for argument, not an array (GETALL, SETALL).
         assert!(spec(nr::SEMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
         assert!(spec(nr::SEMCTL, &[1, 0, 16, 5, 0, 0]).is_some());
-        assert!(spec(nr::SEMCTL, &[1, 0, 2, 0x1000, 0, 0]).is_none());
+        assert_eq!(
+            spec(nr::SEMCTL, &[1, 0, 2, 0x1000, 0, 0]).map(|s| s[3]),
+            Some(Out(F(104)))
+        );
+        assert_eq!(
+            spec(nr::SEMCTL, &[1, 0, 1, 0x1000, 0, 0]).map(|s| s[3]),
+            Some(In(F(104)))
+        );
         assert!(spec(nr::SEMCTL, &[1, 0, 13, 0x1000, 0, 0]).is_none());
+        assert!(spec(nr::SEMCTL, &[1, 0, 17, 0x1000, 0, 0]).is_none());
         // A message goes with its type, whole or not at all; one received comes back with its
         // type and as much text as the call says.
         let msg = |n: u64| [1, 0x1000, n, 0, 0, 0];
@@ -1161,7 +1186,11 @@ mod tests {
         assert_eq!(pr(9999), None);
         assert!(spec(nr::SHMGET, &[1, 4096, 0o600, 0, 0, 0]).is_some());
         assert!(spec(nr::SHMCTL, &[1, 0, 0, 0, 0, 0]).is_some());
-        assert!(spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).is_none());
+        assert_eq!(
+            spec(nr::SHMCTL, &[1, 2, 0x1000, 0, 0, 0]).map(|s| s[2]),
+            Some(Out(F(112)))
+        );
+        assert!(spec(nr::SHMCTL, &[1, 99, 0x1000, 0, 0, 0]).is_none());
         // An attribute value is set whole or not at all; one read comes back as long as the
         // call says.
         let val = |n: u64| [0x1000, 0x2000, 0x3000, n, 0, 0];

@@ -37,6 +37,8 @@
 //!   `EFAULT`), as the C library's resolver sends its queries.
 //! - `pvec`: `pwritev`, `preadv` and their `2` forms at a position and at the file's own, and
 //!   a `pidfd_open` of its parent that `pidfd_send_signal` signals.
+//! - `sysv`: `semctl` and `shmctl` with their structures (`IPC_STAT`, `IPC_SET`, `SEM_INFO`,
+//!   `IPC_INFO`).
 
 mod handler;
 mod raw;
@@ -73,7 +75,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
     // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2,
-    // pwritev2, pidfd_open, pidfd_send_signal) only read and
+    // pwritev2, pidfd_open, pidfd_send_signal, semget, semctl, shmget, shmctl) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -1452,11 +1454,74 @@ fn case_pvec(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, |c, part| pvec_round(c, part, &d));
 }
 
+// --- sysv -------------------------------------------------------------------------------------
+
+fn sysv_round(c: &mut Checks, part: u32, sem: u64, shm: u64) {
+    let me = pid();
+    let word = |b: &[u8], at: usize| u64::from_ne_bytes(b[at..at + 8].try_into().unwrap());
+    let half = |b: &[u8], at: usize| u32::from_ne_bytes(b[at..at + 4].try_into().unwrap());
+    // semctl IPC_STAT: two semaphores; IPC_SET changes the mode, which IPC_STAT then says.
+    let mut ds = [0u8; 104];
+    let r = sys(66, [sem, 0, 2, ds.as_mut_ptr() as u64, 0, 0]);
+    c.eq(
+        &format!("part {part}: semctl IPC_STAT: 2 semaphores"),
+        (r, word(&ds, 80)),
+        (0, 2),
+    );
+    let mode = 0o600 | part << 3;
+    ds[20..24].copy_from_slice(&mode.to_ne_bytes());
+    let set = sys(66, [sem, 0, 1, ds.as_ptr() as u64, 0, 0]);
+    let r = sys(66, [sem, 0, 2, ds.as_mut_ptr() as u64, 0, 0]);
+    c.eq(
+        &format!("part {part}: semctl IPC_SET of the mode"),
+        (set, r, half(&ds, 20) & 0o777),
+        (0, 0, mode),
+    );
+    let mut info = [0u8; 40];
+    let r = sys(66, [0, 0, 19, info.as_mut_ptr() as u64, 0, 0]); // SEM_INFO
+    c.check(
+        &format!("part {part}: semctl SEM_INFO"),
+        r >= 0 && half(&info, 0) > 0,
+        || format!("{r}"),
+    );
+    // shmctl IPC_STAT: its size, made by its own pid; IPC_INFO: a largest size.
+    let mut ds = [0u8; 112];
+    let r = sys(31, [shm, 2, ds.as_mut_ptr() as u64, 0, 0, 0]);
+    c.eq(
+        &format!("part {part}: shmctl IPC_STAT: its size and maker"),
+        (r, word(&ds, 48), u64::from(half(&ds, 80))),
+        (0, 4096, me),
+    );
+    let mut info = [0u8; 72];
+    let r = sys(31, [0, 3, info.as_mut_ptr() as u64, 0, 0, 0]); // IPC_INFO
+    c.check(
+        &format!("part {part}: shmctl IPC_INFO"),
+        r >= 0 && word(&info, 0) > 0,
+        || format!("{r}"),
+    );
+}
+
+fn case_sysv(c: &mut Checks, dir: &str) {
+    // semget(IPC_PRIVATE, 2, IPC_CREAT | 0600), shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600)
+    let sem = sys(64, [0, 2, 0o1000 | 0o600, 0, 0, 0]);
+    let shm = sys(29, [0, 4096, 0o1000 | 0o600, 0, 0, 0]);
+    c.check("semget and shmget", sem >= 0 && shm >= 0, || {
+        format!("{sem}, {shm}")
+    });
+    let (sem, shm) = (sem as u64, shm as u64);
+    in_three_parts(c, dir, |c, part| sysv_round(c, part, sem, shm));
+    c.eq(
+        "IPC_RMID of both",
+        (sys(66, [sem, 0, 0, 0, 0, 0]), sys(31, [shm, 0, 0, 0, 0, 0])),
+        (0, 0),
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv DIR"
         );
         std::process::exit(2);
     };
@@ -1474,6 +1539,7 @@ fn main() {
         "ioctl" => case_ioctl(&mut c, dir),
         "mmsg" => case_mmsg(&mut c, dir),
         "pvec" => case_pvec(&mut c, dir),
+        "sysv" => case_sysv(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
