@@ -29,8 +29,8 @@ pub(crate) fn set_result(nr: u32, result: i64) {
 /// Sends call `nr` with `args`, forwarded as `spec` says, to the deputy and waits for its
 /// reply; writes its outputs to the guest's memory. `input` gives the contents of one argument,
 /// `(index, bytes)`, instead of the guest's memory (`writev`'s gathered buffers, a pack of
-/// `omcore::packed`); with `collect`, argument 1's output is returned instead of written
-/// (`readv`).
+/// `omcore::packed`); with `collect`, the first output (by argument index: argument 1's for
+/// `readv`, `recvmsg`, `fstat`) is returned instead of written.
 pub(crate) fn forward_call(
     mig: &Migrations,
     g: &Guest,
@@ -130,7 +130,7 @@ pub(crate) fn forward_call(
     let mut one = None;
     for (i, b) in reply.bufs.iter().enumerate() {
         let Some(b) = b else { continue };
-        if i == 1 && collect {
+        if collect && one.is_none() {
             // readv: the caller scatters.
             let mut v = KVec::with_capacity(b.len(), GFP_KERNEL)?;
             v.extend_from_slice(b, GFP_KERNEL)?;

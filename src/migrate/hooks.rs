@@ -298,7 +298,8 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
     }
     // readv, writev, sendmsg, recvmsg, rt_sigpending: gathered, scattered or packed here,
     // forwarded as one call (preadv and pwritev too); sendmmsg and recvmmsg as one such call per
-    // message; setrlimit, as prlimit64 (`own.rs`).
+    // message; semctl GETALL and SETALL after the set's size; setrlimit, as prlimit64
+    // (`own.rs`).
     let vectored = matches!(
         nr,
         nr::READV
@@ -313,7 +314,7 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             | nr::PWRITEV2
             | nr::RT_SIGPENDING
             | nr::SETRLIMIT
-    );
+    ) || (nr == nr::SEMCTL && matches!(args[2] & 0xff, 13 | 17));
     let spec = fwd::spec(nr, &args);
     match syscalls::class_of(nr) {
         Some(syscalls::Class::Local) => {
@@ -426,6 +427,7 @@ fn guest_forward(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6], spec: Opt
         (nr::RECVMSG, _) => vectored::recvmsg(mig, g, args),
         (nr::RT_SIGPENDING, _) => vectored::sigpending(mig, g, args),
         (nr::SENDMMSG | nr::RECVMMSG, _) => vectored::mmsg(mig, g, nr, args),
+        (nr::SEMCTL, _) if matches!(args[2] & 0xff, 13 | 17) => vectored::semctl_all(mig, g, args),
         (nr::PREADV | nr::PWRITEV | nr::PREADV2 | nr::PWRITEV2, _) => {
             vectored::positional(mig, g, nr, args)
         }

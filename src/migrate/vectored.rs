@@ -6,7 +6,8 @@
 //! `recvfrom`; with control data (descriptors, credentials) and `pselect6` with a signal mask,
 //! as the call itself with its structure packed (`omcore::packed`), whose pointers the deputy
 //! sets. `sendmmsg` and `recvmmsg` as a `sendmsg` or `recvmsg` for each message; `preadv`,
-//! `pwritev` and their `2` forms as a `pread64` or `pwrite64`. `rt_sigpending`
+//! `pwritev` and their `2` forms as a `pread64` or `pwrite64`; `semctl` `GETALL` and `SETALL`
+//! with the set's size. `rt_sigpending`
 //! too, which answers for signals waiting in two places. Every length and
 //! count the guest gives is checked before it is used: the kernel's own errors (`EINVAL`) come
 //! back for those it would refuse.
@@ -238,6 +239,25 @@ pub(crate) fn recvmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64
         )?;
     }
     Ok(r)
+}
+
+/// `semctl(id, num, GETALL or SETALL, array)`: the set's size first (a forwarded `IPC_STAT`,
+/// whose structure comes back here), then the call with it in argument 4, which the call does
+/// not use and which says how long the array is (`fwd::spec`).
+pub(crate) fn semctl_all(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
+    let stat = [args[0], 0, 2, 1, 0, 0];
+    let (r, ds) = call(mig, g, nr::SEMCTL, stat, None, true)?;
+    let Some(ds) = ds.filter(|_| r == 0) else {
+        return Ok(r);
+    };
+    // sem_nsems, after the 48-byte ipc64_perm and four words.
+    let nsems = ds
+        .get(80..88)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_ne_bytes)
+        .ok_or(EIO)?;
+    let all = [args[0], args[1], args[2], args[3], nsems, 0];
+    call(mig, g, nr::SEMCTL, all, None, false).map(|(r, _)| r)
 }
 
 /// Size of a `struct mmsghdr`: a `struct msghdr` and the length sent or received (padded).

@@ -33,6 +33,10 @@ pub const MAX_BUF: usize = 256 * 1024;
 /// is lower unless raised).
 pub const MAX_SEMOPS: u64 = 4096;
 
+/// Most semaphores in a set whose values a forwarded `semctl` `GETALL` or `SETALL` carries (the
+/// kernel's `SEMMSL`).
+pub const MAX_SEMS: u64 = 32000;
+
 /// The longest text of a forwarded `msgsnd` or `msgrcv`: its message (the type, 8 bytes, and
 /// the text) fits one forwarded buffer. The kernel's default limit (`msgmax`) is 8192.
 pub const MAX_MSG: u64 = MAX_BUF as u64 - 8;
@@ -442,9 +446,13 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
         // semctl(id, num, cmd, arg) with the commands whose argument is a number (IPC_RMID,
         // GETPID, GETVAL, GETNCNT, GETZCNT, SETVAL) or a structure: a 104-byte struct
         // semid64_ds for IPC_SET (read), IPC_STAT, SEM_STAT and SEM_STAT_ANY (written), a
-        // 40-byte struct seminfo for IPC_INFO and SEM_INFO. Not GETALL and SETALL, whose array
-        // is as long as the set.
+        // 40-byte struct seminfo for IPC_INFO and SEM_INFO. GETALL (written) and SETALL (read)
+        // take an array of the set's size, which the guest learns first (IPC_STAT) and gives in
+        // argument 4, which the call does not use; at most SEMMSL (32000) values.
+        nr::SEMCTL if matches!(args[2] & 0xff, 13 | 17) && args[4] > MAX_SEMS => return None,
         nr::SEMCTL => match args[2] & 0xff {
+            13 => s(&[Int, Int, Int, Out(AT(4, 2)), Int]),
+            17 => s(&[Int, Int, Int, In(AT(4, 2)), Int]),
             0 | 11 | 12 | 14 | 15 | 16 => s(&[Int, Int, Int, Int]),
             1 => s(&[Int, Int, Int, In(F(104))]),
             2 | 18 | 20 => s(&[Int, Int, Int, Out(F(104))]),
@@ -1121,8 +1129,17 @@ mod tests {
             spec(nr::SEMCTL, &[1, 0, 1, 0x1000, 0, 0]).map(|s| s[3]),
             Some(In(F(104)))
         );
-        assert!(spec(nr::SEMCTL, &[1, 0, 13, 0x1000, 0, 0]).is_none());
-        assert!(spec(nr::SEMCTL, &[1, 0, 17, 0x1000, 0, 0]).is_none());
+        // GETALL and SETALL: as many values as argument 4 says, the set's size.
+        let all = |cmd: u64, n: u64| spec(nr::SEMCTL, &[1, 0, cmd, 0x1000, n, 0]);
+        let get = all(13, 3).unwrap();
+        assert_eq!(
+            (get[3], get[3].len(&[1, 0, 13, 0x1000, 3, 0])),
+            (Out(AT(4, 2)), Some(6))
+        );
+        assert_eq!(all(17, 3).unwrap()[3], In(AT(4, 2)));
+        assert!(all(13, MAX_SEMS).is_some());
+        assert!(all(17, MAX_SEMS + 1).is_none());
+        assert!(MAX_SEMS * 2 <= MAX_BUF as u64);
         // A message goes with its type, whole or not at all; one received comes back with its
         // type and as much text as the call says.
         let msg = |n: u64| [1, 0x1000, n, 0, 0, 0];

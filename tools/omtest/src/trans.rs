@@ -38,7 +38,7 @@
 //! - `pvec`: `pwritev`, `preadv` and their `2` forms at a position and at the file's own, and
 //!   a `pidfd_open` of its parent that `pidfd_send_signal` signals.
 //! - `sysv`: `semctl` and `shmctl` with their structures (`IPC_STAT`, `IPC_SET`, `SEM_INFO`,
-//!   `IPC_INFO`).
+//!   `IPC_INFO`) and arrays (`SETALL`, `GETALL`).
 
 mod handler;
 mod raw;
@@ -1476,6 +1476,22 @@ fn sysv_round(c: &mut Checks, part: u32, sem: u64, shm: u64) {
         &format!("part {part}: semctl IPC_SET of the mode"),
         (set, r, half(&ds, 20) & 0o777),
         (0, 0, mode),
+    );
+    // SETALL and GETALL: the values of the whole set; GETVAL of one.
+    let p = part as u16;
+    let vals: [u16; 2] = [p + 1, p + 2];
+    let mut got = [0u16; 3];
+    let set = sys(66, [sem, 0, 17, vals.as_ptr() as u64, 0, 0]);
+    let get = sys(66, [sem, 0, 13, got.as_mut_ptr() as u64, 0, 0]);
+    c.eq(
+        &format!("part {part}: semctl SETALL, GETALL (no more than the set)"),
+        (set, get, got),
+        (0, 0, [p + 1, p + 2, 0]),
+    );
+    c.eq(
+        &format!("part {part}: semctl GETVAL of the second"),
+        sys(66, [sem, 1, 12, 0, 0, 0]),
+        i64::from(p + 2),
     );
     let mut info = [0u8; 40];
     let r = sys(66, [0, 0, 19, info.as_mut_ptr() as u64, 0, 0]); // SEM_INFO
