@@ -574,12 +574,17 @@ unsigned long omx_mmap_min_addr(void)
 
 ssize_t omx_read_own_proc(const char *name, void *buf, size_t len)
 {
-	char __user *ubuf = (char __user *)((current_pt_regs()->sp - 128 - OMX_PROC_CHUNK) & ~63UL);
+	unsigned long sp = current_pt_regs()->sp;
+	char __user *ubuf = (char __user *)((sp - 128 - OMX_PROC_CHUNK) & ~63UL);
 	char path[64];
 	struct file *f;
 	loff_t pos = 0;
 	ssize_t n, total = 0;
 
+	/* A stack pointer too low to have room below it: no buffer (copy_to_user would refuse
+	 * a wrapped address anyway). */
+	if (sp < PAGE_SIZE + 128 + OMX_PROC_CHUNK)
+		return -EFAULT;
 	if (snprintf(path, sizeof(path), "/proc/self/%s", name) >= sizeof(path))
 		return -ENAMETOOLONG;
 	/* A guest runs as another user than at home, which may not own its /proc files: they are
