@@ -459,6 +459,19 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
             3 | 19 => s(&[Int, Int, Int, Out(F(40))]),
             _ => return None,
         },
+        // kcmp(pid1, pid2, type, idx1, idx2) of the home's processes; KCMP_EPOLL_TFD's idx2 is a
+        // 12-byte struct kcmp_epoll_slot.
+        nr::KCMP => match args[2] {
+            0..=6 => s(&[Int, Int, Int, Int, Int]),
+            7 => s(&[Int, Int, Int, Int, In(F(12))]),
+            _ => return None,
+        },
+        // The home's kernel log: syslog(type, buf, len), the reads (2, 3, 4) returning as many
+        // bytes as they read; the other actions take numbers.
+        nr::SYSLOG => match args[0] {
+            2..=4 => s(&[Int, OutRet(A(2)), Int]),
+            _ => s(&[Int, Int, Int]),
+        },
         // Process descriptors of the home's processes: pidfd_open(pid, flags),
         // pidfd_send_signal(pidfd, sig, info, flags) (a 128-byte siginfo, or NULL),
         // pidfd_getfd(pidfd, fd, flags).
@@ -1185,7 +1198,22 @@ mod tests {
         assert_eq!(io(0x8912), None); // SIOCGIFCONF: its struct holds a pointer
         assert_eq!(io(0x5499), None);
         assert_eq!(io(0x8004_5430), Some(Out(F(4)))); // TIOCGPTN, _IOC-encoded
-                                                      // Process descriptors: a signal's information goes whole (or NULL stays NULL).
+                                                      // kcmp and syslog: by their type.
+        assert_eq!(spec(nr::KCMP, &[1, 1, 0, 3, 4, 0]).map(|s| s[4]), Some(Int));
+        assert_eq!(
+            spec(nr::KCMP, &[1, 1, 7, 3, 0x1000, 0]).map(|s| s[4]),
+            Some(In(F(12)))
+        );
+        assert!(spec(nr::KCMP, &[1, 1, 8, 3, 4, 0]).is_none());
+        assert_eq!(
+            spec(nr::SYSLOG, &[3, 0x1000, 4096, 0, 0, 0]).map(|s| s[1]),
+            Some(OutRet(A(2)))
+        );
+        assert_eq!(
+            spec(nr::SYSLOG, &[10, 0, 0, 0, 0, 0]).map(|s| s[1]),
+            Some(Int)
+        );
+        // Process descriptors: a signal's information goes whole (or NULL stays NULL).
         let ps = spec(nr::PIDFD_SEND_SIGNAL, &[3, 0, 0x1000, 0, 0, 0]).unwrap();
         assert_eq!(
             (ps[2], ps[2].len(&[3, 0, 0x1000, 0, 0, 0])),

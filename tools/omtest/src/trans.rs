@@ -35,8 +35,9 @@
 //!   name, a socket's queue, a file's size and block size, `ENOTTY` for a terminal's.
 //! - `mmsg`: `sendmmsg` and `recvmmsg` of datagrams (the lengths, `EAGAIN`, `MSG_WAITFORONE`,
 //!   `EFAULT`), as the C library's resolver sends its queries.
-//! - `pvec`: `pwritev`, `preadv` and their `2` forms at a position and at the file's own, and
-//!   a `pidfd_open` of its parent that `pidfd_send_signal` signals.
+//! - `pvec`: `pwritev`, `preadv` and their `2` forms at a position and at the file's own, a
+//!   `pidfd_open` of its parent that `pidfd_send_signal` signals, `kcmp` of its descriptors,
+//!   `syslog`.
 //! - `sysv`: `semctl` and `shmctl` with their structures (`IPC_STAT`, `IPC_SET`, `SEM_INFO`,
 //!   `IPC_INFO`) and arrays (`SETALL`, `GETALL`).
 
@@ -75,7 +76,8 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
     // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2,
-    // pwritev2, pidfd_open, pidfd_send_signal, semget, semctl, shmget, shmctl) only read and
+    // pwritev2, pidfd_open, pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp,
+    // syslog) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -1447,6 +1449,30 @@ fn pvec_round(c: &mut Checks, part: u32, dir: &str) {
         0,
     );
     sys(3, [pfd as u64, 0, 0, 0, 0, 0]);
+    // kcmp of its own descriptors at home: a duplicate is the same file, another open is not.
+    let me = pid();
+    let (a, b) = (open_ro(&path), open_ro(&path));
+    let d = sys(32, [a as u64, 0, 0, 0, 0, 0]); // dup
+    c.eq(
+        &format!("part {part}: kcmp KCMP_FILE of a duplicate and of another open"),
+        (
+            sys(312, [me, me, 0, a as u64, d as u64, 0]),
+            sys(312, [me, me, 0, a as u64, b as u64, 0]) > 0,
+        ),
+        (0, true),
+    );
+    for f in [a, b, d] {
+        sys(3, [f as u64, 0, 0, 0, 0, 0]);
+    }
+    // The kernel log (its size, and the last of it), of the home node.
+    let size = sys(103, [10, 0, 0, 0, 0, 0]); // SYSLOG_ACTION_SIZE_BUFFER
+    let mut log = vec![0u8; 4096];
+    let r = sys(103, [3, log.as_mut_ptr() as u64, 4096, 0, 0, 0]); // SYSLOG_ACTION_READ_ALL
+    c.check(
+        &format!("part {part}: syslog: its size, and some of it"),
+        size > 0 && r > 0 && log[..r as usize].contains(&b'\n'),
+        || format!("{size}, {r}"),
+    );
 }
 
 fn case_pvec(c: &mut Checks, dir: &str) {
