@@ -37,6 +37,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// `MAP_ANONYMOUS` of `mmap`'s flags.
+const ITIMER_REAL: u64 = 0;
 const O_ACCMODE: u64 = 0o3;
 const O_CREAT: u64 = 0o100;
 const O_TRUNC: u64 = 0o1000;
@@ -261,6 +262,9 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
                 return;
             }
         }
+        // The CPU-time interval timers (ITIMER_VIRTUAL, ITIMER_PROF) run here, where the
+        // process uses its CPU; ITIMER_REAL at home, as alarm.
+        nr::SETITIMER | nr::GETITIMER if args[0] != ITIMER_REAL => return,
         // prctl: by option (`syscalls::prctl_place`), here (memory, CPU, timers), at home
         // (credentials, parent, children) or at home and here (its name).
         nr::PRCTL if syscalls::prctl_place(args[0]) == Some(syscalls::PrctlPlace::Here) => {

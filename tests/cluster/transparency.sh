@@ -14,7 +14,7 @@
 # prctl (its name at home and here, options at home and options here), ioctl (commands without
 # their size in their number: interfaces, queues, files), mmsg (sendmmsg and recvmmsg), pvec
 # (preadv, pwritev and their 2 forms; pidfd_open, pidfd_send_signal), sysv (semctl and shmctl
-# with their structures).
+# with their structures), itimer (CPU-time interval timers where the process runs).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -56,7 +56,7 @@ run_case() {
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
 }
 
-for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv; do
+for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv itimer; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

@@ -40,6 +40,8 @@
 //!   `syslog`.
 //! - `sysv`: `semctl` and `shmctl` with their structures (`IPC_STAT`, `IPC_SET`, `SEM_INFO`,
 //!   `IPC_INFO`) and arrays (`SETALL`, `GETALL`).
+//! - `itimer`: `ITIMER_VIRTUAL` and `ITIMER_PROF` fire as the process uses its CPU, wherever it
+//!   runs; `getitimer`; `EINVAL` for a bad timer.
 
 mod handler;
 mod raw;
@@ -57,16 +59,19 @@ const EINTR: i64 = 4;
 const EAGAIN: i64 = 11;
 const POLLIN: u16 = 1;
 
-/// Handler invocations so far.
-static USR1: AtomicU32 = AtomicU32::new(0);
-static USR2: AtomicU32 = AtomicU32::new(0);
+/// Handler invocations so far, by signal.
+static FIRED: [AtomicU32; 65] = [const { AtomicU32::new(0) }; 65];
 
-extern "C" fn on_usr1(_sig: i32) {
-    USR1.fetch_add(1, SeqCst);
+/// The handler of every signal caught here: counts it.
+extern "C" fn count(sig: i32) {
+    if let Some(n) = usize::try_from(sig).ok().and_then(|s| FIRED.get(s)) {
+        n.fetch_add(1, SeqCst);
+    }
 }
 
-extern "C" fn on_usr2(_sig: i32) {
-    USR2.fetch_add(1, SeqCst);
+/// How many times signal `sig` was caught (since last reset).
+fn fired(sig: u64) -> &'static AtomicU32 {
+    &FIRED[sig as usize]
 }
 
 /// A raw system call of those this program makes.
@@ -77,7 +82,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
     // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2,
     // pwritev2, pidfd_open, pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp,
-    // syslog) only read and
+    // syslog, setitimer, getitimer) only read and
     // write the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, a) }
 }
@@ -262,7 +267,7 @@ fn sigwait_round(c: &mut Checks, part: u32) {
     );
     c.eq(&format!("part {part}: sigtimedwait times out"), r, -EAGAIN);
     // A caught signal, blocked: pending until unblocked, then its handler runs at once.
-    USR2.store(0, SeqCst);
+    fired(SIGUSR2).store(0, SeqCst);
     c.eq(
         &format!("part {part}: kill SIGUSR2 (caught, blocked)"),
         sys(62, [me, SIGUSR2, 0, 0, 0, 0]),
@@ -270,7 +275,7 @@ fn sigwait_round(c: &mut Checks, part: u32) {
     );
     c.eq(
         &format!("part {part}: its handler has not run"),
-        USR2.load(SeqCst),
+        fired(SIGUSR2).load(SeqCst),
         0,
     );
     c.eq(
@@ -281,14 +286,14 @@ fn sigwait_round(c: &mut Checks, part: u32) {
     mask(SIG_UNBLOCK, bit(SIGUSR2));
     c.eq(
         &format!("part {part}: its handler ran as it was unblocked"),
-        USR2.load(SeqCst),
+        fired(SIGUSR2).load(SeqCst),
         1,
     );
     mask(SIG_BLOCK, bit(SIGUSR2));
 }
 
 fn case_sigwait(c: &mut Checks, dir: &str) {
-    c.eq("SIGUSR2 handler", catch(SIGUSR2, on_usr2), 0);
+    c.eq("SIGUSR2 handler", catch(SIGUSR2, count), 0);
     c.eq(
         "block SIGUSR1 and SIGUSR2",
         mask(SIG_BLOCK, bit(SIGUSR1) | bit(SIGUSR2)),
@@ -365,9 +370,9 @@ fn masks_round(c: &mut Checks, part: u32, rfd: u64, wfd: u64, epfd: u64) {
     };
 
     for (call, n) in [("pselect6", 270), ("ppoll", 271), ("epoll_pwait", 281)] {
-        USR1.store(0, SeqCst);
+        fired(SIGUSR1).store(0, SeqCst);
         sys(62, [me, SIGUSR1, 0, 0, 0, 0]);
-        let before = USR1.load(SeqCst);
+        let before = fired(SIGUSR1).load(SeqCst);
         let r = wait(n);
         c.eq(
             &format!("part {part}: {call} with a mask: interrupted"),
@@ -376,7 +381,7 @@ fn masks_round(c: &mut Checks, part: u32, rfd: u64, wfd: u64, epfd: u64) {
         );
         c.eq(
             &format!("part {part}: {call}: the handler ran once"),
-            USR1.load(SeqCst),
+            fired(SIGUSR1).load(SeqCst),
             1,
         );
         c.eq(
@@ -397,7 +402,7 @@ fn masks_round(c: &mut Checks, part: u32, rfd: u64, wfd: u64, epfd: u64) {
 }
 
 fn case_masks(c: &mut Checks, dir: &str) {
-    c.eq("SIGUSR1 handler", catch(SIGUSR1, on_usr1), 0);
+    c.eq("SIGUSR1 handler", catch(SIGUSR1, count), 0);
     c.eq("block SIGUSR1", mask(SIG_SETMASK, bit(SIGUSR1)), 0);
     let mut p = [0i32; 2];
     c.eq("pipe2", sys(293, [p.as_mut_ptr() as u64, 0, 0, 0, 0, 0]), 0);
@@ -1559,11 +1564,80 @@ fn case_sysv(c: &mut Checks, dir: &str) {
     );
 }
 
+// --- itimer -----------------------------------------------------------------------------------
+
+const SIGVTALRM: u64 = 26;
+const SIGPROF: u64 = 27;
+
+/// setitimer(which, {interval, value} in microseconds): the result.
+fn setitimer(which: u64, interval_us: u64, value_us: u64) -> i64 {
+    let t: [u64; 4] = [
+        interval_us / 1_000_000,
+        interval_us % 1_000_000,
+        value_us / 1_000_000,
+        value_us % 1_000_000,
+    ];
+    sys(38, [which, t.as_ptr() as u64, 0, 0, 0, 0])
+}
+
+/// getitimer(which): the result, the interval and the value left, in microseconds.
+fn getitimer(which: u64) -> (i64, u64, u64) {
+    let mut t = [0u64; 4];
+    let r = sys(36, [which, t.as_mut_ptr() as u64, 0, 0, 0, 0]);
+    (r, t[0] * 1_000_000 + t[1], t[2] * 1_000_000 + t[3])
+}
+
+fn itimer_round(c: &mut Checks, part: u32) {
+    for (name, which, fired) in [
+        ("ITIMER_VIRTUAL", 1, fired(SIGVTALRM)),
+        ("ITIMER_PROF", 2, fired(SIGPROF)),
+    ] {
+        fired.store(0, SeqCst);
+        c.eq(
+            &format!("part {part}: {name} every 20 ms"),
+            setitimer(which, 20_000, 20_000),
+            0,
+        );
+        // It fires as the process uses its CPU, wherever it runs (at most 20 s of it).
+        let until = cpu_clock_ns() + 20_000_000_000;
+        while fired.load(SeqCst) < 3 && cpu_clock_ns() < until {
+            burn(1_000_000);
+        }
+        c.check(
+            &format!("part {part}: {name} fired as it ran"),
+            fired.load(SeqCst) >= 3,
+            || format!("{} times", fired.load(SeqCst)),
+        );
+        let (r, interval, left) = getitimer(which);
+        c.check(
+            &format!("part {part}: getitimer {name}"),
+            r == 0 && interval == 20_000 && left <= 20_000,
+            || format!("{r}, {interval}, {left}"),
+        );
+        c.eq(
+            &format!("part {part}: {name} off"),
+            (setitimer(which, 0, 0), getitimer(which)),
+            (0, (0, 0, 0)),
+        );
+    }
+    c.eq(
+        &format!("part {part}: a bad timer: EINVAL"),
+        setitimer(7, 0, 0),
+        -EINVAL,
+    );
+}
+
+fn case_itimer(c: &mut Checks, dir: &str) {
+    c.eq("SIGPROF handler", catch(SIGPROF, count), 0);
+    c.eq("SIGVTALRM handler", catch(SIGVTALRM, count), 0);
+    in_three_parts(c, dir, itimer_round);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer DIR"
         );
         std::process::exit(2);
     };
@@ -1582,6 +1656,7 @@ fn main() {
         "mmsg" => case_mmsg(&mut c, dir),
         "pvec" => case_pvec(&mut c, dir),
         "sysv" => case_sysv(&mut c, dir),
+        "itimer" => case_itimer(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
