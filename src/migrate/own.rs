@@ -1,11 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A guest's calls about its own resource limits, which hold in two places: at home, whose
-//! kernel checks a change (the process's credentials are there) and keeps it for when the
-//! process comes back, and on the host, where the limits of memory and stack act on the
-//! process as it runs. `setrlimit` and `prlimit64` of the process itself are made at home as
-//! `prlimit64`, and a change the home accepted is applied here too; `prlimit64` of another
-//! process is made at home alone.
+//! A guest's calls about itself that are in two places: at home and on its host.
+//!
+//! Limits: at home, whose kernel checks a change (the process's credentials are there) and
+//! keeps it for when the process comes back, and on the host, where the limits of memory and
+//! stack act on the process as it runs. `setrlimit` and `prlimit64` of the process itself are
+//! made at home as `prlimit64`, and a change the home accepted is applied here too; `prlimit64`
+//! of another process is made at home alone.
+//!
+//! Memory: a guest's `/proc/self/maps`, `cmdline`, `environ` and the other files of its own
+//! memory (`omcore::ownproc`), opened read-only by an absolute path, are read here, where its
+//! memory is, and given to it as a memfd at home holding them (a snapshot taken at the open),
+//! which it reads as any descriptor; its `status` is the home's with the memory lines of here.
+//!
+//! Name: `prctl(PR_SET_NAME)` renames the process at home (what `ps` shows there) and here.
+//!
+//! Usage: the home counts the CPU time the process used there (and its deputy's), the hosts
+//! what it used on them: `getrusage` of itself and `times` add the second to the first, which
+//! the home answers. The home's own account takes the CPU time used away when the process
+//! comes back or ends on a host (`Misc` of the image, `GuestExit`), so that its later calls
+//! and its parent's `wait` count it.
 
 use super::forward::forward_call;
 use super::guest::Guest;
@@ -14,7 +28,7 @@ use super::Migrations;
 use crate::ksys::errno::enosys;
 use crate::ksys::task::{cur, Task};
 use crate::ksys::Disp;
-use crate::omcore::ownproc::OwnProc;
+use crate::omcore::ownproc::{self, OwnProc};
 use crate::omcore::text::Escaped;
 use crate::omcore::{fwd, syscalls, syscalls::nr};
 use kernel::prelude::*;
@@ -127,6 +141,51 @@ const MFD_CLOEXEC: u64 = 1;
 /// `EIO`.
 const EIO_NR: i64 = 5;
 
+/// Largest file read at home for a guest (`/proc/self/status` takes about 1.5 KiB).
+const MAX_HOME_READ: usize = 64 * 1024;
+/// `AT_FDCWD`, `O_RDONLY`.
+const AT_FDCWD: u64 = -100i64 as u64;
+const O_RDONLY: u64 = 0;
+
+/// The guest's `/proc/self/status`: the home's (its ids, signals, capabilities...) with the lines
+/// of its memory taken from `here`, the host's (`ownproc::merged_status`).
+fn status_with(mig: &Migrations, g: &Guest, here: &[u8]) -> Result<KVVec<u8>> {
+    let home = read_at_home(mig, g, b"/proc/self/status\0")?;
+    let mut out = KVVec::with_capacity(home.len() + here.len(), GFP_KERNEL)?;
+    for line in ownproc::merged_status(&home, here) {
+        out.extend_from_slice(line, GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// The contents of the small file `path` (with its NUL) at home, read by the deputy (at most
+/// [`MAX_HOME_READ`] bytes: `EFBIG` past it).
+fn read_at_home(mig: &Migrations, g: &Guest, path: &[u8]) -> Result<KVVec<u8>> {
+    let open = [AT_FDCWD, 1, O_RDONLY | O_CLOEXEC, 0, 0, 0];
+    let fd = home_call(mig, g, nr::OPENAT, open, Some((1, path)))?;
+    if fd < 0 {
+        return Err(Error::from_errno(fd as i32));
+    }
+    let mut out = KVVec::new();
+    let read = (|| -> Result {
+        loop {
+            let (n, data) = call(mig, g, nr::READ, [fd as u64, 1, 4096, 0, 0, 0], None, true)?;
+            if n < 0 {
+                return Err(Error::from_errno(n as i32));
+            }
+            let Some(data) = data.filter(|d| !d.is_empty()) else {
+                return Ok(());
+            };
+            if out.len() + data.len() > MAX_HOME_READ {
+                return Err(EFBIG);
+            }
+            out.extend_from_slice(&data, GFP_KERNEL)?;
+        }
+    })();
+    let _ = home_call(mig, g, nr::CLOSE, [fd as u64, 0, 0, 0, 0, 0], None);
+    read.map(|()| out)
+}
+
 /// Forwards call `nr` with `args` and, for a string or an input buffer, `input` as argument
 /// `at`.
 fn home_call(
@@ -150,7 +209,12 @@ pub(crate) fn open_own_proc(
     flags: u64,
     (nr, args): (u32, [u64; 6]),
 ) -> Result<i64> {
-    let data = match cur::read_own_proc(file.name_nul(), MAX_OWN_PROC) {
+    let read = cur::read_own_proc(file.name_nul(), MAX_OWN_PROC);
+    let read = match file {
+        OwnProc::Status => read.and_then(|here| status_with(mig, g, &here)),
+        _ => read,
+    };
+    let data = match read {
         Ok(d) => d,
         Err(e) => {
             pr_info!(

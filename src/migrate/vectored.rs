@@ -7,10 +7,9 @@
 //! as the call itself with its structure packed (`omcore::packed`), whose pointers the deputy
 //! sets. `sendmmsg` and `recvmmsg` as a `sendmsg` or `recvmsg` for each message; `preadv`,
 //! `pwritev` and their `2` forms as a `pread64` or `pwrite64`; `semctl` `GETALL` and `SETALL`
-//! with the set's size. `rt_sigpending`
-//! too, which answers for signals waiting in two places. Every length and
-//! count the guest gives is checked before it is used: the kernel's own errors (`EINVAL`) come
-//! back for those it would refuse.
+//! with the set's size. `rt_sigpending` too, which answers for signals waiting in two places.
+//! Every length and count the guest gives is checked before it is used: the kernel's own errors
+//! (`EINVAL`) come back for those it would refuse.
 
 use super::forward::forward_call;
 use super::guest::Guest;

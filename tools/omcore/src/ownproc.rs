@@ -6,6 +6,8 @@
 //! `/proc/thread-self/F`, `/proc/PID/F` or `/proc/PID/task/PID/F` with its home pid) gets the
 //! host's view of its own memory, not its deputy's (the rest of `/proc/self`, its ids,
 //! descriptors, directories and program, is the home's and is forwarded like any path).
+//! `status` is both: the home's, with the lines of its memory from the host
+//! ([`merged_status`]).
 
 /// A file of its own memory, by the name it has under `/proc/PID/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +26,12 @@ pub enum OwnProc {
     Environ,
     /// `auxv`.
     Auxv,
+    /// `status`: the home's, with the memory lines of the host's ([`merged_status`]).
+    Status,
 }
 
 impl OwnProc {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Maps,
         Self::Smaps,
         Self::SmapsRollup,
@@ -35,6 +39,7 @@ impl OwnProc {
         Self::Cmdline,
         Self::Environ,
         Self::Auxv,
+        Self::Status,
     ];
 
     /// Its name under `/proc/PID/`, with a NUL after it.
@@ -47,6 +52,7 @@ impl OwnProc {
             Self::Cmdline => b"cmdline\0",
             Self::Environ => b"environ\0",
             Self::Auxv => b"auxv\0",
+            Self::Status => b"status\0",
         }
     }
 
@@ -67,6 +73,7 @@ impl OwnProc {
             Self::Cmdline => b"omx-proc-cmdline\0",
             Self::Environ => b"omx-proc-environ\0",
             Self::Auxv => b"omx-proc-auxv\0",
+            Self::Status => b"omx-proc-status\0",
         }
     }
 }
@@ -93,6 +100,30 @@ pub fn own_proc_file(path: &[u8], home_pid: u32) -> Option<OwnProc> {
         }
     };
     OwnProc::ALL.into_iter().find(|f| f.name() == rest)
+}
+
+/// The lines of `/proc/PID/status` that say what the process's memory holds (`VmSize`,
+/// `VmRSS`, `VmLck`, `RssAnon`, `HugetlbPages`...): taken from the host, where the memory is.
+fn is_memory_line(line: &[u8]) -> bool {
+    line.starts_with(b"Vm") || line.starts_with(b"Rss") || line.starts_with(b"HugetlbPages:")
+}
+
+/// A guest's `status`: the lines of `home` (its ids, signals, capabilities...), each line of its
+/// memory replaced by the host's line of the same name from `here` (dropped if the host has
+/// none). Yields the lines, each with its newline.
+pub fn merged_status<'a>(home: &'a [u8], here: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
+    lines(home).filter_map(move |l| {
+        if !is_memory_line(l) {
+            return Some(l);
+        }
+        let key = &l[..l.iter().position(|&b| b == b':').map_or(l.len(), |i| i + 1)];
+        lines(here).find(|h| h.starts_with(key))
+    })
+}
+
+/// The lines of `b`, each with its newline (the last one without, if it has none).
+fn lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    b.split_inclusive(|&c| c == b'\n')
 }
 
 /// `n` in decimal, in `buf`.
@@ -132,6 +163,20 @@ mod tests {
     }
 
     #[test]
+    fn status_takes_memory_lines_from_the_host() {
+        let home = b"Name:\tx\nState:\tS (sleeping)\nPid:\t7\nVmPeak:\t 10 kB\nVmSize:\t 9 kB\nVmLck:\t 0 kB\nRssAnon:\t 1 kB\nThreads:\t1\nSigBlk:\t0\n";
+        let here = b"Name:\ty\nPid:\t99\nVmSize:\t 500 kB\nVmLck:\t 12 kB\nRssAnon:\t 40 kB\nThreads:\t1\n";
+        let out: std::vec::Vec<u8> = merged_status(home, here).flatten().copied().collect();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "Name:\tx\nState:\tS (sleeping)\nPid:\t7\nVmSize:\t 500 kB\nVmLck:\t 12 kB\nRssAnon:\t 40 kB\nThreads:\t1\nSigBlk:\t0\n"
+        );
+        // Memory lines the host does not give are left out, never the deputy's.
+        let out: std::vec::Vec<u8> = merged_status(home, b"").flatten().copied().collect();
+        assert!(!std::str::from_utf8(&out).unwrap().contains("Vm"));
+    }
+
+    #[test]
     fn names_end_with_their_nul() {
         for f in OwnProc::ALL {
             assert_eq!(f.name_nul().last(), Some(&0));
@@ -150,7 +195,6 @@ mod tests {
     fn other_files_and_processes_are_not() {
         let f = |p: &str| own_proc_file(p.as_bytes(), 4321);
         for p in [
-            "/proc/self/status",
             "/proc/self/stat",
             "/proc/self/exe",
             "/proc/self/fd/3",

@@ -27,8 +27,8 @@
 //!   `getrusage` and `times` never go back and count what it burned; its parent's `wait4` and
 //!   `getrusage` of its children count all of it.
 //! - `procself`: `/proc/self/cmdline`, `environ`, `maps` (an area of its own, its stack),
-//!   `smaps_rollup`, `statm` and `auxv` say what its memory holds; `status` its ids, `exe` its
-//!   program, `fd/` its files.
+//!   `smaps_rollup`, `statm` and `auxv` say what its memory holds; `status` its ids and its
+//!   locked memory, `exe` its program, `fd/` its files.
 //! - `prctl`: its name (`PR_GET_NAME`, `/proc/self/status`, `/proc/self/comm`), parent death
 //!   signal, dumpable, child subreaper, bounding set, timer slack and `no_new_privs`.
 //! - `ioctl`: commands without their size in their number: an interface's index, flags and
@@ -79,11 +79,13 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // SAFETY: the calls made here (signal masks and actions, kill, tgkill, signalfd4, poll,
     // read, write, close, pipe2, rt_sigpending, rt_sigtimedwait, pselect6, ppoll, epoll_*,
     // socketpair, setsockopt, sendmsg, recvmsg, lseek, getpid, getuid, getgid, msgget, msgsnd,
-    // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, mmap, munmap, getrusage, times,
-    // clock_gettime, fork, wait4, prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2,
-    // pwritev2, pidfd_open, pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp,
-    // syslog, setitimer, getitimer) only read and
-    // write the buffers their arguments point to, which the callers own for the call.
+    // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, getrusage, times, clock_gettime, wait4,
+    // prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2, pwritev2, pidfd_open,
+    // pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp, syslog, setitimer,
+    // getitimer) only read and write the buffers their arguments point to, which the callers
+    // own for the call. The others touch no memory of Rust's: mmap only where nothing is mapped
+    // (MAP_FIXED_NOREPLACE, or an address the kernel picks), munmap, mlock and munlock only what
+    // this program mapped itself, and fork is made while the program has one thread.
     unsafe { raw::syscall6(nr, a) }
 }
 
@@ -1062,6 +1064,19 @@ fn procself_round(c: &mut Checks, part: u32, dir: &str) {
             || status.clone(),
         );
     }
+    // Its memory lines are its own memory's: its area, locked, is what VmLck counts.
+    let locked = sys(149, [AREA, AREA_LEN, 0, 0, 0, 0]); // mlock
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let vmlck = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .map(|v| v.trim().to_string());
+    c.eq(
+        &format!("part {part}: /proc/self/status counts its locked area"),
+        (locked, vmlck),
+        (0, Some(format!("{} kB", AREA_LEN / 1024))),
+    );
+    sys(150, [AREA, AREA_LEN, 0, 0, 0, 0]); // munlock
     let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     c.check(
         &format!("part {part}: /proc/self/exe is its program"),
