@@ -42,6 +42,7 @@ const O_ACCMODE: u64 = 0o3;
 const O_CREAT: u64 = 0o100;
 const O_TRUNC: u64 = 0o1000;
 const O_PATH: u64 = 0o10000000;
+const O_DIRECTORY: u64 = 0o200000;
 const MAP_ANONYMOUS: u64 = 0x20;
 /// The mapping type bits of `mmap`'s flags, and the shared types.
 const MAP_TYPE: u64 = 0x0f;
@@ -358,8 +359,9 @@ fn own_proc_open(nr: u32, args: &[u64; 6], home: u32) -> Option<(OwnProc, u64)> 
             (args[1], u64::from_ne_bytes(how))
         }
     };
-    // Read-only, and nothing that would create or change a file.
-    if flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_PATH) != 0 {
+    // Read-only, and nothing that would create or change a file or want a directory (those
+    // go home, whose kernel answers them as for any file of /proc).
+    if flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_PATH | O_DIRECTORY) != 0 {
         return None;
     }
     let mut buf = [0u8; ownproc::MAX_PATH];

@@ -1077,6 +1077,13 @@ fn procself_round(c: &mut Checks, part: u32, dir: &str) {
         (0, Some(format!("{} kB", AREA_LEN / 1024))),
     );
     sys(150, [AREA, AREA_LEN, 0, 0, 0, 0]); // munlock
+                                            // Opened as a directory, it is not one (ENOTDIR), as at home.
+    let maps = std::ffi::CString::new("/proc/self/maps").unwrap();
+    c.eq(
+        &format!("part {part}: /proc/self/maps with O_DIRECTORY: ENOTDIR"),
+        sys(2, [maps.as_ptr() as u64, 0o200000, 0, 0, 0, 0]),
+        -20,
+    );
     let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     c.check(
         &format!("part {part}: /proc/self/exe is its program"),
