@@ -40,9 +40,23 @@ pub(crate) fn call(
 /// `writev` as one `write` of the gathered buffers (at most [`fwd::MAX_BUF`] bytes).
 pub(crate) fn writev(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64> {
     let iov = read_iovecs(args[1], args[2])?;
-    let data = gather(&iov, fwd::MAX_BUF)?;
-    let w = [args[0], 1, data.len() as u64, 0, 0, 0];
-    call(mig, g, nr::WRITE, w, Some((1, &data)), false).map(|(r, _)| r)
+    gathered(mig, g, &iov, nr::WRITE, [args[0], 0, 0, 0, 0, 0])
+}
+
+/// Makes the write-like call `nr` (`write`, `pwrite64`, `sendto`) with `args`, its buffer
+/// (argument 1) the contents of `iov` gathered, at most [`fwd::MAX_BUF`] bytes, and its length
+/// (argument 2) theirs: the twin of [`scatter`].
+fn gathered(
+    mig: &Migrations,
+    g: &Guest,
+    iov: &[(u64, u64)],
+    nr: u32,
+    mut args: [u64; 6],
+) -> Result<i64> {
+    let data = gather(iov, fwd::MAX_BUF)?;
+    args[1] = 1;
+    args[2] = data.len() as u64;
+    call(mig, g, nr, args, Some((1, &data)), false).map(|(r, _)| r)
 }
 
 /// `preadv(fd, iov, iovcnt, pos, 0)` and `preadv2` with no flags as one `pread64` scattered
@@ -64,14 +78,12 @@ pub(crate) fn positional(mig: &Migrations, g: &Guest, nr: u32, args: [u64; 6]) -
         };
         return scatter(mig, g, &iov, call_nr, [args[0], 1, 0, pos, 0, 0]);
     }
-    let data = gather(&iov, fwd::MAX_BUF)?;
     let (call_nr, pos) = if here {
         (nr::WRITE, 0)
     } else {
         (nr::PWRITE64, args[3])
     };
-    let w = [args[0], 1, data.len() as u64, pos, 0, 0];
-    call(mig, g, call_nr, w, Some((1, &data)), false).map(|(r, _)| r)
+    gathered(mig, g, &iov, call_nr, [args[0], 0, 0, pos, 0, 0])
 }
 
 /// A `struct msghdr` as the guest has it.
@@ -114,14 +126,18 @@ pub(crate) fn sendmsg(mig: &Migrations, g: &Guest, args: [u64; 6]) -> Result<i64
     if m.control_len != 0 {
         return sendmsg_packed(mig, g, args, &m);
     }
-    let data = gather(&m.iov, fwd::MAX_BUF)?;
     let (name, len) = if m.name == 0 {
         (0, 0)
     } else {
         (m.name, m.name_len)
     };
-    let w = [args[0], 1, data.len() as u64, args[2], name, len];
-    call(mig, g, nr::SENDTO, w, Some((1, &data)), false).map(|(r, _)| r)
+    gathered(
+        mig,
+        g,
+        &m.iov,
+        nr::SENDTO,
+        [args[0], 0, 0, args[2], name, len],
+    )
 }
 
 /// The address's length a message `m` gives, for a `sendmsg` (`EINVAL` past the largest
