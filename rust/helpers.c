@@ -41,6 +41,10 @@
 
 #include <linux/kprobes.h>
 #include <linux/dcache.h>
+#include <linux/shmem_fs.h>
+#include <linux/srcu.h>
+#include <linux/mman.h>
+#include <linux/mount.h>
 
 #include "helpers.h"
 
@@ -437,6 +441,8 @@ int omx_kill_all_except(int sig, const int *skip, int nskip)
 	return count ? retval : -ESRCH;
 }
 
+static const struct vm_operations_struct omx_home_vm_ops;
+
 int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
 		 int path_size)
 {
@@ -453,9 +459,12 @@ int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, 
 		out->pgoff = vma->vm_pgoff;
 		out->special = 0;
 		out->path_len = 0;
+		out->home = 0;
 		if (vma->vm_ops && vma->vm_ops->name)
 			name = vma->vm_ops->name(vma);
-		if (name) {
+		if (vma->vm_ops == &omx_home_vm_ops) {
+			out->home = (u64)(unsigned long)vma->vm_private_data;
+		} else if (name) {
 			out->special = 1;
 			out->path_len = max(strscpy(path, name, path_size), 0);
 		} else if (vma->vm_file) {
@@ -1076,4 +1085,141 @@ void omx_pid_hiding_unregister(void)
 {
 	unregister_kretprobe(&omx_revalidate_probe);
 	unregister_kretprobe(&omx_lookup_probe);
+}
+
+/* --- Areas whose pages come from home ------------------------------------------------------ */
+
+DEFINE_STATIC_SRCU(omx_home_srcu);
+static omx_home_pager_fn omx_home_pager;
+static void *omx_home_pager_data;
+
+void omx_home_pager_set(omx_home_pager_fn fn, void *data)
+{
+	WRITE_ONCE(omx_home_pager_data, data);
+	/* Pairs with the acquire in omx_home_fault(): data is set before fn. */
+	smp_store_release(&omx_home_pager, fn);
+	if (!fn)
+		synchronize_srcu(&omx_home_srcu);
+}
+
+static vm_fault_t omx_home_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	omx_home_pager_fn fn;
+	struct page *page;
+	int idx, ret;
+
+	/* Only the process itself pages its areas in: not ptrace, not /proc/PID/mem. */
+	if (vma->vm_mm != current->mm)
+		return VM_FAULT_SIGBUS;
+	page = alloc_page(GFP_KERNEL);
+	if (!page)
+		return VM_FAULT_OOM;
+	idx = srcu_read_lock(&omx_home_srcu);
+	fn = smp_load_acquire(&omx_home_pager);
+	ret = fn ? fn(READ_ONCE(omx_home_pager_data), (u64)(unsigned long)vma->vm_private_data,
+		      vmf->pgoff, page_address(page)) : -ENODEV;
+	srcu_read_unlock(&omx_home_srcu, idx);
+	if (ret) {
+		__free_page(page);
+		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	}
+	/* The mapping takes this reference; a private area copies the page on write. */
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct omx_home_vm_ops = {
+	.fault = omx_home_fault,
+};
+
+static int omx_home_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	/* A shared area that cannot write never will (its writes would stay here). */
+	if ((unsigned long)file->private_data & OMX_HOME_SHARED)
+		vm_flags_clear(vma, VM_MAYWRITE);
+	vma->vm_ops = &omx_home_vm_ops;
+	vma->vm_private_data = file->private_data;
+	return 0;
+}
+
+static const struct file_operations omx_home_fops = {
+	.owner = THIS_MODULE,
+	.mmap = omx_home_mmap,
+};
+
+long omx_map_home(unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+		  u64 pgoff, u64 cookie)
+{
+	struct file *file;
+	unsigned long r;
+
+	if (pgoff > (ULONG_MAX >> PAGE_SHIFT))
+		return -EOVERFLOW;
+	/* A file of an internal mount that allows PROT_EXEC, with the module's operations. */
+	file = shmem_kernel_file_setup("openmosix-home", 0, EMPTY_VMA_FLAGS);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	/* The file's new operations hold a reference on the module, as fops_get() takes one. */
+	if (!try_module_get(THIS_MODULE)) {
+		fput(file);
+		return -ENODEV;
+	}
+	replace_fops(file, &omx_home_fops);
+	file->private_data = (void *)(unsigned long)cookie;
+	r = vm_mmap(file, addr, len, prot, (flags & ~MAP_TYPE) | MAP_PRIVATE, pgoff << PAGE_SHIFT);
+	fput(file);
+	return (long)r;
+}
+
+bool omx_page_present(unsigned long addr)
+{
+	struct page *page;
+
+	if (get_user_pages_fast_only(addr, 1, 0, &page) != 1)
+		return false;
+	put_page(page);
+	return true;
+}
+
+struct file *omx_home_file_get(int fd, unsigned long prot)
+{
+	struct file *file = fget(fd);
+	int err = 0;
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (!S_ISREG(file_inode(file)->i_mode) || !can_mmap_file(file))
+		err = -ENODEV;
+	else if (!(file->f_mode & FMODE_READ))
+		err = -EACCES;
+	else if ((prot & PROT_EXEC) && ((file->f_path.mnt->mnt_flags & MNT_NOEXEC) ||
+					(file->f_path.mnt->mnt_sb->s_iflags & SB_I_NOEXEC)))
+		err = -EPERM;
+	if (err) {
+		fput(file);
+		return ERR_PTR(err);
+	}
+	return file;
+}
+
+long omx_home_file_read(struct file *file, void *buf, unsigned long len, u64 off)
+{
+	loff_t pos = off;
+
+	if (off > LLONG_MAX)
+		return -EINVAL;
+	return kernel_read(file, buf, len, &pos);
+}
+
+long omx_home_file_map(struct file *file, unsigned long addr, unsigned long len,
+		       unsigned long prot, bool shared, u64 off)
+{
+	return (long)vm_mmap(file, addr, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED_NOREPLACE,
+			     off);
+}
+
+void omx_fput(struct file *file)
+{
+	fput(file);
 }

@@ -132,6 +132,8 @@ struct omx_vma {
 	u32 special;
 	/* Bytes of the file path (or special name) written to the path buffer; 0 for anonymous. */
 	u32 path_len;
+	/* An area whose pages come from home (omx_map_home()): its cookie; else 0. */
+	u64 home;
 };
 /* The first area of `mm` ending above `addr` (find_vma() under mmap_read_lock(), an inline). */
 int omx_vma_find(struct mm_struct *mm, unsigned long addr, struct omx_vma *out, char *path,
@@ -277,3 +279,26 @@ int omx_pid_hiding_register(void);
 void omx_pid_hiding_unregister(void);
 
 #endif /* OPENMOSIX_RUST_HELPERS_H */
+
+
+/*
+ * Areas whose pages come from home. omx_map_home() maps, in the calling process, an area of a
+ * file of the module's own whose faults ask the registered pager for each page: `cookie` names
+ * what the area pages from, `pgoff` the page offset of its start. The file pins the module for
+ * as long as the area exists. Returns the address or -errno (vm_mmap()'s checks).
+ */
+/* The cookie bit of an area mapped shared at home (read-only). */
+#define OMX_HOME_SHARED		(1ull << 16)
+typedef int (*omx_home_pager_fn)(void *data, u64 cookie, u64 pgoff, void *page);
+void omx_home_pager_set(omx_home_pager_fn fn, void *data);
+long omx_map_home(unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+		  u64 pgoff, u64 cookie);
+/* Whether the page at addr of the calling process is in memory (no fault, no I/O). */
+bool omx_page_present(unsigned long addr);
+/* The file open as fd in the calling process, referenced, if a process may map it from home. */
+struct file *omx_home_file_get(int fd, unsigned long prot);
+long omx_home_file_read(struct file *file, void *buf, unsigned long len, u64 off);
+/* Maps file at addr exactly (MAP_FIXED_NOREPLACE), shared or private. */
+long omx_home_file_map(struct file *file, unsigned long addr, unsigned long len,
+		       unsigned long prot, bool shared, u64 off);
+void omx_fput(struct file *file);

@@ -436,6 +436,8 @@ pub(crate) mod cur {
         /// A special mapping (`[vdso]`, `[vvar]`...), whose name is in `path`.
         pub(crate) special: bool,
         pub(crate) path: KVec<u8>,
+        /// An area whose pages come from home (`homemap::map_home`): its cookie; else 0.
+        pub(crate) home: u64,
     }
 
     /// `VM_*` flags of [`Area::flags`].
@@ -494,6 +496,7 @@ pub(crate) mod cur {
             pgoff: out.pgoff,
             special: out.special != 0,
             path,
+            home: out.home,
         }))
     }
 

@@ -35,6 +35,7 @@ mod deputy;
 mod forward;
 mod guest;
 mod hide;
+mod homefile;
 mod hooks;
 mod own;
 mod request;
@@ -51,7 +52,7 @@ use crate::omcore::mig::{self, MigResult, Pair};
 use crate::omcore::moves::{self, Outcome};
 use crate::omcore::pids::PidFilter;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use deputy::{Deputy, DeputyState};
 use guest::{Expected, Guest, GuestState};
 use kernel::prelude::*;
@@ -98,6 +99,8 @@ pub(crate) struct Migrations {
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
     pub(crate) in_ok: AtomicU32,
+    /// Bytes of files read at home for guests' areas paged from home (`homefile.rs`).
+    pub(crate) paged_from_home: AtomicU64,
     pub(crate) in_failed: AtomicU32,
 }
 
@@ -124,6 +127,7 @@ impl Migrations {
             out_ok: AtomicU32::new(0),
             out_failed: AtomicU32::new(0),
             in_ok: AtomicU32::new(0),
+            paged_from_home: AtomicU64::new(0),
             in_failed: AtomicU32::new(0),
         })
     }

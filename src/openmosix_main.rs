@@ -41,6 +41,9 @@ struct OpenMosix {
     /// Guests' `/proc/PID` hidden from the node's processes (`None` if the probes could not be
     /// set: then only their listing entries are left out). Dropped after the node stopped.
     _hiding: Option<ksys::proc::PidHiding>,
+    /// What fills the pages of guests' areas paged from home (`None` if it could not be
+    /// registered: then a guest's file mapping is made at home).
+    _pager: Option<ksys::homemap::Pager<migrate::Migrations>>,
 }
 
 impl kernel::Module for OpenMosix {
@@ -61,6 +64,9 @@ impl kernel::Module for OpenMosix {
                 )
             })
             .ok();
+        let pager = ksys::homemap::Pager::register(node.mig.clone())
+            .inspect_err(|e| pr_warn!("no paging from home: error {}\n", e.to_errno()))
+            .ok();
         pr_info!(
             "openmosix {} (protocol {}) loaded\n",
             omcore::version::RELEASE,
@@ -70,6 +76,7 @@ impl kernel::Module for OpenMosix {
             node,
             _proc: proc,
             _hiding: hiding,
+            _pager: pager,
         })
     }
 }

@@ -311,6 +311,13 @@ impl ProcFile for StatsFile {
             .decided
             .load(core::sync::atomic::Ordering::Relaxed);
         writeln!(out, "balancer_decisions {decided}").map_err(|_| EINVAL)?;
+        let paged = self
+            .0
+             .0
+            .mig
+            .paged_from_home
+            .load(core::sync::atomic::Ordering::Relaxed);
+        writeln!(out, "home_paged_bytes {paged}").map_err(|_| EINVAL)?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 //! pages, and `End`.
 
 use super::stream::{Dest, ImageSender};
+use crate::ksys::homemap;
 use crate::ksys::mem;
 use crate::ksys::task::{cur, Task};
 use crate::mesh::Mesh;
@@ -41,7 +42,14 @@ fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS])
         prot |= image::PROT_EXEC;
     }
     let stack = layout[MM_START_STACK];
-    let kind = if (a.start <= stack && stack < a.end) || a.flags & cur::VM_GROWSDOWN != 0 {
+    let (home_file, shared) = homemap::cookie_parts(a.home);
+    let kind = if a.home != 0 {
+        if shared {
+            VmaKind::HomeShared
+        } else {
+            VmaKind::HomeFile
+        }
+    } else if (a.start <= stack && stack < a.end) || a.flags & cur::VM_GROWSDOWN != 0 {
         VmaKind::Stack
     } else if a.start >= layout[MM_START_BRK]
         && a.end <= layout[MM_BRK].next_multiple_of(PAGE_SIZE as u64)
@@ -52,16 +60,17 @@ fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS])
     } else {
         VmaKind::Anon
     };
-    let (pgoff, path): (u64, &[u8]) = if kind == VmaKind::File {
-        (a.pgoff, &a.path)
-    } else {
-        (0, &[])
+    let (pgoff, path): (u64, &[u8]) = match kind {
+        VmaKind::File => (a.pgoff, &a.path),
+        VmaKind::HomeFile | VmaKind::HomeShared => (a.pgoff, &[]),
+        _ => (0, &[]),
     };
     let v = image::Vma {
         start: a.start,
         end: a.end,
         prot,
         kind,
+        file: if kind.from_home() { home_file } else { 0 },
         pgoff,
         path,
     };
@@ -195,17 +204,26 @@ pub(crate) fn capture(
             continue;
         }
         let prot = send_area(&mut tx, &a, &layout)?;
-        if prot & image::PROT_READ == 0 {
+        // A shared area paged from home holds only the file's pages, which the next node
+        // pages from home again.
+        if prot & image::PROT_READ == 0 || (a.home != 0 && homemap::cookie_parts(a.home).1) {
             continue;
         }
         // Pages of an anonymous area never written are zeros: skipped without a fault each.
-        let sparse = a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
+        let sparse =
+            a.home == 0 && a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
         let mut run_start = 0u64;
         let mut at = a.start;
         while at < a.end {
-            let nonzero = (!sparse || mem::page_has_data(at))
-                && cur::read_user(at, &mut page).is_ok()
-                && page.iter().any(|&b| b != 0);
+            // Of an area paged from home, every page here (the process's changes, and what it
+            // read) goes, zeros too, and no other: the next node pages those from home.
+            let nonzero = if a.home != 0 {
+                homemap::page_present(at) && cur::read_user(at, &mut page).is_ok()
+            } else {
+                (!sparse || mem::page_has_data(at))
+                    && cur::read_user(at, &mut page).is_ok()
+                    && page.iter().any(|&b| b != 0)
+            };
             let contiguous = !run.is_empty() && run_start + run.len() as u64 == at;
             if !run.is_empty() && (!nonzero || !contiguous || run.len() == run.capacity()) {
                 tx.record(Kind::Pages, &[&run_start.to_be_bytes(), &run])?;

@@ -6,9 +6,13 @@
 //! `serve.rs`; this file is the object and its state).
 
 use super::stream::{Held, Inflow};
+use crate::ksys::copy_exact;
+use crate::ksys::homemap::HomeFile;
 use crate::ksys::task::{ModuleRef, Task};
 use crate::mesh::Mesh;
+use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
+use crate::omcore::image::MAX_HOME_FILES;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
@@ -42,6 +46,32 @@ pub(crate) struct Hop {
     /// said (KiB); `since` and `None` until it did.
     pub(crate) heard: u64,
     pub(crate) kib: Option<u32>,
+}
+
+/// The files at home that a process's areas page from (`homefile.rs`): id `i + 1` is
+/// `files[i]`.
+#[derive(Default)]
+pub(crate) struct HomeFiles {
+    files: KVec<Arc<HomeFile>>,
+}
+
+impl HomeFiles {
+    /// The id of `f` in the table, added if it is not in it yet.
+    pub(crate) fn add(&mut self, f: HomeFile) -> Result<u16> {
+        if let Some(i) = self.files.iter().position(|g| g.same(&f)) {
+            return Ok(i as u16 + 1);
+        }
+        if self.files.len() >= usize::from(MAX_HOME_FILES) {
+            return Err(ENFILE);
+        }
+        self.files.push(Arc::new(f, GFP_KERNEL)?, GFP_KERNEL)?;
+        Ok(self.files.len() as u16)
+    }
+
+    /// The file of id `id`.
+    pub(crate) fn get(&self, id: u16) -> Option<Arc<HomeFile>> {
+        self.files.get(usize::from(id).checked_sub(1)?).cloned()
+    }
 }
 
 /// A forwarded call from the guest, checked when it came, not made yet.
@@ -119,6 +149,8 @@ pub(crate) struct DeputyInner {
     pub(crate) job: JobStop,
     /// The CPU time its guest used away from home (user, system, in ns), once it `Exited`.
     pub(crate) exited_cpu_ns: [u64; 2],
+    /// The files its guest's areas page from (`homefile.rs`).
+    pub(crate) files: HomeFiles,
 }
 
 impl DeputyInner {
@@ -171,6 +203,25 @@ pub(crate) struct Deputy {
 }
 
 impl Deputy {
+    /// Sends its guest the reply to call `seq`: `result` and, with `out`, the contents of
+    /// output argument `out.0` (from the kernel, not the scratch memory).
+    pub(crate) fn reply(&self, mesh: &Mesh, seq: u32, result: i64, out: Option<(usize, &[u8])>) {
+        let mut lens: fwd::Lens = [None; 6];
+        if let Some((i, b)) = out {
+            lens[i] = Some(b.len());
+        }
+        let _ = mesh.send_encoded(
+            self.target(),
+            MessageKind::SyscallReply,
+            fwd::reply_len(&lens),
+            true,
+            |o| {
+                let fill = |_: usize, dst: &mut [u8]| out.is_some_and(|(_, b)| copy_exact(dst, b));
+                fwd::encode_reply_with(o, self.mig_id(), seq, result, &lens, fill).is_some()
+            },
+        );
+    }
+
     /// A deputy for process `pid` migrating to `target` over the connection `link` (see
     /// `Conn::link`) as migration `mig_id`, as the task of pid `asked_by` asked.
     pub(crate) fn new(
@@ -203,6 +254,7 @@ impl Deputy {
                     move_asked: None,
                     job: JobStop::Running,
                     exited_cpu_ns: [0, 0],
+                    files: HomeFiles::default(),
                 },
                 "Deputy::inner"
             ),

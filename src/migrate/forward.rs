@@ -13,7 +13,9 @@ use crate::ksys::copy_exact;
 use crate::ksys::task::{cur, Task};
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
+use crate::omcore::image::PAGE_SIZE;
 use crate::omcore::syscalls::nr;
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::time::msecs_to_jiffies;
 
@@ -24,6 +26,18 @@ pub(crate) fn set_result(nr: u32, result: i64) {
     // EINTR as the handler says; with none, restart it now (as the kernel would).
     regs.finish_forwarded(nr, result, cur::signal_pending());
     cur::set_user_regs(&regs);
+}
+
+/// Reads a byte of each page of the guest's `len` bytes at `addr` (errors are the later
+/// read's to report).
+fn touch(addr: u64, len: usize) {
+    let mut b = [0u8; 1];
+    let end = addr.saturating_add(len as u64);
+    let mut at = addr;
+    while at < end {
+        let _ = cur::read_user(at, &mut b);
+        at = (at | (PAGE_SIZE as u64 - 1)).saturating_add(1);
+    }
 }
 
 /// Sends call `nr` with `args`, forwarded as `spec` says, to the deputy and waits for its
@@ -68,13 +82,28 @@ pub(crate) fn forward_call(
             a.len(&args).ok_or(EINVAL)?
         });
     }
+    // The buffers read while the frame is built are touched first: a page of an area paged
+    // from home comes now, by a call of its own, not under the connection's send.
+    for (i, len) in lens.iter().enumerate() {
+        if let Some(len) = *len {
+            if strs[i].is_none() && input.is_none_or(|(at, _)| at != i) {
+                touch(args[i], len);
+            }
+        }
+    }
     let seq = {
         let mut q = g.inner.lock();
+        // Pages read ahead are good until the process makes another call (which may change
+        // the file at home).
+        if nr != fwd::home::READ_FILE {
+            q.ahead = None;
+        }
         q.seq = q.seq.wrapping_add(1);
         q.reply = None;
         q.seq
     };
     let mut fault = None;
+    g.building.store(true, Relaxed);
     let sent = mig.mesh.send_encoded(
         g.home,
         MessageKind::Syscall,
@@ -95,6 +124,7 @@ pub(crate) fn forward_call(
             fwd::encode_request_with(out, g.mig_id, seq, nr, &args, &lens, fill).is_some()
         },
     );
+    g.building.store(false, Relaxed);
     if let Some(e) = fault {
         return Err(e);
     }

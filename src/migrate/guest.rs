@@ -9,7 +9,8 @@ use crate::ksys::errno::ecanceled;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{ModuleRef, Task};
 use crate::mesh::Mesh;
-use core::sync::atomic::{AtomicU32, AtomicU64};
+use crate::omcore::image::PAGE_SIZE;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
 
@@ -25,6 +26,29 @@ pub(crate) enum GuestState {
     /// Given up (by its home, a failed restore, the loss of its home, the module's removal)
     /// or moved on: it is to stop, and its home hears nothing more of it from here.
     Gone,
+}
+
+/// The pages read with the last page a guest's areas faulted on (`homefile.rs`): up to
+/// `fwd::home::MAX_READ` bytes of file `id` from page `first`. The next faults in them are
+/// served from here (a bounded read-ahead: a program reading a mapping in order waits for one
+/// round trip per 16 pages).
+pub(crate) struct Ahead {
+    pub(crate) id: u16,
+    pub(crate) first: u64,
+    pub(crate) data: KVec<u8>,
+}
+
+impl Ahead {
+    /// Page `pgoff` of file `id` (shorter at the end of the file), if it was read.
+    pub(crate) fn page(&self, id: u16, pgoff: u64) -> Option<&[u8]> {
+        let at = usize::try_from(pgoff.checked_sub(self.first)?)
+            .ok()?
+            .checked_mul(PAGE_SIZE)?;
+        if id != self.id || at >= self.data.len() {
+            return None;
+        }
+        self.data.get(at..(at + PAGE_SIZE).min(self.data.len()))
+    }
 }
 
 /// The fields of a [`Guest`] under its lock.
@@ -54,6 +78,9 @@ pub(crate) struct GuestInner {
     pub(crate) module: Option<ModuleRef>,
     /// CPU time the process used on other hosts since it left home (user, system, in ns).
     pub(crate) cpu_before: [u64; 2],
+    /// The pages of a file at home read with the last one its areas faulted on
+    /// (`homefile.rs`).
+    pub(crate) ahead: Option<Ahead>,
 }
 
 impl GuestInner {
@@ -125,6 +152,10 @@ pub(crate) struct Guest {
     /// Forwarded calls queued as the guest's task work and not done yet (`hooks::queue_call`):
     /// a move waits for them, so that none is left half made (see `depart.rs`).
     pub(crate) calls_queued: AtomicU32,
+    /// A forwarded call's request is being built, from the guest's memory, under the
+    /// connection's send: a fault then cannot page from home (`homefile.rs`), which would send
+    /// too.
+    pub(crate) building: AtomicBool,
     #[pin]
     pub(crate) inner: Mutex<GuestInner>,
     /// Signalled on every change of `inner` that someone may wait for.
@@ -149,6 +180,7 @@ impl Guest {
             mig_id,
             mask_mirrored: AtomicU64::new(0),
             calls_queued: AtomicU32::new(0),
+            building: AtomicBool::new(false),
             inner <- new_mutex!(
                 GuestInner {
                     state: GuestState::Arriving,
@@ -164,6 +196,7 @@ impl Guest {
                     home_failed_ms: 0,
                     cpu_before: [0, 0],
                     module: None,
+                    ahead: None,
                 },
                 "Guest::inner"
             ),

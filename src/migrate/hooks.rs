@@ -23,9 +23,10 @@ use super::deputy::JobStop;
 use super::forward::{forward_call, forward_whole, set_result};
 use super::guest::Guest;
 use super::serve::{deputy_blocks, deputy_resume, finish};
-use super::{hide, own, vectored, Hook, Migrations};
+use super::{hide, homefile, own, vectored, Hook, Migrations};
 use crate::error::syscall_result;
 use crate::ksys::errno::enosys;
+use crate::ksys::homemap;
 use crate::ksys::task::{cur, Task};
 use crate::ksys::trace::SyscallHook;
 use crate::omcore::fwd;
@@ -48,6 +49,8 @@ const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_TYPE: u64 = 0x0f;
 const MAP_SHARED: u64 = 0x01;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
+/// `PROT_WRITE` of `mmap`'s protection.
+const PROT_WRITE: u64 = 0x2;
 
 impl SyscallHook for Hook {
     fn enter(&self, nr: i64) {
@@ -237,14 +240,33 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             call_at_home(mig, g, nr);
             return;
         }
-        // mmap: private anonymous memory is made here; a mapping of a file, or a shared one,
-        // at home, where the process comes to make it (a private file mapping moves with it
-        // later as memory; a shared writable one keeps it home).
+        // mmap: private anonymous memory is made here. A file's, private or shared without
+        // write, is made here too, its pages paged from home (`homefile.rs`); what cannot be
+        // (shared anonymous memory, a shared writable mapping, a device) is made at home,
+        // where the process comes to make it (a shared writable one keeps it home).
         nr::MMAP => {
-            if args[3] & MAP_ANONYMOUS == 0
-                || matches!(args[3] & MAP_TYPE, MAP_SHARED | MAP_SHARED_VALIDATE)
-            {
+            let shared = matches!(args[3] & MAP_TYPE, MAP_SHARED | MAP_SHARED_VALIDATE);
+            if args[3] & MAP_ANONYMOUS != 0 {
+                if shared {
+                    call_at_home(mig, g, nr);
+                }
+                return;
+            }
+            if (shared && args[2] & PROT_WRITE != 0) || !homemap::paging() {
                 call_at_home(mig, g, nr);
+                return;
+            }
+            cur::skip_call(syscall_result(enosys()));
+            let m = mig.clone();
+            let gg = g.clone();
+            let map = move |g: &Guest| match homefile::map(&m, g, &args, shared) {
+                Ok(Some(addr)) => set_result(nr, addr as i64),
+                // Not a regular file: made at home.
+                Ok(None) => call_at_home(&m, gg, nr),
+                Err(e) => set_result(nr, syscall_result(e)),
+            };
+            if queue_call(g, map).is_err() {
+                cur::skip_call(syscall_result(ENOMEM));
             }
             return;
         }

@@ -8,20 +8,25 @@
 //! before anything is replaced, and every area is checked against this node's lowest mappable
 //! address before it is mapped. A process coming home keeps no limit above what it has at home.
 
+use super::deputy::HomeFiles;
 use super::stream::{Head, Owned};
+use crate::ksys::homemap;
 use crate::ksys::task::cur;
 use crate::ksys::Disp;
 use crate::omcore::image::{self, VmaKind, MM_VDSO, NLIMITS, NREGS};
 use crate::omcore::restore::{check_area, check_xstate, limits_coming_home};
 use kernel::prelude::*;
 
-/// Where an image is restored: which rules apply to its limits.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Restoring {
-    /// A guest on a host: the limits the process had at home.
+/// Where an image is restored: which rules apply to its limits, and what its areas paged from
+/// home become.
+#[derive(Clone, Copy)]
+pub(crate) enum Restoring<'a> {
+    /// A guest on a host: the limits the process had at home; an area paged from home is
+    /// paged from home again.
     Guest,
-    /// The process itself at home: no limit above what it has at home (`omcore::restore`).
-    Home,
+    /// The process itself at home: no limit above what it has at home (`omcore::restore`);
+    /// an area paged from home maps its file (of the deputy's table) again.
+    Home(&'a HomeFiles),
 }
 
 /// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
@@ -73,6 +78,51 @@ fn restore_signals(body: &[u8]) -> Result {
     Ok(())
 }
 
+/// `MAP_FIXED_NOREPLACE` of `mmap`: the address exactly, never over another area.
+const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+
+/// Maps area `start..end` (checked) of `kind` `HomeFile` or `HomeShared`, paging from file
+/// `file` at page `pgoff`: on a host, paged from home again; at home, the file itself.
+#[allow(clippy::too_many_arguments)]
+fn map_from_home(
+    start: u64,
+    end: u64,
+    prot: u8,
+    kind: VmaKind,
+    file: u16,
+    pgoff: u64,
+    into: Restoring<'_>,
+    from: u32,
+) -> Result {
+    let shared = kind == VmaKind::HomeShared;
+    let len = end - start;
+    match into {
+        Restoring::Guest => {
+            let at = homemap::map_home(
+                start,
+                len,
+                // The image's protection bits are `mmap`'s.
+                u64::from(prot),
+                MAP_FIXED_NOREPLACE,
+                pgoff,
+                homemap::cookie_of(file, shared),
+            )?;
+            if at != start {
+                return Err(ENOMEM);
+            }
+            Ok(())
+        }
+        Restoring::Home(files) => {
+            let Some(f) = files.get(file) else {
+                pr_warn!("image from node {}: area of unknown file {}\n", from, file);
+                return Err(EINVAL);
+            };
+            let off = pgoff.checked_mul(homemap::PAGE as u64).ok_or(EINVAL)?;
+            f.map_fixed(start, len, u64::from(prot), shared, off)
+        }
+    }
+}
+
 /// Replaces the calling process's memory, signal state, limits and names with the rest of the
 /// image (after its head), record by record from `next`, `into` a guest or the process at
 /// home; `from` is the sending node (for the log). Returns the CPU time the process used away
@@ -81,7 +131,7 @@ fn restore_signals(body: &[u8]) -> Result {
 pub(crate) fn restore_body(
     next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>,
     head: &Head,
-    into: Restoring,
+    into: Restoring<'_>,
     from: u32,
 ) -> Result<[u64; 2]> {
     // Read before anything is replaced: what the process has at home.
@@ -95,12 +145,16 @@ pub(crate) fn restore_body(
     loop {
         let (body, rec) = next()?;
         match rec {
-            Owned::Vma(start, end, prot, kind) => {
+            Owned::Vma(start, end, prot, kind, file, pgoff) => {
                 if let Err(e) = check_area(start, end, min_addr) {
                     pr_warn!("image from node {}: {}\n", from, Disp(&e));
                     return Err(EPERM);
                 }
-                cur::map_anon(start, end - start, prot, kind == VmaKind::Stack)?
+                if kind.from_home() {
+                    map_from_home(start, end, prot, kind, file, pgoff, into, from)?;
+                } else {
+                    cur::map_anon(start, end - start, prot, kind == VmaKind::Stack)?
+                }
             }
             Owned::Pages(addr) => cur::write_user(addr, body.get(8..).ok_or(EINVAL)?)?,
             Owned::Signals => sig = Some(body),
@@ -118,7 +172,7 @@ pub(crate) fn restore_body(
     if let Some(l) = limits {
         let l = match into {
             Restoring::Guest => l,
-            Restoring::Home => {
+            Restoring::Home(_) => {
                 let home = image::Limits {
                     l: core::array::from_fn(|i| (home_limits[2 * i], home_limits[2 * i + 1])),
                 };

@@ -15,7 +15,7 @@ use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
 use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec, JobStop};
 use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
 use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
-use super::{errno_of, moved, Migrations};
+use super::{errno_of, homefile, moved, Migrations};
 use crate::error::{self, syscall_result};
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, ModuleRef, Task};
@@ -284,6 +284,10 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         if let Some(call) = i.call.take() {
             let scratch = i.scratch;
             drop(i);
+            if call.req.nr == fwd::home::MAP_FILE || call.req.nr == fwd::home::READ_FILE {
+                homefile::serve(mig, dep, &call);
+                continue;
+            }
             if call.req.nr == nr::RT_SIGPROCMASK {
                 // The guest's new blocked mask (the only form `fwd::spec` lets through).
                 let mask = call.req.bufs(&call.payload)[1]
@@ -455,9 +459,12 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
     }
     check_head(&head, host)?;
     let boost = thread::Boost::new();
-    let restored = restore_body(&mut next, &head, Restoring::Home, host);
+    // The files its areas paged from are mapped again, at home, by the restore.
+    let files = core::mem::take(&mut dep.inner.lock().files);
+    let restored = restore_body(&mut next, &head, Restoring::Home(&files), host);
     drop(boost);
     if let Err(e) = restored {
+        dep.inner.lock().files = files;
         // Its memory is gone: serve on with new scratch memory.
         let _ = unmap_ordinary_areas();
         let base = map_scratch();
@@ -613,14 +620,7 @@ fn start_call(call: &Call, scratch: u64) -> Result<Exec> {
 
 /// Sends the reply to call `seq`: its result and no buffers.
 fn send_reply(mig: &Migrations, dep: &Deputy, seq: u32, result: i64) {
-    let lens = [None; 6];
-    let _ = mig.mesh.send_encoded(
-        dep.target(),
-        MessageKind::SyscallReply,
-        fwd::reply_len(&lens),
-        true,
-        |out| fwd::encode_reply_with(out, dep.mig_id(), seq, result, &lens, |_, _| true).is_some(),
-    );
+    dep.reply(&mig.mesh, seq, result, None);
 }
 
 /// Back from a forwarded call the deputy made (task work queued by the `sys_exit` hook): sends

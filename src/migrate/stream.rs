@@ -189,7 +189,8 @@ pub(crate) enum Owned {
     Regs([u64; NREGS]),
     Xstate,
     Mm([u64; MM_FIELDS]),
-    Vma(u64, u64, u8, VmaKind),
+    /// start, end, protection, kind, home file, page offset.
+    Vma(u64, u64, u8, VmaKind, u16, u64),
     Pages(u64),
     Signals,
     Limits(image::Limits),
@@ -203,7 +204,7 @@ fn copy_record(r: Record<'_>) -> Owned {
         Record::Regs(r) => Owned::Regs(r.r),
         Record::Xstate(_) => Owned::Xstate,
         Record::Mm(m) => Owned::Mm(m.v),
-        Record::Vma(v) => Owned::Vma(v.start, v.end, v.prot, v.kind),
+        Record::Vma(v) => Owned::Vma(v.start, v.end, v.prot, v.kind, v.file, v.pgoff),
         Record::Pages { addr, .. } => Owned::Pages(addr),
         Record::Signals(_) => Owned::Signals,
         Record::Limits(l) => Owned::Limits(l),

@@ -29,6 +29,21 @@ use super::syscalls::{self, nr, pr, PrctlPlace};
 /// Largest buffer a forwarded call carries.
 pub const MAX_BUF: usize = 256 * 1024;
 
+/// Calls of the module's own that a guest's kernel side makes of its deputy, never a program
+/// (the guest's hook refuses these numbers as it refuses any number it does not know). They
+/// serve the areas whose pages come from a file at home (`image::VmaKind::HomeFile`).
+pub mod home {
+    /// `(fd, prot, shared)`: the deputy keeps a reference to the regular file open as `fd`
+    /// and answers its id (`1..=image::MAX_HOME_FILES`), or the error a mapping of it gets
+    /// (`ENODEV`: not a regular file, which the process maps at home).
+    pub const MAP_FILE: u32 = 0x4f4d_0001;
+    /// `(id, offset, len, buf)`: `len` bytes of file `id` from byte `offset`, both page
+    /// multiples, as a `pread` does (fewer at the end of the file).
+    pub const READ_FILE: u32 = 0x4f4d_0002;
+    /// Most bytes one `READ_FILE` carries.
+    pub const MAX_READ: u64 = 16 * 4096;
+}
+
 /// Most operations of a forwarded `semop` or `semtimedop` (the kernel's own limit, `SEMOPM`,
 /// is lower unless raised).
 pub const MAX_SEMOPS: u64 = 4096;
@@ -248,6 +263,12 @@ pub fn mirrored_action(act: &[u8; 32]) -> [u8; 32] {
 /// and for the calls of [`returned_len`], whose spare argument holds the buffer's length.
 pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
     Some(match nr {
+        home::MAP_FILE => s(&[Int, Int, Int]),
+        home::READ_FILE
+            if args[2] <= home::MAX_READ && args[2] % 4096 == 0 && args[1] % 4096 == 0 =>
+        {
+            s(&[Int, Int, Int, OutRet(A(2))])
+        }
         nr::READ => s(&[Int, OutRet(A(2)), Int]),
         nr::WRITE => s(&[Int, In(A(2)), Int]),
         nr::OPEN => s(&[Str, Int, Int]),
@@ -1082,6 +1103,22 @@ impl CallSlot {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn home_file_calls_are_bounded() {
+        assert!(spec(home::MAP_FILE, &[3, 1, 0, 0, 0, 0]).is_some());
+        let ok = [1, 4096, home::MAX_READ, 1, 0, 0];
+        let sp = spec(home::READ_FILE, &ok).unwrap();
+        assert_eq!(sp[3].len(&ok), Some(home::MAX_READ as usize));
+        // More than one call carries, or not page multiples: not a call at all.
+        for bad in [
+            [1, 4096, home::MAX_READ + 4096, 1, 0, 0],
+            [1, 100, 4096, 1, 0, 0],
+            [1, 0, 4095, 1, 0, 0],
+        ] {
+            assert!(spec(home::READ_FILE, &bad).is_none(), "{bad:?}");
+        }
+    }
+
     extern crate std;
     use super::*;
     use std::vec;

@@ -26,7 +26,7 @@ use core::fmt;
 /// `"OMXI"`: first field of `Begin`.
 pub const MAGIC: u32 = u32::from_be_bytes(*b"OMXI");
 /// Version of the image format; other versions are refused.
-pub const IMAGE_VERSION: u16 = 2;
+pub const IMAGE_VERSION: u16 = 3;
 /// ELF machine number of x86-64, the only architecture.
 pub const ARCH_X86_64: u16 = 62;
 /// Page size of images.
@@ -390,7 +390,22 @@ pub enum VmaKind {
     Stack = 2,
     /// The `brk` heap.
     Heap = 3,
+    /// A private mapping of a file at home, its pages paged from home as they are touched
+    /// ([`Vma::file`] names it): only the pages present on the sending node follow.
+    HomeFile = 4,
+    /// The same, of a shared mapping that cannot write: made shared again at home.
+    HomeShared = 5,
 }
+
+impl VmaKind {
+    /// Whether the area's pages come from a file held at home.
+    pub fn from_home(self) -> bool {
+        matches!(self, Self::HomeFile | Self::HomeShared)
+    }
+}
+
+/// Most files at home that a process's areas page from (ids `1..=MAX_HOME_FILES`).
+pub const MAX_HOME_FILES: u16 = 4096;
 
 /// One memory area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,7 +418,9 @@ pub struct Vma<'a> {
     pub prot: u8,
     /// What the area is.
     pub kind: VmaKind,
-    /// File offset of `start`, in pages (file areas only, else 0).
+    /// The file at home the pages come from (`1..=MAX_HOME_FILES`; home areas only, else 0).
+    pub file: u16,
+    /// File offset of `start`, in pages (file and home areas only, else 0).
     pub pgoff: u64,
     /// Absolute path of the file (file areas only, else empty).
     pub path: &'a [u8],
@@ -417,7 +434,7 @@ impl Vma<'_> {
             &self.start.to_be_bytes()[..],
             &self.end.to_be_bytes(),
             &[self.prot, self.kind as u8],
-            &0u16.to_be_bytes(),
+            &self.file.to_be_bytes(),
             &self.pgoff.to_be_bytes(),
             &(self.path.len() as u16).to_be_bytes(),
             self.path,
@@ -442,9 +459,11 @@ fn decode_vma(b: &[u8]) -> Result<Vma<'_>, ImageError> {
         1 => VmaKind::File,
         2 => VmaKind::Stack,
         3 => VmaKind::Heap,
+        4 => VmaKind::HomeFile,
+        5 => VmaKind::HomeShared,
         _ => return Err(ImageError::Field("vma kind")),
     };
-    let reserved = r.u16();
+    let file = r.u16();
     let pgoff = r.u64();
     let path_len = usize::from(r.u16());
     if r.0.len() != path_len {
@@ -452,7 +471,6 @@ fn decode_vma(b: &[u8]) -> Result<Vma<'_>, ImageError> {
     }
     let path = r.bytes(path_len);
     let page = PAGE_SIZE as u64;
-    check(reserved == 0, "vma reserved")?;
     check(
         start % page == 0 && end % page == 0 && start < end,
         "vma range",
@@ -473,13 +491,27 @@ fn decode_vma(b: &[u8]) -> Result<Vma<'_>, ImageError> {
                 "vma pgoff",
             )?;
         }
+        VmaKind::HomeFile | VmaKind::HomeShared => {
+            check(
+                (1..=MAX_HOME_FILES).contains(&file) && path.is_empty(),
+                "vma home file",
+            )?;
+            check(
+                pgoff.checked_add((end - start) / page).is_some(),
+                "vma pgoff",
+            )?;
+        }
         _ => check(path.is_empty() && pgoff == 0, "vma path")?,
+    }
+    if !kind.from_home() {
+        check(file == 0, "vma reserved")?;
     }
     Ok(Vma {
         start,
         end,
         prot,
         kind,
+        file,
         pgoff,
         path,
     })
@@ -918,6 +950,47 @@ impl ImageReader {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn home_areas_name_their_file_and_only_they() {
+        let v = Vma {
+            start: 0x10000,
+            end: 0x14000,
+            prot: PROT_READ,
+            kind: VmaKind::HomeFile,
+            file: 7,
+            pgoff: 3,
+            path: b"",
+        };
+        let mut b = [0u8; 64];
+        let n = v.encode(&mut b);
+        assert_eq!(decode_vma(&b[..n]), Ok(v));
+        let shared = Vma {
+            kind: VmaKind::HomeShared,
+            ..v
+        };
+        let n = shared.encode(&mut b);
+        assert_eq!(decode_vma(&b[..n]), Ok(shared));
+        for bad in [
+            Vma { file: 0, ..v },
+            Vma {
+                file: MAX_HOME_FILES + 1,
+                ..v
+            },
+            Vma {
+                kind: VmaKind::Anon,
+                pgoff: 0,
+                ..v
+            },
+            Vma {
+                pgoff: u64::MAX,
+                ..v
+            },
+        ] {
+            let n = bad.encode(&mut b);
+            assert!(decode_vma(&b[..n]).is_err(), "{bad:?}");
+        }
+    }
+
     use super::*;
     extern crate std;
     use std::vec::Vec;
@@ -974,6 +1047,7 @@ mod tests {
             end: 0x602000,
             prot: PROT_READ | PROT_WRITE,
             kind: VmaKind::Heap,
+            file: 0,
             pgoff: 0,
             path: b"",
         };
@@ -982,6 +1056,7 @@ mod tests {
             end: 0x401000,
             prot: PROT_READ | PROT_EXEC,
             kind: VmaKind::File,
+            file: 0,
             pgoff: 0,
             path: b"/bin/busybox",
         };
@@ -1045,6 +1120,7 @@ mod tests {
                 } else {
                     VmaKind::Stack
                 },
+                file: 0,
                 pgoff: 0,
                 path: b"",
             };
@@ -1121,6 +1197,7 @@ mod tests {
             end: 0x701000,
             prot: PROT_READ,
             kind: VmaKind::Anon,
+            file: 0,
             pgoff: 0,
             path: b"",
         }
@@ -1229,8 +1306,8 @@ mod tests {
             Some(ImageError::Field("blocked"))
         );
         // Begin: other versions and architectures.
-        assert_eq!(with(0, &|b| b[5] = 1), Some(ImageError::Field("version")));
-        assert_eq!(with(0, &|b| b[5] = 3), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 2), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 4), Some(ImageError::Field("version")));
         assert_eq!(with(0, &|b| b[7] = 3), Some(ImageError::Field("arch")));
         // Limits and umask.
         assert_eq!(with(5, &|b| b[7] = 9), Some(ImageError::Field("rlimit")));

@@ -42,7 +42,7 @@ pub static SYSCALLS: &[(u32, &str, Class)] = &[
     (6, "lstat", Home),
     (7, "poll", Home),
     (8, "lseek", Home),
-    (9, "mmap", Special("private anonymous mappings are made on the remote; a file or shared mapping brings the process home, where it is made (a private file mapping travels as memory when the process moves again; a shared writable one keeps it home)")),
+    (9, "mmap", Special("private anonymous mappings are made on the remote; so is a mapping of a regular file, private or shared without `PROT_WRITE`, its pages paged from home (`migration.md`); shared anonymous memory, a device's or a shared writable mapping brings the process home, where it is made (a private mapping travels as memory when the process moves again; a shared writable one keeps it home)")),
     (10, "mprotect", Local),
     (11, "munmap", Local),
     (12, "brk", Local),

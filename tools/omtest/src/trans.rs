@@ -42,6 +42,12 @@
 //!   `IPC_INFO`) and arrays (`SETALL`, `GETALL`).
 //! - `itimer`: `ITIMER_VIRTUAL` and `ITIMER_PROF` fire as the process uses its CPU, wherever it
 //!   runs; `getitimer`; `EINVAL` for a bad timer.
+//! - `fmap`: file mappings made in each part (so, in a moved run, made away and paged from
+//!   home): a private one reads the file, its writes stay in it (and survive later moves) and
+//!   never reach the file; a page past the end of the file cannot be read; a shared read-only
+//!   one reads the file and cannot be made writable; `EINVAL`, `EBADF`; a 1 GiB sparse file
+//!   touched at one page moves at most 64 KiB (`home_paged_bytes` of `/proc/openmosix/stats`;
+//!   the bytes in `DIR/paged.PART`).
 
 mod handler;
 mod raw;
@@ -1655,11 +1661,240 @@ fn case_itimer(c: &mut Checks, dir: &str) {
     in_three_parts(c, dir, itimer_round);
 }
 
+// --- fmap -------------------------------------------------------------------------------------
+
+const PROT_READ: u64 = 1;
+const PROT_WRITE: u64 = 2;
+const MAP_SHARED_: u64 = 1;
+const MAP_PRIVATE_: u64 = 2;
+const PG: usize = 4096;
+/// The data file: five pages and a bit.
+const DATA_LEN: usize = 5 * PG + 100;
+/// The sparse file: 1 GiB, one page written in its middle.
+const SPARSE_LEN: u64 = 1 << 30;
+const SPARSE_AT: u64 = 512 << 20;
+
+fn pattern(i: usize) -> u8 {
+    ((i.wrapping_mul(131) >> 3) ^ (i >> 12)) as u8
+}
+
+fn mmap(len: usize, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
+    sys(9, [0, len as u64, prot, flags, fd, off])
+}
+
+/// Bytes at `addr`, `len` long (a mapping of this process).
+fn bytes_at(addr: i64, len: usize) -> &'static [u8] {
+    // SAFETY: the caller names a mapping of at least `len` readable bytes that stays mapped
+    // while the slice is used.
+    unsafe { std::slice::from_raw_parts(addr as *const u8, len) }
+}
+
+/// `home_paged_bytes` of the home node's counters (read at home wherever the process runs).
+fn home_paged() -> u64 {
+    std::fs::read_to_string("/proc/openmosix/stats")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("home_paged_bytes ")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn fmap_round(
+    c: &mut Checks,
+    part: u32,
+    dir: &str,
+    kept: &mut Vec<(i64, u32)>,
+    big_kept: &mut i64,
+) {
+    let data = format!("{dir}/fmap.data");
+    let fd = open_ro(&data);
+    c.check(&format!("part {part}: open the data file"), fd >= 0, || {
+        format!("{fd}")
+    });
+    let fd = fd as u64;
+    let want: Vec<u8> = (0..DATA_LEN).map(pattern).collect();
+    let maplen = 6 * PG;
+    // A private mapping: the file's bytes, zeros after its end in its last page.
+    let a = mmap(maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE_, fd, 0);
+    c.check(&format!("part {part}: private mapping"), a > 0, || {
+        format!("{a}")
+    });
+    if a > 0 {
+        let m = bytes_at(a, maplen);
+        c.check(
+            &format!("part {part}: private mapping reads the file"),
+            m[..DATA_LEN] == want[..],
+            || "differs".into(),
+        );
+        c.check(
+            &format!("part {part}: zeros after the end of the file"),
+            m[DATA_LEN..].iter().all(|&b| b == 0),
+            || "not zero".into(),
+        );
+        // Written: the mapping changes, the file does not.
+        // SAFETY: page 2 of the private writable mapping just checked.
+        unsafe { std::ptr::write_bytes((a as *mut u8).add(2 * PG + 10), 0xa5 ^ part as u8, 100) };
+        let m = bytes_at(a, maplen);
+        c.check(
+            &format!("part {part}: a write to it reads back"),
+            m[2 * PG + 10..2 * PG + 110]
+                .iter()
+                .all(|&b| b == 0xa5 ^ part as u8),
+            || "lost".into(),
+        );
+        let mut back = vec![0u8; DATA_LEN];
+        let r = sys(17, [fd, back.as_mut_ptr() as u64, DATA_LEN as u64, 0, 0, 0]);
+        c.check(
+            &format!("part {part}: the file is unchanged"),
+            r == DATA_LEN as i64 && back == want,
+            || format!("pread {r}"),
+        );
+        // A page past the end of the file cannot be read (SIGBUS; EFAULT for the kernel).
+        let mut pipe = [0i32; 2];
+        sys(293, [pipe.as_mut_ptr() as u64, 0o2000000, 0, 0, 0, 0]);
+        let r = sys(
+            1,
+            [pipe[1] as u64, (a as u64) + 5 * PG as u64 + 200, 1, 0, 0, 0],
+        );
+        c.eq(
+            &format!("part {part}: in its last page, after the end of the file"),
+            r,
+            1,
+        );
+        let b = mmap(8 * PG, PROT_READ, MAP_PRIVATE_, fd, 0);
+        let r = sys(1, [pipe[1] as u64, (b as u64) + 7 * PG as u64, 1, 0, 0, 0]);
+        c.eq(
+            &format!("part {part}: a page past the end of the file: EFAULT"),
+            r,
+            -14,
+        );
+        sys(11, [b as u64, 8 * PG as u64, 0, 0, 0, 0]);
+        sys(3, [pipe[0] as u64, 0, 0, 0, 0, 0]);
+        sys(3, [pipe[1] as u64, 0, 0, 0, 0, 0]);
+        kept.push((a, part));
+    }
+    // Those of earlier parts (made before a move, or on another node) keep the writes made
+    // to them, and the file's other bytes.
+    for &(k, p) in kept.iter() {
+        let m = bytes_at(k, maplen);
+        let ok = m[..2 * PG + 10] == want[..2 * PG + 10]
+            && m[2 * PG + 10..2 * PG + 110]
+                .iter()
+                .all(|&b| b == 0xa5 ^ p as u8)
+            && m[2 * PG + 110..DATA_LEN] == want[2 * PG + 110..];
+        c.check(
+            &format!("part {part}: the private mapping of part {p} kept its write"),
+            ok,
+            || "differs".into(),
+        );
+    }
+    // A shared mapping that cannot write: the file's bytes; never made writable (the file is
+    // open read-only).
+    let s = mmap(DATA_LEN, PROT_READ, MAP_SHARED_, fd, PG as u64);
+    c.check(
+        &format!("part {part}: shared read-only mapping"),
+        s > 0,
+        || format!("{s}"),
+    );
+    if s > 0 {
+        let m = bytes_at(s, DATA_LEN - PG);
+        c.check(
+            &format!("part {part}: it reads the file from its offset"),
+            m == &want[PG..],
+            || "differs".into(),
+        );
+        let r = sys(10, [s as u64, PG as u64, PROT_READ | PROT_WRITE, 0, 0, 0]);
+        c.eq(
+            &format!("part {part}: mprotect to write it: EACCES"),
+            r,
+            -13,
+        );
+        sys(11, [s as u64, DATA_LEN as u64, 0, 0, 0, 0]);
+    }
+    // Errors as at home: an offset not a page multiple, a descriptor that is not open.
+    c.eq(
+        &format!("part {part}: unaligned offset: EINVAL"),
+        mmap(PG, PROT_READ, MAP_PRIVATE_, fd, 100),
+        -22,
+    );
+    c.eq(
+        &format!("part {part}: closed descriptor: EBADF"),
+        mmap(PG, PROT_READ, MAP_PRIVATE_, 999, 0),
+        -9,
+    );
+    // A 1 GiB file touched at one page: that page and a bounded read-ahead move, never the
+    // file.
+    let sfd = open_ro(&format!("{dir}/fmap.sparse")) as u64;
+    let big = mmap(SPARSE_LEN as usize, PROT_READ, MAP_PRIVATE_, sfd, 0);
+    c.check(&format!("part {part}: 1 GiB mapping"), big > 0, || {
+        format!("{big}")
+    });
+    if big > 0 {
+        let before = home_paged();
+        let m = bytes_at(big + SPARSE_AT as i64, PG);
+        let ok = m.iter().enumerate().all(|(i, &b)| b == pattern(i));
+        let moved = home_paged().saturating_sub(before);
+        c.check(
+            &format!("part {part}: its written page reads back"),
+            ok,
+            || "differs".into(),
+        );
+        c.check(
+            &format!("part {part}: touching one page moved at most 64 KiB"),
+            moved <= 65536,
+            || format!("{moved} bytes"),
+        );
+        let _ = std::fs::write(format!("{dir}/paged.{part}"), format!("{moved}\n"));
+        // The one of part 1 stays to the next part (it moves, a 1 GiB area, with one page).
+        if part == 1 {
+            *big_kept = big;
+        } else {
+            sys(11, [big as u64, SPARSE_LEN, 0, 0, 0, 0]);
+        }
+    }
+    if part == 2 && *big_kept > 0 {
+        let m = bytes_at(*big_kept + SPARSE_AT as i64, PG);
+        let ok = m.iter().enumerate().all(|(i, &b)| b == pattern(i));
+        c.check(
+            "part 2: the 1 GiB mapping of part 1 reads its page",
+            ok,
+            || "differs".into(),
+        );
+        let z = bytes_at(*big_kept + (SPARSE_AT + (64 << 20)) as i64, PG);
+        c.check(
+            "part 2: and a hole of it zeros",
+            z.iter().all(|&b| b == 0),
+            || "not zero".into(),
+        );
+        sys(11, [*big_kept as u64, SPARSE_LEN, 0, 0, 0, 0]);
+    }
+    sys(3, [sfd, 0, 0, 0, 0, 0]);
+    sys(3, [fd, 0, 0, 0, 0, 0]);
+}
+
+fn case_fmap(c: &mut Checks, dir: &str) {
+    let data: Vec<u8> = (0..DATA_LEN).map(pattern).collect();
+    let made = std::fs::write(format!("{dir}/fmap.data"), &data).and_then(|()| {
+        let f = std::fs::File::create(format!("{dir}/fmap.sparse"))?;
+        f.set_len(SPARSE_LEN)?;
+        let page: Vec<u8> = (0..PG).map(pattern).collect();
+        std::os::unix::fs::FileExt::write_all_at(&f, &page, SPARSE_AT)
+    });
+    c.check("the files to map", made.is_ok(), || format!("{made:?}"));
+    let d = dir.to_string();
+    let mut kept = Vec::new();
+    let mut big = 0;
+    in_three_parts(c, dir, |c, part| {
+        fmap_round(c, part, &d, &mut kept, &mut big)
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap DIR"
         );
         std::process::exit(2);
     };
@@ -1679,6 +1914,7 @@ fn main() {
         "pvec" => case_pvec(&mut c, dir),
         "sysv" => case_sysv(&mut c, dir),
         "itimer" => case_itimer(&mut c, dir),
+        "fmap" => case_fmap(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
