@@ -24,10 +24,8 @@ use super::forward::forward_call;
 use super::guest::{Ahead, Guest, GuestState};
 use super::{deputy::Call, deputy::Deputy, Migrations};
 use crate::error::syscall_result;
-use crate::ksys::copy_exact;
 use crate::ksys::homemap::{self, HomeFile, HomePager, PAGE};
 use crate::ksys::task::Task;
-use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd::{self, home};
 use crate::omcore::image::MAX_HOME_FILES;
 use core::sync::atomic::Ordering::Relaxed;
@@ -61,7 +59,7 @@ pub(crate) fn serve(mig: &Migrations, dep: &Deputy, call: &Call) {
             // `fwd::spec` let through only page multiples up to `home::MAX_READ`.
             let mut buf = match KVec::from_elem(0u8, r.args[2] as usize, GFP_KERNEL) {
                 Ok(b) => b,
-                Err(e) => return reply(syscall_result(e.into()), None),
+                Err(_) => return reply(syscall_result(ENOMEM), None),
             };
             match file.read(&mut buf, r.args[1]) {
                 Ok(n) => {
