@@ -1135,8 +1135,10 @@ static const struct vm_operations_struct omx_home_vm_ops = {
 
 static int omx_home_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	/* A shared area that cannot write never will (its writes would stay here). */
-	if ((unsigned long)file->private_data & OMX_HOME_SHARED)
+	/* A shared area never writes here: one whose file is open for writing may be made
+	 * writable at home (its mprotect brings the process home); of any other, never. */
+	if (((unsigned long)file->private_data & (OMX_HOME_SHARED | OMX_HOME_MAY_WRITE)) ==
+	    OMX_HOME_SHARED)
 		vm_flags_clear(vma, VM_MAYWRITE);
 	vma->vm_ops = &omx_home_vm_ops;
 	vma->vm_private_data = file->private_data;
@@ -1172,16 +1174,6 @@ long omx_map_home(unsigned long addr, unsigned long len, unsigned long prot, uns
 	return (long)r;
 }
 
-bool omx_page_present(unsigned long addr)
-{
-	struct page *page;
-
-	if (get_user_pages_fast_only(addr, 1, 0, &page) != 1)
-		return false;
-	put_page(page);
-	return true;
-}
-
 struct file *omx_home_file_get(int fd, unsigned long prot)
 {
 	struct file *file = fget(fd);
@@ -1203,6 +1195,11 @@ struct file *omx_home_file_get(int fd, unsigned long prot)
 	return file;
 }
 
+bool omx_file_writable(struct file *file)
+{
+	return file->f_mode & FMODE_WRITE;
+}
+
 long omx_home_file_read(struct file *file, void *buf, unsigned long len, u64 off)
 {
 	loff_t pos = off;
@@ -1222,4 +1219,52 @@ long omx_home_file_map(struct file *file, unsigned long addr, unsigned long len,
 void omx_fput(struct file *file)
 {
 	fput(file);
+}
+
+struct file *omx_area_file(unsigned long addr)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct file *file = NULL;
+
+	if (!mm)
+		return NULL;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && vma->vm_file && vma->vm_ops != &omx_home_vm_ops &&
+	    S_ISREG(file_inode(vma->vm_file)->i_mode))
+		file = get_file(vma->vm_file);
+	mmap_read_unlock(mm);
+	return file;
+}
+
+int omx_own_pagemap(unsigned long addr, u64 *out, unsigned int n)
+{
+	unsigned long sp = current_pt_regs()->sp;
+	char __user *ubuf = (char __user *)((sp - 128 - OMX_PROC_CHUNK) & ~63UL);
+	struct file *f;
+	loff_t pos = (loff_t)(addr >> PAGE_SHIFT) * 8;
+	size_t len = (size_t)n * 8;
+	ssize_t r;
+
+	if (sp < PAGE_SIZE + 128 + OMX_PROC_CHUNK)
+		return -EFAULT;
+	if (len > OMX_PROC_CHUNK)
+		return -EINVAL;
+	scoped_with_kernel_creds()
+		f = filp_open("/proc/self/pagemap", O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	if (!(f->f_mode & FMODE_READ) || !f->f_op->read) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = f->f_op->read(f, ubuf, len, &pos);
+	if (r >= 0 && r != len)
+		r = -EIO;
+	if (r >= 0 && copy_from_user(out, ubuf, len))
+		r = -EFAULT;
+out:
+	filp_close(f, NULL);
+	return r < 0 ? r : 0;
 }

@@ -289,12 +289,12 @@ void omx_pid_hiding_unregister(void);
  */
 /* The cookie bit of an area mapped shared at home (read-only). */
 #define OMX_HOME_SHARED		(1ull << 16)
+/* The cookie bit of a shared area whose file is open for writing (image::HOME_MAY_WRITE). */
+#define OMX_HOME_MAY_WRITE	(1ull << 15)
 typedef int (*omx_home_pager_fn)(void *data, u64 cookie, u64 pgoff, void *page);
 void omx_home_pager_set(omx_home_pager_fn fn, void *data);
 long omx_map_home(unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
 		  u64 pgoff, u64 cookie);
-/* Whether the page at addr of the calling process is in memory (no fault, no I/O). */
-bool omx_page_present(unsigned long addr);
 /* The file open as fd in the calling process, referenced, if a process may map it from home. */
 struct file *omx_home_file_get(int fd, unsigned long prot);
 long omx_home_file_read(struct file *file, void *buf, unsigned long len, u64 off);
@@ -302,3 +302,10 @@ long omx_home_file_read(struct file *file, void *buf, unsigned long len, u64 off
 long omx_home_file_map(struct file *file, unsigned long addr, unsigned long len,
 		       unsigned long prot, bool shared, u64 off);
 void omx_fput(struct file *file);
+bool omx_file_writable(struct file *file);
+/* The regular file mapped at addr by the calling process (not an area paged from home),
+ * referenced; NULL if none. */
+struct file *omx_area_file(unsigned long addr);
+/* n (at most 512) entries of the calling process's /proc/self/pagemap from addr's page (read
+ * through its stack below the red zone, as omx_read_own_proc()). 0 or -errno. */
+int omx_own_pagemap(unsigned long addr, u64 *out, unsigned int n);

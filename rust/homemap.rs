@@ -22,14 +22,20 @@ pub(crate) const PAGE: usize = 4096;
 /// The cookie bit of an area that is shared (and read-only) at home.
 pub(crate) const SHARED: u64 = bindings::OMX_HOME_SHARED as u64;
 
-/// The id and sharing of an area's cookie.
+/// The home file field (`image::Vma::file`: the id, and `image::HOME_MAY_WRITE`) and the
+/// sharing of an area's cookie.
 pub(crate) fn cookie_parts(cookie: u64) -> (u16, bool) {
     ((cookie & 0xffff) as u16, cookie & SHARED != 0)
 }
 
-/// The cookie of an area of file `id`.
-pub(crate) fn cookie_of(id: u16, shared: bool) -> u64 {
-    u64::from(id) | if shared { SHARED } else { 0 }
+/// The cookie of an area of home file field `file` (see [`cookie_parts`]).
+pub(crate) fn cookie_of(file: u16, shared: bool) -> u64 {
+    u64::from(file) | if shared { SHARED } else { 0 }
+}
+
+/// Whether a cookie's area is shared with a file open for writing at home.
+pub(crate) fn may_write(cookie: u64) -> bool {
+    cookie & SHARED != 0 && cookie & u64::from(bindings::OMX_HOME_MAY_WRITE) != 0
 }
 
 /// What fills a page of an area of [`map_home`] when the process touches it.
@@ -149,15 +155,32 @@ pub(crate) fn map_home(
     to_result(r)
 }
 
-/// Whether the page at `addr` of the calling process is in memory: read without a fault (a
-/// capture sends those of a home area, whose others the next host pages from home).
-pub(crate) fn page_present(addr: u64) -> bool {
-    let Ok(addr) = usize::try_from(addr) else {
-        return false;
+/// Entries of one [`own_pagemap`] read: the most the shim reads at once.
+pub(crate) const PAGEMAP_CHUNK: usize = 512;
+
+/// Whether a `/proc/PID/pagemap` entry is a page of the process's own: anonymous, present
+/// (bit 63) or swapped (bit 62), not a file's page (bit 61). In a private file mapping, the
+/// pages it changed; the others are the file's.
+pub(crate) fn own_page(entry: u64) -> bool {
+    entry & (1 << 62) != 0 || (entry & (1 << 63) != 0 && entry & (1 << 61) == 0)
+}
+
+/// Reads the calling process's `/proc/self/pagemap` entries of `out.len()` (at most
+/// [`PAGEMAP_CHUNK`]) pages from `addr`'s.
+pub(crate) fn own_pagemap(addr: u64, out: &mut [u64]) -> Result {
+    let (Ok(addr), Ok(n)) = (usize::try_from(addr), u32::try_from(out.len())) else {
+        return Err(EINVAL);
     };
-    // SAFETY: `omx_page_present` walks the calling process's page tables (`gup_fast`), takes
-    // a reference only on a page it finds and drops it; any address is allowed.
-    unsafe { bindings::omx_page_present(addr) }
+    if out.len() > PAGEMAP_CHUNK {
+        return Err(EINVAL);
+    }
+    // SAFETY: `out` is `n` writable `u64`s; the shim reads at most that many entries of the
+    // calling process's own pagemap through its user stack (scratch below the red zone).
+    let r = unsafe { bindings::omx_own_pagemap(addr, out.as_mut_ptr(), n) };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
 }
 
 /// A reference to a file open at home, which areas of a process page from.
@@ -191,6 +214,22 @@ impl HomeFile {
         }
         // INVARIANT: not an error: a file with the reference `omx_home_file_get` took for us.
         NonNull::new(f).map(|file| Self { file }).ok_or(EBADF)
+    }
+
+    /// The regular file mapped at `addr` by the calling process (not an area paged from home).
+    pub(crate) fn of_area(addr: u64) -> Option<Self> {
+        let addr = usize::try_from(addr).ok()?;
+        // SAFETY: `omx_area_file` looks `addr` up in the calling process's areas under its
+        // `mmap_lock` and returns a new reference or NULL; any address is allowed.
+        let f = unsafe { bindings::omx_area_file(addr) };
+        // INVARIANT: not NULL: a file with the reference `omx_area_file` took for us.
+        NonNull::new(f).map(|file| Self { file })
+    }
+
+    /// Whether the file is open for writing.
+    pub(crate) fn writable(&self) -> bool {
+        // SAFETY: by the type invariant `file` is valid.
+        unsafe { bindings::omx_file_writable(self.file.as_ptr()) }
     }
 
     /// Whether both are the same open file.

@@ -449,6 +449,7 @@ pub(crate) mod cur {
     pub(crate) const VM_LOCKED: u64 = 0x2000;
     pub(crate) const VM_PFNMAP: u64 = 0x400;
     pub(crate) const VM_GROWSDOWN: u64 = 0x100;
+    pub(crate) const VM_MAYWRITE: u64 = 0x20;
 
     /// `kill(-1, sig)` as the calling process makes it, sparing the processes whose pids are in
     /// `skip`: 0 or `-errno`, as `kill` returns.

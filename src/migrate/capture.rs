@@ -9,13 +9,15 @@
 //! it), FPU state, memory layout, signal state, limits, misc, then each area and its non-zero
 //! pages, and `End`.
 
+use super::deputy::HomeFiles;
 use super::stream::{Dest, ImageSender};
-use crate::ksys::homemap;
+use crate::ksys::homemap::{self, HomeFile};
 use crate::ksys::mem;
 use crate::ksys::task::{cur, Task};
 use crate::mesh::Mesh;
 use crate::omcore::image::{
-    self, Begin, Kind, VmaKind, MM_BRK, MM_FIELDS, MM_START_BRK, MM_START_STACK, PAGE_SIZE,
+    self, Begin, Kind, VmaKind, HOME_MAY_WRITE, MM_BRK, MM_FIELDS, MM_START_BRK, MM_START_STACK,
+    PAGE_SIZE,
 };
 use crate::omcore::syscalls::sig::NSIG;
 use kernel::prelude::*;
@@ -29,8 +31,14 @@ fn area_refused(a: &cur::Area) -> bool {
         || a.flags & (cur::VM_IO | cur::VM_PFNMAP | cur::VM_LOCKED) != 0
 }
 
-/// Adds the `Vma` record of area `a`; returns its protection.
-fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS]) -> Result<u8> {
+/// Adds the `Vma` record of area `a`, paged from `home` file `(id, shared)` if it is; returns
+/// its protection.
+fn send_area(
+    tx: &mut ImageSender<'_>,
+    a: &cur::Area,
+    layout: &[u64; MM_FIELDS],
+    home: Option<(u16, bool)>,
+) -> Result<u8> {
     let mut prot = 0u8;
     if a.flags & cur::VM_READ != 0 {
         prot |= image::PROT_READ;
@@ -42,8 +50,7 @@ fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS])
         prot |= image::PROT_EXEC;
     }
     let stack = layout[MM_START_STACK];
-    let (home_file, shared) = homemap::cookie_parts(a.home);
-    let kind = if a.home != 0 {
+    let kind = if let Some((_, shared)) = home {
         if shared {
             VmaKind::HomeShared
         } else {
@@ -70,7 +77,7 @@ fn send_area(tx: &mut ImageSender<'_>, a: &cur::Area, layout: &[u64; MM_FIELDS])
         end: a.end,
         prot,
         kind,
-        file: if kind.from_home() { home_file } else { 0 },
+        file: home.map_or(0, |(id, _)| id),
         pgoff,
         path,
     };
@@ -123,15 +130,70 @@ pub(crate) fn raise_pending(pending: u64) {
     }
 }
 
+/// The home file `(id, shared)` that area `a` pages from on the next node, if it does: an area
+/// paged from home here (its cookie), or, at home (with `files`, the deputy's table to be), a
+/// mapping of a regular file that is not the main stack or the heap. Anything else moves as
+/// memory.
+fn home_area(a: &cur::Area, files: Option<&mut HomeFiles>) -> Option<(u16, bool)> {
+    if a.home != 0 {
+        return Some(homemap::cookie_parts(a.home));
+    }
+    let files = files?;
+    if a.path.is_empty() || a.flags & (cur::VM_IO | cur::VM_PFNMAP | cur::VM_GROWSDOWN) != 0 {
+        return None;
+    }
+    let f = HomeFile::of_area(a.start)?;
+    let shared = a.flags & cur::VM_SHARED != 0;
+    let may_write = shared && a.flags & cur::VM_MAYWRITE != 0;
+    let id = files.add(f).ok()?;
+    Some((if may_write { id | HOME_MAY_WRITE } else { id }, shared))
+}
+
+/// Which pages of an area are the process's own (`homemap::own_page`), from its pagemap read
+/// a chunk at a time. A chunk that cannot be read counts as all its own (each page is read,
+/// from home if need be).
+struct OwnPages {
+    first: u64,
+    len: usize,
+    entries: KVec<u64>,
+    valid: bool,
+}
+
+impl OwnPages {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            first: 0,
+            len: 0,
+            entries: KVec::from_elem(0, homemap::PAGEMAP_CHUNK, GFP_KERNEL)?,
+            valid: false,
+        })
+    }
+
+    /// Whether the page at `addr` of an area ending at `end` is the process's own.
+    fn is_own(&mut self, addr: u64, end: u64) -> bool {
+        let page = PAGE_SIZE as u64;
+        let n = ((end - addr) / page).min(homemap::PAGEMAP_CHUNK as u64) as usize;
+        if !self.valid || addr < self.first || (addr - self.first) / page >= self.len as u64 {
+            self.first = addr;
+            self.len = n;
+            self.valid = homemap::own_pagemap(addr, &mut self.entries[..n]).is_ok();
+        }
+        !self.valid || homemap::own_page(self.entries[((addr - self.first) / page) as usize])
+    }
+}
+
 /// Captures the calling process and streams it to `to`; returns the pages sent. With
 /// `pending`, the signals pending for it travel in the image (see [`capture_signals`]);
-/// `away_cpu_ns` is the CPU time it used away from home (user, system, in ns).
+/// `away_cpu_ns` is the CPU time it used away from home (user, system, in ns). At home,
+/// `files` is the deputy's table to be: the regular files the process maps are added to it and
+/// their areas travel paged from home, with only the pages the process changed.
 #[inline(never)]
 pub(crate) fn capture(
     mesh: &Mesh,
     to: &Dest,
     pending: Option<&mut u64>,
     away_cpu_ns: [u64; 2],
+    mut files: Option<&mut HomeFiles>,
 ) -> Result<u64> {
     let mut tx = ImageSender::new(mesh, to)?;
     let layout = cur::mm_layout()?;
@@ -197,28 +259,30 @@ pub(crate) fn capture(
     let mut pages = 0u64;
     let mut run = KVec::with_capacity(PAGES_PER_RECORD * PAGE_SIZE, GFP_KERNEL)?;
     let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+    let mut own = OwnPages::new()?;
     let mut addr = 0;
     while let Some(a) = cur::area_after(addr)? {
         addr = a.end;
         if a.special {
             continue;
         }
-        let prot = send_area(&mut tx, &a, &layout)?;
+        let home = home_area(&a, files.as_deref_mut());
+        let prot = send_area(&mut tx, &a, &layout, home)?;
         // A shared area paged from home holds only the file's pages, which the next node
         // pages from home again.
-        if prot & image::PROT_READ == 0 || (a.home != 0 && homemap::cookie_parts(a.home).1) {
+        if prot & image::PROT_READ == 0 || home.is_some_and(|(_, shared)| shared) {
             continue;
         }
         // Pages of an anonymous area never written are zeros: skipped without a fault each.
-        let sparse =
-            a.home == 0 && a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
+        let sparse = a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
+        own.valid = false;
         let mut run_start = 0u64;
         let mut at = a.start;
         while at < a.end {
-            // Of an area paged from home, every page here (the process's changes, and what it
-            // read) goes, zeros too, and no other: the next node pages those from home.
-            let nonzero = if a.home != 0 {
-                homemap::page_present(at) && cur::read_user(at, &mut page).is_ok()
+            // Of an area paged from home, the process's own pages go (those it changed),
+            // zeros too, and no other: the next node pages the file's from home.
+            let nonzero = if home.is_some() {
+                own.is_own(at, a.end) && cur::read_user(at, &mut page).is_ok()
             } else {
                 (!sparse || mem::page_has_data(at))
                     && cur::read_user(at, &mut page).is_ok()

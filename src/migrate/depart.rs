@@ -179,7 +179,7 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
     };
     let mut pending = 0u64;
     let boost = thread::Boost::new();
-    let captured = capture(&mig.mesh, &to, Some(&mut pending), away);
+    let captured = capture(&mig.mesh, &to, Some(&mut pending), away, None);
     drop(boost);
     let pages = match captured {
         Ok(pages) => pages,

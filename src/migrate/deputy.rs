@@ -12,7 +12,7 @@ use crate::ksys::task::{ModuleRef, Task};
 use crate::mesh::Mesh;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
-use crate::omcore::image::MAX_HOME_FILES;
+use crate::omcore::image::{HOME_MAY_WRITE, MAX_HOME_FILES};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
@@ -68,8 +68,9 @@ impl HomeFiles {
         Ok(self.files.len() as u16)
     }
 
-    /// The file of id `id`.
+    /// The file of id `id` (a home file field: `image::HOME_MAY_WRITE` does not count).
     pub(crate) fn get(&self, id: u16) -> Option<Arc<HomeFile>> {
+        let id = id & !HOME_MAY_WRITE;
         self.files.get(usize::from(id).checked_sub(1)?).cloned()
     }
 }

@@ -27,7 +27,7 @@ use crate::error::syscall_result;
 use crate::ksys::homemap::{self, HomeFile, HomePager, PAGE};
 use crate::ksys::task::Task;
 use crate::omcore::fwd::{self, home};
-use crate::omcore::image::MAX_HOME_FILES;
+use crate::omcore::image::{HOME_MAY_WRITE, MAX_HOME_FILES};
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
@@ -44,8 +44,12 @@ pub(crate) fn serve(mig: &Migrations, dep: &Deputy, call: &Call) {
     };
     match r.nr {
         home::MAP_FILE => {
-            let id =
-                HomeFile::get(r.args[0], r.args[1]).and_then(|f| dep.inner.lock().files.add(f));
+            // The id, with `HOME_MAY_WRITE` for a shared mapping of a file open for writing.
+            let id = HomeFile::get(r.args[0], r.args[1]).and_then(|f| {
+                let may_write = r.args[2] != 0 && f.writable();
+                let id = dep.inner.lock().files.add(f)?;
+                Ok(if may_write { id | HOME_MAY_WRITE } else { id })
+            });
             reply(id.map_or_else(syscall_result, i64::from), None);
         }
         home::READ_FILE => {
@@ -93,14 +97,18 @@ pub(crate) fn map(
     let a = [fd, prot, u64::from(shared), 0, 0, 0];
     let (id, _) = forward_call(mig, g, home::MAP_FILE, &spec, a, None, false)?;
     let id = match id {
-        id if id > 0 && id <= i64::from(MAX_HOME_FILES) => id as u64,
+        id if (1..=i64::from(MAX_HOME_FILES)).contains(&(id & !i64::from(HOME_MAY_WRITE)))
+            && (shared || id & i64::from(HOME_MAY_WRITE) == 0) =>
+        {
+            id as u16
+        }
         e if e == i64::from(ENODEV.to_errno()) || e == i64::from(ENFILE.to_errno()) => {
             return Ok(None)
         }
         e if e < 0 => return Err(Error::from_errno(e as i32)),
         _ => return Err(EIO),
     };
-    let cookie = homemap::cookie_of(id as u16, shared);
+    let cookie = homemap::cookie_of(id, shared);
     homemap::map_home(addr, len, prot, flags, off / PAGE as u64, cookie).map(Some)
 }
 

@@ -203,6 +203,23 @@ fn queue_call<F: FnOnce(&Guest) + Send + 'static>(g: Arc<Guest>, call: F) -> Res
     queued
 }
 
+/// Whether the calling guest's areas in `len` bytes at `addr` include a shared one paged from
+/// home whose file is open for writing.
+fn shares_from_home(addr: u64, len: u64) -> bool {
+    let end = addr.saturating_add(len);
+    let mut at = addr;
+    while let Ok(Some(a)) = cur::area_after(at) {
+        if a.start >= end {
+            return false;
+        }
+        if homemap::may_write(a.home) {
+            return true;
+        }
+        at = a.end;
+    }
+    false
+}
+
 /// A guest enters system call `nr`: let it run here, answer it, or forward it home.
 fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
     let regs: UserRegs = cur::user_regs();
@@ -267,6 +284,15 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             };
             if queue_call(g, map).is_err() {
                 cur::skip_call(syscall_result(ENOMEM));
+            }
+            return;
+        }
+        // mprotect: here; but a shared area paged from home whose file is open for writing,
+        // made writable, becomes a mapping of the file at home, where the process comes to
+        // make the call (one whose file is not cannot be made writable: EACCES here too).
+        nr::MPROTECT | nr::PKEY_MPROTECT => {
+            if args[2] & PROT_WRITE != 0 && shares_from_home(args[0], args[1]) {
+                call_at_home(mig, g, nr);
             }
             return;
         }

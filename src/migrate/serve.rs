@@ -12,7 +12,7 @@
 
 use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
-use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec, JobStop};
+use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec, HomeFiles, JobStop};
 use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
 use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
 use super::{errno_of, homefile, moved, Migrations};
@@ -97,8 +97,12 @@ pub(crate) fn deputy_main(
     // The capture goes at the CPU's pace, not at the process's share of it.
     let boost = thread::Boost::new();
     // From home: no CPU time used away to carry (what it used before is counted here).
-    let captured = capture(&mig.mesh, &to, None, [0, 0]);
+    // Its file mappings travel paged from home, from the files that `files` holds for the
+    // deputy to read (before it serves a call).
+    let mut files = HomeFiles::default();
+    let captured = capture(&mig.mesh, &to, None, [0, 0], Some(&mut files));
     drop(boost);
+    dep.inner.lock().files = files;
     let pages = match captured {
         Ok(p) => p,
         Err(e) => {

@@ -391,7 +391,7 @@ pub enum VmaKind {
     /// The `brk` heap.
     Heap = 3,
     /// A private mapping of a file at home, its pages paged from home as they are touched
-    /// ([`Vma::file`] names it): only the pages present on the sending node follow.
+    /// ([`Vma::file`] names it): only the pages the process changed follow.
     HomeFile = 4,
     /// The same, of a shared mapping that cannot write: made shared again at home.
     HomeShared = 5,
@@ -406,6 +406,9 @@ impl VmaKind {
 
 /// Most files at home that a process's areas page from (ids `1..=MAX_HOME_FILES`).
 pub const MAX_HOME_FILES: u16 = 4096;
+/// The bit of [`Vma::file`] of a shared area whose file is open for writing: made writable,
+/// it writes the file (at home).
+pub const HOME_MAY_WRITE: u16 = 0x8000;
 
 /// One memory area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -418,7 +421,8 @@ pub struct Vma<'a> {
     pub prot: u8,
     /// What the area is.
     pub kind: VmaKind,
-    /// The file at home the pages come from (`1..=MAX_HOME_FILES`; home areas only, else 0).
+    /// The file at home the pages come from (`1..=MAX_HOME_FILES`, with [`HOME_MAY_WRITE`] for
+    /// a shared area that may be made writable; home areas only, else 0).
     pub file: u16,
     /// File offset of `start`, in pages (file and home areas only, else 0).
     pub pgoff: u64,
@@ -493,7 +497,9 @@ fn decode_vma(b: &[u8]) -> Result<Vma<'_>, ImageError> {
         }
         VmaKind::HomeFile | VmaKind::HomeShared => {
             check(
-                (1..=MAX_HOME_FILES).contains(&file) && path.is_empty(),
+                (1..=MAX_HOME_FILES).contains(&(file & !HOME_MAY_WRITE))
+                    && (kind == VmaKind::HomeShared || file & HOME_MAY_WRITE == 0)
+                    && path.is_empty(),
                 "vma home file",
             )?;
             check(
@@ -970,10 +976,21 @@ mod tests {
         };
         let n = shared.encode(&mut b);
         assert_eq!(decode_vma(&b[..n]), Ok(shared));
+        let writable = Vma {
+            file: 7 | HOME_MAY_WRITE,
+            ..shared
+        };
+        let n = writable.encode(&mut b);
+        assert_eq!(decode_vma(&b[..n]), Ok(writable));
         for bad in [
             Vma { file: 0, ..v },
             Vma {
                 file: MAX_HOME_FILES + 1,
+                ..v
+            },
+            // Only a shared area may write its file.
+            Vma {
+                file: 7 | HOME_MAY_WRITE,
                 ..v
             },
             Vma {

@@ -47,7 +47,8 @@
 //!   never reach the file; a page past the end of the file cannot be read; a shared read-only
 //!   one reads the file and cannot be made writable; `EINVAL`, `EBADF`; a 1 GiB sparse file
 //!   touched at one page moves at most 64 KiB (`home_paged_bytes` of `/proc/openmosix/stats`;
-//!   the bytes in `DIR/paged.PART`).
+//!   the bytes in `DIR/paged.PART`); last, a shared read-only mapping of the file open for
+//!   writing made writable writes the file (a moved process comes home for it).
 
 mod handler;
 mod raw;
@@ -1670,9 +1671,10 @@ const MAP_PRIVATE_: u64 = 2;
 const PG: usize = 4096;
 /// The data file: five pages and a bit.
 const DATA_LEN: usize = 5 * PG + 100;
-/// The sparse file: 1 GiB, one page written in its middle.
+/// The sparse file: 1 GiB, two pages written in its second half.
 const SPARSE_LEN: u64 = 1 << 30;
 const SPARSE_AT: u64 = 512 << 20;
+const SPARSE_AT2: u64 = 768 << 20;
 
 fn pattern(i: usize) -> u8 {
     ((i.wrapping_mul(131) >> 3) ^ (i >> 12)) as u8
@@ -1831,12 +1833,19 @@ fn fmap_round(
         format!("{big}")
     });
     if big > 0 {
-        let before = home_paged();
-        let m = bytes_at(big + SPARSE_AT as i64, PG);
-        let ok = m.iter().enumerate().all(|(i, &b)| b == pattern(i));
-        let moved = home_paged().saturating_sub(before);
+        // Twice, the same code: the first touch also brings this program's code for it (its
+        // own file, paged from home too), the second is measured.
+        let touch = |at: u64| {
+            let before = home_paged();
+            let m = bytes_at(big + at as i64, PG);
+            let ok = m.iter().enumerate().all(|(i, &b)| b == pattern(i));
+            (ok, home_paged().saturating_sub(before))
+        };
+        let (first, _) = touch(SPARSE_AT);
+        let (ok, moved) = touch(SPARSE_AT2);
+        let ok = ok && first;
         c.check(
-            &format!("part {part}: its written page reads back"),
+            &format!("part {part}: its written pages read back"),
             ok,
             || "differs".into(),
         );
@@ -1871,6 +1880,29 @@ fn fmap_round(
     }
     sys(3, [sfd, 0, 0, 0, 0, 0]);
     sys(3, [fd, 0, 0, 0, 0, 0]);
+    // Last (it brings a moved process home): a shared read-only mapping of the file open for
+    // writing made writable writes the file.
+    if part == 2 {
+        let rw = sys(2, [format!("{data}\0").as_ptr() as u64, 2, 0, 0, 0, 0]);
+        let s = mmap(PG, PROT_READ, MAP_SHARED_, rw as u64, 0);
+        let r = sys(10, [s as u64, PG as u64, PROT_READ | PROT_WRITE, 0, 0, 0]);
+        c.eq(
+            "part 2: mprotect to write a shared mapping of the file open for writing",
+            r,
+            0,
+        );
+        if r == 0 {
+            // SAFETY: the first byte of the shared mapping, writable now.
+            unsafe { *(s as *mut u8) = !pattern(0) };
+            let mut b = [0u8; 1];
+            sys(17, [rw as u64, b.as_mut_ptr() as u64, 1, 0, 0, 0]);
+            c.eq("part 2: its write reaches the file", b[0], !pattern(0));
+            // SAFETY: as above.
+            unsafe { *(s as *mut u8) = pattern(0) };
+        }
+        sys(11, [s as u64, PG as u64, 0, 0, 0, 0]);
+        sys(3, [rw as u64, 0, 0, 0, 0, 0]);
+    }
 }
 
 fn case_fmap(c: &mut Checks, dir: &str) {
@@ -1879,7 +1911,8 @@ fn case_fmap(c: &mut Checks, dir: &str) {
         let f = std::fs::File::create(format!("{dir}/fmap.sparse"))?;
         f.set_len(SPARSE_LEN)?;
         let page: Vec<u8> = (0..PG).map(pattern).collect();
-        std::os::unix::fs::FileExt::write_all_at(&f, &page, SPARSE_AT)
+        std::os::unix::fs::FileExt::write_all_at(&f, &page, SPARSE_AT)?;
+        std::os::unix::fs::FileExt::write_all_at(&f, &page, SPARSE_AT2)
     });
     c.check("the files to map", made.is_ok(), || format!("{made:?}"));
     let d = dir.to_string();
