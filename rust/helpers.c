@@ -1112,7 +1112,8 @@ static vm_fault_t omx_home_fault(struct vm_fault *vmf)
 	/* Only the process itself pages its areas in: not ptrace, not /proc/PID/mem. */
 	if (vma->vm_mm != current->mm)
 		return VM_FAULT_SIGBUS;
-	page = alloc_page(GFP_KERNEL);
+	/* Charged to the process's memory cgroup, as its own pages are. */
+	page = alloc_page(GFP_KERNEL | __GFP_ACCOUNT);
 	if (!page)
 		return VM_FAULT_OOM;
 	idx = srcu_read_lock(&omx_home_srcu);

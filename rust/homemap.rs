@@ -165,6 +165,12 @@ pub(crate) fn own_page(entry: u64) -> bool {
     entry & (1 << 62) != 0 || (entry & (1 << 63) != 0 && entry & (1 << 61) == 0)
 }
 
+/// Whether a `/proc/PID/pagemap` entry is of a page mapped, present or swapped: a page never
+/// touched (or dropped) is neither.
+pub(crate) fn mapped(entry: u64) -> bool {
+    entry & (3 << 62) != 0
+}
+
 /// Reads the calling process's `/proc/self/pagemap` entries of `out.len()` (at most
 /// [`PAGEMAP_CHUNK`]) pages from `addr`'s.
 pub(crate) fn own_pagemap(addr: u64, out: &mut [u64]) -> Result {

@@ -410,6 +410,7 @@ enum Knob {
     Timeout,
     Bring,
     Expel,
+    PageFiles,
 }
 
 const KNOBS: &[(&CStr, Knob)] = &[
@@ -426,6 +427,7 @@ const KNOBS: &[(&CStr, Knob)] = &[
     (c"timeout_ms", Knob::Timeout),
     (c"bring", Knob::Bring),
     (c"expel", Knob::Expel),
+    (c"page_files", Knob::PageFiles),
 ];
 
 /// A file under `admin/`.
@@ -503,6 +505,12 @@ impl ProcFile for AdminFile {
             Knob::Discovery => t.discovery.into(),
             Knob::Heartbeat => t.heartbeat_ms,
             Knob::Timeout => t.timeout_ms,
+            Knob::PageFiles => self
+                .node
+                .mig
+                .page_files
+                .load(core::sync::atomic::Ordering::Relaxed)
+                .into(),
             // Write-only files.
             Knob::Key | Knob::Bring | Knob::Expel => return Err(EACCES),
         };
@@ -513,6 +521,14 @@ impl ProcFile for AdminFile {
         let what = self.name();
         match self.knob {
             Knob::Key => self.node.mesh.set_key(input),
+            Knob::PageFiles => {
+                let on = parse_bool(input, what)?;
+                self.node
+                    .mig
+                    .page_files
+                    .store(on, core::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
             Knob::Bring | Knob::Expel => {
                 if !parse_bool(input, what)? {
                     return Ok(());
@@ -561,7 +577,9 @@ impl ProcFile for AdminFile {
                             }
                             t.timeout_ms = to;
                         }
-                        Knob::Key | Knob::Bring | Knob::Expel => return Err(EINVAL),
+                        Knob::Key | Knob::Bring | Knob::Expel | Knob::PageFiles => {
+                            return Err(EINVAL)
+                        }
                     }
                     Ok(())
                 })

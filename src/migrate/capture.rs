@@ -149,17 +149,16 @@ fn home_area(a: &cur::Area, files: Option<&mut HomeFiles>) -> Option<(u16, bool)
     Some((if may_write { id | HOME_MAY_WRITE } else { id }, shared))
 }
 
-/// Which pages of an area are the process's own (`homemap::own_page`), from its pagemap read
-/// a chunk at a time. A chunk that cannot be read counts as all its own (each page is read,
-/// from home if need be).
-struct OwnPages {
+/// The calling process's pagemap entries (`/proc/self/pagemap`), read a chunk at a time as an
+/// area's pages are walked in order.
+struct PageMap {
     first: u64,
     len: usize,
     entries: KVec<u64>,
     valid: bool,
 }
 
-impl OwnPages {
+impl PageMap {
     fn new() -> Result<Self> {
         Ok(Self {
             first: 0,
@@ -169,8 +168,9 @@ impl OwnPages {
         })
     }
 
-    /// Whether the page at `addr` of an area ending at `end` is the process's own.
-    fn is_own(&mut self, addr: u64, end: u64) -> bool {
+    /// The entry of the page at `addr` of an area ending at `end`; `None` if its chunk could
+    /// not be read.
+    fn entry(&mut self, addr: u64, end: u64) -> Option<u64> {
         let page = PAGE_SIZE as u64;
         let n = ((end - addr) / page).min(homemap::PAGEMAP_CHUNK as u64) as usize;
         if !self.valid || addr < self.first || (addr - self.first) / page >= self.len as u64 {
@@ -178,7 +178,13 @@ impl OwnPages {
             self.len = n;
             self.valid = homemap::own_pagemap(addr, &mut self.entries[..n]).is_ok();
         }
-        !self.valid || homemap::own_page(self.entries[((addr - self.first) / page) as usize])
+        self.valid
+            .then(|| self.entries[((addr - self.first) / page) as usize])
+    }
+
+    /// Forgets what was read: a new area follows.
+    fn reset(&mut self) {
+        self.valid = false;
     }
 }
 
@@ -259,7 +265,7 @@ pub(crate) fn capture(
     let mut pages = 0u64;
     let mut run = KVec::with_capacity(PAGES_PER_RECORD * PAGE_SIZE, GFP_KERNEL)?;
     let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-    let mut own = OwnPages::new()?;
+    let mut map = PageMap::new()?;
     let mut addr = 0;
     while let Some(a) = cur::area_after(addr)? {
         addr = a.end;
@@ -273,18 +279,24 @@ pub(crate) fn capture(
         if prot & image::PROT_READ == 0 || home.is_some_and(|(_, shared)| shared) {
             continue;
         }
-        // Pages of an anonymous area never written are zeros: skipped without a fault each.
+        // Pages of an anonymous area never touched are zeros: skipped without a fault each.
         let sparse = a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
-        own.valid = false;
+        map.reset();
         let mut run_start = 0u64;
         let mut at = a.start;
         while at < a.end {
             // Of an area paged from home, the process's own pages go (those it changed),
-            // zeros too, and no other: the next node pages the file's from home.
+            // zeros too, and no other: the next node pages the file's from home (an entry
+            // that cannot be read counts as its own: the page is read, from home if need be).
+            // Of an anonymous one, those mapped (present or swapped) that are not all zeros.
             let nonzero = if home.is_some() {
-                own.is_own(at, a.end) && cur::read_user(at, &mut page).is_ok()
+                map.entry(at, a.end).is_none_or(homemap::own_page)
+                    && cur::read_user(at, &mut page).is_ok()
             } else {
-                (!sparse || mem::page_has_data(at))
+                (!sparse
+                    || map
+                        .entry(at, a.end)
+                        .map_or_else(|| mem::page_has_data(at), homemap::mapped))
                     && cur::read_user(at, &mut page).is_ok()
                     && page.iter().any(|&b| b != 0)
             };

@@ -99,8 +99,10 @@ pub(crate) fn deputy_main(
     // From home: no CPU time used away to carry (what it used before is counted here).
     // Its file mappings travel paged from home, from the files that `files` holds for the
     // deputy to read (before it serves a call).
+    // (`admin/page_files`: else they travel as memory).
     let mut files = HomeFiles::default();
-    let captured = capture(&mig.mesh, &to, None, [0, 0], Some(&mut files));
+    let paging = mig.page_files.load(Relaxed).then_some(&mut files);
+    let captured = capture(&mig.mesh, &to, None, [0, 0], paging);
     drop(boost);
     dep.inner.lock().files = files;
     let pages = match captured {

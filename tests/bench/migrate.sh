@@ -5,6 +5,8 @@
 #     256 MB move again with frames only authenticated (admin/encrypt 0) against encrypted;
 #   - a 16 MB process with 384 MB of heap it never touched against the same process without
 #     it (time frozen: what untouched pages cost);
+#   - a 1 MB process with its program paged from home (admin/page_files 1) against the same
+#     with its program carried as memory (0): image and time frozen;
 #   - a 64 MB move while three CPU-bound jobs run on node 1, against the same move from an idle
 #     node (the migration works at the CPU's pace, not at the process's share of it);
 #   - a forwarded system call (a 1-byte write to /dev/null made by the deputy) against a TCP
@@ -76,12 +78,22 @@ wait_for 60 all_connected 2 >/dev/null && wait_for 60 omctl isup 2 >/dev/null
 
 # A 16 MB process that also has 384 MB of heap it never touched (omx-burn sparse:384: one word
 # written a megabyte) against the same process without it: what untouched pages add to the
-# freeze (the capture skips them with a page-table lookup each, without faulting them in).
+# freeze (the capture finds them in its pagemap and skips them without faulting them in).
 migrate_mb 16 " (no untouched heap)"
 plain_ms=$frozen
 migrate_mb 16 " (and 384 MB of heap never touched)" sparse:384
 echo "16 MB move with 384 MB of untouched heap / without, time frozen:" \
 	"$(awk -v a="$frozen" -v b="$plain_ms" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }')"
+
+# A 1 MB process whose program's mappings travel paged from home (admin/page_files 1, the
+# default) against the same process with them carried as memory (0): image and freeze.
+migrate_mb 1 " (program paged from home)"
+paged_ms=$frozen
+echo 0 >/proc/openmosix/admin/page_files
+migrate_mb 1 " (program carried as memory)"
+echo 1 >/proc/openmosix/admin/page_files
+echo "1 MB move, program paged from home / carried, time frozen:" \
+	"$(awk -v a="$paged_ms" -v b="$frozen" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }')"
 
 # A 64 MB move while three CPU-bound jobs crowd node 1's CPU (as when the balancer acts)
 # against the same move from an idle node: what the crowd costs the capture.

@@ -46,9 +46,10 @@
 //!   home): a private one reads the file, its writes stay in it (and survive later moves) and
 //!   never reach the file; a page past the end of the file cannot be read; a shared read-only
 //!   one reads the file and cannot be made writable; `EINVAL`, `EBADF`; a 1 GiB sparse file
-//!   touched at one page moves at most 64 KiB (`home_paged_bytes` of `/proc/openmosix/stats`;
-//!   the bytes in `DIR/paged.PART`); last, a shared read-only mapping of the file open for
-//!   writing made writable writes the file (a moved process comes home for it).
+//!   touched at one page moves at most 64 KiB; code mapped from a file runs (`home_paged_bytes` of `/proc/openmosix/stats`;
+//!   the bytes in `DIR/paged.PART`); last, a mapping of `/dev/zero` (made at home), and a
+//!   shared read-only mapping of the file open for writing made writable writes the file (a
+//!   moved process comes home for them).
 
 mod handler;
 mod raw;
@@ -1666,6 +1667,7 @@ fn case_itimer(c: &mut Checks, dir: &str) {
 
 const PROT_READ: u64 = 1;
 const PROT_WRITE: u64 = 2;
+const PROT_EXEC: u64 = 4;
 const MAP_SHARED_: u64 = 1;
 const MAP_PRIVATE_: u64 = 2;
 const PG: usize = 4096;
@@ -1814,6 +1816,24 @@ fn fmap_round(
         );
         sys(11, [s as u64, DATA_LEN as u64, 0, 0, 0, 0]);
     }
+    // Code mapped from a file runs (as a library `dlopen` maps does): `mov eax, 42 + part; ret`.
+    let code = open_ro(&format!("{dir}/fmap.code{part}"));
+    let x = mmap(PG, PROT_READ | PROT_EXEC, MAP_PRIVATE_, code as u64, 0);
+    c.check(&format!("part {part}: executable mapping"), x > 0, || {
+        format!("{x}")
+    });
+    if x > 0 {
+        // SAFETY: the mapping holds a whole function of this signature (written by
+        // `case_fmap`), readable and executable.
+        let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(x as usize) };
+        c.eq(
+            &format!("part {part}: code mapped from a file runs"),
+            f(),
+            42 + part,
+        );
+        sys(11, [x as u64, PG as u64, 0, 0, 0, 0]);
+    }
+    sys(3, [code as u64, 0, 0, 0, 0, 0]);
     // Errors as at home: an offset not a page multiple, a descriptor that is not open.
     c.eq(
         &format!("part {part}: unaligned offset: EINVAL"),
@@ -1880,9 +1900,24 @@ fn fmap_round(
     }
     sys(3, [sfd, 0, 0, 0, 0, 0]);
     sys(3, [fd, 0, 0, 0, 0, 0]);
-    // Last (it brings a moved process home): a shared read-only mapping of the file open for
-    // writing made writable writes the file.
+    // Last (they bring a moved process home): a device's mapping (made at home), and a shared
+    // read-only mapping of the file open for writing made writable writes the file.
     if part == 2 {
+        let z = open_ro("/dev/zero");
+        let m = mmap(2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE_, z as u64, 0);
+        c.check("part 2: a mapping of /dev/zero", m > 0, || format!("{m}"));
+        if m > 0 {
+            // SAFETY: the private writable mapping just made, two pages.
+            unsafe { *((m as *mut u8).add(PG)) = 7 };
+            let b = bytes_at(m, 2 * PG);
+            c.check(
+                "part 2: it reads zeros and its write",
+                b[..PG].iter().all(|&x| x == 0) && b[PG] == 7,
+                || "differs".into(),
+            );
+            sys(11, [m as u64, 2 * PG as u64, 0, 0, 0, 0]);
+        }
+        sys(3, [z as u64, 0, 0, 0, 0, 0]);
         let rw = sys(2, [format!("{data}\0").as_ptr() as u64, 2, 0, 0, 0, 0]);
         let s = mmap(PG, PROT_READ, MAP_SHARED_, rw as u64, 0);
         let r = sys(10, [s as u64, PG as u64, PROT_READ | PROT_WRITE, 0, 0, 0]);
@@ -1913,6 +1948,13 @@ fn case_fmap(c: &mut Checks, dir: &str) {
         let page: Vec<u8> = (0..PG).map(pattern).collect();
         std::os::unix::fs::FileExt::write_all_at(&f, &page, SPARSE_AT)?;
         std::os::unix::fs::FileExt::write_all_at(&f, &page, SPARSE_AT2)
+    });
+    let made = made.and_then(|()| {
+        (0..3u8).try_for_each(|k| {
+            // mov eax, 42 + k; ret
+            let f = [0xb8, 42 + k, 0, 0, 0, 0xc3];
+            std::fs::write(format!("{dir}/fmap.code{k}"), f)
+        })
     });
     c.check("the files to map", made.is_ok(), || format!("{made:?}"));
     let d = dir.to_string();
