@@ -81,6 +81,9 @@ pub(crate) struct GuestInner {
     /// The pages of a file at home read with the last one its areas faulted on
     /// (`homefile.rs`).
     pub(crate) ahead: Option<Ahead>,
+    /// The home's process CPU clocks (`CPUCLOCK_PROF`, `VIRT`, `SCHED`, in ns), each read
+    /// once on this host (`own::cpu_clock`).
+    pub(crate) home_clock: [Option<u64>; 3],
 }
 
 impl GuestInner {
@@ -197,6 +200,7 @@ impl Guest {
                     cpu_before: [0, 0],
                     module: None,
                     ahead: None,
+                    home_clock: [None; 3],
                 },
                 "Guest::inner"
             ),

@@ -336,6 +336,32 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
                 return;
             }
         }
+        // clock_gettime: here; the process's own CPU clock is the home's plus the CPU time it
+        // used away (`own.rs`); its thread's is the thread's here; another process's or
+        // thread's CPU clock, or a descriptor's, is read at home (forwarded below).
+        nr::CLOCK_GETTIME => {
+            let home = g.inner.lock().home_pid;
+            match syscalls::clock_of(args[0], home) {
+                syscalls::ClockOf::Plain => return,
+                syscalls::ClockOf::OwnThread(id) => {
+                    rename_in_call(&[0], id);
+                    return;
+                }
+                syscalls::ClockOf::OwnProcess(kind) => {
+                    cur::skip_call(syscall_result(enosys()));
+                    let m = mig.clone();
+                    let clock = move |g: &Guest| {
+                        let r = own::cpu_clock(&m, g, args, kind);
+                        set_result(nr, r.unwrap_or_else(syscall_result));
+                    };
+                    if queue_call(g, clock).is_err() {
+                        cur::skip_call(syscall_result(ENOMEM));
+                    }
+                    return;
+                }
+                syscalls::ClockOf::Home => {}
+            }
+        }
         // A signal of the set waiting here is taken here at once; else the call waits at
         // home, where the signals it blocks wait. A size or set the kernel refuses: here too.
         nr::RT_SIGTIMEDWAIT => {

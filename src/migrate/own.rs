@@ -114,6 +114,52 @@ pub(crate) fn getrusage(
     Ok(r)
 }
 
+/// `clock_gettime` of the calling guest's own process CPU clock of `kind`
+/// (`syscalls::ClockOf::OwnProcess`) into the `struct timespec` at `args[1]`: the home's clock,
+/// read once on this host (the CPU time the process used at home and on the hosts it came back
+/// from), plus the CPU time it used away since it last left home: user time for the user-time
+/// clock, user and system time for the others. So it never goes back as the process moves.
+pub(crate) fn cpu_clock(mig: &Migrations, g: &Guest, args: [u64; 6], kind: u8) -> Result<i64> {
+    let k = usize::from(kind.min(2));
+    let cached = g.inner.lock().home_clock[k];
+    let home = match cached {
+        Some(ns) => ns,
+        None => {
+            // The timespec comes back here (`collect`): 1 only says that there is one.
+            let a = [args[0], 1, 0, 0, 0, 0];
+            let spec = fwd::spec(nr::CLOCK_GETTIME, &a).ok_or(EINVAL)?;
+            let (r, ts) = forward_call(mig, g, nr::CLOCK_GETTIME, &spec, a, None, true)?;
+            if r != 0 {
+                return Ok(r);
+            }
+            let ts = ts.ok_or(EIO)?;
+            let word = |at: usize| {
+                ts.get(at..at + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_ne_bytes)
+                    .ok_or(EIO)
+            };
+            let ns = word(0)?
+                .saturating_mul(1_000_000_000)
+                .saturating_add(word(8)?);
+            g.inner.lock().home_clock[k] = Some(ns);
+            ns
+        }
+    };
+    let away = cpu_away(g);
+    let used = if kind == 1 {
+        away[0]
+    } else {
+        away[0].saturating_add(away[1])
+    };
+    let ns = home.saturating_add(used);
+    let mut ts = [0u8; 16];
+    ts[..8].copy_from_slice(&(ns / 1_000_000_000).to_ne_bytes());
+    ts[8..].copy_from_slice(&(ns % 1_000_000_000).to_ne_bytes());
+    cur::write_user(args[1], &ts)?;
+    Ok(0)
+}
+
 /// `times(buf)`: made at home; the process's own user and system ticks gain the CPU time it
 /// used away. The clock (the result) is the home's.
 pub(crate) fn times(mig: &Migrations, g: &Guest, spec: &fwd::Spec, args: [u64; 6]) -> Result<i64> {

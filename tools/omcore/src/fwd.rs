@@ -290,6 +290,8 @@ pub fn spec(nr: u32, args: &[u64; 6]) -> Option<Spec> {
             InOut(F(16)),
         ]),
         nr::GETITIMER => s(&[Int, Out(F(32))]),
+        // The CPU clocks of the process (read once per host) and of other processes.
+        nr::CLOCK_GETTIME => s(&[Int, Out(F(16))]),
         // Sockets. Calls that return an address through a length pointer (accept with an
         // address, recvfrom with one, getsockname, getsockopt...) are not forwarded yet.
         nr::SOCKET | nr::LISTEN => s(&[Int, Int, Int]),

@@ -261,7 +261,7 @@ pub static SYSCALLS: &[(u32, &str, Class)] = &[
     (225, "timer_getoverrun", Special("as timer_create")),
     (226, "timer_delete", Special("as timer_create")),
     (227, "clock_settime", Home),
-    (228, "clock_gettime", Local),
+    (228, "clock_gettime", Special("the process's own CPU clock (`CLOCK_PROCESS_CPUTIME_ID`, or its pid's): the home's clock plus the CPU time used away; its thread's CPU clock and the other clocks on the remote; another process's or thread's CPU clock, or a descriptor's, at home")),
     (229, "clock_getres", Local),
     (230, "clock_nanosleep", Local),
     (231, "exit_group", Special("as exit")),
@@ -515,6 +515,56 @@ pub mod pr {
     pub const CAP_AMBIENT: u64 = 47;
     pub const GET_SPECULATION_CTRL: u64 = 52;
     pub const SET_VMA: u64 = 0x5356_4d41;
+}
+
+/// What clock a `clockid_t` of `clock_gettime` names, for a guest whose home pid is `own`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockOf {
+    /// A clock that is not a process's or thread's CPU clock (`CLOCK_REALTIME`,
+    /// `CLOCK_MONOTONIC`...): read on the host.
+    Plain,
+    /// The CPU clock of the process itself (`CLOCK_PROCESS_CPUTIME_ID`, or a process clock of
+    /// pid 0 or its own): which one, `0` user and system time (`CPUCLOCK_PROF`), `1` user time
+    /// (`CPUCLOCK_VIRT`), `2` scheduled time (`CPUCLOCK_SCHED`).
+    OwnProcess(u8),
+    /// The CPU clock of its own thread (`CLOCK_THREAD_CPUTIME_ID`, or a thread clock of tid 0
+    /// or its own): the thread here, `clockid` for it (tid 0 of the same kind).
+    OwnThread(u64),
+    /// The CPU clock of another process or thread, or a clock of a descriptor (`CLOCKFD`):
+    /// at home, where those are.
+    Home,
+}
+
+/// `CLOCK_PROCESS_CPUTIME_ID` and `CLOCK_THREAD_CPUTIME_ID`.
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+
+/// What `clockid` names (see [`ClockOf`]); the kernel's encoding of CPU clocks: the pid or tid
+/// inverted above bit 3, bit 2 for a thread, bits 0-1 the kind (3 with bit 2 clear: a
+/// descriptor's clock).
+pub fn clock_of(clockid: u64, own: u32) -> ClockOf {
+    // A clockid_t is an int (the register's upper half is not looked at): only negative ones
+    // are dynamic clocks.
+    let id = clockid as u32 as i32;
+    match u64::from(id as u32) {
+        CLOCK_PROCESS_CPUTIME_ID => return ClockOf::OwnProcess(2),
+        CLOCK_THREAD_CPUTIME_ID => return ClockOf::OwnThread(CLOCK_THREAD_CPUTIME_ID),
+        _ if id >= 0 => return ClockOf::Plain,
+        _ => {}
+    }
+    let kind = (id & 3) as u8;
+    let thread = id & 4 != 0;
+    if kind == 3 {
+        // CLOCKFD (a descriptor's clock), or an invalid thread clock: at home.
+        return ClockOf::Home;
+    }
+    let pid = !(id >> 3);
+    let mine = pid == 0 || u32::try_from(pid) == Ok(own);
+    match (mine, thread) {
+        (true, false) => ClockOf::OwnProcess(kind),
+        (true, true) => ClockOf::OwnThread(u64::from((!0i32 << 3 | 4 | i32::from(kind)) as u32)),
+        (false, _) => ClockOf::Home,
+    }
 }
 
 /// Where a guest's `prctl(option, ...)` is made.
@@ -1042,6 +1092,39 @@ pub mod sig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu_clocks_of_itself_and_of_others() {
+        let own = 812;
+        // The kernel's encoding (posix-timers.h): make_process_cpuclock(pid, kind).
+        let process = |pid: i32, kind: i32| u64::from((!pid << 3 | kind) as u32);
+        let thread = |tid: i32, kind: i32| u64::from((!tid << 3 | 4 | kind) as u32);
+        assert_eq!(clock_of(0, own), ClockOf::Plain);
+        assert_eq!(clock_of(1, own), ClockOf::Plain);
+        assert_eq!(clock_of(2, own), ClockOf::OwnProcess(2));
+        assert_eq!(clock_of(3, own), ClockOf::OwnThread(3));
+        assert_eq!(clock_of(process(0, 2), own), ClockOf::OwnProcess(2));
+        assert_eq!(clock_of(process(812, 1), own), ClockOf::OwnProcess(1));
+        assert_eq!(clock_of(process(812, 0), own), ClockOf::OwnProcess(0));
+        assert_eq!(clock_of(process(813, 2), own), ClockOf::Home);
+        assert_eq!(
+            clock_of(thread(812, 2), own),
+            ClockOf::OwnThread(thread(0, 2))
+        );
+        assert_eq!(
+            clock_of(thread(0, 1), own),
+            ClockOf::OwnThread(thread(0, 1))
+        );
+        assert_eq!(clock_of(thread(9, 2), own), ClockOf::Home);
+        // A descriptor's clock (CLOCKFD: ~fd << 3 | 3).
+        assert_eq!(clock_of(process(5, 3), own), ClockOf::Home);
+        // The same as 64-bit values sign-extended, as a register may hold them.
+        assert_eq!(
+            clock_of((!812i64 << 3 | 2) as u64, own),
+            ClockOf::OwnProcess(2)
+        );
+        assert_eq!(clock_of(1 << 40, own), ClockOf::Plain);
+    }
+
     use super::*;
     extern crate std;
 
@@ -1157,7 +1240,6 @@ mod tests {
             "clock_nanosleep",
             "sched_yield",
             "pause",
-            "clock_gettime",
         ] {
             assert_eq!(class(name), Local, "{name}");
         }

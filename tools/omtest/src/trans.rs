@@ -24,8 +24,9 @@
 //!   limit lowered and raised again (as root), refusals, and an address-space limit that makes
 //!   a 128 GiB reservation fail where the process runs.
 //! - `usage`: a child (its pid in `DIR/pid`, the one to move) burns CPU in each part: its own
-//!   `getrusage` and `times` never go back and count what it burned; its parent's `wait4` and
-//!   `getrusage` of its children count all of it.
+//!   `getrusage`, `times` and CPU clock never go back and count what it burned; its parent's
+//!   CPU clock reads (at home), one of no process fails; its parent's `wait4` and `getrusage`
+//!   of its children count all of it.
 //! - `procself`: `/proc/self/cmdline`, `environ`, `maps` (an area of its own, its stack),
 //!   `smaps_rollup`, `statm` and `auxv` say what its memory holds; `status` its ids and its
 //!   locked memory, `exe` its program, `fd/` its files.
@@ -886,7 +887,7 @@ fn burn(ns: u64) {
 
 /// One part of the child: its own usage never goes back (across a move too), and grows by
 /// what it burns here, in `getrusage` and in `times`.
-fn usage_round(c: &mut Checks, part: u32, last: &mut (u64, u64)) {
+fn usage_round(c: &mut Checks, part: u32, last: &mut (u64, u64, u64)) {
     let (Some(u0), Some(t0)) = (rusage_us(RUSAGE_SELF), times_ticks()) else {
         c.check(&format!("part {part}: getrusage and times"), false, || {
             "failed".into()
@@ -902,6 +903,30 @@ fn usage_round(c: &mut Checks, part: u32, last: &mut (u64, u64)) {
                 last.0, last.1
             )
         },
+    );
+    // Its CPU clock too (it counts what it burned: `burn` runs by it).
+    let k0 = cpu_clock_ns();
+    c.check(
+        &format!("part {part}: its CPU clock never goes back"),
+        k0 >= last.2,
+        || format!("clock {k0} ns after {}", last.2),
+    );
+    // Another process's CPU clock (its parent's, at home), and one of no process: as at home.
+    let clock_of_pid = |pid: i64| {
+        let mut ts = [0u64; 2];
+        let id = u64::from((!(pid as i32) << 3 | 2) as u32);
+        sys(228, [id, ts.as_mut_ptr() as u64, 0, 0, 0, 0])
+    };
+    let parent = sys(110, [0; 6]);
+    c.eq(
+        &format!("part {part}: its parent's CPU clock"),
+        clock_of_pid(parent),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: the CPU clock of no process: EINVAL"),
+        clock_of_pid(4_000_000),
+        -22,
     );
     burn(BURN_NS);
     let (u1, t1) = (
@@ -919,7 +944,7 @@ fn usage_round(c: &mut Checks, part: u32, last: &mut (u64, u64)) {
         t1 >= t0 + BURN_NS / 10_000_000 * 8 / 10,
         || format!("{t0} -> {t1} ticks"),
     );
-    *last = (u1, t1);
+    *last = (u1, t1, cpu_clock_ns());
 }
 
 fn case_usage(c: &mut Checks, dir: &str) {
@@ -930,7 +955,7 @@ fn case_usage(c: &mut Checks, dir: &str) {
     let child = sys(57, [0; 6]);
     if child == 0 {
         let _ = std::fs::write(Path::new(dir).join("pid"), pid().to_string());
-        let mut last = (0, 0);
+        let mut last = (0, 0, 0);
         in_three_parts(c, dir, |c, part| usage_round(c, part, &mut last));
         std::io::stdout().flush().ok();
         std::process::exit(i32::from(c.failed));
