@@ -92,8 +92,8 @@ pub(crate) struct Migrations {
     /// `admin/migrate_root` as set (the balancer's knob, mirrored by `procfs`): whether a
     /// host may ask that a root process of this node's move on to a third node.
     pub(crate) root_may_leave: AtomicBool,
-    /// `admin/page_files`: whether a process leaving home takes its file mappings as areas
-    /// paged from home (else as memory, every page).
+    /// `admin/page_files` (0 by default): whether a process leaving home takes its file
+    /// mappings as areas paged from home (else as memory, every page).
     pub(crate) page_files: AtomicBool,
     /// How the latest moves of this node's processes ended (`/proc/openmosix/moves`).
     #[pin]
@@ -127,7 +127,7 @@ impl Migrations {
                 "Migrations::moves"
             ),
             root_may_leave: AtomicBool::new(false),
-            page_files: AtomicBool::new(true),
+            page_files: AtomicBool::new(false),
             out_ok: AtomicU32::new(0),
             out_failed: AtomicU32::new(0),
             in_ok: AtomicU32::new(0),

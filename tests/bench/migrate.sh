@@ -85,13 +85,13 @@ migrate_mb 16 " (and 384 MB of heap never touched)" sparse:384
 echo "16 MB move with 384 MB of untouched heap / without, time frozen:" \
 	"$(awk -v a="$frozen" -v b="$plain_ms" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }')"
 
-# A 1 MB process whose program's mappings travel paged from home (admin/page_files 1, the
-# default) against the same process with them carried as memory (0): image and freeze.
+# A 1 MB process whose program's mappings travel paged from home (admin/page_files 1) against
+# the same process with them carried as memory (0, the default): image and freeze.
+echo 1 >/proc/openmosix/admin/page_files
 migrate_mb 1 " (program paged from home)"
 paged_ms=$frozen
 echo 0 >/proc/openmosix/admin/page_files
 migrate_mb 1 " (program carried as memory)"
-echo 1 >/proc/openmosix/admin/page_files
 echo "1 MB move, program paged from home / carried, time frozen:" \
 	"$(awk -v a="$paged_ms" -v b="$frozen" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }')"
 

@@ -16,7 +16,8 @@
 # (preadv, pwritev and their 2 forms; pidfd_open, pidfd_send_signal), sysv (semctl and shmctl
 # with their structures), itimer (CPU-time interval timers where the process runs), fmap (file
 # mappings made away paged from home: private, shared read-only, a 1 GiB file touched at one
-# page, moved on with the process; and with admin/page_files 0, file mappings carried as memory).
+# page, moved on with the process; and with admin/page_files 1, file mappings paged from home
+# from the first move).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -74,15 +75,17 @@ _paged=$(cat /tmp/t.fmap.away/paged.2 2>/dev/null)
 echo "fmap: touching one page of a 1 GiB file mapped away moved ${_paged:-?} bytes from home"
 check "fmap (away): the page came from home" test "${_paged:-0}" -ge 4096
 
-# admin/page_files 0: a process leaving home takes its file mappings as memory; the same case
-# passes moved away with the same transcript. A value other than 0 or 1 is refused.
+# admin/page_files 1: a process leaving home takes its file mappings paged from home; the same
+# case passes moved away and back with the same transcript. A value other than 0 or 1 is refused.
 check_fails "admin/page_files refuses 2" sh -c 'echo 2 >/proc/openmosix/admin/page_files'
-expect_eq "admin/page_files is 1 by default" "$(cat /proc/openmosix/admin/page_files)" 1
-echo 0 >/proc/openmosix/admin/page_files
-run_case fmap away
-expect_eq "fmap (away, admin/page_files 0): the transcript of the run that never moved" \
-	"$(cat /tmp/t.fmap.away.out)" "$(cat /tmp/t.fmap.home.out)"
+expect_eq "admin/page_files is 0 by default" "$(cat /proc/openmosix/admin/page_files)" 0
 echo 1 >/proc/openmosix/admin/page_files
+for mode in back away; do
+	run_case fmap "$mode"
+	expect_eq "fmap ($mode, admin/page_files 1): the transcript of the run that never moved" \
+		"$(cat "/tmp/t.fmap.$mode.out")" "$(cat /tmp/t.fmap.home.out)"
+done
+echo 0 >/proc/openmosix/admin/page_files
 
 expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
 expect_eq "node 2 holds no guest" "$(on 2 cat /sys/module/openmosix/refcnt)" 0
