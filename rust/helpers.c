@@ -45,6 +45,7 @@
 #include <linux/srcu.h>
 #include <linux/mman.h>
 #include <linux/mount.h>
+#include <linux/rseq.h>
 
 #include "helpers.h"
 
@@ -863,6 +864,58 @@ void omx_misc_set(u32 umask, u32 personality)
 {
 	current->fs->umask = umask & 0777;
 	current->personality = personality;
+}
+
+void omx_rseq_get(u64 *addr, u32 *len, u32 *sig)
+{
+#ifdef CONFIG_RSEQ
+	*addr = (u64)(unsigned long)current->rseq.usrptr;
+	*len = current->rseq.len;
+	*sig = current->rseq.sig;
+#else
+	*addr = 0;
+	*len = 0;
+	*sig = 0;
+#endif
+}
+
+int omx_rseq_set(u64 addr, u32 len, u32 sig)
+{
+#ifdef CONFIG_RSEQ
+	struct rseq __user *rs = (struct rseq __user *)(unsigned long)addr;
+	u8 version = 1;
+
+	/* What rseq_length_valid() and rseq_register() of kernel/rseq.c check. */
+	if (len) {
+		if (len < 32 || (len == 32 && !IS_ALIGNED(addr, 32)))
+			return -EINVAL;
+		if (len > 32 && (!IS_ALIGNED(addr, rseq_alloc_align()) ||
+				 len < offsetof(struct rseq, end)))
+			return -EINVAL;
+		if (!access_ok(rs, len))
+			return -EFAULT;
+		if (IS_ENABLED(CONFIG_GENERIC_IRQ_ENTRY) && len > 32)
+			version = 2;
+		/* The fields a new registration starts with. */
+		if (put_user(0ULL, &rs->rseq_cs) || put_user(0U, &rs->flags) ||
+		    put_user(RSEQ_CPU_ID_UNINITIALIZED, &rs->cpu_id_start) ||
+		    put_user(RSEQ_CPU_ID_UNINITIALIZED, &rs->cpu_id) ||
+		    put_user(0U, &rs->node_id) || put_user(0U, &rs->mm_cid))
+			return -EFAULT;
+	}
+	rseq_reset(current);
+	if (!len)
+		return 0;
+	current->rseq.usrptr = rs;
+	current->rseq.len = len;
+	current->rseq.sig = sig;
+	current->rseq.event.has_rseq = version;
+	/* The ids are written into the area on the way back to user mode. */
+	rseq_force_update();
+	return 0;
+#else
+	return len ? -ENOSYS : 0;
+#endif
 }
 
 void omx_comm_get(char *out16)

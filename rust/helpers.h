@@ -244,6 +244,18 @@ void omx_rlim_set(const u64 *in32);
 /* current's umask and personality. */
 void omx_misc_get(u32 *umask, u32 *personality);
 void omx_misc_set(u32 umask, u32 personality);
+/*
+ * The calling thread's restartable-sequences registration (all zero when it has none, or when
+ * the kernel has no CONFIG_RSEQ).
+ */
+void omx_rseq_get(u64 *addr, u32 *len, u32 *sig);
+/*
+ * Makes (`addr`, `len`, `sig`) the calling thread's registration, replacing the one it had, as
+ * rseq(2) would register it on a thread with none (the same checks, the same initial fields),
+ * or removes it when `len` is 0. 0, -EINVAL for an area rseq(2) refuses, -EFAULT when the area
+ * cannot be written, -ENOSYS without CONFIG_RSEQ when a registration is asked for.
+ */
+int omx_rseq_set(u64 addr, u32 len, u32 sig);
 /* current's comm (16 bytes, NUL-padded) and its replacement (set_task_comm() is a macro). */
 void omx_comm_get(char *out16);
 void omx_comm_set(const char *in16);

@@ -691,6 +691,29 @@ pub(crate) mod cur {
         unsafe { bindings::omx_misc_set(umask, personality) };
     }
 
+    /// The calling thread's restartable-sequences registration: area address, length and
+    /// abort signature, all zero when it has none.
+    pub(crate) fn rseq() -> (u64, u32, u32) {
+        let (mut addr, mut len, mut sig) = (0, 0, 0);
+        // SAFETY: writable locals.
+        unsafe { bindings::omx_rseq_get(&mut addr, &mut len, &mut sig) };
+        (addr, len, sig)
+    }
+
+    /// Makes (`addr`, `len`, `sig`) the calling thread's restartable-sequences registration in
+    /// place of the one it had (the area's fields are initialised as `rseq(2)` does; the kernel
+    /// writes the CPU ids on the way back to user mode), or drops it when `len` is 0. The area
+    /// must be in the calling thread's memory as it will run: checked as `rseq(2)` checks it.
+    pub(crate) fn set_rseq(addr: u64, len: u32, sig: u32) -> Result {
+        // SAFETY: no precondition: the shim checks the area like rseq(2) and writes it with
+        // put_user, which fails cleanly on a bad address.
+        let r = unsafe { bindings::omx_rseq_set(addr, len, sig) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
     /// The command name.
     pub(crate) fn comm() -> [u8; 16] {
         let mut c = [0u8; 16];

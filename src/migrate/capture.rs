@@ -258,6 +258,10 @@ pub(crate) fn capture(
         personality,
         itimers: [(0, 0); 3],
         away_cpu_ns,
+        rseq: {
+            let (addr, len, sig) = cur::rseq();
+            image::Rseq { addr, len, sig }
+        },
     };
     tx.record(Kind::Misc, &[&misc.encode()])?;
 

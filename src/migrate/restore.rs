@@ -30,8 +30,11 @@ pub(crate) enum Restoring<'a> {
 }
 
 /// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
-/// none of its memory, a guest stub makes room for the image.
+/// none of its memory, a guest stub makes room for the image. Its restartable-sequences
+/// registration goes first: its area is gone too, and the kernel would write the CPU ids
+/// there (and kill the task when it cannot) on the next way back to user mode.
 pub(crate) fn unmap_ordinary_areas() -> Result {
+    cur::set_rseq(0, 0, 0)?;
     let mut addr = 0;
     while let Some(a) = cur::area_after(addr)? {
         addr = a.end;
@@ -189,6 +192,18 @@ pub(crate) fn restore_body(
     if let Some(m) = misc {
         cur::set_misc(m.umask, m.personality);
     }
+    // The process's restartable sequences, in its memory now, replace whatever registration
+    // this task had (a guest stub's C library registers its own, in memory that is gone).
+    let rseq = misc.map_or(Default::default(), |m| m.rseq);
+    cur::set_rseq(rseq.addr, rseq.len, rseq.sig).inspect_err(|e| {
+        pr_warn!(
+            "image from node {}: rseq area {:#x}+{}: {:?}\n",
+            from,
+            rseq.addr,
+            rseq.len,
+            e
+        )
+    })?;
     cur::set_comm(&head.begin.comm);
     Ok(misc.map_or([0, 0], |m| m.away_cpu_ns))
 }

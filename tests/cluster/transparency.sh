@@ -17,7 +17,8 @@
 # with their structures), itimer (CPU-time interval timers where the process runs), fmap (file
 # mappings made away paged from home: private, shared read-only, a 1 GiB file touched at one
 # page, moved on with the process; and with admin/page_files 1, file mappings paged from home
-# from the first move).
+# from the first move), rseq (the C library's restartable-sequences registration in force
+# wherever the process runs, its CPU ids kept current by the kernel).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -59,7 +60,7 @@ run_case() {
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
 }
 
-for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv itimer fmap; do
+for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv itimer fmap rseq; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

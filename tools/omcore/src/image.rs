@@ -26,7 +26,7 @@ use core::fmt;
 /// `"OMXI"`: first field of `Begin`.
 pub const MAGIC: u32 = u32::from_be_bytes(*b"OMXI");
 /// Version of the image format; other versions are refused.
-pub const IMAGE_VERSION: u16 = 3;
+pub const IMAGE_VERSION: u16 = 4;
 /// ELF machine number of x86-64, the only architecture.
 pub const ARCH_X86_64: u16 = 62;
 /// Page size of images.
@@ -129,7 +129,7 @@ const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
 /// Values in an `Mm` record.
 pub const MM_FIELDS: usize = 12;
 const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
-const MISC_LEN: usize = 4 + 4 + 3 * 16 + 2 * 8;
+const MISC_LEN: usize = 4 + 4 + 3 * 16 + 2 * 8 + 16;
 
 /// Why an image was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -719,7 +719,8 @@ impl Limits {
     }
 }
 
-/// umask, personality, the three interval timers and the CPU time used away from home.
+/// umask, personality, the three interval timers, the CPU time used away from home and the
+/// restartable-sequences registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Misc {
     /// File creation mask.
@@ -731,6 +732,44 @@ pub struct Misc {
     /// CPU time the process used on hosts since it left home, user and system, in
     /// nanoseconds: its home counts it when the process comes back.
     pub away_cpu_ns: [u64; 2],
+    /// The restartable-sequences registration in force (`rseq(2)`), or none.
+    pub rseq: Rseq,
+}
+
+/// Length of the original `struct rseq`, the shortest registration and its alignment.
+pub const RSEQ_MIN_LEN: u32 = 32;
+/// Longest registration accepted (the kernel's `struct rseq` is far shorter; a C library
+/// registers what the kernel announces in `AT_RSEQ_FEATURE_SIZE`).
+pub const RSEQ_MAX_LEN: u32 = 1024;
+
+/// A thread's restartable-sequences registration: the area's address and length and the
+/// signature of its abort handlers; all zero when the thread has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rseq {
+    /// Address of the `struct rseq` area in the process.
+    pub addr: u64,
+    /// Its registered length.
+    pub len: u32,
+    /// Signature that precedes every abort handler.
+    pub sig: u32,
+}
+
+impl Rseq {
+    /// Whether this is a registration the kernel could have accepted: none at all, or an area
+    /// of at least [`RSEQ_MIN_LEN`] (and at most [`RSEQ_MAX_LEN`]) bytes, aligned to 32, inside
+    /// the user address space. (The kernel checks it again against its own rules.)
+    pub fn plausible(&self) -> bool {
+        if self.len == 0 {
+            return self.addr == 0 && self.sig == 0;
+        }
+        (RSEQ_MIN_LEN..=RSEQ_MAX_LEN).contains(&self.len)
+            && self.addr != 0
+            && self.addr % u64::from(RSEQ_MIN_LEN) == 0
+            && self
+                .addr
+                .checked_add(u64::from(self.len))
+                .is_some_and(|end| end <= TASK_SIZE)
+    }
 }
 
 impl Misc {
@@ -745,6 +784,9 @@ impl Misc {
         }
         b[56..64].copy_from_slice(&self.away_cpu_ns[0].to_be_bytes());
         b[64..72].copy_from_slice(&self.away_cpu_ns[1].to_be_bytes());
+        b[72..80].copy_from_slice(&self.rseq.addr.to_be_bytes());
+        b[80..84].copy_from_slice(&self.rseq.len.to_be_bytes());
+        b[84..88].copy_from_slice(&self.rseq.sig.to_be_bytes());
         b
     }
 
@@ -755,8 +797,14 @@ impl Misc {
             personality: r.u32(),
             itimers: core::array::from_fn(|_| (r.u64(), r.u64())),
             away_cpu_ns: [r.u64(), r.u64()],
+            rseq: Rseq {
+                addr: r.u64(),
+                len: r.u32(),
+                sig: r.u32(),
+            },
         };
         check(m.umask <= 0o777, "umask")?;
+        check(m.rseq.plausible(), "rseq registration")?;
         check(personality_known(m.personality), "personality")?;
         Ok(m)
     }
@@ -1103,6 +1151,11 @@ mod tests {
                     personality: 0,
                     itimers: [(0, 0); 3],
                     away_cpu_ns: [1_500_000_000, 20_000_000],
+                    rseq: Rseq {
+                        addr: 0x7f00_0000_1020,
+                        len: 32,
+                        sig: 0x5305_3053,
+                    },
                 }
                 .encode()
                 .to_vec()
@@ -1122,6 +1175,84 @@ mod tests {
             r.feed(*h, b)?;
         }
         Ok(r)
+    }
+
+    #[test]
+    fn rseq_registrations_the_kernel_could_not_have_made_are_refused() {
+        let misc = |rseq: Rseq| Misc {
+            umask: 0o022,
+            personality: 0,
+            itimers: [(0, 0); 3],
+            away_cpu_ns: [0, 0],
+            rseq,
+        };
+        let good = [
+            Rseq::default(),
+            Rseq {
+                addr: 0x7f00_0000_1020,
+                len: 32,
+                sig: 0x5305_3053,
+            },
+            Rseq {
+                addr: 0x5000_0040,
+                len: RSEQ_MAX_LEN,
+                sig: 0,
+            },
+            Rseq {
+                addr: TASK_SIZE - 32,
+                len: 32,
+                sig: 1,
+            },
+        ];
+        for r in good {
+            let m = misc(r);
+            assert_eq!(Misc::decode(&m.encode()), Ok(m), "{r:?}");
+        }
+        let bad = [
+            Rseq {
+                addr: 0,
+                len: 0,
+                sig: 7,
+            },
+            Rseq {
+                addr: 0x1000,
+                len: 0,
+                sig: 0,
+            },
+            Rseq {
+                addr: 0,
+                len: 32,
+                sig: 0,
+            },
+            Rseq {
+                addr: 0x1010,
+                len: 32,
+                sig: 0,
+            },
+            Rseq {
+                addr: 0x1000,
+                len: 31,
+                sig: 0,
+            },
+            Rseq {
+                addr: 0x1000,
+                len: RSEQ_MAX_LEN + 1,
+                sig: 0,
+            },
+            Rseq {
+                addr: TASK_SIZE - 32,
+                len: 64,
+                sig: 0,
+            },
+            Rseq {
+                addr: u64::MAX - 31,
+                len: 32,
+                sig: 0,
+            },
+        ];
+        for r in bad {
+            assert!(Misc::decode(&misc(r).encode()).is_err(), "{r:?}");
+        }
     }
 
     #[test]
@@ -1324,11 +1455,16 @@ mod tests {
         );
         // Begin: other versions and architectures.
         assert_eq!(with(0, &|b| b[5] = 2), Some(ImageError::Field("version")));
-        assert_eq!(with(0, &|b| b[5] = 4), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 3), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 5), Some(ImageError::Field("version")));
         assert_eq!(with(0, &|b| b[7] = 3), Some(ImageError::Field("arch")));
         // Limits and umask.
         assert_eq!(with(5, &|b| b[7] = 9), Some(ImageError::Field("rlimit")));
         assert_eq!(with(6, &|b| b[1] = 1), Some(ImageError::Field("umask")));
+        assert_eq!(
+            with(6, &|b| b[79] = 0x28),
+            Some(ImageError::Field("rseq registration"))
+        );
         // Personality: unknown bits and domains are refused, known flags pass.
         for bad in [
             0x0000_0100u32,

@@ -51,9 +51,13 @@
 //!   the bytes in `DIR/paged.PART`); last, a mapping of `/dev/zero` (made at home), and a
 //!   shared read-only mapping of the file open for writing made writable writes the file (a
 //!   moved process comes home for them).
+//! - `rseq`: the C library's restartable-sequences registration is in force as made at start
+//!   (registering it again answers `EBUSY`), its CPU ids are those `getcpu` gives and the kernel
+//!   rewrites them after a switch; `sched_getcpu` (which reads them).
 
 mod handler;
 mod raw;
+mod rseqs;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
@@ -91,7 +95,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, getrusage, times, clock_gettime, wait4,
     // prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2, pwritev2, pidfd_open,
     // pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp, syslog, setitimer,
-    // getitimer) only read and write the buffers their arguments point to, which the callers
+    // getitimer, rseq, getcpu) only read and write the buffers their arguments point to, which the callers
     // own for the call. The others touch no memory of Rust's: mmap only where nothing is mapped
     // (MAP_FIXED_NOREPLACE, or an address the kernel picks), munmap, mlock and munlock only what
     // this program mapped itself, and fork is made while the program has one thread.
@@ -1994,7 +1998,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq DIR"
         );
         std::process::exit(2);
     };
@@ -2015,6 +2019,7 @@ fn main() {
         "sysv" => case_sysv(&mut c, dir),
         "itimer" => case_itimer(&mut c, dir),
         "fmap" => case_fmap(&mut c, dir),
+        "rseq" => rseqs::case_rseq(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
