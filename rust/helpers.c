@@ -46,6 +46,7 @@
 #include <linux/mman.h>
 #include <linux/mount.h>
 #include <linux/rseq.h>
+#include <linux/time_namespace.h>
 
 #include "helpers.h"
 
@@ -916,6 +917,20 @@ int omx_rseq_set(u64 addr, u32 len, u32 sig)
 #else
 	return len ? -ENOSYS : 0;
 #endif
+}
+
+void omx_clocks_now(bool own_view, u64 *mono, u64 *boot)
+{
+	struct timespec64 m, b;
+
+	ktime_get_ts64(&m);
+	ktime_get_boottime_ts64(&b);
+	if (own_view) {
+		timens_add_monotonic(&m);
+		timens_add_boottime(&b);
+	}
+	*mono = timespec64_to_ns(&m);
+	*boot = timespec64_to_ns(&b);
 }
 
 void omx_comm_get(char *out16)

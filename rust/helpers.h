@@ -256,6 +256,11 @@ void omx_rseq_get(u64 *addr, u32 *len, u32 *sig);
  * cannot be written, -ENOSYS without CONFIG_RSEQ when a registration is asked for.
  */
 int omx_rseq_set(u64 addr, u32 len, u32 sig);
+/*
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME now, in ns: as the calling task sees them (its time
+ * namespace's offsets added) with `own_view`, else the kernel's own.
+ */
+void omx_clocks_now(bool own_view, u64 *mono, u64 *boot);
 /* current's comm (16 bytes, NUL-padded) and its replacement (set_task_comm() is a macro). */
 void omx_comm_get(char *out16);
 void omx_comm_set(const char *in16);

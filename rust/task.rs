@@ -714,6 +714,15 @@ pub(crate) mod cur {
         Ok(())
     }
 
+    /// `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` now (ns): as the calling task reads them (its
+    /// time namespace's offsets added) with `own_view`, else this node's own.
+    pub(crate) fn clocks(own_view: bool) -> [u64; 2] {
+        let (mut mono, mut boot) = (0, 0);
+        // SAFETY: writable locals.
+        unsafe { bindings::omx_clocks_now(own_view, &mut mono, &mut boot) };
+        [mono, boot]
+    }
+
     /// The command name.
     pub(crate) fn comm() -> [u8; 16] {
         let mut c = [0u8; 16];

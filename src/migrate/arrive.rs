@@ -201,22 +201,35 @@ impl Migrations {
             .cloned()
     }
 
-    /// Read of `/proc/openmosix/guest` by a stub: where its vDSO must go.
+    /// Read of `/proc/openmosix/guest` by a stub: where its vDSO must go, and the offsets of
+    /// the time namespace that continues the process's clocks (lines as
+    /// `/proc/PID/timens_offsets` takes them).
     #[inline(never)]
     pub(crate) fn stub_info(&self, out: &mut impl Write) -> Result {
         let g = self.my_guest().ok_or(EPERM)?;
-        let known = g.inner.lock().head.as_ref().map(|h| h.mm[MM_VDSO]);
-        let vdso = match known {
+        let known = g
+            .inner
+            .lock()
+            .head
+            .as_ref()
+            .map(|h| (h.mm[MM_VDSO], h.begin.clock_offsets(cur::clocks(false))));
+        let (vdso, offsets) = match known {
             Some(v) => v,
             None => {
                 let mut next = || wait_record(&g.inner, &g.cv, g.src, GuestInner::inflow);
                 let head = read_head(&mut next)?;
-                let v = head.mm[MM_VDSO];
+                let v = (
+                    head.mm[MM_VDSO],
+                    head.begin.clock_offsets(cur::clocks(false)),
+                );
                 g.inner.lock().head = Some(head);
                 v
             }
         };
         let _ = writeln!(out, "vdso {:#x}", vdso);
+        for (name, o) in ["monotonic", "boottime"].iter().zip(offsets) {
+            let _ = writeln!(out, "{} {} {}", name, o.secs, o.nsecs);
+        }
         Ok(())
     }
 

@@ -232,6 +232,8 @@ pub(crate) fn capture(
         home_node: to.home,
         home_pid: to.home_pid,
         comm: cur::comm(),
+        // As the process reads them: where it goes, they go on from there.
+        clocks: cur::clocks(true),
     };
     tx.record(Kind::Begin, &[&begin.encode()])?;
 

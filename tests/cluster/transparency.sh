@@ -18,7 +18,8 @@
 # mappings made away paged from home: private, shared read-only, a 1 GiB file touched at one
 # page, moved on with the process; and with admin/page_files 1, file mappings paged from home
 # from the first move), rseq (the C library's restartable-sequences registration in force
-# wherever the process runs, its CPU ids kept current by the kernel).
+# wherever the process runs, its CPU ids kept current by the kernel), clocks (monotonic and
+# boot clocks go on across moves to a node that booted later).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -87,6 +88,23 @@ for mode in back away; do
 		"$(cat "/tmp/t.fmap.$mode.out")" "$(cat /tmp/t.fmap.home.out)"
 done
 echo 0 >/proc/openmosix/admin/page_files
+
+# clocks: node 2 boots again, so that its CLOCK_MONOTONIC and CLOCK_BOOTTIME are far behind
+# node 1's (by this scenario's run time); a process moved there must not see them go back.
+power_off 2
+check "node 2 boots again" power_on 2
+check "node 2 up again" wait_for 60 omctl isup 2
+check "node 2 moves no guest by itself" \
+	on 2 "echo 3600000 >/proc/openmosix/admin/min_residency_ms"
+_up1=$(cut -d' ' -f1 /proc/uptime)
+_up2=$(on 2 "cut -d' ' -f1 /proc/uptime")
+echo "clocks: node 1 up $_up1 s, node 2 up $_up2 s"
+run_case clocks home
+for mode in back away; do
+	run_case clocks "$mode"
+	expect_eq "clocks ($mode): the transcript of the run that never moved" \
+		"$(cat "/tmp/t.clocks.$mode.out")" "$(cat /tmp/t.clocks.home.out)"
+done
 
 expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
 expect_eq "node 2 holds no guest" "$(on 2 cat /sys/module/openmosix/refcnt)" 0

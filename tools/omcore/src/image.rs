@@ -246,11 +246,50 @@ pub struct Begin {
     pub home_pid: u32,
     /// Its command name, NUL-padded.
     pub comm: [u8; 16],
+    /// `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` as the process read them when it was captured,
+    /// in nanoseconds: where it goes, its clocks go on from there.
+    pub clocks: [u64; 2],
+}
+
+/// Nanoseconds in a second.
+const NSEC: u64 = 1_000_000_000;
+
+/// A time-namespace clock offset as `/proc/PID/timens_offsets` takes it: whole seconds
+/// (negative or not) and nanoseconds (`0..1e9`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockOffset {
+    /// Seconds.
+    pub secs: i64,
+    /// Nanoseconds, below one second.
+    pub nsecs: u32,
 }
 
 impl Begin {
     /// Encoded size.
-    pub const LEN: usize = 4 + 2 + 2 + 4 + 4 + 8 + 4 + 4 + 16;
+    pub const LEN: usize = 4 + 2 + 2 + 4 + 4 + 8 + 4 + 4 + 16 + 16;
+
+    /// The offsets that make a node's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME`, read now as
+    /// `host` (nanoseconds), show the process the clocks it read when it was captured: a time
+    /// namespace with these offsets continues them (they stand still while the image travels).
+    pub fn clock_offsets(&self, host: [u64; 2]) -> [ClockOffset; 2] {
+        // In 64-bit arithmetic (the kernel has no 128-bit division): a difference of two u64
+        // is at most 2^64 ns, whose seconds fit an i64 with room.
+        core::array::from_fn(|i| {
+            let (p, h) = (self.clocks[i], host[i]);
+            let d = p.abs_diff(h);
+            let (s, n) = ((d / NSEC) as i64, (d % NSEC) as u32);
+            if p >= h {
+                ClockOffset { secs: s, nsecs: n }
+            } else if n == 0 {
+                ClockOffset { secs: -s, nsecs: 0 }
+            } else {
+                ClockOffset {
+                    secs: -s - 1,
+                    nsecs: NSEC as u32 - n,
+                }
+            }
+        })
+    }
 
     /// Encodes the body.
     pub fn encode(&self) -> [u8; Self::LEN] {
@@ -266,6 +305,8 @@ impl Begin {
             &self.home_node.to_be_bytes(),
             &self.home_pid.to_be_bytes(),
             &self.comm,
+            &self.clocks[0].to_be_bytes(),
+            &self.clocks[1].to_be_bytes(),
         ] {
             b[at..at + part.len()].copy_from_slice(part);
             at += part.len();
@@ -291,12 +332,14 @@ impl Begin {
         let home_pid = r.u32();
         check(home_node >= 1 && home_pid >= 1, "home")?;
         let comm = r.take();
+        let clocks = [r.u64(), r.u64()];
         Ok(Self {
             xfeatures,
             xstate_size,
             home_node,
             home_pid,
             comm,
+            clocks,
         })
     }
 }
@@ -1067,6 +1110,56 @@ mod tests {
             home_node: 1,
             home_pid: 1234,
             comm: *b"sha256sum\0\0\0\0\0\0\0",
+            clocks: [90_000_000_123, 95_500_000_000],
+        }
+    }
+
+    #[test]
+    fn clock_offsets_continue_the_process_clocks() {
+        let b = begin();
+        // The host booted later: its clocks are behind, the offsets are positive.
+        let o = b.clock_offsets([10_000_000_000, 12_000_000_000]);
+        assert_eq!(
+            o[0],
+            ClockOffset {
+                secs: 80,
+                nsecs: 123
+            }
+        );
+        assert_eq!(
+            o[1],
+            ClockOffset {
+                secs: 83,
+                nsecs: 500_000_000
+            }
+        );
+        // Earlier: negative seconds, nanoseconds still in 0..1e9 (-0.5 s = -1 s + 0.5 s).
+        let o = b.clock_offsets([90_500_000_123, 95_500_000_000]);
+        assert_eq!(
+            o[0],
+            ClockOffset {
+                secs: -1,
+                nsecs: 500_000_000
+            }
+        );
+        assert_eq!(o[1], ClockOffset { secs: 0, nsecs: 0 });
+        // Host clock plus offset is the process's clock, at the extremes too.
+        for (p, h) in [
+            (0u64, u64::MAX),
+            (u64::MAX, 0),
+            (7, 7),
+            (1, 999_999_999_999),
+        ] {
+            let b = Begin {
+                clocks: [p, p],
+                ..begin()
+            };
+            let o = b.clock_offsets([h, h])[0];
+            assert!(o.nsecs < 1_000_000_000);
+            assert_eq!(
+                i128::from(h) + i128::from(o.secs) * 1_000_000_000 + i128::from(o.nsecs),
+                i128::from(p)
+            );
         }
     }
 
@@ -1492,11 +1585,11 @@ mod tests {
     #[test]
     fn headers_are_checked() {
         assert_eq!(
-            RecordHeader::decode(&[0, 1, 0, 0, 0, 0, 0, 48]).map(|h| h.kind),
+            RecordHeader::decode(&[0, 1, 0, 0, 0, 0, 0, 64]).map(|h| h.kind),
             Ok(Kind::Begin)
         );
         assert_eq!(
-            RecordHeader::decode(&[0, 1, 0, 0, 0, 0, 0, 49]),
+            RecordHeader::decode(&[0, 1, 0, 0, 0, 0, 0, 65]),
             Err(ImageError::Header)
         );
         assert_eq!(

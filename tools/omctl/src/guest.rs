@@ -8,6 +8,10 @@
 //! module replaces this program's memory, registers and signal state with the process's, and the
 //! write "returns" into the migrated process. Nothing after the write runs unless it failed.
 //!
+//! First, as root still, it enters a time namespace of its own whose `CLOCK_MONOTONIC` and
+//! `CLOCK_BOOTTIME` offsets (from the same file) continue the process's clocks from where they
+//! stood when it was captured: a node that booted later has its own far behind.
+//!
 //! Before that write it gives up root, with the ordinary system calls, so that the kernel does
 //! the accounting: it empties its capability bounding and ambient sets, drops its supplementary
 //! groups, becomes `nobody` (uid and gid 65534, real, effective and saved: `setresuid` moves it
@@ -42,6 +46,10 @@ mod sys {
     const SYS_PRCTL: usize = 157;
     const SYS_ARCH_PRCTL: usize = 158;
     const SYS_SECCOMP: usize = 317;
+    const SYS_UNSHARE: usize = 272;
+    const SYS_SETNS: usize = 308;
+    /// `CLONE_NEWTIME`.
+    const CLONE_NEWTIME: usize = 0x80;
     const ARCH_MAP_VDSO_64: usize = 0x2003;
     const PR_CAPBSET_DROP: usize = 24;
     const PR_SET_NO_NEW_PRIVS: usize = 38;
@@ -58,8 +66,9 @@ mod sys {
         // rax, arguments in rdi, rsi and rdx (the fourth and fifth, r10 and r8, zero: prctl
         // checks them), rcx and r11 clobbered by the instruction. The calls made here (munmap
         // of the vDSO, mapping a new vDSO, prctl, setgroups with no groups, setresgid,
-        // setresuid, capset, seccomp) touch no memory this program uses but the filter program
-        // and the capability header and data they are lent, which outlive the call.
+        // setresuid, capset, seccomp, unshare and setns of a time namespace) touch no memory
+        // this program uses but the filter program and the capability header and data they are
+        // lent, which outlive the call.
         unsafe {
             std::arch::asm!(
                 "syscall",
@@ -185,6 +194,16 @@ mod sys {
         syscall2(SYS_MUNMAP, start, end - start)
     }
 
+    /// Makes a new time namespace for this process's children (`unshare(CLONE_NEWTIME)`).
+    pub(super) fn unshare_time() -> isize {
+        syscall2(SYS_UNSHARE, CLONE_NEWTIME, 0)
+    }
+
+    /// Moves this process into the time namespace that descriptor `fd` names.
+    pub(super) fn enter_time(fd: i32) -> isize {
+        syscall2(SYS_SETNS, fd as usize, CLONE_NEWTIME)
+    }
+
     /// Maps the vDSO (its data pages first) at `addr`.
     pub(super) fn map_vdso(addr: usize) -> isize {
         syscall2(SYS_ARCH_PRCTL, ARCH_MAP_VDSO_64, addr)
@@ -208,14 +227,55 @@ fn maps() -> Result<Vec<(usize, usize, bool, bool)>, String> {
     Ok(v)
 }
 
-fn place_vdso() -> Result<(), (String, u8)> {
+/// What `/proc/openmosix/guest` says: the vDSO's address, and the lines of
+/// `/proc/PID/timens_offsets` that continue the process's clocks.
+fn guest_info() -> Result<(usize, String), (String, u8)> {
     let fail = |s: String| (s, 1);
     let info = std::fs::read_to_string(GUEST).map_err(|e| fail(format!("{GUEST}: {e}")))?;
-    let target = info
-        .trim()
-        .strip_prefix("vdso 0x")
+    let mut lines = info.lines();
+    let target = lines
+        .next()
+        .and_then(|l| l.strip_prefix("vdso 0x"))
         .and_then(|h| usize::from_str_radix(h, 16).ok())
         .ok_or_else(|| fail(format!("{GUEST}: unexpected '{}'", info.trim())))?;
+    let mut offsets = String::new();
+    for l in lines {
+        let mut f = l.split(' ');
+        let ok = matches!(f.next(), Some("monotonic" | "boottime"))
+            && f.next().is_some_and(|s| s.parse::<i64>().is_ok())
+            && f.next()
+                .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n < 1_000_000_000))
+            && f.next().is_none();
+        if !ok {
+            return Err(fail(format!("{GUEST}: unexpected '{l}'")));
+        }
+        offsets.push_str(l);
+        offsets.push('\n');
+    }
+    Ok((target, offsets))
+}
+
+/// Enters a time namespace of its own whose `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` go on from
+/// where the process's stood at home (or on its last host): the namespace is made for the
+/// children (`unshare`), given its offsets before anything is in it, and entered (`setns`,
+/// which also points the vDSO's clock data at it). The error says why not.
+fn enter_time_namespace(offsets: &str) -> Result<(), String> {
+    if sys::unshare_time() != 0 {
+        return Err("cannot make a time namespace".into());
+    }
+    std::fs::write("/proc/self/timens_offsets", offsets)
+        .map_err(|e| format!("timens_offsets: {e}"))?;
+    let ns = std::fs::File::open("/proc/self/ns/time_for_children")
+        .map_err(|e| format!("time_for_children: {e}"))?;
+    let r = sys::enter_time(std::os::fd::AsRawFd::as_raw_fd(&ns));
+    if r != 0 {
+        return Err(format!("cannot enter the time namespace: {r}"));
+    }
+    Ok(())
+}
+
+fn place_vdso(target: usize) -> Result<(), (String, u8)> {
+    let fail = |s: String| (s, 1);
     let maps = maps().map_err(fail)?;
     let special: Vec<_> = maps.iter().filter(|m| m.2).collect();
     let vdso_text = maps.iter().find(|m| m.3).map(|m| m.0);
@@ -275,7 +335,21 @@ fn log(msg: &str) {
 /// Entry point when called as `omx-guest`.
 pub(crate) fn main() -> ExitCode {
     let _ = kmsg();
-    if let Err((e, code)) = place_vdso() {
+    let (target, offsets) = match guest_info() {
+        Ok(i) => i,
+        Err((e, code)) => {
+            log(&e);
+            return ExitCode::from(code);
+        }
+    };
+    // Without it (a kernel without time namespaces) the process goes on with this node's
+    // clocks, which may be behind the ones it read before.
+    if !offsets.is_empty() {
+        if let Err(e) = enter_time_namespace(&offsets) {
+            log(&format!("clocks not continued: {e}"));
+        }
+    }
+    if let Err((e, code)) = place_vdso(target) {
         log(&e);
         return ExitCode::from(code);
     }

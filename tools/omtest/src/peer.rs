@@ -205,6 +205,7 @@ fn frames(
                     home_node: home,
                     home_pid: 1 + (rng.next() % 30000) as u32,
                     comm: *b"omx-peer\0\0\0\0\0\0\0\0",
+                    clocks: [rng.next(), rng.next()],
                 }
                 .encode();
                 let rec = RecordHeader {

@@ -54,7 +54,11 @@
 //! - `rseq`: the C library's restartable-sequences registration is in force as made at start
 //!   (registering it again answers `EBUSY`), its CPU ids are those `getcpu` gives and the kernel
 //!   rewrites them after a switch; `sched_getcpu` (which reads them).
+//! - `clocks`: `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` never go back and do not leap ahead
+//!   across moves, read the same through the vDSO and the system call; relative and absolute
+//!   sleeps on them.
 
+mod clocks;
 mod handler;
 mod raw;
 mod rseqs;
@@ -95,7 +99,7 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, getrusage, times, clock_gettime, wait4,
     // prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2, pwritev2, pidfd_open,
     // pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp, syslog, setitimer,
-    // getitimer, rseq, getcpu) only read and write the buffers their arguments point to, which the callers
+    // getitimer, rseq, getcpu, clock_gettime, clock_nanosleep) only read and write the buffers their arguments point to, which the callers
     // own for the call. The others touch no memory of Rust's: mmap only where nothing is mapped
     // (MAP_FIXED_NOREPLACE, or an address the kernel picks), munmap, mlock and munlock only what
     // this program mapped itself, and fork is made while the program has one thread.
@@ -1998,7 +2002,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks DIR"
         );
         std::process::exit(2);
     };
@@ -2020,6 +2024,7 @@ fn main() {
         "itimer" => case_itimer(&mut c, dir),
         "fmap" => case_fmap(&mut c, dir),
         "rseq" => rseqs::case_rseq(&mut c, dir),
+        "clocks" => clocks::case_clocks(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
