@@ -137,6 +137,17 @@ no_balancing() {
 	done
 }
 
+# nothing_left N: node 1 lists no migration, nodes 2..N hold no guest (no module reference),
+# and no node logged a kernel warning.
+nothing_left() {
+	expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
+	check_fails "no kernel warning on node 1" sh -c "dmesg | grep -E 'BUG|WARNING|Oops'"
+	for _n in $(seq 2 "$1"); do
+		expect_eq "node $_n holds no guest" "$(on "$_n" cat /sys/module/openmosix/refcnt)" 0
+		check_fails "no kernel warning on node $_n" on "$_n" "dmesg | grep -E 'BUG|WARNING|Oops'"
+	done
+}
+
 # all_connected N: each of nodes 1..N lists the other N-1 as connected (every connection has
 # its rx and tx threads running and no handshake is left to make).
 all_connected() {
