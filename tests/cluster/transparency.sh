@@ -19,7 +19,8 @@
 # page, moved on with the process; and with admin/page_files 1, file mappings paged from home
 # from the first move), rseq (the C library's restartable-sequences registration in force
 # wherever the process runs, its CPU ids kept current by the kernel), clocks (monotonic and
-# boot clocks go on across moves to a node that booted later).
+# boot clocks go on across moves to a node that booted later), and the classes every program
+# uses: pipes, sockets, epoll, handlers, timers, files, ids, memory.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -61,7 +62,8 @@ run_case() {
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""
 }
 
-for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv itimer fmap rseq; do
+for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv itimer fmap rseq \
+	pipes sockets epoll handlers timers files ids memory; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

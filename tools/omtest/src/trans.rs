@@ -57,7 +57,10 @@
 //! - `clocks`: `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` never go back and do not leap ahead
 //!   across moves, read the same through the vDSO and the system call; relative and absolute
 //!   sleeps on them.
+//! - `pipes`, `sockets`, `epoll`, `handlers`, `timers`, `files`, `ids`, `memory`: the classes
+//!   every program uses (see `basics.rs`).
 
+mod basics;
 mod clocks;
 mod handler;
 mod raw;
@@ -2002,7 +2005,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks|pipes|sockets|epoll|handlers|timers|files|ids|memory DIR"
         );
         std::process::exit(2);
     };
@@ -2025,6 +2028,14 @@ fn main() {
         "fmap" => case_fmap(&mut c, dir),
         "rseq" => rseqs::case_rseq(&mut c, dir),
         "clocks" => clocks::case_clocks(&mut c, dir),
+        "pipes" => basics::case_pipes(&mut c, dir),
+        "sockets" => basics::case_sockets(&mut c, dir),
+        "epoll" => basics::case_epoll(&mut c, dir),
+        "handlers" => basics::case_handlers(&mut c, dir),
+        "timers" => basics::case_timers(&mut c, dir),
+        "files" => basics::case_files(&mut c, dir),
+        "ids" => basics::case_ids(&mut c, dir),
+        "memory" => basics::case_memory(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
