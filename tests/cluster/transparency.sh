@@ -20,7 +20,7 @@
 # from the first move), rseq (the C library's restartable-sequences registration in force
 # wherever the process runs, its CPU ids kept current by the kernel), clocks (monotonic and
 # boot clocks go on across moves to a node that booted later), and the classes every program
-# uses: pipes, sockets, epoll, handlers, timers, files, ids, memory.
+# uses: pipes, sockets, epoll, handlers, timers, files, ids, memory, fdops, events, locks.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -63,7 +63,7 @@ run_case() {
 }
 
 for c in signalfd sigwait masks scm msgq limits usage procself prctl ioctl mmsg pvec sysv itimer fmap rseq \
-	pipes sockets epoll handlers timers files ids memory; do
+	pipes sockets epoll handlers timers files ids memory fdops events locks; do
 	run_case "$c" home
 	echo "$c: $(grep -c '^PASS' "/tmp/t.$c.home.out") checks passed never moved"
 	for mode in back away; do

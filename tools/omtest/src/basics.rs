@@ -42,15 +42,15 @@ const SIGUSR1: u64 = 10;
 const SIGUSR2: u64 = 12;
 const SIGRTMIN: u64 = 34;
 
-fn write(fd: u64, b: &[u8]) -> i64 {
+pub(super) fn write(fd: u64, b: &[u8]) -> i64 {
     sys(1, [fd, b.as_ptr() as u64, b.len() as u64, 0, 0, 0])
 }
 
-fn read(fd: u64, b: &mut [u8]) -> i64 {
+pub(super) fn read(fd: u64, b: &mut [u8]) -> i64 {
     sys(0, [fd, b.as_mut_ptr() as u64, b.len() as u64, 0, 0, 0])
 }
 
-fn close(fd: u64) -> i64 {
+pub(super) fn close(fd: u64) -> i64 {
     sys(3, [fd, 0, 0, 0, 0, 0])
 }
 
@@ -68,7 +68,7 @@ fn fcntl(fd: u64, cmd: u64, arg: u64) -> i64 {
 }
 
 /// A NUL-terminated copy of `s`, for paths.
-fn cpath(s: &str) -> Vec<u8> {
+pub(super) fn cpath(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
     v

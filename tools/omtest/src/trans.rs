@@ -59,9 +59,12 @@
 //!   sleeps on them.
 //! - `pipes`, `sockets`, `epoll`, `handlers`, `timers`, `files`, `ids`, `memory`: the classes
 //!   every program uses (see `basics.rs`).
+//! - `fdops`, `events`, `locks`: data moved between descriptors in the kernel, calls relative
+//!   to a directory descriptor, eventfd, inotify, memfd, file locks (see `fdops.rs`).
 
 mod basics;
 mod clocks;
+mod fdops;
 mod handler;
 mod raw;
 mod rseqs;
@@ -2005,7 +2008,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks|pipes|sockets|epoll|handlers|timers|files|ids|memory DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks|pipes|sockets|epoll|handlers|timers|files|ids|memory|fdops|events|locks DIR"
         );
         std::process::exit(2);
     };
@@ -2036,6 +2039,9 @@ fn main() {
         "files" => basics::case_files(&mut c, dir),
         "ids" => basics::case_ids(&mut c, dir),
         "memory" => basics::case_memory(&mut c, dir),
+        "fdops" => fdops::case_fdops(&mut c, dir),
+        "events" => fdops::case_events(&mut c, dir),
+        "locks" => fdops::case_locks(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
