@@ -718,7 +718,7 @@ void omx_block_signals(bool all)
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
-int omx_dequeue_signal(bool blocked_too)
+int omx_dequeue_signal(bool blocked_too, int *code, int *err, u8 *fields)
 {
 	kernel_siginfo_t info;
 	enum pid_type type;
@@ -737,7 +737,29 @@ int omx_dequeue_signal(bool blocked_too)
 	sigaddset(&keep, SIGKILL);
 	sig = dequeue_signal(&keep, &info, &type);
 	spin_unlock_irq(&current->sighand->siglock);
+	/* Its siginfo, as the kernel filled it for this task (pids and users in its view). */
+	BUILD_BUG_ON(sizeof(info._sifields) != OMX_SIGINFO_FIELDS);
+	*code = info.si_code;
+	*err = info.si_errno;
+	memcpy(fields, &info._sifields, OMX_SIGINFO_FIELDS);
 	return sig;
+}
+
+u32 omx_real_uid(void)
+{
+	return from_kuid_munged(current_user_ns(), current_uid());
+}
+
+int omx_signal_from(struct task_struct *task, int sig, int code, int err, const u8 *fields)
+{
+	kernel_siginfo_t info;
+
+	clear_siginfo(&info);
+	info.si_signo = sig;
+	info.si_code = code;
+	info.si_errno = err;
+	memcpy(&info._sifields, fields, OMX_SIGINFO_FIELDS);
+	return send_sig_info(sig, &info, task);
 }
 
 u64 omx_blocked_mask(void)

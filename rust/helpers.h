@@ -217,9 +217,19 @@ struct omx_sigaction {
 void omx_sig_get(u64 *blocked, u64 *pending, u64 *alt3, struct omx_sigaction *act64);
 /* Sets current's blocked mask, alternate stack and actions (SIGKILL and SIGSTOP left alone). */
 void omx_sig_set(u64 blocked, const u64 *alt3, const struct omx_sigaction *act64);
+/* Size of the fields of a siginfo after its number, errno and code (x86-64). */
+#define OMX_SIGINFO_FIELDS 32
 /* Dequeues one pending signal of current other than SIGKILL: any with `blocked_too`, else one
- * that current does not block, or SIGCONT; 0 when none. */
-int omx_dequeue_signal(bool blocked_too);
+ * that current does not block, or SIGCONT; 0 when none. Its siginfo's code, errno and
+ * OMX_SIGINFO_FIELDS bytes of fields go to the out-parameters. */
+int omx_dequeue_signal(bool blocked_too, int *code, int *err, u8 *fields);
+/*
+ * Sends `task` signal `sig` with the siginfo `code`, `err` and OMX_SIGINFO_FIELDS bytes of
+ * `fields` (as a signal taken by omx_dequeue_signal had). 0 or -errno.
+ */
+int omx_signal_from(struct task_struct *task, int sig, int code, int err, const u8 *fields);
+/* current's real user id, in its own user namespace. */
+u32 omx_real_uid(void);
 /* current's blocked mask (signals 1..64, bit 0: signal 1). */
 u64 omx_blocked_mask(void);
 /* current's pending signals, its own and its process's (signals 1..64, bit 0: signal 1). */

@@ -13,6 +13,7 @@ pub(crate) mod homemap;
 pub(crate) mod mem;
 pub(crate) mod net;
 pub(crate) mod proc;
+pub(crate) mod procstate;
 pub(crate) mod signal;
 pub(crate) mod stay;
 pub(crate) mod sys;

@@ -5,6 +5,8 @@
 //! Every function here acts on `current` and must be called from process context.
 
 use super::bindings;
+use crate::omcore::mig::{SigInfo, SIGINFO_FIELDS};
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 
 /// Signal state: blocked, pending, alternate stack (sp, size, flags), and the 64 actions
@@ -74,8 +76,39 @@ pub(crate) fn set_signals(s: &SigState) {
 /// Takes one pending signal other than `SIGKILL` off the calling task (0: none): any with
 /// `blocked_too`, else one it does not block, or `SIGCONT`.
 pub(crate) fn dequeue_signal(blocked_too: bool) -> u32 {
-    // SAFETY: no precondition; the shim takes current's signal lock.
-    unsafe { bindings::omx_dequeue_signal(blocked_too) as u32 }
+    dequeue_signal_info(blocked_too).sig
+}
+
+/// A signal taken off the calling task, with its `siginfo`.
+pub(crate) struct Taken {
+    pub(crate) sig: u32,
+    pub(crate) info: SigInfo,
+}
+
+// The shims copy this many bytes of a `siginfo`'s fields.
+const _: () = assert!(bindings::OMX_SIGINFO_FIELDS as usize == SIGINFO_FIELDS);
+
+/// As [`dequeue_signal`], with the signal's `siginfo`.
+pub(crate) fn dequeue_signal_info(blocked_too: bool) -> Taken {
+    let mut info = SigInfo {
+        code: 0,
+        errno: 0,
+        fields: [0; SIGINFO_FIELDS],
+    };
+    // SAFETY: the out-parameters are writable locals, `fields` of the `OMX_SIGINFO_FIELDS`
+    // bytes the shim writes (asserted above); the shim takes current's signal lock.
+    let sig = unsafe {
+        bindings::omx_dequeue_signal(
+            blocked_too,
+            &mut info.code,
+            &mut info.errno,
+            info.fields.as_mut_ptr(),
+        )
+    };
+    Taken {
+        sig: sig as u32,
+        info,
+    }
 }
 
 /// The calling task's blocked mask (bit 0: signal 1).
@@ -121,4 +154,19 @@ pub(crate) fn set_blocked_mask(mask: u64, default_only: bool) {
 pub(crate) fn pgrp_orphaned() -> bool {
     // SAFETY: no precondition; the shim walks current's group under the RCU read lock.
     unsafe { bindings::omx_pgrp_orphaned() }
+}
+
+/// Sends the calling task signal `sig` with the `siginfo` `info`.
+pub(crate) fn signal_self_with(sig: u32, info: &SigInfo) {
+    // SAFETY: `current` is valid for the duration of the call; `info.fields` holds the
+    // `OMX_SIGINFO_FIELDS` bytes the shim reads; `send_sig_info` checks `sig`.
+    unsafe {
+        bindings::omx_signal_from(
+            bindings::omx_current(),
+            sig as c_int,
+            info.code,
+            info.errno,
+            info.fields.as_ptr(),
+        )
+    };
 }

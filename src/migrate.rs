@@ -305,9 +305,27 @@ impl Migrations {
     /// Sends signal `sig` as [`Migrations::send_signal`] does, and says whether the frame was
     /// queued.
     fn try_send_signal(&self, node: u32, mig_id: u32, sig: u32, wait: bool) -> Result {
-        let p = Pair { mig_id, value: sig };
+        self.try_send_signal_from(node, mig_id, sig, None, wait)
+    }
+
+    /// Sends signal `sig` with the `siginfo` `from` it had at home (none: the module's own), as
+    /// [`Migrations::try_send_signal`].
+    fn try_send_signal_from(
+        &self,
+        node: u32,
+        mig_id: u32,
+        sig: u32,
+        from: Option<mig::SigInfo>,
+        wait: bool,
+    ) -> Result {
+        let p = Pair {
+            mig_id,
+            value: sig,
+            from,
+        };
+        let (b, n) = p.encode();
         self.mesh
-            .send_to(node, MessageKind::GuestSignal, &p.encode(), wait)
+            .send_to(node, MessageKind::GuestSignal, &b[..n], wait)
     }
 
     /// Sends signal `sig` to `dep`'s guest, as [`Migrations::send_signal`] does.
@@ -315,10 +333,16 @@ impl Migrations {
         self.send_signal(dep.target(), dep.mig_id(), sig, wait);
     }
 
-    /// Sends signal `sig` to `dep`'s guest as [`Migrations::signal_guest`] does, and says
-    /// whether the frame was queued.
-    fn try_signal_guest(&self, dep: &Deputy, sig: u32, wait: bool) -> Result {
-        self.try_send_signal(dep.target(), dep.mig_id(), sig, wait)
+    /// Sends signal `sig` with the `siginfo` `from` to `dep`'s guest as
+    /// [`Migrations::signal_guest`] does, and says whether the frame was queued.
+    fn try_signal_guest_from(
+        &self,
+        dep: &Deputy,
+        sig: u32,
+        from: Option<mig::SigInfo>,
+        wait: bool,
+    ) -> Result {
+        self.try_send_signal_from(dep.target(), dep.mig_id(), sig, from, wait)
     }
 
     /// Sends the host of migration `mig_id` the home's verdict on its guest's move.

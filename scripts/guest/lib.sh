@@ -120,6 +120,28 @@ wait_for() {
 	done
 }
 
+# ended PID: process PID (a child of this script) has ended: gone, or a zombie.
+ended() {
+	[ ! -e "/proc/$1/stat" ] || [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# wait_end SECONDS PID [WHAT]: waits for this script's child PID to end (a check); a process
+# still there after SECONDS is a failure that shows where it is (its state, the call it is in
+# and its kernel stack, where its migration stands, the log) and is then killed, so nothing is
+# left behind. Then `wait PID` gives its status.
+wait_end() {
+	if check "${3:-process $2} ends" wait_for "$1" ended "$2"; then
+		return 0
+	fi
+	echo "# $2 did not end: $(grep -E '^(State|SigPnd|ShdPnd|SigBlk|SigCgt)' "/proc/$2/status" 2>/dev/null | tr '\t\n' '  ')"
+	echo "# syscall: $(cat "/proc/$2/syscall" 2>/dev/null); wchan: $(cat "/proc/$2/wchan" 2>/dev/null)"
+	sed 's/^/# stack: /' "/proc/$2/stack" 2>/dev/null
+	omctl ps | sed 's/^/# omctl ps: /'
+	dmesg | tail -n 30 | sed 's/^/# dmesg: /'
+	kill -9 "$2" 2>/dev/null
+	return 1
+}
+
 # remote PID NODE: this node lists its process PID as running on node NODE (omctl ps).
 remote() {
 	omctl ps | grep -q "^$1 $2 remote"

@@ -106,7 +106,7 @@ pub(crate) fn max_payload(kind: MessageKind) -> usize {
         MessageKind::MigImage => mig::MAX_IMAGE_PAYLOAD,
         MessageKind::MigResult => mig::RESULT_LEN,
         MessageKind::GuestExit => mig::EXIT_LEN,
-        MessageKind::GuestSignal => mig::PAIR_LEN,
+        MessageKind::GuestSignal => mig::PAIR_LEN + mig::SENDER_LEN,
         MessageKind::MigCtl => mig::CTL_LEN,
         MessageKind::Syscall | MessageKind::SyscallReply => fwd::MAX_PAYLOAD,
     }

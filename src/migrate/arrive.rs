@@ -317,7 +317,11 @@ impl Migrations {
         if q.state == GuestState::Arriving {
             q.give_up();
         } else if let Some(t) = &q.task {
-            t.signal(x.value);
+            match x.from {
+                // Its handler sees the siginfo it had at home (sender, child's status...).
+                Some(f) => t.signal_with(x.value, &f),
+                None => t.signal(x.value),
+            }
         }
         drop(q);
         g.cv.notify_all();
@@ -430,7 +434,12 @@ fn restore_guest(g: &Guest) -> Result {
     let r = restore_body(&mut next, &head, Restoring::Guest, g.src);
     // What `show` and the system-call hooks read.
     g.inner.lock().home_pid = head.begin.home_pid;
-    g.inner.lock().cpu_before = r?;
+    let (cpu_before, home_uid) = r?;
+    {
+        let mut q = g.inner.lock();
+        q.cpu_before = cpu_before;
+        q.home_uid = home_uid;
+    }
     // Nothing of the stub's stays open: a guest's files are at home.
     cur::close_all_files();
 

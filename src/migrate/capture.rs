@@ -264,6 +264,7 @@ pub(crate) fn capture(
             let (addr, len, sig) = cur::rseq();
             image::Rseq { addr, len, sig }
         },
+        uid: to.home_uid,
     };
     tx.record(Kind::Misc, &[&misc.encode()])?;
 

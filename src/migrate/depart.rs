@@ -167,15 +167,20 @@ fn depart_work(
 /// whether the guest moved (it is to end here); if not, it goes on here as before.
 #[inline(never)]
 fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bool {
-    let (home_pid, away) = {
+    let (home_pid, home_uid, away) = {
         let q = g.inner.lock();
-        (q.home_pid, q.cpu_away(Task::current().cputime()))
+        (
+            q.home_pid,
+            q.home_uid,
+            q.cpu_away(Task::current().cputime()),
+        )
     };
     let to = Dest {
         target,
         home: g.home,
         mig_id: new_mig_id,
         home_pid,
+        home_uid,
     };
     let mut pending = 0u64;
     let boost = thread::Boost::new();

@@ -60,6 +60,8 @@ pub(crate) struct GuestInner {
     pub(crate) head: Option<Head>,
     /// The process's pid at home, once restored.
     pub(crate) home_pid: u32,
+    /// Its real user id at home (from the image).
+    pub(crate) home_uid: u32,
     /// The stub task, once it started (then the guest itself).
     pub(crate) task: Option<Task>,
     /// Pid of the guest on this node (0 until the stub started).
@@ -190,6 +192,7 @@ impl Guest {
                     img,
                     head: None,
                     home_pid: 0,
+                    home_uid: 0,
                     task: None,
                     pid: 0,
                     created_ms: now_ms(),

@@ -30,6 +30,7 @@ use crate::ksys::homemap;
 use crate::ksys::task::{cur, Task};
 use crate::ksys::trace::SyscallHook;
 use crate::omcore::fwd;
+use crate::omcore::mig;
 use crate::omcore::ownproc::{self, OwnProc};
 use crate::omcore::regs::UserRegs;
 use crate::omcore::syscalls::{self, nr};
@@ -306,6 +307,18 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             let blocked = syscalls::signal_sent(nr, &args)
                 .is_some_and(|s| (1..=64).contains(&s) && cur::blocked_mask() >> (s - 1) & 1 == 1);
             if syscalls::signals_itself(nr, &args, home) && !blocked {
+                // By `tkill`/`tgkill`: sent here with its home pid and user as the sender, as
+                // its handler would see them at home (the kernel would name the host's).
+                let sig = syscalls::signal_sent(nr, &args).unwrap_or(0);
+                if matches!(nr, nr::TKILL | nr::TGKILL) && (1..=64).contains(&sig) {
+                    let uid = g.inner.lock().home_uid;
+                    cur::signal_self_with(
+                        sig,
+                        &mig::SigInfo::sent_by(mig::si::TKILL, home, uid, 0),
+                    );
+                    cur::skip_call(0);
+                    return;
+                }
                 let me = u64::from(Task::current_pid());
                 rename_in_call(syscalls::signal_targets(nr).unwrap_or(&[]), me);
                 return;

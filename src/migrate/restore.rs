@@ -129,14 +129,14 @@ fn map_from_home(
 /// Replaces the calling process's memory, signal state, limits and names with the rest of the
 /// image (after its head), record by record from `next`, `into` a guest or the process at
 /// home; `from` is the sending node (for the log). Returns the CPU time the process used away
-/// from home (user, system, in ns), which the image carries.
+/// from home (user, system, in ns) and its real user id at home, which the image carries.
 #[inline(never)]
 pub(crate) fn restore_body(
     next: &mut dyn FnMut() -> Result<(KVec<u8>, Owned)>,
     head: &Head,
     into: Restoring<'_>,
     from: u32,
-) -> Result<[u64; 2]> {
+) -> Result<([u64; 2], u32)> {
     // Read before anything is replaced: what the process has at home.
     let home_limits = cur::rlimits();
     let min_addr = cur::mmap_min_addr();
@@ -205,7 +205,7 @@ pub(crate) fn restore_body(
         )
     })?;
     cur::set_comm(&head.begin.comm);
-    Ok(misc.map_or([0, 0], |m| m.away_cpu_ns))
+    Ok(misc.map_or(([0, 0], 0), |m| (m.away_cpu_ns, m.uid)))
 }
 
 /// Loads the image's registers and FPU state into the calling task's saved user state: call

@@ -86,6 +86,7 @@ pub(crate) fn deputy_main(
         home: mig.mesh.self_id(),
         mig_id: dep.mig_id(),
         home_pid: dep.pid as u32,
+        home_uid: cur::real_uid(),
     };
     // What the process blocks now its guest blocks when it starts.
     dep.guest_blocked.store(cur::blocked_mask(), Relaxed);
@@ -479,7 +480,7 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
     }
     // Nothing can fail any more: the guest must end before the process runs here.
     mig.send_verdict(host, dep.mig_id(), 0, true);
-    if let Ok(away) = restored {
+    if let Ok((away, _)) = restored {
         // The CPU time it used on hosts counts as the process's own from now on.
         cur::account_away(away);
     }
@@ -530,32 +531,33 @@ fn forward_signals(mig: &Migrations, dep: &Deputy) -> bool {
             }
             i.signalling = true;
         }
-        let mut sigs = [0u32; SIGNAL_BATCH];
+        // Each with its siginfo: the guest's handler sees it as here.
+        let mut sigs = [(0u32, None); SIGNAL_BATCH];
         let mut n = 0;
         while n < SIGNAL_BATCH {
-            let sig = cur::dequeue_signal(false);
-            if sig == 0 {
+            let t = cur::dequeue_signal_info(false);
+            if t.sig == 0 {
                 break;
             }
-            sigs[n] = sig;
+            sigs[n] = (t.sig, Some(t.info));
             n += 1;
         }
         // Once a send failed (the queue stayed full for the send's whole time limit, or the
         // connection is gone), the rest of the batch does not wait again.
         let mut wait = true;
         let mut stop = None;
-        for &sig in &sigs[..n] {
+        for &(sig, from) in &sigs[..n] {
             // A stop: the guest gets `SIGSTOP` (its host would judge another stop signal by
             // the process group the guest has there, not the home's), and the deputy stops.
-            let sent = match stops(sig) {
+            let (sent, from) = match stops(sig) {
                 Some(false) => continue,
                 Some(true) => {
                     stop = Some(sig);
-                    SIGSTOP
+                    (SIGSTOP, None)
                 }
-                None => sig,
+                None => (sig, from),
             };
-            if mig.try_signal_guest(dep, sent, wait).is_err() {
+            if mig.try_signal_guest_from(dep, sent, from, wait).is_err() {
                 wait = false;
             }
         }

@@ -33,6 +33,8 @@ pub(crate) struct Dest {
     pub(crate) mig_id: u32,
     /// The process's pid at home.
     pub(crate) home_pid: u32,
+    /// Its real user id as its home sees it.
+    pub(crate) home_uid: u32,
 }
 
 /// Builds `MigImage` frames of whole records and sends each when full.

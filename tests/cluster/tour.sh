@@ -39,6 +39,7 @@ omx-fpu 15 >/tmp/fpu.out &
 pid=$!
 sleep 1
 tour "$pid" 2
+wait_end 300 "$pid" "omx-fpu after its tour"
 wait "$pid"
 expect_eq "omx-fpu exits 0 after its tour" "$?" 0
 cat /tmp/fpu.out
@@ -58,6 +59,7 @@ pid=$!
 cd /root
 sleep 0.5
 tour "$pid" 2
+wait_end 300 "$pid" "omx-io after its tour"
 wait "$pid"
 expect_eq "omx-io exits 0 after its tour" "$?" 0
 expect_eq "it worked in its home directory" "$(sed -n 2p /tmp/io.mig.out)" "cwd /tmp/io.mig"
@@ -98,6 +100,7 @@ pid=$!
 exec 4>/tmp/idle.in
 sleep 0.3
 tour "$pid" 2
+wait_end 300 "$pid" "omx-sig after its tour"
 wait "$pid"
 expect_eq "omx-sig exits 0 after its tour" "$?" 0
 expect_eq "with the reference's transcript" "$(cat /tmp/sig.out)" "$(cat /tmp/sig.ref)"
@@ -137,6 +140,7 @@ for tool in "sha256sum" "sort" "gzip -1 -c"; do
 	pid=$!
 	sleep 1
 	tour "$pid" 2
+	wait_end 300 "$pid" "busybox $tool after its tour"
 	wait "$pid"
 	expect_eq "busybox $tool exits 0 after its tour" "$?" 0
 	expect_eq "with the reference's output" "$(md5sum </tmp/tool.out)" "$(cat /tmp/tool.ref)"

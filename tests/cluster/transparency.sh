@@ -57,6 +57,7 @@ run_case() {
 		esac
 		touch "$_d/go.$_k"
 	done
+	wait_end 600 "$_top" "$_case ($_mode)"
 	wait "$_top"
 	expect_eq "$_case ($_mode) exits 0" "$?" 0
 	expect_eq "$_case ($_mode): no check failed" "$(grep '^FAIL' "$_d.out")" ""

@@ -33,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&c.encode()[..], data);
     }
     if let Ok(p) = Pair::decode_signal(data) {
-        assert_eq!(&p.encode()[..], data);
+        let (b, n) = p.encode();
+        assert_eq!(&b[..n], data);
     }
     match (Request::decode_with_spec(data), fwd::parse(data)) {
         (Ok((r, spec)), Ok(parsed)) => {

@@ -26,7 +26,7 @@ use core::fmt;
 /// `"OMXI"`: first field of `Begin`.
 pub const MAGIC: u32 = u32::from_be_bytes(*b"OMXI");
 /// Version of the image format; other versions are refused.
-pub const IMAGE_VERSION: u16 = 4;
+pub const IMAGE_VERSION: u16 = 5;
 /// ELF machine number of x86-64, the only architecture.
 pub const ARCH_X86_64: u16 = 62;
 /// Page size of images.
@@ -129,7 +129,7 @@ const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
 /// Values in an `Mm` record.
 pub const MM_FIELDS: usize = 12;
 const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
-const MISC_LEN: usize = 4 + 4 + 3 * 16 + 2 * 8 + 16;
+const MISC_LEN: usize = 4 + 4 + 3 * 16 + 2 * 8 + 16 + 4;
 
 /// Why an image was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -777,6 +777,8 @@ pub struct Misc {
     pub away_cpu_ns: [u64; 2],
     /// The restartable-sequences registration in force (`rseq(2)`), or none.
     pub rseq: Rseq,
+    /// Its real user id as its home sees it: the sender's `si_uid` of a signal it sends itself.
+    pub uid: u32,
 }
 
 /// Length of the original `struct rseq`, the shortest registration and its alignment.
@@ -830,6 +832,7 @@ impl Misc {
         b[72..80].copy_from_slice(&self.rseq.addr.to_be_bytes());
         b[80..84].copy_from_slice(&self.rseq.len.to_be_bytes());
         b[84..88].copy_from_slice(&self.rseq.sig.to_be_bytes());
+        b[88..92].copy_from_slice(&self.uid.to_be_bytes());
         b
     }
 
@@ -845,9 +848,12 @@ impl Misc {
                 len: r.u32(),
                 sig: r.u32(),
             },
+            uid: r.u32(),
         };
         check(m.umask <= 0o777, "umask")?;
         check(m.rseq.plausible(), "rseq registration")?;
+        // (uid_t)-1 is no user.
+        check(m.uid != u32::MAX, "uid")?;
         check(personality_known(m.personality), "personality")?;
         Ok(m)
     }
@@ -1249,6 +1255,7 @@ mod tests {
                         len: 32,
                         sig: 0x5305_3053,
                     },
+                    uid: 1000,
                 }
                 .encode()
                 .to_vec()
@@ -1278,6 +1285,7 @@ mod tests {
             itimers: [(0, 0); 3],
             away_cpu_ns: [0, 0],
             rseq,
+            uid: 0,
         };
         let good = [
             Rseq::default(),
@@ -1549,7 +1557,8 @@ mod tests {
         // Begin: other versions and architectures.
         assert_eq!(with(0, &|b| b[5] = 2), Some(ImageError::Field("version")));
         assert_eq!(with(0, &|b| b[5] = 3), Some(ImageError::Field("version")));
-        assert_eq!(with(0, &|b| b[5] = 5), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 4), Some(ImageError::Field("version")));
+        assert_eq!(with(0, &|b| b[5] = 6), Some(ImageError::Field("version")));
         assert_eq!(with(0, &|b| b[7] = 3), Some(ImageError::Field("arch")));
         // Limits and umask.
         assert_eq!(with(5, &|b| b[7] = 9), Some(ImageError::Field("rlimit")));

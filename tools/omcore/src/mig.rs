@@ -11,7 +11,7 @@
 //! | `MigImage`    | sender -> target| home u32, mig_id u32, then whole image records          |
 //! | `MigResult`   | target -> home  | mig_id u32, result i32 (0 or -errno), guest pid u32     |
 //! | `GuestExit`   | host -> home    | mig_id u32, wait status u32                             |
-//! | `GuestSignal` | home -> host    | mig_id u32, signal u32                                  |
+//! | `GuestSignal` | home -> host    | mig_id u32, signal u32 [, code i32, errno i32, fields 32 bytes] |
 //! | `MigCtl`      | either way      | op u32, mig_id u32, a u32, b u32 (see [`Ctl`])          |
 //!
 //! The sender of an image is the home (first migration) or the guest's current host (a guest
@@ -33,7 +33,7 @@ pub const MAX_IMAGE_PAYLOAD: usize = IMAGE_PREFIX + MAX_CHUNK;
 pub const CTL_LEN: usize = 16;
 /// Size of a `MigResult` payload.
 pub const RESULT_LEN: usize = 12;
-/// Size of a `GuestSignal` payload.
+/// Size of a `GuestSignal` payload without its `siginfo`.
 pub const PAIR_LEN: usize = 8;
 /// Size of a `GuestExit` payload.
 pub const EXIT_LEN: usize = 24;
@@ -324,37 +324,108 @@ impl Exit {
     }
 }
 
-/// `GuestSignal`: a migration and a signal number.
+/// `si_code` values of the signals a process sends (`kill`, `sigqueue`, `tkill`/`tgkill`).
+pub mod si {
+    /// `kill`.
+    pub const USER: i32 = 0;
+    /// `sigqueue` (`rt_sigqueueinfo`).
+    pub const QUEUE: i32 = -1;
+    /// `tkill`, `tgkill`.
+    pub const TKILL: i32 = -6;
+}
+
+/// Size of the fields of a `siginfo` after its number, error and code (`_sifields` of x86-64:
+/// the largest member, `_sigchld` or `_sigfault`, is 32 bytes).
+pub const SIGINFO_FIELDS: usize = 32;
+
+/// What a signal's receiver reads in its `siginfo` besides the number, as the kernel at home
+/// filled it for the process: `si_code`, `si_errno` and the fields of that code (the sender's
+/// pid and user, a `sigqueue` or timer value, a child's status and CPU times...) in x86-64's
+/// layout, pids and users in the process's view at home. Opaque to the module: it copies them
+/// into the `siginfo` of the signal it sends the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigInfo {
+    /// `si_code`.
+    pub code: i32,
+    /// `si_errno`.
+    pub errno: i32,
+    /// `_sifields`, as laid out on x86-64.
+    pub fields: [u8; SIGINFO_FIELDS],
+}
+
+impl SigInfo {
+    /// The `siginfo` of a signal process `pid` of user `uid` sent with `code` (one of [`si`]):
+    /// `si_pid`, `si_uid`, then `si_value` (a `sigqueue`'s value, else 0).
+    pub fn sent_by(code: i32, pid: u32, uid: u32, value: u64) -> Self {
+        let mut fields = [0u8; SIGINFO_FIELDS];
+        fields[0..4].copy_from_slice(&pid.to_ne_bytes());
+        fields[4..8].copy_from_slice(&uid.to_ne_bytes());
+        fields[8..16].copy_from_slice(&value.to_ne_bytes());
+        Self {
+            code,
+            errno: 0,
+            fields,
+        }
+    }
+
+    /// `si_pid` (of the codes with a sender: [`si`], and `SIGCHLD`'s).
+    pub fn pid(&self) -> u32 {
+        u32::from_ne_bytes([
+            self.fields[0],
+            self.fields[1],
+            self.fields[2],
+            self.fields[3],
+        ])
+    }
+}
+
+/// Size of the `siginfo` part of a `GuestSignal` payload: code, errno, fields.
+pub const SENDER_LEN: usize = 8 + SIGINFO_FIELDS;
+
+/// `GuestSignal`: a migration, a signal number and, for a signal sent at home, its `siginfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pair {
     /// The migration.
     pub mig_id: u32,
     /// Signal number.
     pub value: u32,
+    /// Its `siginfo` at home (none: the host's module is its sender, `SI_KERNEL`).
+    pub from: Option<SigInfo>,
 }
 
 impl Pair {
-    /// Encodes the payload.
-    pub fn encode(&self) -> [u8; PAIR_LEN] {
-        let mut b = [0u8; PAIR_LEN];
+    /// Encodes the payload: the bytes and how many of them are used.
+    pub fn encode(&self) -> ([u8; PAIR_LEN + SENDER_LEN], usize) {
+        let mut b = [0u8; PAIR_LEN + SENDER_LEN];
         b[0..4].copy_from_slice(&self.mig_id.to_be_bytes());
         b[4..8].copy_from_slice(&self.value.to_be_bytes());
-        b
-    }
-
-    fn decode(p: &[u8]) -> Result<Self, PayloadError> {
-        if p.len() != PAIR_LEN {
-            return Err(PayloadError::Length);
-        }
-        Ok(Self {
-            mig_id: be32(p, 0),
-            value: be32(p, 4),
-        })
+        let Some(f) = self.from else {
+            return (b, PAIR_LEN);
+        };
+        b[8..12].copy_from_slice(&f.code.to_be_bytes());
+        b[12..16].copy_from_slice(&f.errno.to_be_bytes());
+        b[16..PAIR_LEN + SENDER_LEN].copy_from_slice(&f.fields);
+        (b, PAIR_LEN + SENDER_LEN)
     }
 
     /// Decodes a `GuestSignal` payload.
     pub fn decode_signal(p: &[u8]) -> Result<Self, PayloadError> {
-        let x = Self::decode(p)?;
+        let from = match p.len() {
+            PAIR_LEN => None,
+            // Any code and fields: the home is the process's own (it sent its whole memory),
+            // and the host's kernel checks nothing of a siginfo but its number.
+            n if n == PAIR_LEN + SENDER_LEN => Some(SigInfo {
+                code: be32(p, 8) as i32,
+                errno: be32(p, 12) as i32,
+                fields: p[16..n].try_into().map_err(|_| PayloadError::Length)?,
+            }),
+            _ => return Err(PayloadError::Length),
+        };
+        let x = Self {
+            mig_id: be32(p, 0),
+            value: be32(p, 4),
+            from,
+        };
         if x.value == 0 || x.value > MAX_SIGNAL {
             return Err(PayloadError::Field("signal"));
         }
@@ -525,13 +596,27 @@ mod tests {
             assert!(Exit::decode(&p.encode()).is_err(), "{bad:#x}");
         }
         assert_eq!(Exit::decode(&[0; 8]), Err(PayloadError::Length));
-        for (v, ok) in [(0, false), (1, true), (64, true), (65, false)] {
-            let p = Pair {
-                mig_id: 1,
-                value: v,
-            };
-            assert_eq!(Pair::decode_signal(&p.encode()).is_ok(), ok);
+        let child = SigInfo {
+            code: 1,
+            errno: 0,
+            fields: core::array::from_fn(|i| i as u8),
+        };
+        let kill = SigInfo::sent_by(si::QUEUE, 17, 1000, 0x1234_5678_9abc);
+        assert_eq!(kill.pid(), 17);
+        assert_eq!(kill.fields[4..8], 1000u32.to_ne_bytes());
+        for from in [None, Some(kill), Some(child)] {
+            for (v, ok) in [(0, false), (1, true), (64, true), (65, false)] {
+                let p = Pair {
+                    mig_id: 1,
+                    value: v,
+                    from,
+                };
+                let (b, n) = p.encode();
+                assert_eq!(Pair::decode_signal(&b[..n]).ok(), ok.then_some(p));
+            }
         }
         assert!(Pair::decode_signal(&[0; 7]).is_err());
+        assert!(Pair::decode_signal(&[0; PAIR_LEN + SENDER_LEN - 1]).is_err());
+        assert!(Pair::decode_signal(&[0; PAIR_LEN + SENDER_LEN + 1]).is_err());
     }
 }

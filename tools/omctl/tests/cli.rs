@@ -29,25 +29,32 @@ fn fake_proc(name: &str, version: Option<&str>) -> std::path::PathBuf {
 
 #[test]
 fn version_prints_module_version() {
-    let dir = fake_proc("ok", Some("module 0.1.0\nprotocol 3\nkernel 7.2.12\n"));
+    let p = omcore::version::PROTOCOL_VERSION;
+    let v = format!("module 0.1.0\nprotocol {p}\nkernel 7.2.12\n");
+    let dir = fake_proc("ok", Some(&v));
     let (code, out, _) = omctl(&dir, &["version"]);
     assert_eq!(code, 0);
-    assert!(out.contains("omctl 0.1.0 protocol 3\n"), "{out}");
     assert!(
-        out.contains("module 0.1.0 protocol 3 kernel 7.2.12\n"),
+        out.contains(&format!("omctl 0.1.0 protocol {p}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("module 0.1.0 protocol {p} kernel 7.2.12\n")),
         "{out}"
     );
 }
 
 #[test]
 fn version_fails_on_protocol_mismatch() {
-    let dir = fake_proc(
-        "mismatch",
-        Some("module 0.2.0\nprotocol 4\nkernel 7.2.12\n"),
-    );
+    let other = omcore::version::PROTOCOL_VERSION + 1;
+    let v = format!("module 0.2.0\nprotocol {other}\nkernel 7.2.12\n");
+    let dir = fake_proc("mismatch", Some(&v));
     let (code, _, err) = omctl(&dir, &["version"]);
     assert_eq!(code, 1);
-    assert!(err.contains("module speaks protocol 4"), "{err}");
+    assert!(
+        err.contains(&format!("module speaks protocol {other}")),
+        "{err}"
+    );
 }
 
 #[test]

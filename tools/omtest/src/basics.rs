@@ -10,7 +10,9 @@
 //!   carries data.
 //! - `epoll`: level- and edge-triggered readiness of pipes, `EPOLLONESHOT` and its re-arming,
 //!   `EPOLL_CTL_MOD`/`DEL`, an epoll made in part 0.
-//! - `handlers`: `SA_SIGINFO` handlers with `SI_USER`/`SI_TKILL`, the
+//! - `handlers`: `SA_SIGINFO` handlers with the sender (itself by `kill` and `tgkill`, its child
+//!   by `kill` and `sigqueue` with a value: code, pid, uid; `SIGCHLD` of a child made at home
+//!   that ends: code, pid, status), the
 //!   handler's own mask (`sa_mask`), `SA_RESETHAND`, a handler on an alternate stack.
 //! - `timers`: `timerfd` one-shot and periodic, a POSIX timer whose signal is caught, `alarm`
 //!   cancelled, relative sleeps.
@@ -446,33 +448,39 @@ const SA_RESTORER: u64 = 0x0400_0000;
 const SI_USER: i32 = 0;
 const SI_TKILL: i32 = -6;
 
-/// What the `SA_SIGINFO` handler saw last: signal, code, sender pid, the mask in force (as a
-/// bit for SIGUSR2), whether it ran on the alternate stack.
-static SEEN: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+/// What the `SA_SIGINFO` handler saw last: signal, code, sender pid, sender uid, the mask in
+/// force (as a bit for SIGUSR2), whether it ran on the alternate stack, the `sigqueue` value.
+static SEEN: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 static ALT: AtomicU64 = AtomicU64::new(0);
 const ALT_SIZE: u64 = 64 * 1024;
+const SI_QUEUE: i32 = -1;
 
 extern "C" fn with_info(sig: i32, info: *const u8, _ctx: *const u8) {
     // SAFETY: the kernel passes a `siginfo_t` (128 bytes) for an SA_SIGINFO handler: signo at 0,
-    // code at 8, the sender's pid at 16.
-    let (code, spid) = unsafe {
+    // code at 8, the sender's pid at 16 and uid at 20, the value at 24.
+    let (code, spid, suid, value) = unsafe {
         (
             info.add(8).cast::<i32>().read_unaligned(),
             info.add(16).cast::<i32>().read_unaligned(),
+            info.add(20).cast::<u32>().read_unaligned(),
+            info.add(24).cast::<u64>().read_unaligned(),
         )
     };
     let mut cur = 0u64;
     sys(14, [SIG_BLOCK, 0, &mut cur as *mut u64 as u64, 8, 0, 0]);
     let here = &sig as *const i32 as u64;
     let alt = ALT.load(SeqCst);
-    SEEN[0].store(sig as u64, SeqCst);
     SEEN[1].store(u64::from(code as u32), SeqCst);
     SEEN[2].store(u64::from(spid as u32), SeqCst);
-    SEEN[3].store(cur >> (SIGUSR2 - 1) & 1, SeqCst);
-    SEEN[4].store(
+    SEEN[3].store(u64::from(suid), SeqCst);
+    SEEN[4].store(cur >> (SIGUSR2 - 1) & 1, SeqCst);
+    SEEN[5].store(
         u64::from(alt != 0 && (alt..alt + ALT_SIZE).contains(&here)),
         SeqCst,
     );
+    SEEN[6].store(value, SeqCst);
+    // Last: a waiter sees the signal once the rest is there.
+    SEEN[0].store(sig as u64, SeqCst);
 }
 
 /// Sets `with_info` for `sig` with `flags` and SIGUSR2 in its mask.
@@ -484,16 +492,24 @@ fn catch_info(sig: u64, flags: u64) -> i64 {
     sys(13, [sig, act.as_ptr() as u64, 0, 8, 0, 0])
 }
 
-fn seen() -> [u64; 5] {
+fn seen() -> [u64; 7] {
     core::array::from_fn(|i| SEEN[i].swap(0, SeqCst))
 }
 
-fn without_pid(s: [u64; 5]) -> [u64; 4] {
-    [s[0], s[1], s[3], s[4]]
+/// Waits (up to 10 s) for the handler to have run, then what it saw.
+fn seen_soon() -> [u64; 7] {
+    for _ in 0..1000 {
+        if SEEN[0].load(SeqCst) != 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    seen()
 }
 
-fn handlers_round(c: &mut Checks, part: u32) {
+fn handlers_round(c: &mut Checks, part: u32, child: (u64, u64, u64), ending: (u64, u64)) {
     let me = pid();
+    let uid = sys(102, [0; 6]) as u64;
     c.eq(
         &format!("part {part}: SA_SIGINFO handler"),
         catch_info(SIGUSR1, 0),
@@ -504,12 +520,10 @@ fn handlers_round(c: &mut Checks, part: u32) {
         sys(62, [me, SIGUSR1, 0, 0, 0, 0]),
         0,
     );
-    // (The sender's pid is not checked: a moved process's handler sees a pid of the host,
-    // see `Documentation/migration.md`, "Not there yet".)
     c.eq(
-        &format!("part {part}: it ran with SI_USER, SIGUSR2 blocked, on the process's stack"),
-        without_pid(seen()),
-        [SIGUSR1, u64::from(SI_USER as u32), 1, 0],
+        &format!("part {part}: it ran with SI_USER, itself the sender, SIGUSR2 blocked"),
+        seen(),
+        [SIGUSR1, u64::from(SI_USER as u32), me, uid, 1, 0, 0],
     );
     c.eq(
         &format!("part {part}: tgkill"),
@@ -517,15 +531,53 @@ fn handlers_round(c: &mut Checks, part: u32) {
         0,
     );
     c.eq(
-        &format!("part {part}: it ran with SI_TKILL"),
-        without_pid(seen()),
-        [SIGUSR1, u64::from(SI_TKILL as u32), 1, 0],
+        &format!("part {part}: it ran with SI_TKILL, itself the sender"),
+        seen(),
+        [SIGUSR1, u64::from(SI_TKILL as u32), me, uid, 1, 0, 0],
     );
     c.eq(
         &format!("part {part}: the handler's mask is gone after it"),
         super::blocked() & (1 << (SIGUSR2 - 1)),
         0,
     );
+    // Another process (its child, at home) sends it a signal, then a value with sigqueue.
+    let (to_child, from_child, cpid) = child;
+    c.eq(
+        &format!("part {part}: ask the child"),
+        write(to_child, b"k"),
+        1,
+    );
+    c.eq(
+        &format!("part {part}: the child's kill: SI_USER, the child the sender"),
+        seen_soon(),
+        [SIGUSR1, u64::from(SI_USER as u32), cpid, uid, 1, 0, 0],
+    );
+    let rq = SIGRTMIN + 2;
+    c.eq(
+        &format!("part {part}: SA_SIGINFO handler of a queued signal"),
+        catch_info(rq, 0),
+        0,
+    );
+    c.eq(
+        &format!("part {part}: ask the child to queue"),
+        write(to_child, &[b'0' + part as u8]),
+        1,
+    );
+    c.eq(
+        &format!("part {part}: its sigqueue: SI_QUEUE, the child, the value"),
+        seen_soon(),
+        [
+            rq,
+            u64::from(SI_QUEUE as u32),
+            cpid,
+            uid,
+            1,
+            0,
+            0x4200 + u64::from(part),
+        ],
+    );
+    let mut b = [0u8; 1];
+    read(from_child, &mut b);
     // On the alternate stack.
     c.eq(
         &format!("part {part}: SA_ONSTACK handler"),
@@ -539,7 +591,7 @@ fn handlers_round(c: &mut Checks, part: u32) {
     );
     c.eq(
         &format!("part {part}: it ran on the alternate stack"),
-        seen()[4],
+        seen()[5],
         1,
     );
     // SA_RESETHAND: the handler runs once, and the action is the default again after it.
@@ -562,6 +614,69 @@ fn handlers_round(c: &mut Checks, part: u32) {
         old[0],
         0,
     );
+    // A child ends (made in part 0, at home): SIGCHLD's siginfo names it and its status.
+    let (end_w, end_pid) = ending;
+    c.eq(
+        &format!("part {part}: SA_SIGINFO handler of SIGCHLD"),
+        catch_info(SIGCHLD, 0),
+        0,
+    );
+    close(end_w);
+    let status = ENDING_STATUS + u64::from(part);
+    c.eq(
+        &format!("part {part}: a child's end: CLD_EXITED, the child, its status"),
+        seen_soon(),
+        [SIGCHLD, CLD_EXITED, end_pid, uid, 1, 0, status],
+    );
+    let mut ws = 0i32;
+    c.eq(
+        &format!("part {part}: its wait"),
+        sys(61, [end_pid, &mut ws as *mut i32 as u64, 0, 0, 0, 0]),
+        end_pid as i64,
+    );
+    c.eq(
+        &format!("part {part}: its wait status"),
+        ws as u64,
+        status << 8,
+    );
+}
+
+const SIGCHLD: u64 = 17;
+const CLD_EXITED: u64 = 1;
+/// The exit status of the child that ends in part 0 (part k: one more).
+const ENDING_STATUS: u64 = 7;
+
+/// A child of `handlers` that ends with `status` once `from_parent` reads end of file.
+fn ending_child(from_parent: u64, status: u64) -> ! {
+    let mut b = [0u8; 1];
+    while read(from_parent, &mut b) > 0 {}
+    sys(60, [status, 0, 0, 0, 0, 0]);
+    unreachable!("exit returned");
+}
+
+/// The child of `handlers`: for each byte it reads, `k` sends its parent SIGUSR1 with `kill`,
+/// a digit D queues SIGRTMIN+2 with the value 0x4200 + D (`rt_sigqueueinfo`) and answers.
+fn signalling_child(from_parent: u64, to_parent: u64, parent: u64) -> ! {
+    let me = pid();
+    let uid = sys(102, [0; 6]) as u32;
+    let mut b = [0u8; 1];
+    while read(from_parent, &mut b) == 1 {
+        if b[0] == b'k' {
+            sys(62, [parent, SIGUSR1, 0, 0, 0, 0]);
+            continue;
+        }
+        // siginfo: signo, errno, code, pid, uid, value.
+        let mut info = [0u8; 128];
+        info[0..4].copy_from_slice(&((SIGRTMIN + 2) as i32).to_ne_bytes());
+        info[8..12].copy_from_slice(&SI_QUEUE.to_ne_bytes());
+        info[16..20].copy_from_slice(&(me as u32).to_ne_bytes());
+        info[20..24].copy_from_slice(&uid.to_ne_bytes());
+        info[24..32].copy_from_slice(&(0x4200 + u64::from(b[0] - b'0')).to_ne_bytes());
+        sys(129, [parent, SIGRTMIN + 2, info.as_ptr() as u64, 0, 0, 0]);
+        write(to_parent, b"q");
+    }
+    sys(60, [0; 6]);
+    unreachable!("exit returned");
 }
 
 pub(super) fn case_handlers(c: &mut Checks, dir: &str) {
@@ -575,7 +690,42 @@ pub(super) fn case_handlers(c: &mut Checks, dir: &str) {
         sys(131, [ss.as_ptr() as u64, 0, 0, 0, 0, 0]),
         0,
     );
-    in_three_parts(c, dir, handlers_round);
+    let (down_r, down_w) = pipe(0);
+    let (up_r, up_w) = pipe(0);
+    let parent = pid();
+    let child = sys(57, [0; 6]);
+    if child == 0 {
+        close(down_w);
+        close(up_r);
+        signalling_child(down_r, up_w, parent);
+    }
+    close(down_r);
+    close(up_w);
+    c.check("a child that sends signals", child > 0, || {
+        format!("{child}")
+    });
+    // One child to end in each part.
+    let mut ending = [(0u64, 0u64); 3];
+    for k in 0..ending.len() {
+        let (r, w) = pipe(O_CLOEXEC);
+        let p = sys(57, [0; 6]);
+        if p == 0 {
+            // Only its parent holds its pipe's writing end.
+            for &(w, _) in &ending[..k] {
+                close(w);
+            }
+            close(w);
+            ending_child(r, ENDING_STATUS + k as u64);
+        }
+        close(r);
+        c.check("a child to end", p > 0, || format!("{p}"));
+        ending[k] = (w, p.max(0) as u64);
+    }
+    in_three_parts(c, dir, |c, part| {
+        handlers_round(c, part, (down_w, up_r, child as u64), ending[part as usize])
+    });
+    close(down_w);
+    sys(61, [child as u64, 0, 0, 0, 0, 0]);
 }
 
 // --- timers -----------------------------------------------------------------------------------
