@@ -9,7 +9,10 @@
 # for byte:
 # python3 importing C-extension modules after the move (json, decimal, hashlib, sqlite3) and
 # computing; sqlite3 running a script of statements over a database file; gzip and xz over a
-# 100 MB file; sort of a 20 MB file; gcc compiling a C file (its cc1 is the process moved).
+# 100 MB file; sort of a 20 MB file; gcc compiling a C file (its cc1 is the process moved); dl,
+# a C program of our own built here by Debian's gcc, that loads libraries with dlopen in every
+# part (the C library's libm, zlib, and a library built here with a constructor and data of
+# its own), calls them through dlsym, unloads and loads again, and checks each answer.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -88,6 +91,114 @@ for i in range(1, 3000):
     x = x * i / (i + decimal.Decimal("0.5"))
 print("product:", str(x)[:50])
 EOF
+
+# dl: dlopen, dlsym, dladdr, dlclose in every part; PASS or FAIL for each check.
+cat >$D/libomx.c <<'EOF'
+int omx_counter = 41;
+__attribute__((constructor)) static void omx_init(void) { omx_counter++; }
+int omx_next(void) { return ++omx_counter; }
+EOF
+cat >$D/dl.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef unsigned long (*crc_fn)(unsigned long, const unsigned char *, unsigned);
+
+static int fails;
+
+static void check(int part, const char *what, int ok)
+{
+	printf("%s part %d: %s\n", ok ? "PASS" : "FAIL", part, what);
+	fails += !ok;
+}
+
+static void step(const char *d, int k)
+{
+	char p[512];
+	struct stat st;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/at.%d", d, k);
+	f = fopen(p, "w");
+	if (f)
+		fclose(f);
+	snprintf(p, sizeof(p), "%s/go.%d", d, k);
+	while (stat(p, &st) != 0)
+		usleep(20000);
+}
+
+static void part(int k, const char *own)
+{
+	void *m = dlopen("libm.so.6", RTLD_NOW);
+	double (*cosine)(double) = m ? (double (*)(double))dlsym(m, "cos") : NULL;
+	void *z = dlopen("libz.so.1", RTLD_LAZY);
+	crc_fn crc = z ? (crc_fn)dlsym(z, "crc32") : NULL;
+	const char *(*version)(void) = z ? (const char *(*)(void))dlsym(z, "zlibVersion") : NULL;
+	const char *err;
+	void *o, *o2;
+	int (*next)(void);
+	int *counter;
+	Dl_info info;
+
+	check(k, "dlopen libm.so.6", m != NULL);
+	check(k, "cos through dlsym", cosine && cosine(0.0) == 1.0);
+	if (cosine)
+		printf("part %d: cos(1) = %.17g\n", k, cosine(1.0));
+	check(k, "dlopen libz.so.1 (lazy binding)", z != NULL);
+	check(k, "crc32 and zlibVersion through dlsym", crc && version);
+	if (crc && version)
+		printf("part %d: zlib %s crc32 %08lx\n", k, version(),
+		       crc(0, (const unsigned char *)"openmosix", 9));
+	check(k, "a symbol that is not there", z && !dlsym(z, "no_such_symbol") && dlerror());
+	o = dlopen("libno-such-lib.so.9", RTLD_NOW);
+	err = dlerror();
+	check(k, "a library that is not there", !o && err &&
+	      strstr(err, "cannot open shared object file"));
+	/* Our own library: its constructor ran once, its data is its own. */
+	o = dlopen(own, RTLD_NOW | RTLD_LOCAL);
+	check(k, "dlopen of a library built at home", o != NULL);
+	next = o ? (int (*)(void))dlsym(o, "omx_next") : NULL;
+	counter = o ? (int *)dlsym(o, "omx_counter") : NULL;
+	check(k, "its constructor ran: counter 42", counter && *counter == 42);
+	check(k, "its function: 43, 44", next && next() == 43 && next() == 44);
+	check(k, "dladdr names its file and symbol", next && dladdr((void *)next, &info) &&
+	      strcmp(info.dli_fname, own) == 0 && info.dli_sname &&
+	      strcmp(info.dli_sname, "omx_next") == 0);
+	o2 = dlopen(own, RTLD_NOW | RTLD_NOLOAD);
+	check(k, "RTLD_NOLOAD finds it loaded", o && o2 == o);
+	if (o2)
+		dlclose(o2);
+	check(k, "dlclose", o && dlclose(o) == 0);
+	check(k, "unloaded: RTLD_NOLOAD finds nothing", !dlopen(own, RTLD_NOW | RTLD_NOLOAD));
+	o = dlopen(own, RTLD_NOW);
+	counter = o ? (int *)dlsym(o, "omx_counter") : NULL;
+	check(k, "loaded again: fresh data, its constructor again", counter && *counter == 42);
+	if (o)
+		dlclose(o);
+	if (z)
+		dlclose(z);
+	if (m)
+		dlclose(m);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	part(0, argv[2]);
+	step(argv[1], 1);
+	part(1, argv[2]);
+	step(argv[1], 2);
+	part(2, argv[2]);
+	return fails ? 1 : 0;
+}
+EOF
+check "gcc builds dl and its library" chroot /debian /bin/sh -c \
+	"gcc -O2 -shared -fPIC -o $D/libomx.so $D/libomx.c && gcc -O2 -o $D/dl $D/dl.c"
 
 # progress_pos PID FD: the offset of the process's descriptor FD (its position in its input).
 progress_pos() {
@@ -228,13 +339,27 @@ mark_gcc() {
 movable_gcc() { cat "$1/pid"; }
 sum_gcc() { md5sum <"$1/big.o" | cut -d' ' -f1; }
 
-for p in python sqlite gzip xz sort gcc; do
+# dl: waits at its own marks.
+start_dl() {
+	chroot /debian $D/dl "$1" $D/libomx.so >"$1/out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$1/pid"
+}
+mark_dl() { test -e "$2/at.$1"; }
+movable_dl() { cat "$1/pid"; }
+sum_dl() { md5sum <"$1/out" | cut -d' ' -f1; }
+
+for p in dl python sqlite gzip xz sort gcc; do
 	run_three "$p"
 done
 for m in _json _decimal _hashlib _sqlite3; do
 	expect_match "python: $m was loaded from a shared object" "$(cat $D/python.back/out)" \
 		"loaded from $m\.cpython-[0-9]+-x86_64-linux-gnu\.so"
 done
+
+expect_eq "dl: its checks passed in the run that never moved (passed, failed)" \
+	"$(grep -c '^PASS' $D/dl.home/out) $(grep -c '^FAIL' $D/dl.home/out)" "45 0"
+grep -v '^PASS' $D/dl.home/out
 
 nothing_left 2
 finish
