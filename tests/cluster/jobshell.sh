@@ -10,7 +10,7 @@
 # gives with a job that never moved, run first as the reference.
 . /lib/cluster/lib.sh
 
-check "node 2 up" wait_for 10 omctl isup 2
+check "node 2 up" wait_for 60 omctl isup 2
 no_balancing 2
 
 BURN='omx-burn 8 1000000'
