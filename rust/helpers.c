@@ -889,6 +889,11 @@ void omx_misc_set(u32 umask, u32 personality)
 	current->personality = personality;
 }
 
+void omx_set_clear_child_tid(u64 addr)
+{
+	current->clear_child_tid = (int __user *)(unsigned long)addr;
+}
+
 void omx_rseq_get(u64 *addr, u32 *len, u32 *sig)
 {
 #ifdef CONFIG_RSEQ

@@ -259,6 +259,9 @@ void omx_misc_set(u32 umask, u32 personality);
  * the kernel has no CONFIG_RSEQ).
  */
 void omx_rseq_get(u64 *addr, u32 *len, u32 *sig);
+/* Sets current's clear_child_tid, as set_tid_address(2) does (the kernel writes 0 there and
+ * wakes a futex on it when the thread exits). */
+void omx_set_clear_child_tid(u64 addr);
 /*
  * Makes (`addr`, `len`, `sig`) the calling thread's registration, replacing the one it had, as
  * rseq(2) would register it on a thread with none (the same checks, the same initial fields),

@@ -43,6 +43,15 @@ pub(crate) fn set_misc(umask: u32, personality: u32) {
     unsafe { bindings::omx_misc_set(umask, personality) };
 }
 
+/// Sets the address the kernel clears (and wakes a futex at) when the calling thread exits,
+/// as `set_tid_address(2)` does; the address is user memory the kernel writes with
+/// `put_user` then, which fails harmlessly if it is not writable.
+pub(crate) fn set_clear_child_tid(addr: u64) {
+    // SAFETY: no precondition: the shim stores the address in current's task; nothing
+    // dereferences it but the kernel's exit path, through put_user.
+    unsafe { bindings::omx_set_clear_child_tid(addr) };
+}
+
 /// The calling thread's restartable-sequences registration: area address, length and
 /// abort signature, all zero when it has none.
 pub(crate) fn rseq() -> (u64, u32, u32) {

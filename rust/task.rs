@@ -336,7 +336,8 @@ pub(crate) mod cur {
     use kernel::uaccess::UserSlice;
 
     pub(crate) use crate::ksys::procstate::{
-        account_away, clocks, misc, real_uid, rlimits, rseq, set_misc, set_rlimits, set_rseq,
+        account_away, clocks, misc, real_uid, rlimits, rseq, set_clear_child_tid, set_misc,
+        set_rlimits, set_rseq,
     };
     pub(crate) use crate::ksys::signal::{
         block_signals, blocked_mask, deliver_under, dequeue_signal, dequeue_signal_info,

@@ -250,6 +250,13 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
             cur::skip_call(i64::from(pid));
             return;
         }
+        // set_tid_address: made here (the thread exits here), answering its tid at home.
+        nr::SET_TID_ADDRESS => {
+            cur::set_clear_child_tid(args[0]);
+            let pid = g.inner.lock().home_pid;
+            cur::skip_call(i64::from(pid));
+            return;
+        }
         // exit, exit_group: the guest ends here; its home learns the status.
         nr::EXIT | nr::EXIT_GROUP => return,
         // The process comes home and makes the call there: a new process or program, memory

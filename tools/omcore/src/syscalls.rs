@@ -251,7 +251,7 @@ pub static SYSCALLS: &[(u32, &str, Class)] = &[
     (215, "epoll_wait_old", Home),
     (216, "remap_file_pages", Refused("nonlinear file mappings are not migrated")),
     (217, "getdents64", Home),
-    (218, "set_tid_address", Local),
+    (218, "set_tid_address", Special("made on the remote, where the thread exits; answers its tid at home, as gettid")),
     (219, "restart_syscall", Local),
     (220, "semtimedop", Home),
     (221, "fadvise64", Home),

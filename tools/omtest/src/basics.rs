@@ -56,7 +56,7 @@ pub(super) fn close(fd: u64) -> i64 {
     sys(3, [fd, 0, 0, 0, 0, 0])
 }
 
-fn pipe(flags: u64) -> (u64, u64) {
+pub(super) fn pipe(flags: u64) -> (u64, u64) {
     let mut p = [0i32; 2];
     let r = sys(293, [p.as_mut_ptr() as u64, flags, 0, 0, 0, 0]);
     if r < 0 {
@@ -165,7 +165,7 @@ const SO_REUSEADDR: u64 = 2;
 const SHUT_WR: u64 = 1;
 
 /// `struct sockaddr_in` of 127.0.0.1:`port` (port in host order).
-fn loopback(port: u16) -> [u8; 16] {
+pub(super) fn loopback(port: u16) -> [u8; 16] {
     let mut a = [0u8; 16];
     a[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
     a[2..4].copy_from_slice(&port.to_be_bytes());
@@ -836,7 +836,7 @@ const O_CREAT: u64 = 0o100;
 const O_TRUNC: u64 = 0o1000;
 const O_DIRECTORY: u64 = 0o200000;
 
-fn open(path: &str, flags: u64) -> i64 {
+pub(super) fn open(path: &str, flags: u64) -> i64 {
     let p = cpath(path);
     sys(257, [AT_FDCWD, p.as_ptr() as u64, flags, 0o644, 0, 0])
 }

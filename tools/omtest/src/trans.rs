@@ -61,11 +61,17 @@
 //!   every program uses (see `basics.rs`).
 //! - `fdops`, `events`, `locks`: data moved between descriptors in the kernel, calls relative
 //!   to a directory descriptor, eventfd, inotify, memfd, file locks (see `fdops.rs`).
+//! - `jobctl`, `children`, `exec`, `sched`, `futex`, `sleeps`: job control, children and their
+//!   wait, exec, scheduling, futexes and sleeps (see `procs.rs`).
+//! - `tty`, `udp`, `dirs`, `devices`, `fpu`, `uname`: pseudo-terminals, datagrams, directory
+//!   reading, character devices, registers and rounding modes, the system (see `devs.rs`).
 
 mod basics;
 mod clocks;
+mod devs;
 mod fdops;
 mod handler;
+mod procs;
 mod raw;
 mod rseqs;
 
@@ -105,10 +111,17 @@ fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // msgrcv, msgctl, getrlimit, setrlimit, prlimit64, getrusage, times, clock_gettime, wait4,
     // prctl, ioctl, sendmmsg, recvmmsg, preadv, pwritev, preadv2, pwritev2, pidfd_open,
     // pidfd_send_signal, semget, semctl, shmget, shmctl, dup, kcmp, syslog, setitimer,
-    // getitimer, rseq, getcpu, clock_gettime, clock_nanosleep) only read and write the buffers their arguments point to, which the callers
-    // own for the call. The others touch no memory of Rust's: mmap only where nothing is mapped
+    // getitimer, rseq, getcpu, clock_gettime, clock_nanosleep, waitid, getdents64,
+    // mkdirat, fchdir, unlinkat, getcwd, socket, bind, connect, sendto, recvfrom, getsockname,
+    // getpeername, sched_getparam, sched_setscheduler, sched_getattr, ioprio_get, ioprio_set,
+    // futex, futex_waitv, nanosleep, clock_getres, select, getrandom, uname, sysinfo,
+    // personality, sched_getaffinity, execve's arguments) only read and write the buffers their
+    // arguments point to, which the callers own for the call (a futex word: an atomic of this
+    // program's). The others touch no memory of Rust's: mmap only where nothing is mapped
     // (MAP_FIXED_NOREPLACE, or an address the kernel picks), munmap, mlock and munlock only what
-    // this program mapped itself, and fork is made while the program has one thread.
+    // this program mapped itself, fork is made while the program has one thread, execve
+    // replaces the whole program and exit_group ends it; set_tid_address gives the kernel a
+    // static atomic of this program's, which it clears only as the thread exits.
     unsafe { raw::syscall6(nr, a) }
 }
 
@@ -2008,7 +2021,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(case), Some(dir)) = (args.get(1), args.get(2)) else {
         eprintln!(
-            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks|pipes|sockets|epoll|handlers|timers|files|ids|memory|fdops|events|locks DIR"
+            "usage: omx-t signalfd|sigwait|masks|scm|msgq|limits|usage|procself|prctl|ioctl|mmsg|pvec|sysv|itimer|fmap|rseq|clocks|pipes|sockets|epoll|handlers|timers|files|ids|memory|fdops|events|locks|jobctl|children|exec|sched|futex|sleeps|tty|udp|dirs|devices|fpu|uname DIR"
         );
         std::process::exit(2);
     };
@@ -2042,6 +2055,18 @@ fn main() {
         "fdops" => fdops::case_fdops(&mut c, dir),
         "events" => fdops::case_events(&mut c, dir),
         "locks" => fdops::case_locks(&mut c, dir),
+        "jobctl" => procs::case_jobctl(&mut c, dir),
+        "children" => procs::case_children(&mut c, dir),
+        "exec" => procs::case_exec(&mut c, dir),
+        "sched" => procs::case_sched(&mut c, dir),
+        "futex" => procs::case_futex(&mut c, dir),
+        "sleeps" => procs::case_sleeps(&mut c, dir),
+        "tty" => devs::case_tty(&mut c, dir),
+        "udp" => devs::case_udp(&mut c, dir),
+        "dirs" => devs::case_dirs(&mut c, dir),
+        "devices" => devs::case_devices(&mut c, dir),
+        "fpu" => devs::case_fpu(&mut c, dir),
+        "uname" => devs::case_uname(&mut c, dir),
         _ => {
             eprintln!("omx-t: no case {case}");
             std::process::exit(2);
