@@ -148,6 +148,11 @@ pub(crate) struct DeputyInner {
     pub(crate) move_asked: Option<u32>,
     /// Job control: whether the deputy is stopping, stopped, or on its way back.
     pub(crate) job: JobStop,
+    /// Back from a stop: its guest, sent `SIGSTOP`, is to be continued, whether or not the
+    /// `SIGCONT` that continued the deputy is still queued for it to forward (a stop signal
+    /// sent after the `SIGCONT` takes that out of the queue, as the kernel does to any
+    /// process, while the deputy has yet to forward it).
+    pub(crate) continued: bool,
     /// The CPU time its guest used away from home (user, system, in ns), once it `Exited`.
     pub(crate) exited_cpu_ns: [u64; 2],
     /// The files its guest's areas page from (`homefile.rs`).
@@ -254,6 +259,7 @@ impl Deputy {
                     signalling: false,
                     move_asked: None,
                     job: JobStop::Running,
+                    continued: false,
                     exited_cpu_ns: [0, 0],
                     files: HomeFiles::default(),
                 },

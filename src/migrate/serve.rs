@@ -524,16 +524,24 @@ fn come_home(mig: &Migrations, dep: &Deputy) -> Result {
 /// connection's `omx-rx` thread, which takes it for every frame about this deputy, goes on.
 fn forward_signals(mig: &Migrations, dep: &Deputy) -> bool {
     loop {
-        {
+        let continued = {
             let mut i = dep.inner.lock();
             if i.hop.is_some() {
                 return cur::signal_pending();
             }
             i.signalling = true;
-        }
+            core::mem::take(&mut i.continued)
+        };
         // Each with its siginfo: the guest's handler sees it as here.
         let mut sigs = [(0u32, None); SIGNAL_BATCH];
         let mut n = 0;
+        // Back from a stop whose `SIGCONT` is no longer queued (a stop signal sent since took it
+        // out): the guest is continued first all the same, before that stop signal reaches it
+        // (a `SIGCONT` after it would take it out of the guest's queue in turn).
+        if continued && cur::pending_mask() >> (SIGCONT - 1) & 1 == 0 {
+            sigs[0] = (SIGCONT, None);
+            n = 1;
+        }
         while n < SIGNAL_BATCH {
             let t = cur::dequeue_signal_info(false);
             if t.sig == 0 {
@@ -638,8 +646,10 @@ pub(crate) fn deputy_resume(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         let mut i = dep.inner.lock();
         let exec = i.exec.take()?;
         if i.job == JobStop::Back {
-            // Back from its stop (see `stop_deputy`): no guest waits for this call.
+            // Back from its stop (see `stop_deputy`): no guest waits for this call; the guest
+            // goes on too (`forward_signals`).
             i.job = JobStop::Running;
+            i.continued = true;
             drop(i);
             return deputy_serve(mig, dep);
         }

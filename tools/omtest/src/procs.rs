@@ -6,9 +6,8 @@
 //!   `SIGSTOP` and by `SIGTTIN` (default action) and continued by `SIGCONT`; its parent sees
 //!   each change through `wait4(WUNTRACED | WCONTINUED)` and `waitid` (the code, the signal,
 //!   the child's pid) and `/proc/CHILD/stat` in state `T`; a caught `SIGTSTP` runs the child's
-//!   handler and does not stop it; the child goes on when its parent says so (`SIGUSR1`).
-//!   Not in the transparency scenario yet: moved, the child stopped and at once continued
-//!   does not always run again (the `SIGTSTP` that follows never reaches its handler).
+//!   handler and does not stop it (sent at once after the `SIGCONT`); the child goes on when
+//!   its parent says so (`SIGUSR1`).
 //! - `children`: children forked in part 0 end one a part: `waitid(WNOHANG)` sees none before,
 //!   `waitid(WNOWAIT)` sees the one that ended (code, status, pid) and leaves it, `wait4` reaps
 //!   it with its status and its CPU time (also in `getrusage(RUSAGE_CHILDREN)`), then `ECHILD`;
