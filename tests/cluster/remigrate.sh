@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
+# timeout: 900
 # A migrated process moves on and comes back, any number of times: omx-burn (a checksum over
 # 64 MB of heap, FPU state across the run, 256 MB of heap written one word a megabyte, the
 # rest never touched and still zero at the end, 3000 one-page areas that do not merge and an
