@@ -133,12 +133,16 @@ wait_end() {
 	if check "${3:-process $2} ends" wait_for "$1" ended "$2"; then
 		return 0
 	fi
-	echo "# $2 did not end: $(grep -E '^(State|SigPnd|ShdPnd|SigBlk|SigCgt)' "/proc/$2/status" 2>/dev/null | tr '\t\n' '  ')"
-	echo "# syscall: $(cat "/proc/$2/syscall" 2>/dev/null); wchan: $(cat "/proc/$2/wchan" 2>/dev/null)"
-	sed 's/^/# stack: /' "/proc/$2/stack" 2>/dev/null
-	omctl ps | sed 's/^/# omctl ps: /'
+	# Each read within 5 s: a task stuck in the kernel may hold the locks some /proc files take.
+	echo "# $2 did not end: $(timeout 5 grep -E '^(State|SigPnd|ShdPnd|SigBlk|SigCgt)' "/proc/$2/status" 2>/dev/null | tr '\t\n' '  ')"
+	echo "# wchan: $(timeout 5 cat "/proc/$2/wchan" 2>/dev/null); syscall: $(timeout 5 cat "/proc/$2/syscall" 2>/dev/null)"
+	timeout 5 cat "/proc/$2/stack" 2>/dev/null | sed 's/^/# stack: /'
+	timeout 5 omctl ps | sed 's/^/# omctl ps: /'
 	dmesg | tail -n 30 | sed 's/^/# dmesg: /'
 	kill -9 "$2" 2>/dev/null
+	if ! wait_for 30 ended "$2" >/dev/null; then
+		echo "# $2 survives SIGKILL: $(timeout 5 grep '^State' "/proc/$2/status" 2>/dev/null), wchan $(timeout 5 cat "/proc/$2/wchan" 2>/dev/null)"
+	fi
 	return 1
 }
 
