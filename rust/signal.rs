@@ -6,7 +6,6 @@
 
 use super::bindings;
 use crate::omcore::mig::{SigInfo, SIGINFO_FIELDS};
-use kernel::ffi::c_int;
 use kernel::prelude::*;
 
 /// Signal state: blocked, pending, alternate stack (sp, size, flags), and the 64 actions
@@ -154,19 +153,4 @@ pub(crate) fn set_blocked_mask(mask: u64, default_only: bool) {
 pub(crate) fn pgrp_orphaned() -> bool {
     // SAFETY: no precondition; the shim walks current's group under the RCU read lock.
     unsafe { bindings::omx_pgrp_orphaned() }
-}
-
-/// Sends the calling task signal `sig` with the `siginfo` `info`.
-pub(crate) fn signal_self_with(sig: u32, info: &SigInfo) {
-    // SAFETY: `current` is valid for the duration of the call; `info.fields` holds the
-    // `OMX_SIGINFO_FIELDS` bytes the shim reads; `send_sig_info` checks `sig`.
-    unsafe {
-        bindings::omx_signal_from(
-            bindings::omx_current(),
-            sig as c_int,
-            info.code,
-            info.errno,
-            info.fields.as_ptr(),
-        )
-    };
 }

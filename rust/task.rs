@@ -341,8 +341,8 @@ pub(crate) mod cur {
     };
     pub(crate) use crate::ksys::signal::{
         block_signals, blocked_mask, deliver_under, dequeue_signal, dequeue_signal_info,
-        pending_mask, pgrp_orphaned, set_blocked_mask, set_signals, signal_self_with, signals,
-        take_temporary_mask, SigState,
+        pending_mask, pgrp_orphaned, set_blocked_mask, set_signals, signals, take_temporary_mask,
+        SigState,
     };
 
     /// Registers saved at kernel entry, in `struct pt_regs` order (r15 ... ss).

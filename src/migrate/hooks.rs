@@ -319,10 +319,8 @@ fn guest_syscall(mig: &Arc<Migrations>, g: Arc<Guest>, nr: u32) {
                 let sig = syscalls::signal_sent(nr, &args).unwrap_or(0);
                 if matches!(nr, nr::TKILL | nr::TGKILL) && (1..=64).contains(&sig) {
                     let uid = g.inner.lock().home_uid;
-                    cur::signal_self_with(
-                        sig,
-                        &mig::SigInfo::sent_by(mig::si::TKILL, home, uid, 0),
-                    );
+                    let info = mig::SigInfo::sent_by(mig::si::TKILL, home, uid, 0);
+                    Task::current().signal_with(sig, &info);
                     cur::skip_call(0);
                     return;
                 }
