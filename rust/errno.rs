@@ -58,3 +58,17 @@ pub(crate) fn enametoolong() -> Error {
 pub(crate) fn enobufs() -> Error {
     code(bindings::ENOBUFS)
 }
+
+/// `EREMOTE`: the process runs on another node.
+pub(crate) fn eremote() -> Error {
+    code(bindings::EREMOTE)
+}
+
+/// Turns a shim result (a value or -errno) into a `Result`.
+pub(crate) fn to_result(r: isize) -> kernel::error::Result<u64> {
+    if r < 0 {
+        let e = i32::try_from(r).unwrap_or(-(bindings::EINVAL as i32));
+        return Err(Error::from_errno(e));
+    }
+    Ok(r as u64)
+}

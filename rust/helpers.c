@@ -1317,6 +1317,49 @@ void omx_fput(struct file *file)
 	fput(file);
 }
 
+struct file *omx_ckpt_file_get(int fd, bool append)
+{
+	struct file *file = fget(fd);
+	int err = 0;
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (!S_ISREG(file_inode(file)->i_mode))
+		err = -EINVAL;
+	else if (append && (!(file->f_mode & FMODE_WRITE) || !(file->f_flags & O_APPEND)))
+		err = -EACCES;
+	else if (!append && !(file->f_mode & FMODE_READ))
+		err = -EACCES;
+	if (err) {
+		fput(file);
+		return ERR_PTR(err);
+	}
+	return file;
+}
+
+long omx_ckpt_file_append(struct file *file, const void *buf, unsigned long len)
+{
+	unsigned long done = 0;
+
+	while (done < len) {
+		/* O_APPEND: the write goes at the end, whatever the position says. */
+		loff_t pos = 0;
+		ssize_t n = kernel_write(file, buf + done, len - done, &pos);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		done += n;
+	}
+	return done;
+}
+
+bool omx_task_stopped(struct task_struct *task)
+{
+	return task_is_stopped_or_traced(task);
+}
+
 struct file *omx_area_file(unsigned long addr)
 {
 	struct mm_struct *mm = current->mm;

@@ -333,6 +333,13 @@ long omx_home_file_map(struct file *file, unsigned long addr, unsigned long len,
 		       unsigned long prot, bool shared, u64 off);
 void omx_fput(struct file *file);
 bool omx_file_writable(struct file *file);
+/* The regular file open as fd in the calling process, referenced: for reading, or (append)
+ * open for writing with O_APPEND. ERR_PTR(-EBADF, -EINVAL for another kind, -EACCES). */
+struct file *omx_ckpt_file_get(int fd, bool append);
+/* Appends len bytes at buf (a kernel address) to file (open with O_APPEND): all, or -errno. */
+long omx_ckpt_file_append(struct file *file, const void *buf, unsigned long len);
+/* Whether task is stopped (job control) or traced. */
+bool omx_task_stopped(struct task_struct *task);
 /* The regular file mapped at addr by the calling process (not an area paged from home),
  * referenced; NULL if none. */
 struct file *omx_area_file(unsigned long addr);

@@ -10,6 +10,7 @@
 //! its pages for a host, and maps it again when the process comes home.
 
 use super::bindings;
+use super::errno::to_result;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::ffi::{c_int, c_void};
@@ -118,15 +119,6 @@ impl<T: HomePager> Drop for Pager<T> {
 /// Whether a pager is registered: without one, an area of [`map_home`] fails every access.
 pub(crate) fn paging() -> bool {
     REGISTERED.load(Ordering::Acquire)
-}
-
-/// Turns a shim result (a value or -errno) into a `Result`.
-fn to_result(r: isize) -> Result<u64> {
-    if r < 0 {
-        let e = i32::try_from(r).unwrap_or(-(bindings::EINVAL as i32));
-        return Err(Error::from_errno(e));
-    }
-    Ok(r as u64)
 }
 
 /// Maps, in the calling process, an area of `len` bytes at `addr` (a hint, or exact with

@@ -9,6 +9,7 @@
 mod bindings;
 pub(crate) mod crypto;
 pub(crate) mod errno;
+pub(crate) mod file;
 pub(crate) mod homemap;
 pub(crate) mod mem;
 pub(crate) mod net;

@@ -51,8 +51,10 @@ pub(crate) trait ProcFile: Send + Sync + 'static {
     /// Longest write the file takes in one call (a longer one is `EINVAL`).
     const MAX_INPUT: usize = MAX_WRITE;
 
-    /// Produces the file's whole text.
-    fn show(&self, out: &mut ProcOutput<'_>) -> Result;
+    /// Produces the file's whole text (by default none: a file that is only written).
+    fn show(&self, _out: &mut ProcOutput<'_>) -> Result {
+        Ok(())
+    }
 
     /// Takes one write of at most [`ProcFile::MAX_INPUT`] bytes, whole: it is applied
     /// completely or refused with an error and changes nothing.

@@ -72,6 +72,13 @@ impl Task {
         unsafe { bindings::omx_may_migrate(self.ptr.as_ptr()) }
     }
 
+    /// Whether the task is stopped (job control) or traced: it runs no task work until it is
+    /// continued.
+    pub(crate) fn is_stopped(&self) -> bool {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
+        unsafe { bindings::omx_task_stopped(self.ptr.as_ptr()) }
+    }
+
     /// Whether the task runs as root (its real or effective user id is 0), as the balancer
     /// counts it (`admin/migrate_root`).
     pub(crate) fn is_root(&self) -> bool {
@@ -731,6 +738,12 @@ pub(crate) mod cur {
                 Err(_) => return Err(Error::from_errno(n as i32)),
             }
         }
+    }
+
+    /// Closes descriptor `fd` of the calling process, if it is open.
+    pub(crate) fn close_file(fd: u32) {
+        // SAFETY: `close_fd` accepts any number and ignores an unused one.
+        unsafe { bindings::close_fd(fd) };
     }
 
     /// Closes every file descriptor of the calling process.

@@ -29,6 +29,8 @@
 
 mod arrive;
 mod capture;
+mod checkpoint;
+mod ckpt;
 mod config;
 mod depart;
 mod deputy;
@@ -51,6 +53,8 @@ use crate::omcore::frame::MessageKind;
 use crate::omcore::mig::{self, MigResult, Pair};
 use crate::omcore::moves::{self, Outcome};
 use crate::omcore::pids::PidFilter;
+use ckpt::Ckpt;
+pub(crate) use ckpt::{After, MAX_CLOSE};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use deputy::{Deputy, DeputyState};
@@ -98,6 +102,9 @@ pub(crate) struct Migrations {
     /// How the latest moves of this node's processes ended (`/proc/openmosix/moves`).
     #[pin]
     moves: Mutex<MoveLog>,
+    /// Checkpoints under way (`checkpoint.rs`, `ckpt.rs`).
+    #[pin]
+    ckpts: Mutex<KVec<Arc<Ckpt>>>,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -126,6 +133,7 @@ impl Migrations {
                 },
                 "Migrations::moves"
             ),
+            ckpts <- new_mutex!(KVec::new(), "Migrations::ckpts"),
             root_may_leave: AtomicBool::new(false),
             page_files: AtomicBool::new(false),
             out_ok: AtomicU32::new(0),

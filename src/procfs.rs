@@ -10,6 +10,8 @@
 //! | `peers`           | 0444 | `ID ADDRESS up|down connected|- map|discovered` lines     |
 //! | `migrate`         | 0666 | migrating processes and guests; write `PID NODE` to move  |
 //! | `moves`           | 0444 | how the latest moves of this node's processes ended       |
+//! | `checkpoint`      | 0666 | write `PID FD` to save a process, `PID continue|stop|kill` |
+//! | `restart`         | 0666 | write `FD OFFSET [CLOSE...]`: become the saved process    |
 //! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
 //! | `tag`             | 0666 | tagged processes; write `PID lock|unlock|cpujob|...`      |
 //! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
@@ -21,6 +23,7 @@ use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, kernel_release, Disp};
 use crate::mesh::Tunables;
+use crate::migrate::{After, MAX_CLOSE};
 use crate::node::Node;
 use crate::omcore::balance::Tunables as BalanceTunables;
 use crate::omcore::map::NodeMap;
@@ -42,6 +45,9 @@ fn create(node: &Arc<Node>) -> Result<ProcDir> {
     dir.create_file(c"peers", 0o444, Arc::new(PeersFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"migrate", 0o666, Arc::new(MigrateFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"moves", 0o444, Arc::new(MovesFile(c()), GFP_KERNEL)?)?;
+    let ck = Arc::new(CheckpointFile(c()), GFP_KERNEL)?;
+    dir.create_file(c"checkpoint", 0o666, ck)?;
+    dir.create_file(c"restart", 0o666, Arc::new(RestartFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"guest", 0o600, Arc::new(GuestFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"tag", 0o666, Arc::new(TagFile(c()), GFP_KERNEL)?)?;
     let admin = dir.subdir(c"admin")?;
@@ -265,6 +271,76 @@ impl ProcFile for MigrateFile {
             }
         };
         self.0 .0.mig.request(pid, node)
+    }
+}
+
+/// `/proc/openmosix/checkpoint`: `PID FD` saves process PID to the caller's file FD; `PID
+/// continue|stop|kill` releases it once saved (`migrate/checkpoint.rs`).
+struct CheckpointFile(OfNode);
+
+impl ProcFile for CheckpointFile {
+    const WRITABLE: bool = true;
+
+    fn store(&self, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let mut words = text.split_ascii_whitespace();
+        let (Some(pid), Some(what), None) = (words.next(), words.next(), words.next()) else {
+            user_warn!("checkpoint: expected 'PID FD' or 'PID continue|stop|kill'\n");
+            return Err(EINVAL);
+        };
+        let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
+            user_warn!("checkpoint: bad pid '{}'\n", Disp(&Escaped(pid.as_bytes())));
+            return Err(EINVAL);
+        };
+        let mig = &self.0 .0.mig;
+        match what {
+            "continue" => mig.release_checkpoint(pid, After::Continue),
+            "stop" => mig.release_checkpoint(pid, After::Stop),
+            "kill" => mig.release_checkpoint(pid, After::Kill),
+            fd => match fd.parse::<i32>() {
+                Ok(fd) if fd >= 0 => mig.checkpoint(pid, fd),
+                _ => {
+                    user_warn!(
+                        "checkpoint: bad descriptor or action '{}'\n",
+                        Disp(&Escaped(fd.as_bytes()))
+                    );
+                    Err(EINVAL)
+                }
+            },
+        }
+    }
+}
+
+/// `/proc/openmosix/restart`: `FD OFFSET [CLOSE...]` makes the caller the process saved in its
+/// file FD from byte OFFSET (`migrate/checkpoint.rs`).
+struct RestartFile(OfNode);
+
+impl ProcFile for RestartFile {
+    const WRITABLE: bool = true;
+
+    fn store(&self, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let mut words = text.split_ascii_whitespace();
+        let usage = || {
+            user_warn!(
+                "restart: expected 'FD OFFSET' and up to {} descriptors to close\n",
+                MAX_CLOSE
+            );
+            EINVAL
+        };
+        let fd = words.next().and_then(|w| w.parse::<i32>().ok());
+        let offset = words.next().and_then(|w| w.parse::<u64>().ok());
+        let (Some(fd), Some(offset)) = (fd.filter(|&f| f >= 0), offset) else {
+            return Err(usage());
+        };
+        let mut close = [0u32; MAX_CLOSE];
+        let mut n = 0;
+        for w in words {
+            let f = w.parse::<u32>().map_err(|_| usage())?;
+            *close.get_mut(n).ok_or_else(usage)? = f;
+            n += 1;
+        }
+        self.0 .0.mig.restart(fd, offset, &close[..n])
     }
 }
 

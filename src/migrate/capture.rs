@@ -14,7 +14,6 @@ use super::stream::{Dest, ImageSender};
 use crate::ksys::homemap::{self, HomeFile};
 use crate::ksys::mem;
 use crate::ksys::task::{cur, Task};
-use crate::mesh::Mesh;
 use crate::omcore::image::{
     self, Begin, Kind, VmaKind, HOME_MAY_WRITE, MM_BRK, MM_FIELDS, MM_START_BRK, MM_START_STACK,
     PAGE_SIZE,
@@ -188,20 +187,20 @@ impl PageMap {
     }
 }
 
-/// Captures the calling process and streams it to `to`; returns the pages sent. With
+/// Captures the calling process into `tx` (streamed as `to` says, or to a checkpoint file);
+/// returns the pages sent. With
 /// `pending`, the signals pending for it travel in the image (see [`capture_signals`]);
 /// `away_cpu_ns` is the CPU time it used away from home (user, system, in ns). At home,
 /// `files` is the deputy's table to be: the regular files the process maps are added to it and
 /// their areas travel paged from home, with only the pages the process changed.
 #[inline(never)]
 pub(crate) fn capture(
-    mesh: &Mesh,
+    mut tx: ImageSender<'_>,
     to: &Dest,
     pending: Option<&mut u64>,
     away_cpu_ns: [u64; 2],
     mut files: Option<&mut HomeFiles>,
 ) -> Result<u64> {
-    let mut tx = ImageSender::new(mesh, to)?;
     let layout = cur::mm_layout()?;
 
     // Check every area before sending anything.

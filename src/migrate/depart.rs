@@ -8,7 +8,7 @@
 use super::capture::{capture, raise_pending};
 use super::config::{ANSWER_MS, HOME_RETRY_MS};
 use super::guest::{Guest, GuestState};
-use super::stream::{nap, report_progress, Dest};
+use super::stream::{nap, report_progress, Dest, ImageSender};
 use super::Migrations;
 use crate::error::{self, syscall_result};
 use crate::ksys::sys::now_ms;
@@ -184,7 +184,8 @@ fn guest_depart(mig: &Migrations, g: &Guest, target: u32, new_mig_id: u32) -> bo
     };
     let mut pending = 0u64;
     let boost = thread::Boost::new();
-    let captured = capture(&mig.mesh, &to, Some(&mut pending), away, None);
+    let captured = ImageSender::new(&mig.mesh, &to)
+        .and_then(|tx| capture(tx, &to, Some(&mut pending), away, None));
     drop(boost);
     let pages = match captured {
         Ok(pages) => pages,

@@ -28,7 +28,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// Appends formatted text to a byte vector (what does not fit is dropped).
-struct ByteWriter<'a>(&'a mut KVec<u8>);
+pub(super) struct ByteWriter<'a>(pub(super) &'a mut KVec<u8>);
 
 impl core::fmt::Write for ByteWriter<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {

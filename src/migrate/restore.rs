@@ -2,11 +2,12 @@
 
 //! Restore: an image replaces the calling process's memory, signal state, limits, names and,
 //! last, registers. It runs in the guest stub on a host (which has dropped every privilege
-//! before it asks), and in a deputy taking its process back at home; the same checks apply to
-//! both: every record has passed the image's reader (`omcore::image`), [`check_head`] checks
-//! the head against this node (`omcore::restore`: the FPU state before it can reach `XRSTOR`)
-//! before anything is replaced, and every area is checked against this node's lowest mappable
-//! address before it is mapped. A process coming home keeps no limit above what it has at home.
+//! before it asks), in a deputy taking its process back at home, and in a process restarted
+//! from a checkpoint; the same checks apply to all: every record has passed the image's reader
+//! (`omcore::image`), [`check_head`] checks the head against this node (`omcore::restore`: the
+//! FPU state before it can reach `XRSTOR`) before anything is replaced, and every area is
+//! checked against this node's lowest mappable address before it is mapped. A process coming
+//! home or restarted keeps no limit above what it has.
 
 use super::deputy::HomeFiles;
 use super::stream::{Head, Owned};
@@ -14,7 +15,7 @@ use crate::ksys::homemap;
 use crate::ksys::task::cur;
 use crate::ksys::Disp;
 use crate::omcore::image::{self, VmaKind, MM_VDSO, NLIMITS, NREGS};
-use crate::omcore::restore::{check_area, check_xstate, limits_coming_home};
+use crate::omcore::restore::{check_area, check_layout, check_xstate, limits_coming_home};
 use kernel::prelude::*;
 
 /// Where an image is restored: which rules apply to its limits, and what its areas paged from
@@ -27,6 +28,9 @@ pub(crate) enum Restoring<'a> {
     /// The process itself at home: no limit above what it has at home (`omcore::restore`);
     /// an area paged from home maps its file (of the deputy's table) again.
     Home(&'a HomeFiles),
+    /// A checkpoint restarted as a new process: no limit above what it has now; it has no
+    /// area paged from home (a checkpoint carries every page).
+    Restart,
 }
 
 /// Unmaps every area of the calling process but the special mappings (vDSO): a deputy keeps
@@ -47,10 +51,15 @@ pub(crate) fn unmap_ordinary_areas() -> Result {
 
 /// Checks what the head says against this node and the calling process before anything is
 /// replaced: the FPU state must be in this node's format with only user components and valid
-/// reserved bits (`omcore::restore::check_xstate`), the vDSO where the image has it.
+/// reserved bits (`omcore::restore::check_xstate`), a memory layout a process could set itself
+/// (`check_layout`), the vDSO where the image has it.
 pub(crate) fn check_head(head: &Head, from: u32) -> Result {
     let node = cur::fpu_format();
     if let Err(e) = check_xstate(&node, head.begin.xfeatures, &head.xstate) {
+        pr_warn!("image from node {}: {}\n", from, Disp(&e));
+        return Err(EINVAL);
+    }
+    if let Err(e) = check_layout(&head.mm, cur::mmap_min_addr()) {
         pr_warn!("image from node {}: {}\n", from, Disp(&e));
         return Err(EINVAL);
     }
@@ -123,6 +132,10 @@ fn map_from_home(
             let off = pgoff.checked_mul(homemap::PAGE as u64).ok_or(EINVAL)?;
             f.map_fixed(start, len, u64::from(prot), shared, off)
         }
+        Restoring::Restart => {
+            pr_warn!("checkpoint image: an area paged from home\n");
+            Err(EINVAL)
+        }
     }
 }
 
@@ -175,7 +188,7 @@ pub(crate) fn restore_body(
     if let Some(l) = limits {
         let l = match into {
             Restoring::Guest => l,
-            Restoring::Home(_) => {
+            Restoring::Home(_) | Restoring::Restart => {
                 let home = image::Limits {
                     l: core::array::from_fn(|i| (home_limits[2 * i], home_limits[2 * i + 1])),
                 };

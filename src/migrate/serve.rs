@@ -14,7 +14,7 @@ use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
 use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec, HomeFiles, JobStop};
 use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
-use super::stream::{read_head, wait_for_room, wait_record, Dest, Inflow};
+use super::stream::{read_head, wait_for_room, wait_record, Dest, ImageSender, Inflow};
 use super::{errno_of, homefile, moved, Migrations};
 use crate::error::{self, syscall_result};
 use crate::ksys::sys::now_ms;
@@ -103,7 +103,8 @@ pub(crate) fn deputy_main(
     // (`admin/page_files`: else they travel as memory).
     let mut files = HomeFiles::default();
     let paging = mig.page_files.load(Relaxed).then_some(&mut files);
-    let captured = capture(&mig.mesh, &to, None, [0, 0], paging);
+    let captured =
+        ImageSender::new(&mig.mesh, &to).and_then(|tx| capture(tx, &to, None, [0, 0], paging));
     drop(boost);
     dep.inner.lock().files = files;
     let pages = match captured {

@@ -10,6 +10,7 @@
 use super::config::{ANSWER_MS, POLL_MS, PROGRESS_MS};
 use crate::error::Fault;
 use crate::ksys::errno::ebadmsg;
+use crate::ksys::file::UserFile;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::cur;
 use crate::ksys::thread;
@@ -37,11 +38,20 @@ pub(crate) struct Dest {
     pub(crate) home_uid: u32,
 }
 
-/// Builds `MigImage` frames of whole records and sends each when full.
+/// Where an image's records go.
+enum Out<'a> {
+    /// `MigImage` frames to node `target`.
+    Peer { mesh: &'a Mesh, target: u32 },
+    /// The end of a checkpoint file: the records alone.
+    File(&'a UserFile),
+}
+
+/// Builds `MigImage` frames of whole records and sends each when full (or appends the records
+/// to a checkpoint file).
 pub(crate) struct ImageSender<'a> {
-    mesh: &'a Mesh,
-    target: u32,
-    /// `mig_id`, then the records of the frame being filled.
+    out: Out<'a>,
+    /// `mig_id`, then the records of the frame being filled (for a file, the prefix is
+    /// zeros and never written).
     buf: KVec<u8>,
     /// How far the image got, for its home when a host sends it to a third node.
     report: Option<Report>,
@@ -64,8 +74,10 @@ impl<'a> ImageSender<'a> {
         buf.extend_from_slice(&mig::image_prefix(to.home, to.mig_id), GFP_KERNEL)?;
         let onward = mesh.self_id() != to.home && to.target != to.home;
         Ok(Self {
-            mesh,
-            target: to.target,
+            out: Out::Peer {
+                mesh,
+                target: to.target,
+            },
             buf,
             report: onward.then(|| Report {
                 home: to.home,
@@ -73,6 +85,17 @@ impl<'a> ImageSender<'a> {
                 sent: 0,
                 told: now_ms(),
             }),
+        })
+    }
+
+    /// Records appended to `file` as they are made (a checkpoint).
+    pub(crate) fn to_file(file: &'a UserFile) -> Result<Self> {
+        let mut buf = KVec::with_capacity(mig::IMAGE_PREFIX + MAX_CHUNK, GFP_KERNEL)?;
+        buf.extend_from_slice(&[0; mig::IMAGE_PREFIX], GFP_KERNEL)?;
+        Ok(Self {
+            out: Out::File(file),
+            buf,
+            report: None,
         })
     }
 
@@ -95,21 +118,26 @@ impl<'a> ImageSender<'a> {
 
     /// Sends the records added since the last flush.
     pub(crate) fn flush(&mut self) -> Result {
-        if self.buf.len() > mig::IMAGE_PREFIX {
-            self.mesh
-                .send_to(self.target, MessageKind::MigImage, &self.buf, true)?;
-            let len = (self.buf.len() - mig::IMAGE_PREFIX) as u64;
-            self.buf.truncate(mig::IMAGE_PREFIX);
-            if let Some(r) = &mut self.report {
-                r.sent += len;
-                let now = now_ms();
-                if now.saturating_sub(r.told) >= PROGRESS_MS {
-                    r.told = now;
-                    let kib = u32::try_from(r.sent / 1024).unwrap_or(u32::MAX);
-                    report_progress(self.mesh, r.home, r.mig_id, kib);
+        if self.buf.len() <= mig::IMAGE_PREFIX {
+            return Ok(());
+        }
+        let len = (self.buf.len() - mig::IMAGE_PREFIX) as u64;
+        match self.out {
+            Out::File(f) => f.append(&self.buf[mig::IMAGE_PREFIX..])?,
+            Out::Peer { mesh, target } => {
+                mesh.send_to(target, MessageKind::MigImage, &self.buf, true)?;
+                if let Some(r) = &mut self.report {
+                    r.sent += len;
+                    let now = now_ms();
+                    if now.saturating_sub(r.told) >= PROGRESS_MS {
+                        r.told = now;
+                        let kib = u32::try_from(r.sent / 1024).unwrap_or(u32::MAX);
+                        report_progress(mesh, r.home, r.mig_id, kib);
+                    }
                 }
             }
         }
+        self.buf.truncate(mig::IMAGE_PREFIX);
         Ok(())
     }
 }
@@ -248,6 +276,52 @@ pub(crate) fn wait_record<T: Unpin>(
             return Err(EINTR);
         }
         g = nap(lock, cv, g);
+    }
+}
+
+/// An image read back from a checkpoint file, record by record, each checked by the image's
+/// reader before it is used (the file is as hostile as a peer's image).
+pub(crate) struct FileImage<'a> {
+    file: &'a UserFile,
+    /// Where the next record starts.
+    pos: u64,
+    reader: ImageReader,
+}
+
+impl<'a> FileImage<'a> {
+    /// The image whose first record starts at byte `pos` of `file`.
+    pub(crate) fn new(file: &'a UserFile, pos: u64) -> Self {
+        Self {
+            file,
+            pos,
+            reader: ImageReader::new(),
+        }
+    }
+
+    /// The next record, checked: `EINVAL` (and a log line) for what the reader refuses, `EIO`
+    /// for a file that ends too soon.
+    pub(crate) fn next(&mut self) -> Result<(KVec<u8>, Owned)> {
+        let mut h = [0u8; RECORD_HEADER_LEN];
+        self.file.read_exact_at(&mut h, self.pos)?;
+        let refuse = |e: image::ImageError| {
+            pr_warn!("checkpoint image: {}\n", Disp(&e));
+            EINVAL
+        };
+        // The header's length is at most its kind's largest body (`RecordHeader::decode`).
+        let h = RecordHeader::decode(&h).map_err(refuse)?;
+        let body_at = self
+            .pos
+            .checked_add(RECORD_HEADER_LEN as u64)
+            .ok_or(EINVAL)?;
+        let mut body = KVec::from_elem(0u8, h.len as usize, GFP_KERNEL)?;
+        self.file.read_exact_at(&mut body, body_at)?;
+        self.pos = body_at.checked_add(u64::from(h.len)).ok_or(EINVAL)?;
+        let rec = self
+            .reader
+            .feed(h, &body)
+            .map(copy_record)
+            .map_err(refuse)?;
+        Ok((body, rec))
     }
 }
 

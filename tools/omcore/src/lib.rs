@@ -14,6 +14,8 @@ pub mod addr;
 #[cfg(not(MODULE))]
 pub mod aead;
 pub mod balance;
+#[cfg(not(MODULE))]
+pub mod ckpt;
 pub mod frame;
 pub mod fwd;
 pub mod gossip;

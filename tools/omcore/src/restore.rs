@@ -10,7 +10,13 @@
 //! hostile values. A host is not trusted with what it sends home: nothing in an image may give
 //! a process more than it had when it left, or reach `XRSTOR` with state the CPU would refuse.
 
-use super::image::{Limits, NLIMITS, PAGE_SIZE, TASK_SIZE, XSAVE_HEADER};
+use super::image::{Limits, MM_START_BRK, MM_VDSO, NLIMITS, PAGE_SIZE, TASK_SIZE, XSAVE_HEADER};
+
+/// Indices of [`super::image::Mm`] values that start a range (the next one ends it).
+const MM_START_CODE: usize = 0;
+const MM_START_DATA: usize = 2;
+const MM_ARG_START: usize = 7;
+const MM_ENV_START: usize = 9;
 use core::fmt;
 
 /// Why a node refuses to restore an image.
@@ -22,6 +28,8 @@ pub enum Refusal {
     AreaOutsideUser(u64, u64),
     /// The FPU state does not fit this node; the name says what.
     Xstate(&'static str),
+    /// The memory layout (`Mm`) is not one a process could set itself; the name says what.
+    Layout(&'static str),
 }
 
 impl fmt::Display for Refusal {
@@ -35,6 +43,7 @@ impl fmt::Display for Refusal {
                 write!(f, "area {s:#x}-{e:#x} is outside the user address space")
             }
             Self::Xstate(what) => write!(f, "FPU state refused: {what}"),
+            Self::Layout(what) => write!(f, "memory layout refused: {what}"),
         }
     }
 }
@@ -54,6 +63,31 @@ pub fn check_area(start: u64, end: u64, min_addr: u64) -> Result<(), Refusal> {
     }
     if start >= end || end > TASK_SIZE {
         return Err(Refusal::AreaOutsideUser(start, end));
+    }
+    Ok(())
+}
+
+/// Checks an image's memory layout (the first [`MM_VDSO`] values of its `Mm` record: code,
+/// data, heap, stack, arguments, environment) as `prctl(PR_SET_MM_MAP)` checks one that a
+/// process sets itself: every address below [`TASK_SIZE`] and none in `1..floor` (see
+/// [`area_floor`]), each range in order, the heap's end not below its start.
+pub fn check_layout(v: &[u64], min_addr: u64) -> Result<(), Refusal> {
+    let v = v.get(..MM_VDSO).ok_or(Refusal::Layout("too few values"))?;
+    let floor = area_floor(min_addr);
+    if v.iter().any(|&a| a >= TASK_SIZE || (a != 0 && a < floor)) {
+        return Err(Refusal::Layout("an address outside the user address space"));
+    }
+    let ranges = [
+        (MM_START_CODE, "code"),
+        (MM_START_DATA, "data"),
+        (MM_START_BRK, "heap"),
+        (MM_ARG_START, "arguments"),
+        (MM_ENV_START, "environment"),
+    ];
+    for (at, name) in ranges {
+        if v[at] > v[at + 1] {
+            return Err(Refusal::Layout(name));
+        }
     }
     Ok(())
 }
@@ -155,6 +189,42 @@ mod tests {
     use std::vec::Vec;
 
     const MIN_ADDR: u64 = 65536;
+
+    #[test]
+    fn layout_as_prctl_checks_it() {
+        let good = [
+            0x40_0000,
+            0x40_1000,
+            0x60_0000,
+            0x60_1000,
+            0x80_0000,
+            0x80_2000,
+            0x7ffd_0000,
+            0x7ffd_1000,
+            0x7ffd_1010,
+            0x7ffd_1010,
+            0x7ffd_1100,
+            0x7fff_f000,
+        ];
+        assert_eq!(check_layout(&good, 65536), Ok(()));
+        // Zeros (a field a process never had) pass; an address in page 0's range does not.
+        let mut v = good;
+        v[2] = 0;
+        v[3] = 0;
+        assert_eq!(check_layout(&v, 65536), Ok(()));
+        let mut v = good;
+        v[7] = 0x1000;
+        assert!(check_layout(&v, 65536).is_err());
+        let mut v = good;
+        v[10] = TASK_SIZE;
+        assert!(check_layout(&v, 65536).is_err());
+        for (lo, hi) in [(0, 1), (2, 3), (4, 5), (7, 8), (9, 10)] {
+            let mut v = good;
+            v.swap(lo, hi);
+            assert!(check_layout(&v, 65536).is_err(), "{lo}-{hi}");
+        }
+        assert!(check_layout(&good[..5], 65536).is_err());
+    }
 
     #[test]
     fn areas_below_the_floor_or_above_user_space_are_refused() {

@@ -61,29 +61,11 @@ mod sys {
     const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
     fn syscall3(nr: usize, a: usize, b: usize, c: usize) -> isize {
-        let ret: isize;
-        // SAFETY: a plain `syscall` instruction with the x86-64 Linux convention: number in
-        // rax, arguments in rdi, rsi and rdx (the fourth and fifth, r10 and r8, zero: prctl
-        // checks them), rcx and r11 clobbered by the instruction. The calls made here (munmap
-        // of the vDSO, mapping a new vDSO, prctl, setgroups with no groups, setresgid,
-        // setresuid, capset, seccomp, unshare and setns of a time namespace) touch no memory
-        // this program uses but the filter program and the capability header and data they are
-        // lent, which outlive the call.
-        unsafe {
-            std::arch::asm!(
-                "syscall",
-                inlateout("rax") nr as isize => ret,
-                in("rdi") a,
-                in("rsi") b,
-                in("rdx") c,
-                in("r10") 0usize,
-                in("r8") 0usize,
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack)
-            );
-        }
-        ret
+        // SAFETY: the calls made here (munmap of the vDSO, mapping a new vDSO, prctl,
+        // setgroups with no groups, setresgid, setresuid, capset, seccomp, unshare and setns of
+        // a time namespace) touch no memory this program uses but the filter program and the
+        // capability header and data they are lent, which outlive the call.
+        unsafe { crate::raw::syscall(nr, a, b, c) }
     }
 
     fn syscall2(nr: usize, a: usize, b: usize) -> isize {
@@ -274,7 +256,8 @@ fn enter_time_namespace(offsets: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn place_vdso(target: usize) -> Result<(), (String, u8)> {
+/// Moves this process's vDSO (with its data pages) so that its text is at `target` (0: none).
+pub(crate) fn place_vdso(target: usize) -> Result<(), (String, u8)> {
     let fail = |s: String| (s, 1);
     let maps = maps().map_err(fail)?;
     let special: Vec<_> = maps.iter().filter(|m| m.2).collect();

@@ -21,9 +21,11 @@ use omcore::msg::{
 };
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
+mod ckpt;
 mod guest;
 mod migrate;
 mod mosrun;
+mod raw;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +49,11 @@ processes:
                       waits until the move is done and says how it went
   ps                  migrating processes and guests of this node (pid, node, state)
   mosrun [OPTS] PROG  run PROG with a start node and balancer tags (`omctl mosrun` for options)
+  checkpoint PID FILE [--stop|--kill] [--force]
+                      save process PID to FILE; it goes on (or stops, or ends)
+  restart FILE [--on NODE]
+                      run the process saved in FILE again (and move it to NODE); exits
+                      with its status (`restart --check FILE`: only check the file)
   tag PID WORD...     tag a process for the balancer: lock, unlock, cpujob, iojob, nodecay
   mon [COUNT]         live view of the nodes' load and this node's migrations (COUNT frames)
 administration (root):
@@ -457,6 +464,7 @@ fn run(words: &[&str]) -> Res {
             Ok(())
         }
         ["migrate", rest @ ..] => migrate::run(rest),
+        ["checkpoint", rest @ ..] => ckpt::checkpoint(rest),
         ["ps"] => {
             print!("{}", read_proc("migrate")?);
             Ok(())
@@ -550,6 +558,19 @@ fn main() -> ExitCode {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     if name == "omx-guest" {
         return guest::main();
+    }
+    match words.first() {
+        Some(&"_restart") => return ckpt::restart_child(&words[1..]),
+        Some(&"restart") => {
+            return match ckpt::restart(&words[1..]) {
+                Ok(code) => ExitCode::from(code),
+                Err(Failure(msg, code)) => {
+                    eprintln!("{msg}");
+                    ExitCode::from(code)
+                }
+            }
+        }
+        _ => {}
     }
     const MOSRUN: [&str; 6] = ["mosrun", "nomig", "runhome", "runon", "cpujob", "iojob"];
     let mosrun = if MOSRUN.contains(&name.as_str()) {

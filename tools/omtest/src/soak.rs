@@ -9,19 +9,7 @@
 //! prints `soak rounds N corrupt C fpu ok|BAD signals S`; it exits 0 only when nothing was
 //! corrupt. A corrupt word is reported at once (`corrupt round N word W`).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-static SIGNALS: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn on_usr1(_: i32) {
-    SIGNALS.fetch_add(1, Relaxed);
-}
-
-extern "C" {
-    fn signal(sig: i32, handler: extern "C" fn(i32)) -> usize;
-}
-
-const SIGUSR1: i32 = 10;
+mod usr1;
 
 fn pattern(seed: u64, i: usize) -> u64 {
     (i as u64 ^ seed)
@@ -45,8 +33,7 @@ fn main() {
         eprintln!("usage: omx-soak STOPFILE MB");
         std::process::exit(2)
     };
-    // SAFETY: `on_usr1` only touches an atomic, which is safe in a signal handler.
-    unsafe { signal(SIGUSR1, on_usr1) };
+    usr1::count();
     let words = mb * 1024 * 1024 / 8;
     let mut mem: Vec<u64> = (0..words).map(|i| pattern(0, i)).collect();
     let (mut round, mut corrupt, mut fpu) = (0u64, 0u64, 1.0f64);
@@ -72,7 +59,7 @@ fn main() {
     println!(
         "soak rounds {round} corrupt {corrupt} fpu {} signals {}",
         if fpu_ok { "ok" } else { "BAD" },
-        SIGNALS.load(Relaxed)
+        usr1::taken()
     );
     std::process::exit(if corrupt == 0 && fpu_ok { 0 } else { 1 });
 }

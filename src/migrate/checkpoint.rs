@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Checkpoints: a process of this node saved to a file (`omctl checkpoint`), and a process made
+//! again from one (`omctl restart`). The file is the caller's: `omctl` opens it and hands the
+//! module its descriptor, so the module opens no path itself, and the caller's own access to
+//! the file is what lets it be written or read.
+//!
+//! Save (`/proc/openmosix/checkpoint`, `PID FD`): with the rights a migration needs, the capture
+//! runs in the process's own context (task work, as a migration's: a call it was in is
+//! restarted), appends the image's records to the file, then holds the process, asleep in the
+//! kernel (a fatal signal still ends it), until the caller has added what only the home knows
+//! (its open files, read from `/proc/PID`) and releases it (`PID continue`, `PID stop`, `PID
+//! kill`), or for at most [`HOLD_MS`].
+//!
+//! Restart (`/proc/openmosix/restart`, `FD OFFSET [CLOSE...]`): in the calling process (a
+//! single-threaded process `omctl` made, its files opened again and its vDSO placed as the
+//! image has it), the image at byte `OFFSET` of file `FD` replaces its memory, signal state and
+//! limits (none above what it has), as a restore from a peer would, record by record through
+//! the image's reader; descriptor `FD` and those named are closed, and the image's registers
+//! are loaded on the way back to user mode.
+//!
+//! Lock order: `Migrations::ckpts`, then a `Ckpt::inner` (`ckpt.rs`); neither is held across
+//! the capture or a wait.
+
+use super::capture::capture;
+use super::ckpt::{After, Ckpt, HOLD_MS, MAX_CKPTS};
+use super::config::ANSWER_MS;
+use super::request::ByteWriter;
+use super::restore::{check_head, load_regs, restore_body, Restoring};
+use super::stream::{nap, read_head, Dest, FileImage, ImageSender};
+use super::Migrations;
+use crate::ksys::errno::eremote;
+use crate::ksys::file::UserFile;
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::{cur, stay, ModuleRef, Task};
+use crate::ksys::thread;
+use crate::omcore::syscalls::sig::{SIGKILL, SIGSTOP};
+use crate::userlog::user_warn;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+impl Migrations {
+    /// `PID FD` on `/proc/openmosix/checkpoint`: saves process `pid` to the file open as `fd`
+    /// in the caller (regular, open for writing with `O_APPEND`); returns once its image is
+    /// there, the process held until [`Migrations::release_checkpoint`].
+    pub(crate) fn checkpoint(self: &Arc<Self>, pid: i32, fd: i32) -> Result {
+        if self.guest_route(pid).is_some() {
+            user_warn!("checkpoint {}: a guest here: its home saves it\n", pid);
+            return Err(EPERM);
+        }
+        let task = Task::by_pid(pid).ok_or(ESRCH)?;
+        if !task.may_be_migrated_by_current() {
+            user_warn!("checkpoint {}: permission denied\n", pid);
+            return Err(EPERM);
+        }
+        if task.is_current() {
+            user_warn!(
+                "checkpoint {}: a process cannot save itself this way\n",
+                pid
+            );
+            return Err(EINVAL);
+        }
+        if let Some(dep) = self.deputy_of(pid) {
+            user_warn!(
+                "checkpoint {}: it runs on node {}: bring it home first ('omctl migrate {} home')\n",
+                pid,
+                dep.target(),
+                pid
+            );
+            return Err(eremote());
+        }
+        let bits = task.stay_bits();
+        if bits != 0 {
+            let mut why = KVec::<u8>::new();
+            let _ = stay::write_reasons(&mut ByteWriter(&mut why), bits);
+            user_warn!(
+                "checkpoint {}: cannot be saved: {}\n",
+                pid,
+                core::str::from_utf8(&why).unwrap_or("?")
+            );
+            return Err(EPERM);
+        }
+        if task.is_stopped() {
+            user_warn!(
+                "checkpoint {}: it is stopped (job control or traced): continue it first\n",
+                pid
+            );
+            return Err(EAGAIN);
+        }
+        let file = UserFile::get(fd, true).inspect_err(|_| {
+            user_warn!(
+                "checkpoint {}: descriptor {} is not a regular file open for appending\n",
+                pid,
+                fd
+            )
+        })?;
+        let module = ModuleRef::get().ok_or(ENODEV)?;
+        let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid()), GFP_KERNEL)?;
+        {
+            let mut list = self.ckpts.lock();
+            if list.iter().any(|c| c.pid == pid) {
+                user_warn!("checkpoint {}: it is being saved already\n", pid);
+                return Err(EBUSY);
+            }
+            if list.len() >= MAX_CKPTS {
+                user_warn!("checkpoint {}: too many checkpoints under way\n", pid);
+                return Err(EBUSY);
+            }
+            list.push(ck.clone(), GFP_KERNEL)?;
+        }
+        let me = self.mesh.self_id();
+        let (mig, c) = (self.clone(), ck.clone());
+        let queued = task.queue_work(
+            move || {
+                save_in_task(&mig, &c, file, me);
+                drop((mig, c, module));
+            },
+            true,
+        );
+        if queued.is_err() {
+            self.forget_ckpt(&ck);
+            return Err(ESRCH);
+        }
+        let r = wait_saved(&ck);
+        if r.is_err() {
+            self.forget_ckpt(&ck);
+        }
+        r
+    }
+
+    /// `PID continue|stop|kill` on `/proc/openmosix/checkpoint`: releases process `pid`, saved
+    /// by the caller and held since.
+    pub(crate) fn release_checkpoint(&self, pid: i32, after: After) -> Result {
+        let me = Task::current_pid();
+        let ck = self
+            .ckpts
+            .lock()
+            .iter()
+            .find(|c| c.pid == pid && c.by == me)
+            .cloned();
+        let Some(ck) = ck else {
+            user_warn!("checkpoint {}: no checkpoint of yours holds it\n", pid);
+            return Err(ESRCH);
+        };
+        ck.inner.lock().release = Some(after);
+        ck.cv.notify_all();
+        Ok(())
+    }
+
+    fn forget_ckpt(&self, ck: &Ckpt) {
+        self.ckpts
+            .lock()
+            .retain(|c| !core::ptr::eq::<Ckpt>(&**c, ck));
+    }
+
+    /// `FD OFFSET [CLOSE...]` on `/proc/openmosix/restart`: the calling process becomes the one
+    /// saved in the image at byte `offset` of the file open as `fd` (see the module
+    /// documentation).
+    pub(crate) fn restart(&self, fd: i32, offset: u64, close: &[u32]) -> Result {
+        let me = Task::current_pid() as i32;
+        if self.deputy_of(me).is_some() || self.guest_route(me).is_some() {
+            // A deputy makes its guest's calls: its own memory is not the process's.
+            user_warn!("restart: not from a process that runs away from home\n");
+            return Err(EPERM);
+        }
+        let bits = Task::current().stay_bits();
+        if bits != 0 {
+            user_warn!("restart: the calling process must be single-threaded and ordinary\n");
+            return Err(EINVAL);
+        }
+        let file = UserFile::get(fd, false).inspect_err(|_| {
+            user_warn!(
+                "restart: descriptor {} is not a regular file open for reading\n",
+                fd
+            )
+        })?;
+        let mut img = FileImage::new(&file, offset);
+        let mut next = || img.next();
+        let head = read_head(&mut next)?;
+        check_head(&head, self.mesh.self_id())?;
+        // Nothing is replaced before this point: a refused image leaves the caller as it was.
+        let boost = thread::Boost::new();
+        let r = restore_body(&mut next, &head, Restoring::Restart, self.mesh.self_id());
+        drop(boost);
+        if let Err(e) = r {
+            pr_warn!(
+                "restart: failed: error {}; the process cannot go on\n",
+                e.to_errno()
+            );
+            // Its memory may be gone already.
+            Task::current().signal(SIGKILL);
+            return Err(e);
+        }
+        drop(file);
+        for &f in close {
+            cur::close_file(f);
+        }
+        cur::close_file(fd as u32);
+        // Registers and FPU state are loaded on the way back to user mode, after this write's
+        // return value was stored.
+        Task::current().queue_work(move || load_regs(&head.regs, &head.xstate), false)
+    }
+}
+
+/// The saver's wait: until the capture ended, or it gave up (a signal, or a process that did
+/// not start its capture within [`ANSWER_MS`]: asleep where no signal wakes it).
+fn wait_saved(ck: &Ckpt) -> Result {
+    let t0 = now_ms();
+    let mut q = ck.inner.lock();
+    loop {
+        if let Some(r) = q.result {
+            return r;
+        }
+        let late = !q.started && now_ms().saturating_sub(t0) > ANSWER_MS;
+        if late || cur::signal_pending() {
+            q.abandoned = true;
+            return Err(if late { ETIMEDOUT } else { EINTR });
+        }
+        q = nap(&ck.inner, &ck.cv, q);
+    }
+}
+
+/// The save, in the process's own context (see the module documentation).
+fn save_in_task(mig: &Migrations, ck: &Ckpt, file: UserFile, me: u32) {
+    {
+        let mut q = ck.inner.lock();
+        if q.abandoned {
+            drop(q);
+            mig.forget_ckpt(ck);
+            return;
+        }
+        q.started = true;
+    }
+    let to = Dest {
+        target: me,
+        home: me,
+        mig_id: 0,
+        home_pid: ck.pid as u32,
+        home_uid: cur::real_uid(),
+    };
+    let r = ImageSender::to_file(&file).and_then(|tx| capture(tx, &to, None, [0, 0], None));
+    drop(file);
+    let hold = {
+        let mut q = ck.inner.lock();
+        q.result = Some(r.map(|_| ()));
+        r.is_ok() && !q.abandoned
+    };
+    ck.cv.notify_all();
+    let mut after = After::Continue;
+    if hold {
+        let t0 = now_ms();
+        let mut q = ck.inner.lock();
+        loop {
+            if let Some(a) = q.release {
+                after = a;
+                break;
+            }
+            if now_ms().saturating_sub(t0) > HOLD_MS || cur::fatal_signal_pending() {
+                break;
+            }
+            q = nap(&ck.inner, &ck.cv, q);
+        }
+    }
+    mig.forget_ckpt(ck);
+    match after {
+        After::Continue => {}
+        After::Stop => Task::current().signal(SIGSTOP),
+        After::Kill => Task::current().signal(SIGKILL),
+    }
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`Ckpt`]: one checkpoint being made, shared by the task that asked for it and the process
+//! being saved (`checkpoint.rs` has what they do with it).
+
+use kernel::prelude::*;
+use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
+
+/// Longest a saved process is held for its saver to release it, in ms.
+pub(super) const HOLD_MS: u64 = 30_000;
+/// Checkpoints under way on this node at once.
+pub(super) const MAX_CKPTS: usize = 16;
+/// Descriptors a restart may close besides the checkpoint's.
+pub(crate) const MAX_CLOSE: usize = 4;
+
+/// What a saved process does once released.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum After {
+    /// It goes on.
+    Continue,
+    /// It stops (`SIGSTOP`), as `omctl checkpoint --stop` asks.
+    Stop,
+    /// It ends (`SIGKILL`), as `omctl checkpoint --kill` asks.
+    Kill,
+}
+
+#[derive(Default)]
+pub(super) struct CkptInner {
+    /// The capture has begun: the saver no longer waits for it to start.
+    pub(super) started: bool,
+    /// The saver gave up: the capture is not made, or the process not held.
+    pub(super) abandoned: bool,
+    /// How the capture ended.
+    pub(super) result: Option<Result>,
+    pub(super) release: Option<After>,
+}
+
+/// One checkpoint being made.
+#[pin_data]
+pub(crate) struct Ckpt {
+    pub(super) pid: i32,
+    /// The task that asked for it: the one that may release the process.
+    pub(super) by: u32,
+    #[pin]
+    pub(super) inner: Mutex<CkptInner>,
+    #[pin]
+    pub(super) cv: CondVar,
+}
+
+impl Ckpt {
+    pub(super) fn new(pid: i32, by: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            pid,
+            by,
+            inner <- new_mutex!(CkptInner::default(), "Ckpt::inner"),
+            cv <- new_condvar!("Ckpt::cv"),
+        })
+    }
+}

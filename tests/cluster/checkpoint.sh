@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: GPL-2.0
+# nodes: 3
+# timeout: 900
+# Checkpoint and restart (omctl checkpoint, omctl restart): omx-ckpt (memory checked round
+# after round, FPU state, an output file written as it goes, a SIGUSR1 handler, its working
+# directory) is saved while it waits mid-run and killed, restarted, moved to node 2, saved
+# again while it computes there (brought home for the save and sent back), finished there: its output file and standard output are
+# byte-identical to a run never interrupted. The second checkpoint is restarted straight onto
+# node 3 and finishes with the same output. A descriptor that cannot be opened again refuses a
+# checkpoint (--force saves it as /dev/null); another user's process cannot be saved; damaged
+# files are refused by omctl, and by the module when omctl's checks are bypassed, with no oops.
+. /lib/cluster/lib.sh
+
+for j in 2 3; do
+	check "node $j up" wait_for 60 omctl isup "$j"
+done
+no_balancing 3
+
+mkdir -p /tmp/ck
+cd /tmp/ck || exit 1
+
+# no_pending PID: PID has no signal waiting (its handler ran).
+no_pending() {
+	! grep -E '^(SigPnd|ShdPnd):' "/proc/$1/status" | grep -qv '[[:space:]]0*$'
+}
+
+# child_of PID: the pid of PID's child (once it has one).
+child_of() {
+	awk -v p="$1" '$4 == p { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null | grep .
+}
+
+# --- The reference: never interrupted. -----------------------------------------------------------
+touch rgate1 rgate2
+omx-ckpt ref.out 12 16 /tmp/ck/rgate >ref.log
+expect_eq "reference run exits 0" "$?" 0
+expected="waiting 1
+waiting 2
+done rounds 12 corrupt 0 fpu ok cwd ok signals 2"
+
+# --- Saved while it waits, killed, restarted; saved again while it computes; moved. --------------
+omx-ckpt a.out 12 16 /tmp/ck/gate >a.log 2>a.err &
+pid=$!
+check "omx-ckpt waits at its first gate" wait_for 300 grep -q "waiting 1" a.log
+kill -USR1 "$pid"
+check "its handler took the first SIGUSR1" wait_for 60 no_pending "$pid"
+kill -USR1 "$pid"
+check "and the second" wait_for 60 no_pending "$pid"
+check "checkpoint --kill while it waits" omctl checkpoint "$pid" /tmp/ck/a.ckpt --kill
+wait_end 60 "$pid" "the saved process"
+wait "$pid"
+expect_eq "it was killed after the save" "$?" 137
+check "the checkpoint is there" test -s a.ckpt
+check_fails "and no partial file" test -e a.ckpt.part
+check "omctl restart --check takes it" omctl restart --check a.ckpt
+
+omctl restart a.ckpt >r1.log 2>&1 &
+rpid=$!
+check "the restarted process runs" wait_for 120 child_of "$rpid"
+npid=$(child_of "$rpid")
+check "under its saved name" wait_for 60 grep -qx omx-ckpt "/proc/$npid/comm"
+touch gate1
+check "the restarted process moves to node 2" omctl migrate "$npid" 2
+check "saved again while it runs there (brought home for the save)" \
+	omctl checkpoint "$npid" /tmp/ck/b.ckpt
+check "and back on node 2 after" wait_for 300 remote "$npid" 2
+touch gate2
+wait_end 600 "$rpid" "omctl restart"
+wait "$rpid"
+expect_eq "omctl restart exits with the program's status" "$?" 0
+check "its output file is the reference's" cmp a.out ref.out
+expect_eq "its standard output went on where it was" "$(cat a.log)" "$expected"
+expect_eq "omctl restart said nothing" "$(cat r1.log a.err)" ""
+
+# --- The second checkpoint, restarted straight onto node 3. --------------------------------------
+rm -f gate2
+omctl restart --on 3 b.ckpt >r2.log 2>&1 &
+rpid=$!
+check "the second checkpoint runs again" wait_for 120 child_of "$rpid"
+npid=$(child_of "$rpid")
+check "on node 3" wait_for 300 remote "$npid" 3
+touch gate2
+wait_end 600 "$rpid" "omctl restart --on 3"
+wait "$rpid"
+expect_eq "it exits 0" "$?" 0
+check "its output file is the reference's again" cmp a.out ref.out
+expect_eq "and its standard output" "$(cat a.log)" "$expected"
+
+# --- What cannot be saved. ----------------------------------------------------------------------
+sleep 1000 3</dev/zero &
+spid=$!
+check_fails "a descriptor that cannot be opened again refuses the checkpoint" \
+	omctl checkpoint "$spid" /tmp/ck/s.ckpt
+check_fails "and leaves no file" sh -c 'ls /tmp/ck/s.ckpt*'
+check "--force saves it" omctl checkpoint "$spid" /tmp/ck/s.ckpt --force --kill
+wait "$spid"
+omctl restart s.ckpt &
+rpid=$!
+check "the forced checkpoint runs again" wait_for 120 child_of "$rpid"
+npid=$(child_of "$rpid")
+check "its sleep goes on" wait_for 60 grep -qx sleep "/proc/$npid/comm"
+expect_eq "with /dev/null for what could not be saved" "$(readlink "/proc/$npid/fd/3")" /dev/null
+kill "$npid"
+wait_end 60 "$rpid" "omctl restart of sleep"
+wait "$rpid"
+expect_eq "omctl restart exits as its process did (SIGTERM)" "$?" 143
+sleep 1000 &
+spid=$!
+check "checkpoint --stop" omctl checkpoint "$spid" /tmp/ck/stop.ckpt --stop
+check "leaves it stopped" wait_for 60 grep -q '^State:.*T' "/proc/$spid/status"
+kill -CONT "$spid"
+check "until it is continued" wait_for 60 grep -q '^State:.*S' "/proc/$spid/status"
+: >/tmp/u.ckpt
+chmod 666 /tmp/u.ckpt
+check_fails "another user cannot save root's process" \
+	omx-as 65534 sh -c "exec 5>>/tmp/u.ckpt && echo '$spid 5' >/proc/openmosix/checkpoint"
+expect_eq "and nothing of it is written" "$(wc -c </tmp/u.ckpt)" 0
+check_fails "a process cannot save itself" \
+	sh -c 'exec 5>>/tmp/u.ckpt && echo "$$ 5" >/proc/openmosix/checkpoint'
+check_fails "a file not open for appending is refused" \
+	sh -c "exec 5>/tmp/u.ckpt && echo '$spid 5' >/proc/openmosix/checkpoint"
+check "the refused process runs on" kill -0 "$spid"
+rm -f /tmp/u.ckpt
+kill "$spid"
+check_fails "a bad request is refused" sh -c 'echo "1 nonsense" >/proc/openmosix/checkpoint'
+check_fails "a release of a process not held is refused" \
+	sh -c "echo '$spid continue' >/proc/openmosix/checkpoint"
+
+# --- Damaged files. ------------------------------------------------------------------------------
+# u8s FILE OFFSET COUNT: the bytes at OFFSET, in decimal.
+u8s() {
+	od -An -tu1 -j "$2" -N "$3" "$1" | tr -s ' \n' '  '
+}
+# rec_off FILE N: where record N (1: Begin) of checkpoint FILE's image starts.
+rec_off() {
+	_o=16
+	_i=1
+	while [ "$_i" -lt "$2" ]; do
+		# shellcheck disable=SC2046 # four numbers
+		set -- "$1" "$2" $(u8s "$1" $((_o + 4)) 4)
+		_o=$((_o + 8 + ($3 << 24) + ($4 << 16) + ($5 << 8) + $6))
+		_i=$((_i + 1))
+	done
+	echo "$_o"
+}
+# poke FILE OFFSET OCTAL: sets the byte at OFFSET.
+poke() {
+	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+size=$(wc -c <a.ckpt)
+head -c $((size / 2)) a.ckpt >cut.ckpt
+cp a.ckpt version.ckpt
+poke version.ckpt 9 7
+cp a.ckpt magic.ckpt
+poke magic.ckpt 0 0
+cp a.ckpt huge.ckpt
+off=$(rec_off a.ckpt 8)
+poke huge.ckpt $((off + 4)) 177
+cp a.ckpt tail.ckpt
+printf 'x' >>tail.ckpt
+for f in cut version magic huge tail; do
+	check_fails "omctl restart refuses a damaged file ($f)" omctl restart "$f.ckpt"
+	expect_match "and says so ($f)" "$(omctl restart "$f.ckpt" 2>&1)" "not a usable checkpoint"
+done
+# The module checks the image itself: omctl's checks bypassed (its restarting half run by hand).
+set -- $(omctl restart --check a.ckpt)
+home_at=$4
+vdso=$6
+cp a.ckpt xstate.ckpt
+off=$(rec_off a.ckpt 3)
+poke xstate.ckpt $((off + 8 + 512 + 6)) 377
+omctl _restart xstate.ckpt 16 "$home_at" "$vdso" 2>x.err
+expect_eq "the module refuses a bad FPU state before anything is replaced" "$?" 125
+expect_match "and the process is told" "$(cat x.err)" "refused"
+cp a.ckpt vma.ckpt
+off=$(rec_off a.ckpt 8)
+poke vma.ckpt "$off" 377
+omctl _restart vma.ckpt 16 "$home_at" "$vdso" 2>/dev/null
+expect_eq "the module refuses a bad record after its memory went: the process is killed" "$?" 137
+check "the kernel log says why" sh -c "dmesg | grep -q 'checkpoint image:'"
+check_fails "no kernel warning" sh -c "dmesg | grep -E 'BUG|WARNING|Oops'"
+
+cd / && rm -rf /tmp/ck
+nothing_left 3
+finish
