@@ -22,8 +22,10 @@ use omcore::msg::{
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
 mod guest;
+mod metrics;
 mod migrate;
 mod mosrun;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,9 @@ node and cluster:
   getutil [ID]        CPU utilisation, per mille
   getmem [ID]         memory available / free / total, KiB
   stats               frame and handshake counters of this node
+  metrics [--out FILE]
+                      this node's figures in the Prometheus text format; with --out, written
+                      to FILE.tmp and renamed to FILE (node exporter's textfile collector)
 processes:
   migrate [--no-wait] PID NODE
                       move process PID to node NODE (`migrate PID home`: bring it back);
@@ -83,15 +88,7 @@ fn proc_root() -> PathBuf {
 }
 
 fn read_proc(name: &str) -> Result<String, Failure> {
-    let path = proc_root().join(name);
-    std::fs::read_to_string(&path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (is the openmosix module loaded?)"
-        } else {
-            ""
-        };
-        Failure(format!("{}: {e}{hint}", path.display()), 1)
-    })
+    snapshot::read(&proc_root(), name).map_err(|e| Failure(e.0, 1))
 }
 
 /// Writes `data` to a /proc file in one `write` call, as the module wants it.
@@ -456,6 +453,8 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("stats")?);
             Ok(())
         }
+        ["metrics"] => metrics(None),
+        ["metrics", "--out", file] => metrics(Some(file)),
         ["migrate", rest @ ..] => migrate::run(rest),
         ["ps"] => {
             print!("{}", read_proc("migrate")?);
@@ -525,6 +524,20 @@ fn mon(count: Option<u32>) -> Res {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// `omctl metrics [--out FILE]`.
+fn metrics(out: Option<&str>) -> Res {
+    let snap = snapshot::read_snapshot(&proc_root()).map_err(|e| Failure(e.0, 1))?;
+    let text = metrics::render(&snap);
+    match out {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(file) => metrics::write_atomic(std::path::Path::new(file), &text)
+            .map_err(|e| Failure(format!("{file}: {e}"), 1)),
     }
 }
 
