@@ -16,14 +16,13 @@
 
 use omcore::addr::Addr;
 use omcore::map::NodeMap;
-use omcore::msg::{
-    MAX_SPEED, STATUS_BLOCK, STATUS_DEF, STATUS_LSTAY, STATUS_QUIET, STATUS_STAY, STATUS_UP,
-};
+use omcore::msg::{MAX_SPEED, STATUS_UP};
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
 mod guest;
 mod metrics;
 mod migrate;
+mod mon;
 mod mosrun;
 mod snapshot;
 
@@ -53,7 +52,9 @@ processes:
   ps                  migrating processes and guests of this node (pid, node, state)
   mosrun [OPTS] PROG  run PROG with a start node and balancer tags (`omctl mosrun` for options)
   tag PID WORD...     tag a process for the balancer: lock, unlock, cpujob, iojob, nodecay
-  mon [COUNT]         live view of the nodes' load and this node's migrations (COUNT frames)
+  mon [COUNT]         live monitor of the nodes (load, memory, processes, status) and this
+                      node's migrations; keys l m g n switch views, q quits. With COUNT:
+                      COUNT text frames, one a second
 administration (root):
   setpe [-f FILE]     load the node map (default /etc/openmosix.map); refused whole if wrong
   getpe               this node's ID
@@ -178,22 +179,7 @@ fn node_field(id: u32, field: &str) -> Result<i64, Failure> {
 }
 
 fn status_words(status: i64) -> String {
-    let s = status as u32;
-    let mut words = vec![if s & STATUS_UP != 0 { "up" } else { "down" }];
-    if s & STATUS_DEF == 0 {
-        words = vec!["unknown"];
-    }
-    for (bit, word) in [
-        (STATUS_STAY, "stay"),
-        (STATUS_LSTAY, "lstay"),
-        (STATUS_BLOCK, "block"),
-        (STATUS_QUIET, "quiet"),
-    ] {
-        if s & bit != 0 {
-            words.push(word);
-        }
-    }
-    words.join(",")
+    snapshot::status_words(u32::try_from(status).ok())
 }
 
 /// `(id, address)` of every node this node knows, from the map and the peer list.
@@ -467,8 +453,8 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("tag")?);
             Ok(())
         }
-        ["mon"] => mon(None),
-        ["mon", n] => mon(Some(n.parse().map_err(|_| usage())?)),
+        ["mon"] => mon::run(None),
+        ["mon", n] => mon::run(Some(n.parse().map_err(|_| usage())?)),
         ["setpe", rest @ ..] => setpe(rest),
         ["getpe"] => {
             println!("{}", this_node()?);
@@ -496,34 +482,6 @@ fn run(words: &[&str]) -> Res {
             Ok(())
         }
         _ => Err(usage()),
-    }
-}
-
-/// `omctl mon`: the node table and this node's migrations, redrawn every second (`count`
-/// frames, or until interrupted).
-fn mon(count: Option<u32>) -> Res {
-    let mut frame = 0u32;
-    loop {
-        // Clear the screen and go home, as `top` does.
-        print!("\x1b[H\x1b[2J");
-        println!(
-            "openmosix-rs: node {} (every 1 s; Ctrl-C ends)\n",
-            this_node()?
-        );
-        nodes()?;
-        let ps = read_proc("migrate")?;
-        let remote = ps.lines().filter(|l| l.ends_with(" remote")).count();
-        let guests = ps.lines().filter(|l| l.contains(" guest-of ")).count();
-        println!("\nprocesses of this node running elsewhere: {remote}; guests here: {guests}");
-        for l in ps.lines().skip(1).take(20) {
-            println!("  {l}");
-        }
-        let _ = std::io::stdout().flush();
-        frame += 1;
-        if count.is_some_and(|c| frame >= c) {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 

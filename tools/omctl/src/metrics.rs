@@ -324,7 +324,7 @@ mod tests {
             "openmosix_node_status{node=\"2\"} 19",
             "openmosix_node_load{node=\"1\"} 1.5",
             "openmosix_node_memory_available_bytes{node=\"2\"} 102400000",
-            "openmosix_node_cpu_utilisation_ratio{node=\"2\"} 0.4",
+            "openmosix_node_cpu_utilisation_ratio{node=\"2\"} 0.2",
             "openmosix_frames_sent_total 10",
             "openmosix_peer_connected{node=\"2\"} 1",
             "openmosix_peer_connected{node=\"3\"} 0",

@@ -10,7 +10,7 @@
 //! skip a line they do not understand rather than fail: a newer module may add lines.
 
 use omcore::moves::Outcome;
-use omcore::msg::{STATUS_DEF, STATUS_UP};
+use omcore::msg::{STATUS_BLOCK, STATUS_DEF, STATUS_LSTAY, STATUS_QUIET, STATUS_STAY, STATUS_UP};
 use std::path::Path;
 
 /// The figures of `nodes/ID/`: `None` where the node has no fresh information (`-1`) or the
@@ -81,6 +81,15 @@ pub(crate) enum Process {
     },
 }
 
+impl Process {
+    /// The pid on this node.
+    pub(crate) fn pid(&self) -> u32 {
+        match self {
+            Process::Away { pid, .. } | Process::Guest { pid, .. } => *pid,
+        }
+    }
+}
+
 /// Everything `mon` and `metrics` show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Snapshot {
@@ -114,11 +123,45 @@ impl Snapshot {
             .filter(|p| matches!(p, Process::Away { state: s, .. } if s == state))
             .count()
     }
+
+    /// Processes related to node `id` as this node sees them: for this node, the guests it
+    /// hosts; for another, this node's processes running or going there.
+    pub(crate) fn processes_on(&self, id: u32) -> usize {
+        if id == self.me {
+            return self.guests();
+        }
+        self.processes
+            .iter()
+            .filter(|p| {
+                matches!(p, Process::Away { node, state, .. }
+                    if *node == id && (state == "remote" || state == "migrating"))
+            })
+            .count()
+    }
 }
 
 /// A figure of `nodes/ID/`: a number, `None` for `-1` (unknown) or anything else.
 pub(crate) fn parse_figure(text: &str) -> Option<u64> {
     text.trim().parse::<u64>().ok()
+}
+
+/// A node's status as words: `up`, `down` or `unknown`, then `stay`, `lstay`, `block`, `quiet`.
+pub(crate) fn status_words(status: Option<u32>) -> String {
+    let Some(s) = status.filter(|s| s & STATUS_DEF != 0) else {
+        return "unknown".into();
+    };
+    let mut words = vec![if s & STATUS_UP != 0 { "up" } else { "down" }];
+    for (bit, word) in [
+        (STATUS_STAY, "stay"),
+        (STATUS_LSTAY, "lstay"),
+        (STATUS_BLOCK, "block"),
+        (STATUS_QUIET, "quiet"),
+    ] {
+        if s & bit != 0 {
+            words.push(word);
+        }
+    }
+    words.join(",")
 }
 
 /// The lines of `peers`.
@@ -254,7 +297,7 @@ pub(crate) mod tests {
             rmem: mem,
             tmem: mem.map(|_| 500_000),
             cpus: load.map(|_| 1),
-            util: load.map(|l| l * 10),
+            util: load.map(|l| l * 5),
         };
         Snapshot {
             me: 1,
@@ -276,6 +319,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn words() {
+        assert_eq!(status_words(None), "unknown");
+        assert_eq!(status_words(Some(0)), "unknown");
+        assert_eq!(status_words(Some(1)), "down");
+        assert_eq!(status_words(Some(3 | 4 | 32)), "up,stay,quiet");
+    }
+
+    #[test]
     fn figures() {
         assert_eq!(parse_figure("42\n"), Some(42));
         assert_eq!(parse_figure("-1\n"), None);
@@ -293,6 +344,10 @@ pub(crate) mod tests {
         assert_eq!(s.processes.len(), 3);
         assert_eq!(s.guests(), 1);
         assert_eq!(s.away_in("remote"), 1);
+        assert_eq!(s.processes_on(1), 1);
+        assert_eq!(s.processes_on(2), 1);
+        assert_eq!(s.processes_on(3), 1);
+        assert_eq!(s.processes[2].pid(), 200);
         assert_eq!(s.moves.len(), 2);
         assert_eq!(s.moves[1].error, 113);
         assert!(s.nodes[0].is_up() && !s.nodes[2].is_up());
