@@ -74,14 +74,19 @@ fn last_seq(snap: &Snapshot) -> u64 {
 
 /// A size from `$COLUMNS` and `$LINES`, else 80 x 24.
 fn size_from_env() -> (u16, u16) {
-    let var = |name, default| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse::<u16>().ok())
+    size_from(|name| std::env::var(name).ok())
+}
+
+/// A size from the variables `COLUMNS` and `LINES` as `var` gives them, 80 x 24 for those
+/// unset or not a positive number.
+fn size_from(var: impl Fn(&str) -> Option<String>) -> (u16, u16) {
+    let get = |name, default| {
+        var(name)
+            .and_then(|v| v.trim().parse::<u16>().ok())
             .filter(|&v| v > 0)
             .unwrap_or(default)
     };
-    (var("COLUMNS", 80), var("LINES", 24))
+    (get("COLUMNS", 80), get("LINES", 24))
 }
 
 /// `COUNT` frames as text, a second apart, each as tall as its nodes and 10 moves need.
@@ -160,6 +165,7 @@ impl Drop for RawScreen {
 }
 
 /// What an event asks.
+#[derive(Debug, PartialEq, Eq)]
 enum Action {
     Quit,
     Show(View),
@@ -241,4 +247,59 @@ fn interactive(first: Snapshot) -> Res {
     drop(term);
     drop(raw);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::{KeyEvent, KeyEventState};
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> Event {
+        Event::Key(KeyEvent::new(code, modifiers))
+    }
+
+    #[test]
+    fn keys() {
+        let none = KeyModifiers::NONE;
+        assert_eq!(action(&key(KeyCode::Char('q'), none)), Action::Quit);
+        assert_eq!(
+            action(&key(KeyCode::Char('Q'), KeyModifiers::SHIFT)),
+            Action::Quit
+        );
+        assert_eq!(action(&key(KeyCode::Esc, none)), Action::Quit);
+        assert_eq!(
+            action(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Action::Quit
+        );
+        assert_eq!(action(&key(KeyCode::Char('c'), none)), Action::Nothing);
+        assert_eq!(
+            action(&key(KeyCode::Char('m'), none)),
+            Action::Show(View::Memory)
+        );
+        assert_eq!(
+            action(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Action::Show(View::Processes)
+        );
+        assert_eq!(action(&key(KeyCode::Char('x'), none)), Action::Nothing);
+        assert_eq!(action(&Event::Resize(40, 12)), Action::Redraw);
+        assert_eq!(action(&Event::FocusGained), Action::Nothing);
+        let release = Event::Key(KeyEvent {
+            code: KeyCode::Char('q'),
+            modifiers: none,
+            kind: KeyEventKind::Release,
+            state: KeyEventState::NONE,
+        });
+        assert_eq!(action(&release), Action::Nothing);
+    }
+
+    #[test]
+    fn sizes_from_the_environment() {
+        let env = |c: &'static str, l: &'static str| {
+            move |name: &str| Some(if name == "COLUMNS" { c } else { l }.to_string())
+        };
+        assert_eq!(size_from(env("132", "50")), (132, 50));
+        assert_eq!(size_from(env("0", "x")), (80, 24));
+        assert_eq!(size_from(env("99999", "-3")), (80, 24));
+        assert_eq!(size_from(|_| None), (80, 24));
+    }
 }
