@@ -92,6 +92,7 @@ tm send-keys -t mon n
 check "n: the table of nodes" wait_for 60 shows '^NODE STATUS +LOAD'
 check "n: node 2 up and connected at 198.18.0.2" \
 	wait_for 60 shows '^ +2 up .* connected 198\.18\.0\.2$'
+check "n: this node's traffic" wait_for 60 shows '^frames sent [1-9][0-9]* received [1-9][0-9]* rejected'
 show_screen "in the n view"
 
 # --- Small terminals. ---------------------------------------------------------------------------

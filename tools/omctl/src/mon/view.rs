@@ -29,7 +29,7 @@ pub(crate) enum View {
     Memory,
     /// `g`: guests here, this node's processes on the others; the processes listed.
     Processes,
-    /// `n`: a table of every node's figures and link.
+    /// `n`: a table of every node's figures and link, and this node's traffic.
     Nodes,
 }
 
@@ -236,6 +236,20 @@ impl Screen<'_> {
                 peer.map_or("-", |p| p.addr.as_str()),
             )));
         }
+        // This node's traffic, from `stats`.
+        let stat = |name: &str| {
+            let v = self.snap.stats.iter().find(|(n, _)| n == name);
+            v.map_or("-".to_string(), |(_, v)| v.to_string())
+        };
+        out.push(Line::from(format!(
+            "frames sent {} received {} rejected {} dropped {}; handshakes ok {} failed {}",
+            stat("frames_sent"),
+            stat("frames_received"),
+            stat("frames_rejected"),
+            stat("frames_dropped"),
+            stat("handshakes_ok"),
+            stat("handshakes_failed"),
+        )));
         out
     }
 
