@@ -454,7 +454,7 @@ fn run(words: &[&str]) -> Res {
             Ok(())
         }
         ["mon"] => mon::run(None),
-        ["mon", n] => mon::run(Some(n.parse().map_err(|_| usage())?)),
+        ["mon", n] => mon::run(Some(n.parse().ok().filter(|&c| c > 0).ok_or_else(usage)?)),
         ["setpe", rest @ ..] => setpe(rest),
         ["getpe"] => {
             println!("{}", this_node()?);
@@ -544,7 +544,7 @@ fn main() -> ExitCode {
     } else if name == "mps" {
         run(&["ps"])
     } else if name == "mosmon" {
-        run(&["mon"])
+        run(&[&["mon"], &words[..]].concat())
     } else if name == "migrate" {
         migrate::run(&words)
     } else {

@@ -9,6 +9,7 @@
 //! take the text of one file each (`Documentation/proc.md` says what the module writes) and
 //! skip a line they do not understand rather than fail: a newer module may add lines.
 
+use omcore::map::NodeMap;
 use omcore::moves::Outcome;
 use omcore::msg::{STATUS_BLOCK, STATUS_DEF, STATUS_LSTAY, STATUS_QUIET, STATUS_STAY, STATUS_UP};
 use std::path::Path;
@@ -99,6 +100,8 @@ pub(crate) struct Snapshot {
     pub(crate) nodes: Vec<NodeFigures>,
     /// The other nodes as `peers` lists them.
     pub(crate) peers: Vec<Peer>,
+    /// The address of each node of `nodes` that has one in the map in force (`config`).
+    pub(crate) map_addrs: Vec<(u32, String)>,
     /// The counters of `stats`, in the file's order.
     pub(crate) stats: Vec<(String, u64)>,
     /// This node's migrating processes and its guests.
@@ -138,6 +141,30 @@ impl Snapshot {
             })
             .count()
     }
+
+    /// The address of node `id`: the peer list's, else the map's.
+    pub(crate) fn address(&self, id: u32) -> Option<&str> {
+        let peer = self
+            .peers
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.addr.as_str());
+        peer.or_else(|| {
+            let m = self.map_addrs.iter().find(|(i, _)| *i == id);
+            m.map(|(_, a)| a.as_str())
+        })
+    }
+}
+
+/// The address the map text `config` gives each of `ids` (a map that does not parse gives
+/// none).
+pub(crate) fn map_addresses(config: &str, ids: &[u32]) -> Vec<(u32, String)> {
+    let Ok(map) = NodeMap::parse(config.as_bytes()) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .filter_map(|&id| Some((id, map.addr_of(id)?.to_string())))
+        .collect()
 }
 
 /// A figure of `nodes/ID/`: a number, `None` for `-1` (unknown) or anything else.
@@ -273,6 +300,7 @@ pub(crate) fn read_snapshot(root: &Path) -> Result<Snapshot, ReadError> {
     ids.sort_unstable();
     Ok(Snapshot {
         me,
+        map_addrs: map_addresses(&read(root, "config")?, &ids),
         nodes: ids.into_iter().map(|id| read_node(root, id)).collect(),
         peers: parse_peers(&read(root, "peers")?),
         stats: parse_stats(&read(root, "stats")?),
@@ -307,6 +335,7 @@ pub(crate) mod tests {
                 node(3, 1, None, None),
             ],
             peers: parse_peers("2 198.18.0.2 up connected map\n3 198.18.0.3 down - map\n"),
+            map_addrs: map_addresses("1 198.18.0.1 3\n", &[1, 2, 3]),
             stats: parse_stats("frames_sent 10\nbytes_sent 2000\nhandshakes_ok 2\n"),
             processes: parse_migrate(
                 "# pid where state\n101 2 remote\n102 3 migrating\n200 guest-of 2 home-pid 77\n",
@@ -348,6 +377,11 @@ pub(crate) mod tests {
         assert_eq!(s.processes_on(2), 1);
         assert_eq!(s.processes_on(3), 1);
         assert_eq!(s.processes[2].pid(), 200);
+        assert_eq!(s.map_addrs.len(), 3);
+        assert_eq!(s.address(1), Some("198.18.0.1"));
+        assert_eq!(s.address(3), Some("198.18.0.3"));
+        assert_eq!(s.address(4), None);
+        assert!(map_addresses("not a map", &[1]).is_empty());
         assert_eq!(s.moves.len(), 2);
         assert_eq!(s.moves[1].error, 113);
         assert!(s.nodes[0].is_up() && !s.nodes[2].is_up());
@@ -363,6 +397,7 @@ pub(crate) mod tests {
         let _ = std::fs::remove_dir_all(&root);
         for (name, text) in [
             ("admin/mospe", "2\n"),
+            ("config", "1 10.0.0.1 2\n"),
             ("nodes/1/status", "1\n"),
             ("nodes/1/load", "-1\n"),
             ("nodes/2/status", "3\n"),
@@ -384,6 +419,8 @@ pub(crate) mod tests {
         assert_eq!(s.nodes[0].load, None);
         assert_eq!(s.nodes[1].load, Some(120));
         assert_eq!(s.nodes[1].mem, None);
+        assert_eq!(s.address(2), Some("10.0.0.2"));
+        assert_eq!(s.address(10), None);
         std::fs::remove_dir_all(&root).unwrap();
         let e = read_snapshot(&root).unwrap_err();
         assert!(e.0.contains("module loaded"), "{}", e.0);

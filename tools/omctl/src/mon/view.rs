@@ -233,7 +233,7 @@ impl Screen<'_> {
                 mb(n.tmem),
                 num(n.cpus),
                 num(n.speed),
-                peer.map_or("-", |p| p.addr.as_str()),
+                self.snap.address(n.id).unwrap_or("-"),
             )));
         }
         // This node's traffic, from `stats`.
@@ -484,7 +484,7 @@ mod tests {
         );
         line_with(
             &l,
-            "   1 up          1.50  750    390    488    1 10000 self      -",
+            "   1 up          1.50  750    390    488    1 10000 self      198.18.0.1",
         );
         line_with(
             &l,
