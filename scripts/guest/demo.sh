@@ -76,7 +76,7 @@ done
 for f in 1 2 3 4 5; do
 	sleep 3
 	echo "   --- after $((f * 3)) s"
-	omctl mon 1 | tr -d '\033' | sed 's/^\[H\[2J//' | grep -v '^$' | sed 's/^/   /'
+	omctl mon 1 | grep -v '^$' | sed 's/^/   /'
 done
 for p in $pids; do
 	wait "$p"

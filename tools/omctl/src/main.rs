@@ -16,16 +16,17 @@
 
 use omcore::addr::Addr;
 use omcore::map::NodeMap;
-use omcore::msg::{
-    MAX_SPEED, STATUS_BLOCK, STATUS_DEF, STATUS_LSTAY, STATUS_QUIET, STATUS_STAY, STATUS_UP,
-};
+use omcore::msg::{MAX_SPEED, STATUS_UP};
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
 mod ckpt;
 mod guest;
+mod metrics;
 mod migrate;
+mod mon;
 mod mosrun;
 mod raw;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ node and cluster:
   getutil [ID]        CPU utilisation, per mille
   getmem [ID]         memory available / free / total, KiB
   stats               frame and handshake counters of this node
+  metrics [--out FILE]
+                      this node's figures in the Prometheus text format; with --out, written
+                      to FILE.tmp and renamed to FILE (node exporter's textfile collector)
 processes:
   migrate [--no-wait] PID NODE
                       move process PID to node NODE (`migrate PID home`: bring it back);
@@ -55,7 +59,9 @@ processes:
                       run the process saved in FILE again (and move it to NODE); exits
                       with its status (`restart --check FILE`: only check the file)
   tag PID WORD...     tag a process for the balancer: lock, unlock, cpujob, iojob, nodecay
-  mon [COUNT]         live view of the nodes' load and this node's migrations (COUNT frames)
+  mon [COUNT]         live monitor of the nodes (load, memory, processes, status) and this
+                      node's migrations; keys l m g n switch views, q quits. With COUNT:
+                      COUNT text frames, one a second
 administration (root):
   setpe [-f FILE]     load the node map (default /etc/openmosix.map); refused whole if wrong
   getpe               this node's ID
@@ -90,15 +96,7 @@ fn proc_root() -> PathBuf {
 }
 
 fn read_proc(name: &str) -> Result<String, Failure> {
-    let path = proc_root().join(name);
-    std::fs::read_to_string(&path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (is the openmosix module loaded?)"
-        } else {
-            ""
-        };
-        Failure(format!("{}: {e}{hint}", path.display()), 1)
-    })
+    snapshot::read(&proc_root(), name).map_err(|e| Failure(e.0, 1))
 }
 
 /// Writes `data` to a /proc file in one `write` call, as the module wants it.
@@ -188,22 +186,7 @@ fn node_field(id: u32, field: &str) -> Result<i64, Failure> {
 }
 
 fn status_words(status: i64) -> String {
-    let s = status as u32;
-    let mut words = vec![if s & STATUS_UP != 0 { "up" } else { "down" }];
-    if s & STATUS_DEF == 0 {
-        words = vec!["unknown"];
-    }
-    for (bit, word) in [
-        (STATUS_STAY, "stay"),
-        (STATUS_LSTAY, "lstay"),
-        (STATUS_BLOCK, "block"),
-        (STATUS_QUIET, "quiet"),
-    ] {
-        if s & bit != 0 {
-            words.push(word);
-        }
-    }
-    words.join(",")
+    snapshot::status_words(u32::try_from(status).ok())
 }
 
 /// `(id, address)` of every node this node knows, from the map and the peer list.
@@ -463,6 +446,8 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("stats")?);
             Ok(())
         }
+        ["metrics"] => metrics(None),
+        ["metrics", "--out", file] => metrics(Some(file)),
         ["migrate", rest @ ..] => migrate::run(rest),
         ["checkpoint", rest @ ..] => ckpt::checkpoint(rest),
         ["ps"] => {
@@ -476,8 +461,8 @@ fn run(words: &[&str]) -> Res {
             print!("{}", read_proc("tag")?);
             Ok(())
         }
-        ["mon"] => mon(None),
-        ["mon", n] => mon(Some(n.parse().map_err(|_| usage())?)),
+        ["mon"] => mon::run(None),
+        ["mon", n] => mon::run(Some(n.parse().ok().filter(|&c| c > 0).ok_or_else(usage)?)),
         ["setpe", rest @ ..] => setpe(rest),
         ["getpe"] => {
             println!("{}", this_node()?);
@@ -508,31 +493,17 @@ fn run(words: &[&str]) -> Res {
     }
 }
 
-/// `omctl mon`: the node table and this node's migrations, redrawn every second (`count`
-/// frames, or until interrupted).
-fn mon(count: Option<u32>) -> Res {
-    let mut frame = 0u32;
-    loop {
-        // Clear the screen and go home, as `top` does.
-        print!("\x1b[H\x1b[2J");
-        println!(
-            "openmosix-rs: node {} (every 1 s; Ctrl-C ends)\n",
-            this_node()?
-        );
-        nodes()?;
-        let ps = read_proc("migrate")?;
-        let remote = ps.lines().filter(|l| l.ends_with(" remote")).count();
-        let guests = ps.lines().filter(|l| l.contains(" guest-of ")).count();
-        println!("\nprocesses of this node running elsewhere: {remote}; guests here: {guests}");
-        for l in ps.lines().skip(1).take(20) {
-            println!("  {l}");
+/// `omctl metrics [--out FILE]`.
+fn metrics(out: Option<&str>) -> Res {
+    let snap = snapshot::read_snapshot(&proc_root()).map_err(|e| Failure(e.0, 1))?;
+    let text = metrics::render(&snap);
+    match out {
+        None => {
+            print!("{text}");
+            Ok(())
         }
-        let _ = std::io::stdout().flush();
-        frame += 1;
-        if count.is_some_and(|c| frame >= c) {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        Some(file) => metrics::write_atomic(std::path::Path::new(file), &text)
+            .map_err(|e| Failure(format!("{file}: {e}"), 1)),
     }
 }
 
@@ -594,7 +565,7 @@ fn main() -> ExitCode {
     } else if name == "mps" {
         run(&["ps"])
     } else if name == "mosmon" {
-        run(&["mon"])
+        run(&[&["mon"], &words[..]].concat())
     } else if name == "migrate" {
         migrate::run(&words)
     } else {
