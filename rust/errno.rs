@@ -59,11 +59,6 @@ pub(crate) fn enobufs() -> Error {
     code(bindings::ENOBUFS)
 }
 
-/// `EREMOTE`: the process runs on another node.
-pub(crate) fn eremote() -> Error {
-    code(bindings::EREMOTE)
-}
-
 /// Turns a shim result (a value or -errno) into a `Result`.
 pub(crate) fn to_result(r: isize) -> kernel::error::Result<u64> {
     if r < 0 {

@@ -48,6 +48,9 @@ impl Migrations {
     pub(crate) fn on_image(&self, peer: u32, payload: KVec<u8>) -> error::Result {
         let (home, mig_id, at) = image_part(&payload)?;
         if home == self.mesh.self_id() {
+            if let Some(ck) = self.ckpt_stream(peer, mig_id) {
+                return Ok(self.on_ckpt_image(&ck, payload, at)?);
+            }
             return self.on_image_home(peer, mig_id, payload, at);
         }
         let g = match self.guest(home, mig_id) {

@@ -278,7 +278,11 @@ pub(crate) fn capture(
         if a.special {
             continue;
         }
-        let home = home_area(&a, files.as_deref_mut());
+        let home = if tx.all_memory() {
+            None
+        } else {
+            home_area(&a, files.as_deref_mut())
+        };
         let prot = send_area(&mut tx, &a, &layout, home)?;
         // A shared area paged from home holds only the file's pages, which the next node
         // pages from home again.

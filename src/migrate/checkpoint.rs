@@ -10,7 +10,12 @@
 //! restarted), appends the image's records to the file, then holds the process, asleep in the
 //! kernel (a fatal signal still ends it), until the caller has added what only the home knows
 //! (its open files, read from `/proc/PID`) and releases it (`PID continue`, `PID stop`, `PID
-//! kill`), or for at most [`HOLD_MS`].
+//! kill`), or for at most [`HOLD_MS`]. A process that runs on another node is captured there
+//! (`MigCtl Checkpoint` to its host, which captures the guest in its own context, every area
+//! as memory, and sends the image home as `MigImage` frames of a stream of its own): the saver
+//! appends the records to the file as they come, each checked by the image's reader; the host
+//! then holds the guest, so that the files it has at home do not change, until `MigCtl
+//! Release`.
 //!
 //! Restart (`/proc/openmosix/restart`, `FD OFFSET [CLOSE...]`): in the calling process (a
 //! single-threaded process `omctl` made, its files opened again and its vDSO placed as the
@@ -23,17 +28,25 @@
 //! the capture or a wait.
 
 use super::capture::capture;
-use super::ckpt::{After, Ckpt, HOLD_MS, MAX_CKPTS};
+use super::ckpt::{After, Ckpt, CkptInner, HOLD_MS, MAX_CKPTS};
 use super::config::ANSWER_MS;
+use super::config::GUEST_QUEUE_BYTES;
+use super::deputy::{Deputy, DeputyState, JobStop};
+use super::guest::{Guest, GuestState};
 use super::request::ByteWriter;
 use super::restore::{check_head, load_regs, restore_body, Restoring};
-use super::stream::{nap, read_head, Dest, FileImage, ImageSender};
+use super::stream::{
+    nap, read_head, wait_for_room, wait_record, Dest, FileImage, ImageSender, Inflow, Owned,
+};
 use super::Migrations;
-use crate::ksys::errno::eremote;
+use crate::ksys::errno::ehostunreach;
 use crate::ksys::file::UserFile;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, stay, ModuleRef, Task};
 use crate::ksys::thread;
+use crate::omcore::frame::MessageKind;
+use crate::omcore::image::{Kind, RecordHeader};
+use crate::omcore::mig;
 use crate::omcore::syscalls::sig::{SIGKILL, SIGSTOP};
 use crate::userlog::user_warn;
 use kernel::prelude::*;
@@ -61,13 +74,7 @@ impl Migrations {
             return Err(EINVAL);
         }
         if let Some(dep) = self.deputy_of(pid) {
-            user_warn!(
-                "checkpoint {}: it runs on node {}: bring it home first ('omctl migrate {} home')\n",
-                pid,
-                dep.target(),
-                pid
-            );
-            return Err(eremote());
+            return self.checkpoint_away(&dep, pid, fd);
         }
         let bits = task.stay_bits();
         if bits != 0 {
@@ -95,19 +102,8 @@ impl Migrations {
             )
         })?;
         let module = ModuleRef::get().ok_or(ENODEV)?;
-        let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid()), GFP_KERNEL)?;
-        {
-            let mut list = self.ckpts.lock();
-            if list.iter().any(|c| c.pid == pid) {
-                user_warn!("checkpoint {}: it is being saved already\n", pid);
-                return Err(EBUSY);
-            }
-            if list.len() >= MAX_CKPTS {
-                user_warn!("checkpoint {}: too many checkpoints under way\n", pid);
-                return Err(EBUSY);
-            }
-            list.push(ck.clone(), GFP_KERNEL)?;
-        }
+        let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid(), 0, 0), GFP_KERNEL)?;
+        self.add_ckpt(&ck)?;
         let me = self.mesh.self_id();
         let (mig, c) = (self.clone(), ck.clone());
         let queued = task.queue_work(
@@ -128,6 +124,176 @@ impl Migrations {
         r
     }
 
+    /// Adds `ck` to the checkpoints under way, unless its process is being saved already or as
+    /// many checkpoints as allowed are.
+    fn add_ckpt(&self, ck: &Arc<Ckpt>) -> Result {
+        let mut list = self.ckpts.lock();
+        if list.iter().any(|c| c.pid == ck.pid) {
+            user_warn!("checkpoint {}: it is being saved already\n", ck.pid);
+            return Err(EBUSY);
+        }
+        if list.len() >= MAX_CKPTS {
+            user_warn!("checkpoint {}: too many checkpoints under way\n", ck.pid);
+            return Err(EBUSY);
+        }
+        list.push(ck.clone(), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The save of process `pid` whose guest runs on another node (`dep`): its host captures
+    /// it where it runs and sends the image here, as a move home would, and holds it; the
+    /// records are appended to the file as they come, in the saver's context.
+    fn checkpoint_away(self: &Arc<Self>, dep: &Deputy, pid: i32, fd: i32) -> Result {
+        {
+            let i = dep.inner.lock();
+            if !matches!(i.state, DeputyState::Remote(_)) || i.hop.is_some() {
+                user_warn!("checkpoint {}: it is migrating\n", pid);
+                return Err(EBUSY);
+            }
+            if i.job != JobStop::Running {
+                user_warn!(
+                    "checkpoint {}: it is stopped (job control): continue it first\n",
+                    pid
+                );
+                return Err(EAGAIN);
+            }
+        }
+        let file = UserFile::get(fd, true).inspect_err(|_| {
+            user_warn!(
+                "checkpoint {}: descriptor {} is not a regular file open for appending\n",
+                pid,
+                fd
+            )
+        })?;
+        let host = dep.target();
+        let id = self.new_mig_id();
+        let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid(), host, id), GFP_KERNEL)?;
+        ck.inner.lock().inflow = Some(Inflow::new());
+        self.add_ckpt(&ck)?;
+        let ask = mig::Ctl::Checkpoint {
+            mig_id: dep.mig_id(),
+            ckpt_id: id,
+        };
+        let r = self
+            .mesh
+            .send_to(host, MessageKind::MigCtl, &ask.encode(), true)
+            .map_err(|_| ehostunreach())
+            .and_then(|()| receive_image(&ck, &file));
+        let failed = {
+            let mut q = ck.inner.lock();
+            q.inflow = None;
+            // Frames of an image given up are dropped as they come.
+            q.result = Some(r);
+            r.is_err()
+        };
+        if failed {
+            self.forget_ckpt(&ck);
+            // Not held for nothing.
+            let go = mig::Ctl::Release {
+                mig_id: dep.mig_id(),
+            };
+            let _ = self
+                .mesh
+                .send_to(host, MessageKind::MigCtl, &go.encode(), false);
+        }
+        r
+    }
+
+    /// The checkpoint whose image stream `mig_id` comes from `peer`, if there is one.
+    pub(crate) fn ckpt_stream(&self, peer: u32, mig_id: u32) -> Option<Arc<Ckpt>> {
+        self.ckpts
+            .lock()
+            .iter()
+            .find(|c| c.host == peer && c.id == mig_id && c.host != 0)
+            .cloned()
+    }
+
+    /// `MigImage` from the host of a process being saved: more of its image, queued for the
+    /// saver (the `omx-rx` thread waits while too much is queued).
+    pub(crate) fn on_ckpt_image(&self, ck: &Ckpt, payload: KVec<u8>, at: usize) -> Result {
+        let q = ck.inner.lock();
+        let mut q = wait_for_room(&ck.cv, q, |q| {
+            q.result.is_none()
+                && q.inflow
+                    .as_ref()
+                    .is_some_and(|f| f.bytes > GUEST_QUEUE_BYTES)
+        });
+        if q.result.is_none() {
+            if let Some(f) = q.inflow.as_mut() {
+                f.push(payload, at)?;
+            }
+        }
+        drop(q);
+        ck.cv.notify_all();
+        Ok(())
+    }
+
+    /// `MigResult` with an error from the host of a process being saved: its capture failed.
+    /// Says whether `mig_id` was such a checkpoint.
+    pub(crate) fn on_ckpt_failed(&self, peer: u32, mig_id: u32, errno: i32) -> bool {
+        let Some(ck) = self.ckpt_stream(peer, mig_id) else {
+            return false;
+        };
+        let mut q = ck.inner.lock();
+        if q.result.is_none() {
+            q.result = Some(Err(Error::from_errno(errno.min(-1))));
+        }
+        drop(q);
+        ck.cv.notify_all();
+        true
+    }
+
+    /// `MigCtl Checkpoint` from `home`: its guest `mig_id` is captured where it runs and its
+    /// image sent home as `ckpt_id`; then it is held until `MigCtl Release` (or for at most
+    /// [`HOLD_MS`]). A refusal or failure goes home as a `MigResult` of `ckpt_id`.
+    pub(crate) fn on_ckpt_ask(self: &Arc<Self>, home: u32, mig_id: u32, ckpt_id: u32) -> Result {
+        let refuse = |e: Error| {
+            self.report_failure(home, ckpt_id, e, false);
+            Ok(())
+        };
+        let Some(g) = self.guest(home, mig_id) else {
+            return refuse(ESRCH);
+        };
+        let task = {
+            let mut q = g.inner.lock();
+            match q.task.clone() {
+                Some(t) if q.state == GuestState::Running && q.hooked() && !q.saving => {
+                    q.saving = true;
+                    t
+                }
+                _ => {
+                    drop(q);
+                    return refuse(EBUSY);
+                }
+            }
+        };
+        let Some(module) = ModuleRef::get() else {
+            g.inner.lock().saving = false;
+            return refuse(ENODEV);
+        };
+        let (mig, gs) = (self.clone(), g.clone());
+        let queued = task.queue_work(
+            move || {
+                save_guest(&mig, &gs, ckpt_id);
+                drop((mig, gs, module));
+            },
+            true,
+        );
+        if queued.is_err() {
+            g.inner.lock().saving = false;
+            return refuse(ESRCH);
+        }
+        Ok(())
+    }
+
+    /// `MigCtl Release` from `home`: its guest `mig_id`, held after a checkpoint, goes on.
+    pub(crate) fn on_ckpt_release(&self, home: u32, mig_id: u32) {
+        if let Some(g) = self.guest(home, mig_id) {
+            g.inner.lock().saving = false;
+            g.cv.notify_all();
+        }
+    }
+
     /// `PID continue|stop|kill` on `/proc/openmosix/checkpoint`: releases process `pid`, saved
     /// by the caller and held since.
     pub(crate) fn release_checkpoint(&self, pid: i32, after: After) -> Result {
@@ -142,8 +308,29 @@ impl Migrations {
             user_warn!("checkpoint {}: no checkpoint of yours holds it\n", pid);
             return Err(ESRCH);
         };
-        ck.inner.lock().release = Some(after);
-        ck.cv.notify_all();
+        if ck.host == 0 {
+            ck.inner.lock().release = Some(after);
+            ck.cv.notify_all();
+            return Ok(());
+        }
+        // Held on its host: the deputy here takes the stop or the end to it, then it goes on.
+        self.forget_ckpt(&ck);
+        let dep = self.deputy_of(pid);
+        if let Some(t) = Task::by_pid(pid) {
+            match after {
+                After::Continue => {}
+                After::Stop => t.signal(SIGSTOP),
+                After::Kill => t.signal(SIGKILL),
+            }
+        }
+        if let Some(dep) = dep {
+            let go = mig::Ctl::Release {
+                mig_id: dep.mig_id(),
+            };
+            let _ = self
+                .mesh
+                .send_to(ck.host, MessageKind::MigCtl, &go.encode(), true);
+        }
         Ok(())
     }
 
@@ -267,4 +454,77 @@ fn save_in_task(mig: &Migrations, ck: &Ckpt, file: UserFile, me: u32) {
         After::Stop => Task::current().signal(SIGSTOP),
         After::Kill => Task::current().signal(SIGKILL),
     }
+}
+
+/// The records of a checkpoint's image from the host, checked by the image's reader as they
+/// come, appended to `file` until its `End`.
+fn receive_image(ck: &Ckpt, file: &UserFile) -> Result {
+    loop {
+        let (body, rec) = wait_record(&ck.inner, &ck.cv, ck.host, CkptInner::inflow)?;
+        let h = RecordHeader {
+            kind: kind_of(&rec),
+            len: u32::try_from(body.len()).map_err(|_| EINVAL)?,
+        };
+        file.append(&h.encode())?;
+        file.append(&body)?;
+        if matches!(rec, Owned::End) {
+            return Ok(());
+        }
+    }
+}
+
+/// The kind of a record the reader checked.
+fn kind_of(rec: &Owned) -> Kind {
+    match rec {
+        Owned::Begin(_) => Kind::Begin,
+        Owned::Regs(_) => Kind::Regs,
+        Owned::Xstate => Kind::Xstate,
+        Owned::Mm(_) => Kind::Mm,
+        Owned::Vma(..) => Kind::Vma,
+        Owned::Pages(_) => Kind::Pages,
+        Owned::Signals => Kind::Signals,
+        Owned::Limits(_) => Kind::Limits,
+        Owned::Misc(_) => Kind::Misc,
+        Owned::End => Kind::End,
+    }
+}
+
+/// A checkpoint's capture of guest `g`, in its own context on its host (see
+/// [`Migrations::on_ckpt_ask`]).
+fn save_guest(mig: &Migrations, g: &Guest, ckpt_id: u32) {
+    let (home_pid, home_uid) = {
+        let q = g.inner.lock();
+        (q.home_pid, q.home_uid)
+    };
+    let to = Dest {
+        target: g.home,
+        home: g.home,
+        mig_id: ckpt_id,
+        home_pid,
+        home_uid,
+    };
+    let r =
+        ImageSender::checkpoint(&mig.mesh, &to).and_then(|tx| capture(tx, &to, None, [0, 0], None));
+    if let Err(e) = r {
+        pr_warn!(
+            "checkpoint of a guest of node {}: error {}\n",
+            g.home,
+            e.to_errno()
+        );
+        mig.report_failure(g.home, ckpt_id, e, false);
+        g.inner.lock().saving = false;
+        return;
+    }
+    // Held while its home reads what it keeps of the process (its files): the guest makes no
+    // forwarded call meanwhile.
+    let t0 = now_ms();
+    let mut q = g.inner.lock();
+    while q.saving
+        && q.state != GuestState::Gone
+        && now_ms().saturating_sub(t0) <= HOLD_MS
+        && !cur::fatal_signal_pending()
+    {
+        q = nap(&g.inner, &g.cv, q);
+    }
+    q.saving = false;
 }

@@ -3,6 +3,7 @@
 //! [`Ckpt`]: one checkpoint being made, shared by the task that asked for it and the process
 //! being saved (`checkpoint.rs` has what they do with it).
 
+use super::stream::Inflow;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
 
@@ -33,6 +34,18 @@ pub(super) struct CkptInner {
     /// How the capture ended.
     pub(super) result: Option<Result>,
     pub(super) release: Option<After>,
+    /// The image of a process away, as its host sends it, until the saver takes it.
+    pub(super) inflow: Option<Inflow>,
+}
+
+impl CkptInner {
+    /// The image queue of a process away, unless the checkpoint failed or ended.
+    pub(super) fn inflow(&mut self) -> Result<&mut Inflow> {
+        if let Some(Err(e)) = self.result {
+            return Err(e);
+        }
+        self.inflow.as_mut().ok_or(EINVAL)
+    }
 }
 
 /// One checkpoint being made.
@@ -41,6 +54,10 @@ pub(crate) struct Ckpt {
     pub(super) pid: i32,
     /// The task that asked for it: the one that may release the process.
     pub(super) by: u32,
+    /// The node the process runs on, which sends its image (0: it is at home).
+    pub(super) host: u32,
+    /// The name of the image stream from `host`.
+    pub(super) id: u32,
     #[pin]
     pub(super) inner: Mutex<CkptInner>,
     #[pin]
@@ -48,10 +65,12 @@ pub(crate) struct Ckpt {
 }
 
 impl Ckpt {
-    pub(super) fn new(pid: i32, by: u32) -> impl PinInit<Self> {
+    pub(super) fn new(pid: i32, by: u32, host: u32, id: u32) -> impl PinInit<Self> {
         pin_init!(Self {
             pid,
             by,
+            host,
+            id,
             inner <- new_mutex!(CkptInner::default(), "Ckpt::inner"),
             cv <- new_condvar!("Ckpt::cv"),
         })

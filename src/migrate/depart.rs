@@ -79,6 +79,13 @@ impl Migrations {
                 self.on_progress(peer, mig_id, kib);
                 Ok(())
             }
+            mig::Ctl::Checkpoint { mig_id, ckpt_id } => {
+                Ok(self.on_ckpt_ask(peer, mig_id, ckpt_id)?)
+            }
+            mig::Ctl::Release { mig_id } => {
+                self.on_ckpt_release(peer, mig_id);
+                Ok(())
+            }
             mig::Ctl::Expect { mig_id, from } => {
                 // From the guest's home (`peer`): its image may come from `from`.
                 if from == self.mesh.self_id() || from == peer {

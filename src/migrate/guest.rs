@@ -86,6 +86,9 @@ pub(crate) struct GuestInner {
     /// The home's process CPU clocks (`CPUCLOCK_PROF`, `VIRT`, `SCHED`, in ns), each read
     /// once on this host (`own::cpu_clock`).
     pub(crate) home_clock: [Option<u64>; 3],
+    /// A checkpoint of the guest was asked for and its home has not released it yet
+    /// (`checkpoint.rs`): after its capture it is held.
+    pub(crate) saving: bool,
 }
 
 impl GuestInner {
@@ -204,6 +207,7 @@ impl Guest {
                     module: None,
                     ahead: None,
                     home_clock: [None; 3],
+                    saving: false,
                 },
                 "Guest::inner"
             ),

@@ -245,6 +245,9 @@ impl Migrations {
     #[inline(never)]
     pub(crate) fn on_result(&self, peer: u32, payload: &[u8]) -> error::Result {
         let r = MigResult::decode(payload)?;
+        if r.result != 0 && self.on_ckpt_failed(peer, r.mig_id, r.result) {
+            return Ok(());
+        }
         if let Some(dep) = self.deputy(peer, r.mig_id) {
             let mut i = dep.inner.lock();
             if i.state != DeputyState::Sending {

@@ -55,6 +55,8 @@ pub(crate) struct ImageSender<'a> {
     buf: KVec<u8>,
     /// How far the image got, for its home when a host sends it to a third node.
     report: Option<Report>,
+    /// A checkpoint: every area travels as memory, none as an area paged from home.
+    all_memory: bool,
 }
 
 /// What the home of a guest whose image goes from its host to a third node is told
@@ -79,6 +81,7 @@ impl<'a> ImageSender<'a> {
                 target: to.target,
             },
             buf,
+            all_memory: false,
             report: onward.then(|| Report {
                 home: to.home,
                 mig_id: to.mig_id,
@@ -96,7 +99,20 @@ impl<'a> ImageSender<'a> {
             out: Out::File(file),
             buf,
             report: None,
+            all_memory: true,
         })
+    }
+
+    /// A checkpoint's records, sent as `MigImage` frames as `to` says.
+    pub(crate) fn checkpoint(mesh: &'a Mesh, to: &Dest) -> Result<Self> {
+        let mut tx = Self::new(mesh, to)?;
+        tx.all_memory = true;
+        Ok(tx)
+    }
+
+    /// Whether every area travels as memory (a checkpoint).
+    pub(crate) fn all_memory(&self) -> bool {
+        self.all_memory
     }
 
     /// Adds a record whose body is the concatenation of `parts`.

@@ -118,6 +118,19 @@ pub enum Ctl {
         /// KiB sent so far.
         kib: u32,
     },
+    /// Home to host: capture guest `mig_id` where it runs, send its image home as `ckpt_id`
+    /// (a checkpoint, every area as memory), then hold it until [`Ctl::Release`].
+    Checkpoint {
+        /// The guest.
+        mig_id: u32,
+        /// The name of the image stream.
+        ckpt_id: u32,
+    },
+    /// Home to host: guest `mig_id`, held after a checkpoint's capture, goes on.
+    Release {
+        /// The guest.
+        mig_id: u32,
+    },
 }
 
 impl Ctl {
@@ -133,6 +146,8 @@ impl Ctl {
             Self::Move { mig_id, target } => (3, mig_id, target, 0),
             Self::Expect { mig_id, from } => (4, mig_id, from, 0),
             Self::Progress { mig_id, kib } => (5, mig_id, kib, 0),
+            Self::Checkpoint { mig_id, ckpt_id } => (6, mig_id, ckpt_id, 0),
+            Self::Release { mig_id } => (7, mig_id, 0, 0),
         };
         let mut p = [0u8; CTL_LEN];
         for (i, v) in [op, id, a, b].iter().enumerate() {
@@ -192,6 +207,15 @@ impl Ctl {
             5 => {
                 unused(b)?;
                 Ok(Self::Progress { mig_id, kib: a })
+            }
+            6 => {
+                unused(b)?;
+                Ok(Self::Checkpoint { mig_id, ckpt_id: a })
+            }
+            7 => {
+                unused(a)?;
+                unused(b)?;
+                Ok(Self::Release { mig_id })
             }
             _ => Err(PayloadError::Field("op")),
         }
@@ -516,6 +540,11 @@ mod tests {
                 mig_id: 7,
                 kib: u32::MAX,
             },
+            Ctl::Checkpoint {
+                mig_id: 7,
+                ckpt_id: 9,
+            },
+            Ctl::Release { mig_id: 7 },
         ] {
             assert_eq!(Ctl::decode(&c.encode()), Ok(c), "{c:?}");
         }
@@ -528,7 +557,10 @@ mod tests {
         };
         for bad in [
             [0, 1, 1, 0],
-            [6, 1, 1, 0],
+            [8, 1, 1, 0],
+            [6, 1, 1, 1],
+            [7, 1, 1, 0],
+            [7, 1, 0, 1],
             [5, 1, 1, 1],
             [4, 1, 0, 0],
             [4, 1, 2, 1],

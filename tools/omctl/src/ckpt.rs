@@ -3,11 +3,10 @@
 //! `omctl checkpoint PID FILE [--stop|--kill] [--force]` and `omctl restart FILE [--on NODE]`
 //! (see `Documentation/checkpoint.md`; the file's format is `omcore::ckpt`).
 //!
-//! Checkpoint: a process that runs away is brought home first (`migrate PID home`) and sent
-//! back to its node after the save (the module captures a process at home only). The file is
-//! written under a temporary name (`FILE.part`), opened for appending,
+//! Checkpoint: the file is written under a temporary name (`FILE.part`), opened for appending,
 //! with the header first; `PID FD` on `/proc/openmosix/checkpoint` makes the module append the
-//! process's image (captured in its own context) and hold it; its working directory and open
+//! process's image (captured in its own context, where it runs: at home, or on the node it
+//! migrated to, which sends it home) and hold it; its working directory and open
 //! files are then read from `/proc/PID` (the process cannot change them while held), appended,
 //! the file synced, the process released (`continue`, `stop` or `kill`) and the file renamed to
 //! FILE. Descriptors that cannot be opened again by path (pipes, sockets, devices but
@@ -144,34 +143,10 @@ pub(crate) fn checkpoint(args: &[&str]) -> Res {
     let pid: u32 = pid.parse().ok().filter(|&p| p > 0).ok_or_else(usage)?;
     // Refused before anything is saved.
     scan_fds(pid, force)?;
-    // A process away is captured at home: it comes home for the save and goes back after.
-    let away = away_on(pid)?;
-    if let Some(node) = away {
-        eprintln!("checkpoint {pid}: it runs on node {node}: brought home for the save");
-        crate::migrate::run(&[&pid.to_string(), "home"])?;
-    }
-    save(pid, file, after, force)?;
-    if let (Some(node), "continue") = (away, after) {
-        if let Err(Failure(msg, _)) = crate::migrate::run(&[&pid.to_string(), &node.to_string()]) {
-            eprintln!("checkpoint {pid}: saved, but it stays home: {msg}");
-        }
-    }
-    Ok(())
+    save(pid, file, after, force)
 }
 
-/// The node process `pid` of this node runs on, if it runs away (`/proc/openmosix/migrate`).
-fn away_on(pid: u32) -> Result<Option<u32>, Failure> {
-    let text = crate::read_proc("migrate")?;
-    Ok(text.lines().find_map(|l| {
-        let w: Vec<&str> = l.split_ascii_whitespace().collect();
-        match w[..] {
-            [p, node, "remote"] if p.parse() == Ok(pid) => node.parse().ok(),
-            _ => None,
-        }
-    }))
-}
-
-/// The save itself, of a process at home (see the module documentation).
+/// The save itself (see the module documentation).
 fn save(pid: u32, file: &str, after: &str, force: bool) -> Res {
     let part = format!("{file}.part");
     let fail = |msg: String| {
