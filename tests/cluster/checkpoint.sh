@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # nodes: 3
-# timeout: 900
+# timeout: 1200
 # Checkpoint and restart (omctl checkpoint, omctl restart): omx-ckpt (memory checked round
 # after round, FPU state, an output file written as it goes, a SIGUSR1 handler, its working
 # directory) is saved while it waits mid-run and killed, restarted, moved to node 2, saved
 # again while it computes there (captured on node 2, streamed home), finished there: its output file and standard output are
 # byte-identical to a run never interrupted. The second checkpoint is restarted straight onto
-# node 3 and finishes with the same output. A descriptor that cannot be opened again refuses a
+# node 3 and finishes with the same output. Under `mosrun -C 2`, it is moved to node 2, saved
+# there, and node 2 is powered off: mosrun runs it again at home from its last checkpoint and it
+# finishes with the same output. A descriptor that cannot be opened again refuses a
 # checkpoint (--force saves it as /dev/null); another user's process cannot be saved; damaged
 # files are refused by omctl, and by the module when omctl's checks are bypassed, with no oops.
 . /lib/cluster/lib.sh
@@ -86,6 +88,34 @@ wait "$rpid"
 expect_eq "it exits 0" "$?" 0
 check "its output file is the reference's again" cmp a.out ref.out
 expect_eq "and its standard output" "$(cat a.log)" "$expected"
+
+# --- Kept by checkpoints (mosrun -C): its node is lost, it finishes at home. ---------------------
+omx-ckpt cref.out 12 16 /tmp/ck/rgate >/dev/null
+mosrun -C 2 -D /tmp/ck/keep omx-ckpt c.out 12 16 /tmp/ck/cgate >c.log 2>c.err &
+mpid=$!
+kept=/tmp/ck/keep/mosrun-$mpid.ckpt
+check "mosrun -C starts it" wait_for 120 child_of "$mpid"
+cpid=$(child_of "$mpid")
+check "it waits at its first gate" wait_for 300 grep -q "waiting 1" c.log
+check "it moves to node 2" omctl migrate "$cpid" 2
+touch keep.mark
+check "mosrun saves it on node 2" \
+	wait_for 300 sh -c "[ \$(stat -c %Y $kept) -gt \$(stat -c %Y keep.mark) ]"
+check "node 2 loses its power" power_off 2
+check "mosrun runs it again at home from its checkpoint" wait_for 300 grep -q "run again at home" c.err
+npid=$(child_of "$mpid")
+check "at home" home "$npid"
+touch cgate1 cgate2
+wait_end 600 "$mpid" "mosrun -C"
+wait "$mpid"
+expect_eq "mosrun exits with its status" "$?" 0
+check "its output file is the one of a run never interrupted" cmp c.out cref.out
+expect_eq "and its standard output" "$(cat c.log)" "waiting 1
+waiting 2
+done rounds 12 corrupt 0 fpu ok cwd ok signals 0"
+check_fails "its checkpoint is removed" test -e "$kept"
+check "node 2 gets its power back" power_on 2
+check "node 2 up again" wait_for 120 omctl isup 2
 
 # --- What cannot be saved. ----------------------------------------------------------------------
 sleep 1000 3</dev/zero &

@@ -143,11 +143,14 @@ pub(crate) fn checkpoint(args: &[&str]) -> Res {
     let pid: u32 = pid.parse().ok().filter(|&p| p > 0).ok_or_else(usage)?;
     // Refused before anything is saved.
     scan_fds(pid, force)?;
-    save(pid, file, after, force)
+    let kib = save(pid, file, after, force)?;
+    println!("checkpoint {pid}: {file} ({kib} KiB)");
+    Ok(())
 }
 
-/// The save itself (see the module documentation).
-fn save(pid: u32, file: &str, after: &str, force: bool) -> Res {
+/// The save itself (see the module documentation): process `pid` to `file`, then `after`
+/// (`continue`, `stop`, `kill`); returns the file's size in KiB.
+pub(crate) fn save(pid: u32, file: &str, after: &str, force: bool) -> Result<u64, Failure> {
     let part = format!("{file}.part");
     let fail = |msg: String| {
         let _ = std::fs::remove_file(&part);
@@ -216,9 +219,7 @@ fn save(pid: u32, file: &str, after: &str, force: bool) -> Res {
         eprintln!("checkpoint {pid}: not released ({e}): it went on, or ended, by itself");
     }
     std::fs::rename(&part, file).map_err(|e| fail(format!("{file}: {e}")))?;
-    let kib = out.metadata().map_or(0, |m| m.len() / 1024);
-    println!("checkpoint {pid}: {file} ({kib} KiB)");
-    Ok(())
+    Ok(out.metadata().map_or(0, |m| m.len() / 1024))
 }
 
 /// What [`check_file`] found: where the image starts and the home section starts, and the
@@ -270,6 +271,23 @@ fn check_file(path: &str) -> Result<Layout, Failure> {
     })
 }
 
+/// Checks checkpoint `file` whole and starts the process that becomes the one saved in it
+/// (`omctl _restart`), a child of this one.
+pub(crate) fn spawn_restart(file: &str) -> Result<std::process::Child, Failure> {
+    let l = check_file(file)?;
+    let exe = std::env::current_exe().map_err(|e| Failure(format!("restart: {e}"), 1))?;
+    std::process::Command::new(exe)
+        .args([
+            "_restart",
+            file,
+            &l.image_at.to_string(),
+            &l.home_at.to_string(),
+            &l.vdso.to_string(),
+        ])
+        .spawn()
+        .map_err(|e| Failure(format!("restart: {e}"), 1))
+}
+
 /// `omctl restart`: returns the restarted process's exit status.
 pub(crate) fn restart(args: &[&str]) -> Result<u8, Failure> {
     let usage = || Failure(USAGE.to_string(), 2);
@@ -283,18 +301,7 @@ pub(crate) fn restart(args: &[&str]) -> Result<u8, Failure> {
         [f, "--on", n] | ["--on", n, f] => (*f, Some(n.parse::<u32>().map_err(|_| usage())?)),
         _ => return Err(usage()),
     };
-    let l = check_file(file)?;
-    let exe = std::env::current_exe().map_err(|e| Failure(format!("restart: {e}"), 1))?;
-    let mut child = std::process::Command::new(exe)
-        .args([
-            "_restart",
-            file,
-            &l.image_at.to_string(),
-            &l.home_at.to_string(),
-            &l.vdso.to_string(),
-        ])
-        .spawn()
-        .map_err(|e| Failure(format!("restart: {e}"), 1))?;
+    let mut child = spawn_restart(file)?;
     let pid = child.id();
     if let Some(node) = on {
         // Moved once it is the saved process (its name is the image's then).

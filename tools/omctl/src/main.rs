@@ -21,6 +21,7 @@ use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
 mod ckpt;
 mod guest;
+mod keep;
 mod metrics;
 mod migrate;
 mod mon;

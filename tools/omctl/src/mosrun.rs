@@ -7,7 +7,8 @@
 //! hold for the program and, inherited, for its descendants. Without a start node the program
 //! replaces this process (same pid). With one, the program is started as a child, migrated
 //! there as soon as it runs, and waited for; `mosrun` then exits with the child's status
-//! (128 + N when a signal N ended it).
+//! (128 + N when a signal N ended it). With `-C SECONDS` the program is always a child, kept by
+//! checkpoints (`keep.rs`).
 
 use crate::{node_field, node_ids, write_proc, Failure, Res};
 use omcore::msg::STATUS_UP;
@@ -25,6 +26,10 @@ pub(crate) struct Plan {
     pub(crate) force: bool,
     /// The program and its arguments.
     pub(crate) argv: Vec<String>,
+    /// `-C SECONDS`: kept by a checkpoint every SECONDS (`keep.rs`).
+    pub(crate) every: Option<u64>,
+    /// `-D DIR`: where those checkpoints go.
+    pub(crate) dir: Option<String>,
 }
 
 pub(crate) const USAGE: &str =
@@ -37,6 +42,9 @@ pub(crate) const USAGE: &str =
   -c      cpujob: counts as one full CPU for the balancer
   -i      iojob: fast decay; never moved away from home for load
   -F      when no requested node is up, run at home instead of failing
+  -C SECS checkpoint it every SECS seconds; if the node it runs on goes down, run it again
+          at home from its latest checkpoint
+  -D DIR  where those checkpoints go (default /var/lib/openmosix/ckpt)
 short forms: nomig PROG (-l), runhome PROG (-h), runon ID PROG (-ID), cpujob PROG (-c),
 iojob PROG (-i)";
 
@@ -93,6 +101,19 @@ pub(crate) fn parse(name: &str, args: &[String]) -> Result<Plan, Failure> {
                     "c" => plan.tags.push("cpujob"),
                     "i" => plan.tags.push("iojob"),
                     "F" => plan.force = true,
+                    "C" | "D" => {
+                        let (v, after) = more.split_first().ok_or_else(usage)?;
+                        if opt == "C" {
+                            let secs = v.parse::<u64>().ok().filter(|&n| (1..=86_400).contains(&n));
+                            plan.every = Some(secs.ok_or_else(|| {
+                                Failure(format!("mosrun: -C takes 1..86400 seconds, not '{v}'"), 2)
+                            })?);
+                        } else {
+                            plan.dir = Some(v.clone());
+                        }
+                        rest = after;
+                        continue;
+                    }
                     "-" => {
                         rest = more;
                         break;
@@ -171,6 +192,25 @@ pub(crate) fn run(name: &str, args: &[String]) -> Result<u8, Failure> {
     };
     let mut cmd = Command::new(&plan.argv[0]);
     cmd.args(&plan.argv[1..]);
+    if let Some(secs) = plan.every {
+        let dir = plan.dir.as_deref().unwrap_or(crate::keep::DIR);
+        crate::keep::prepare(dir)?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| Failure(format!("mosrun: {}: {e}", plan.argv[0]), 1))?;
+        if let Some(node) = target {
+            let moved: Res = write_proc("migrate", format!("{} {node}\n", child.id()).as_bytes());
+            if let Err(Failure(msg, _)) = moved {
+                eprintln!("mosrun: it runs at home: {msg}");
+            }
+        }
+        return crate::keep::keep(
+            child,
+            std::time::Duration::from_secs(secs),
+            dir,
+            &plan.argv[0],
+        );
+    }
     let Some(node) = target else {
         let e = cmd.exec();
         return Err(Failure(format!("mosrun: {}: {e}", plan.argv[0]), 1));
@@ -219,6 +259,11 @@ mod tests {
         assert_eq!((on.nodes, on.tags), (vec![2], vec!["lock"]));
         assert_eq!(p("cpujob", &["prog"]).unwrap().tags, vec!["cpujob"]);
         assert_eq!(p("iojob", &["prog"]).unwrap().tags, vec!["iojob"]);
+        let k = p("mosrun", &["-C", "30", "-D", "/tmp/k", "-2", "prog"]).unwrap();
+        assert_eq!(
+            (k.every, k.dir.as_deref(), k.nodes),
+            (Some(30), Some("/tmp/k"), vec![2])
+        );
         let f = p("mosrun", &["-F", "-2", "--", "-prog"]).unwrap();
         assert!(f.force);
         assert_eq!(f.argv, vec!["-prog"]);
@@ -235,6 +280,10 @@ mod tests {
             &["-0", "prog"],
             &["-c", "-i", "prog"],
             &["-jx", "prog"],
+            &["-C", "prog"],
+            &["-C", "0", "prog"],
+            &["-C", "x", "prog"],
+            &["-D"],
         ] {
             assert_eq!(p("mosrun", bad).err(), Some(2), "{bad:?}");
         }

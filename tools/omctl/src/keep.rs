@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `mosrun -C SECONDS [-D DIR] PROGRAM`: a program kept by checkpoints. `mosrun` waits for its
+//! child and saves it every SECONDS (`ckpt::save`, wherever it runs: a process away is captured
+//! on its host) to `DIR/mosrun-PID.ckpt` (PID: `mosrun`'s), each save replacing the one before
+//! whole. When the child ends by `SIGKILL` while it ran on a node that is down now (the home
+//! process of a guest whose host was lost ends so), it is run again at home from its latest
+//! checkpoint (`ckpt::spawn_restart`) and kept on; whatever else ends it ends `mosrun` with its
+//! status. The file is removed at the end.
+
+use crate::{ckpt, node_field, read_proc, Failure};
+use omcore::msg::STATUS_UP;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// Where checkpoints go without `-D`.
+pub(crate) const DIR: &str = "/var/lib/openmosix/ckpt";
+/// How often the child is looked at.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a node whose guest died is given to be counted down (a node is down after
+/// `admin/timeout_ms` of silence, at most 600 s).
+const DOWN_WAIT: Duration = Duration::from_secs(15);
+/// `SIGKILL`.
+const SIGKILL: i32 = 9;
+
+/// Makes `dir` (mode 0700 when new) and checks that this user may write there.
+pub(crate) fn prepare(dir: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::DirBuilderExt;
+    let fail = |e: std::io::Error| Failure(format!("mosrun: {dir}: {e}"), 1);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(fail)?;
+    let probe = format!("{dir}/.mosrun-{}", std::process::id());
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// Where this node's process `pid` runs: `Some(Some(node))` away, `Some(None)` at home,
+/// `None` while it moves (or `/proc/openmosix/migrate` cannot be read).
+fn runs_on(pid: u32) -> Option<Option<u32>> {
+    let text = read_proc("migrate").ok()?;
+    for l in text.lines() {
+        let w: Vec<&str> = l.split_ascii_whitespace().collect();
+        if let [p, node, state] = w[..] {
+            if p.parse() == Ok(pid) {
+                return match state {
+                    "remote" => node.parse().ok().map(Some),
+                    _ => None,
+                };
+            }
+        }
+    }
+    Some(None)
+}
+
+fn node_up(id: u32) -> bool {
+    node_field(id, "status").is_ok_and(|s| s & i64::from(STATUS_UP) != 0)
+}
+
+/// Whether node `id` is down, or goes down within [`DOWN_WAIT`]: a guest's home process may end
+/// as its connection to a lost host breaks, before the node is counted down.
+fn went_down(id: u32) -> bool {
+    let t0 = Instant::now();
+    while node_up(id) {
+        if t0.elapsed() > DOWN_WAIT {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+    true
+}
+
+/// Keeps `child` (see the module documentation); returns its exit status.
+pub(crate) fn keep(
+    mut child: Child,
+    every: Duration,
+    dir: &str,
+    name: &str,
+) -> Result<u8, Failure> {
+    let file = format!("{dir}/mosrun-{}.ckpt", std::process::id());
+    let mut saved: Option<Instant> = None;
+    let mut last = Instant::now();
+    let mut away = None;
+    let mut warned = false;
+    loop {
+        let ended = child
+            .try_wait()
+            .map_err(|e| Failure(format!("mosrun: wait: {e}"), 1))?;
+        if let Some(status) = ended {
+            let lost = away.filter(|&n| status.signal() == Some(SIGKILL) && went_down(n));
+            if let (Some(node), Some(at)) = (lost, saved) {
+                eprintln!(
+                    "mosrun: {name}: node {node}, where it ran, went down: run again at home from \
+                     its checkpoint of {} s before",
+                    at.elapsed().as_secs()
+                );
+                child = ckpt::spawn_restart(&file)?;
+                (away, last) = (None, Instant::now());
+                continue;
+            }
+            let _ = std::fs::remove_file(&file);
+            return Ok(match (status.code(), status.signal()) {
+                (Some(c), _) => c as u8,
+                (None, Some(s)) => 128u8.saturating_add(s as u8),
+                _ => 1,
+            });
+        }
+        // Where it runs, as last seen (a move under way keeps the node it left).
+        let pid = child.id();
+        if let Some(on) = runs_on(pid) {
+            away = on;
+        }
+        if last.elapsed() >= every {
+            last = Instant::now();
+            match ckpt::save(pid, &file, "continue", false) {
+                Ok(_) => saved = Some(Instant::now()),
+                Err(Failure(msg, _)) if !warned => {
+                    eprintln!("mosrun: {name}: not saved ({msg}); tried again every period");
+                    warned = true;
+                }
+                Err(_) => {}
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
