@@ -103,6 +103,7 @@ check "mosrun saves it on node 2" \
 	wait_for 300 sh -c "[ \$(stat -c %Y $kept) -gt \$(stat -c %Y keep.mark) ]"
 check "node 2 loses its power" power_off 2
 check "mosrun runs it again at home from its checkpoint" wait_for 300 grep -q "run again at home" c.err
+check "and says so in the kernel log" sh -c "dmesg | grep -q 'mosrun: omx-ckpt: node 2, where it ran, went down'"
 npid=$(child_of "$mpid")
 check "at home" home "$npid"
 touch cgate1 cgate2

@@ -92,11 +92,16 @@ pub(crate) fn keep(
         if let Some(status) = ended {
             let lost = away.filter(|&n| status.signal() == Some(SIGKILL) && went_down(n));
             if let (Some(node), Some(at)) = (lost, saved) {
-                eprintln!(
+                let msg = format!(
                     "mosrun: {name}: node {node}, where it ran, went down: run again at home from \
                      its checkpoint of {} s before",
                     at.elapsed().as_secs()
                 );
+                eprintln!("{msg}");
+                // In the node's log too, where the home process's end was logged (root only).
+                if let Ok(mut k) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
+                    let _ = std::io::Write::write_all(&mut k, format!("<5>{msg}\n").as_bytes());
+                }
                 child = ckpt::spawn_restart(&file)?;
                 (away, last) = (None, Instant::now());
                 continue;
