@@ -22,16 +22,19 @@ _fail() {
 	echo "FAIL - $1"
 }
 
-# check NAME CMD [ARGS...]: CMD must exit 0.
+# check NAME CMD [ARGS...]: CMD must exit 0. Each check returns 1 when it fails, so that a
+# script can say more (`check ... || show_stuck PID ...`).
 check() {
 	_name=$1
 	shift
 	if _out=$("$@" 2>&1); then
 		_ok "$_name"
 	else
+		_st=$?
 		_fail "$_name"
-		echo "  command: $*  (exit $?)"
+		echo "  command: $*  (exit $_st)"
 		echo "$_out" | sed 's/^/  | /'
+		return 1
 	fi
 }
 
@@ -43,6 +46,7 @@ check_fails() {
 		_fail "$_name"
 		echo "  command: $*  (succeeded, should have failed)"
 		echo "$_out" | sed 's/^/  | /'
+		return 1
 	else
 		_ok "$_name"
 	fi
@@ -56,6 +60,7 @@ expect_eq() {
 		_fail "$1"
 		echo "  got:  $(printf '%s' "$2" | head -c 2000)"
 		echo "  want: $(printf '%s' "$3" | head -c 2000)"
+		return 1
 	fi
 }
 
@@ -67,6 +72,7 @@ expect_match() {
 		_fail "$1"
 		echo "  text:  $(printf '%s' "$2" | head -c 2000)"
 		echo "  regex: $3"
+		return 1
 	fi
 }
 
@@ -133,17 +139,24 @@ wait_end() {
 	if check "${3:-process $2} ends" wait_for "$1" ended "$2"; then
 		return 0
 	fi
-	# Each read within 5 s: a task stuck in the kernel may hold the locks some /proc files take.
-	echo "# $2 did not end: $(timeout 5 grep -E '^(State|SigPnd|ShdPnd|SigBlk|SigCgt)' "/proc/$2/status" 2>/dev/null | tr '\t\n' '  ')"
-	echo "# wchan: $(timeout 5 cat "/proc/$2/wchan" 2>/dev/null); syscall: $(timeout 5 cat "/proc/$2/syscall" 2>/dev/null)"
-	timeout 5 cat "/proc/$2/stack" 2>/dev/null | sed 's/^/# stack: /'
-	timeout 5 omctl ps | sed 's/^/# omctl ps: /'
-	dmesg | tail -n 30 | sed 's/^/# dmesg: /'
+	show_stuck "$2" "did not end"
 	kill -9 "$2" 2>/dev/null
 	if ! wait_for 30 ended "$2" >/dev/null; then
 		echo "# $2 survives SIGKILL: $(timeout 5 grep '^State' "/proc/$2/status" 2>/dev/null), wchan $(timeout 5 cat "/proc/$2/wchan" 2>/dev/null)"
 	fi
 	return 1
+}
+
+# show_stuck PID WHAT: prints where process PID is (its state and signals, the call it is in
+# and its kernel stack, where its migration stands, the log's end), for a check that failed
+# waiting for it. Each read within 5 s: a task stuck in the kernel may hold the locks some
+# /proc files take.
+show_stuck() {
+	echo "# $1 $2: $(timeout 5 grep -E '^(State|SigPnd|ShdPnd|SigBlk|SigCgt)' "/proc/$1/status" 2>/dev/null | tr '\t\n' '  ')"
+	echo "# wchan: $(timeout 5 cat "/proc/$1/wchan" 2>/dev/null); syscall: $(timeout 5 cat "/proc/$1/syscall" 2>/dev/null)"
+	timeout 5 cat "/proc/$1/stack" 2>/dev/null | sed 's/^/# stack: /'
+	timeout 5 omctl ps | sed 's/^/# omctl ps: /'
+	dmesg | tail -n 30 | sed 's/^/# dmesg: /'
 }
 
 # remote PID NODE: this node lists its process PID as running on node NODE (omctl ps).
@@ -199,13 +212,13 @@ home() {
 # SECONDS (default 1) on each node, and checks each step.
 tour() {
 	check "migrate $1 to node 2" omctl migrate "$1" 2
-	check "it runs on node 2" wait_for 300 remote "$1" 2
+	check "it runs on node 2" wait_for 300 remote "$1" 2 || show_stuck "$1" "is not on node 2"
 	sleep "${2:-1}"
 	check "move $1 on to node 3" omctl migrate "$1" 3
-	check "it runs on node 3" wait_for 300 remote "$1" 3
+	check "it runs on node 3" wait_for 300 remote "$1" 3 || show_stuck "$1" "is not on node 3"
 	sleep "${2:-1}"
 	check "bring $1 home" omctl migrate "$1" home
-	check "it runs at home again" wait_for 300 home "$1"
+	check "it runs at home again" wait_for 300 home "$1" || show_stuck "$1" "is not home"
 }
 
 # blocked_reader NODE: starts a reader of a pipe that never gets data (`busybox cat`; the
