@@ -5,8 +5,8 @@
 
 use super::bindings;
 use super::errno::to_result;
+use super::homemap::file_or_err;
 use core::ptr::NonNull;
-use kernel::ffi::c_void;
 use kernel::prelude::*;
 
 /// A regular file open in the calling process, taken by descriptor.
@@ -33,16 +33,9 @@ impl UserFile {
         // SAFETY: `omx_ckpt_file_get` looks `fd` up in the calling process's table and returns a
         // new reference or an error pointer; any values are allowed.
         let f = unsafe { bindings::omx_ckpt_file_get(fd, append) };
-        // SAFETY: no precondition: it reads the pointer's value only.
-        let e = unsafe { bindings::omx_ptr_err(f.cast::<c_void>()) };
-        if e != 0 {
-            return Err(Error::from_errno(e as i32));
-        }
         // INVARIANT: not an error: a regular file, open as asked, with the reference
         // `omx_ckpt_file_get` took for us.
-        NonNull::new(f)
-            .map(|file| Self { file, append })
-            .ok_or(EBADF)
+        file_or_err(f).map(|file| Self { file, append })
     }
 
     /// Appends all of `data` to the file (`EBADF` for a file taken for reading).

@@ -181,6 +181,16 @@ pub(crate) fn own_pagemap(addr: u64, out: &mut [u64]) -> Result {
     Ok(())
 }
 
+/// The file a shim returned, or the error its pointer encodes (`EBADF` for NULL).
+pub(super) fn file_or_err(f: *mut bindings::file) -> Result<NonNull<bindings::file>> {
+    // SAFETY: no precondition: it reads the pointer's value only.
+    let e = unsafe { bindings::omx_ptr_err(f.cast::<c_void>()) };
+    if e != 0 {
+        return Err(Error::from_errno(e as i32));
+    }
+    NonNull::new(f).ok_or(EBADF)
+}
+
 /// A reference to a file open at home, which areas of a process page from.
 ///
 /// # Invariants
@@ -205,13 +215,8 @@ impl HomeFile {
         // SAFETY: `omx_home_file_get` looks `fd` up in the calling process's table and returns
         // a new reference or an error pointer; any values are allowed.
         let f = unsafe { bindings::omx_home_file_get(fd, prot) };
-        // SAFETY: no precondition: it reads the pointer's value only.
-        let e = unsafe { bindings::omx_ptr_err(f.cast::<c_void>()) };
-        if e != 0 {
-            return Err(Error::from_errno(e as i32));
-        }
         // INVARIANT: not an error: a file with the reference `omx_home_file_get` took for us.
-        NonNull::new(f).map(|file| Self { file }).ok_or(EBADF)
+        file_or_err(f).map(|file| Self { file })
     }
 
     /// The regular file mapped at `addr` by the calling process (not an area paged from home).

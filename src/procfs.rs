@@ -255,10 +255,7 @@ impl ProcFile for MigrateFile {
             user_warn!("migrate: expected 'PID NODE' or 'PID home'\n");
             return Err(EINVAL);
         };
-        let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
-            user_warn!("migrate: bad pid '{}'\n", Disp(&Escaped(pid.as_bytes())));
-            return Err(EINVAL);
-        };
+        let pid = parse_pid(pid, "migrate")?;
         let node = if node == "home" {
             0
         } else {
@@ -288,10 +285,7 @@ impl ProcFile for CheckpointFile {
             user_warn!("checkpoint: expected 'PID FD' or 'PID continue|stop|kill'\n");
             return Err(EINVAL);
         };
-        let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p > 0) else {
-            user_warn!("checkpoint: bad pid '{}'\n", Disp(&Escaped(pid.as_bytes())));
-            return Err(EINVAL);
-        };
+        let pid = parse_pid(pid, "checkpoint")?;
         let mig = &self.0 .0.mig;
         match what {
             "continue" => mig.release_checkpoint(pid, After::Continue),
@@ -510,6 +504,17 @@ const KNOBS: &[(&CStr, Knob)] = &[
 struct AdminFile {
     node: Arc<Node>,
     knob: Knob,
+}
+
+/// A pid written to file `what`: a positive number, else `EINVAL` and a log line.
+fn parse_pid(word: &str, what: &str) -> Result<i32> {
+    match word.parse::<i32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => {
+            user_warn!("{}: bad pid '{}'\n", what, Disp(&Escaped(word.as_bytes())));
+            Err(EINVAL)
+        }
+    }
 }
 
 /// Parses a write as one decimal number (a trailing newline is allowed).

@@ -33,7 +33,7 @@ use super::config::ANSWER_MS;
 use super::config::GUEST_QUEUE_BYTES;
 use super::deputy::{Deputy, DeputyState, JobStop};
 use super::guest::{Guest, GuestState};
-use super::request::ByteWriter;
+use super::request::stay_reasons;
 use super::restore::{check_head, load_regs, restore_body, Restoring};
 use super::stream::{
     nap, read_head, wait_for_room, wait_record, Dest, FileImage, ImageSender, Inflow, Owned,
@@ -42,7 +42,7 @@ use super::Migrations;
 use crate::ksys::errno::ehostunreach;
 use crate::ksys::file::UserFile;
 use crate::ksys::sys::now_ms;
-use crate::ksys::task::{cur, stay, ModuleRef, Task};
+use crate::ksys::task::{cur, ModuleRef, Task};
 use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::image::{Kind, RecordHeader};
@@ -78,8 +78,7 @@ impl Migrations {
         }
         let bits = task.stay_bits();
         if bits != 0 {
-            let mut why = KVec::<u8>::new();
-            let _ = stay::write_reasons(&mut ByteWriter(&mut why), bits);
+            let why = stay_reasons(bits);
             user_warn!(
                 "checkpoint {}: cannot be saved: {}\n",
                 pid,
@@ -94,13 +93,7 @@ impl Migrations {
             );
             return Err(EAGAIN);
         }
-        let file = UserFile::get(fd, true).inspect_err(|_| {
-            user_warn!(
-                "checkpoint {}: descriptor {} is not a regular file open for appending\n",
-                pid,
-                fd
-            )
-        })?;
+        let file = file_to_append(pid, fd)?;
         let module = ModuleRef::get().ok_or(ENODEV)?;
         let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid(), 0, 0), GFP_KERNEL)?;
         self.add_ckpt(&ck)?;
@@ -158,13 +151,7 @@ impl Migrations {
                 return Err(EAGAIN);
             }
         }
-        let file = UserFile::get(fd, true).inspect_err(|_| {
-            user_warn!(
-                "checkpoint {}: descriptor {} is not a regular file open for appending\n",
-                pid,
-                fd
-            )
-        })?;
+        let file = file_to_append(pid, fd)?;
         let host = dep.target();
         let id = self.new_mig_id();
         let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid(), host, id), GFP_KERNEL)?;
@@ -387,6 +374,17 @@ impl Migrations {
         // return value was stored.
         Task::current().queue_work(move || load_regs(&head.regs, &head.xstate), false)
     }
+}
+
+/// The caller's file `fd` to save process `pid` to: a regular file open for appending.
+fn file_to_append(pid: i32, fd: i32) -> Result<UserFile> {
+    UserFile::get(fd, true).inspect_err(|_| {
+        user_warn!(
+            "checkpoint {}: descriptor {} is not a regular file open for appending\n",
+            pid,
+            fd
+        )
+    })
 }
 
 /// The saver's wait: until the capture ended, or it gave up (a signal, or a process that did

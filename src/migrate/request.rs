@@ -28,7 +28,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// Appends formatted text to a byte vector (what does not fit is dropped).
-pub(super) struct ByteWriter<'a>(pub(super) &'a mut KVec<u8>);
+struct ByteWriter<'a>(&'a mut KVec<u8>);
 
 impl core::fmt::Write for ByteWriter<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -36,6 +36,13 @@ impl core::fmt::Write for ByteWriter<'_> {
             .extend_from_slice(s.as_bytes(), GFP_KERNEL)
             .map_err(|_| core::fmt::Error)
     }
+}
+
+/// The names of stay bits `bits`, separated by commas, as a refusal reports them.
+pub(super) fn stay_reasons(bits: u32) -> KVec<u8> {
+    let mut why = KVec::new();
+    let _ = stay::write_reasons(&mut ByteWriter(&mut why), bits);
+    why
 }
 
 impl Migrations {
@@ -83,8 +90,7 @@ impl Migrations {
         }
         let bits = task.stay_bits();
         if bits != 0 {
-            let mut why = KVec::<u8>::new();
-            let _ = stay::write_reasons(&mut ByteWriter(&mut why), bits);
+            let why = stay_reasons(bits);
             user_warn!(
                 "migrate {}: stays home: {}\n",
                 pid,

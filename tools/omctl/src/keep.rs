@@ -8,6 +8,7 @@
 //! checkpoint (`ckpt::spawn_restart`) and kept on; whatever else ends it ends `mosrun` with its
 //! status. The file is removed at the end.
 
+use crate::snapshot::{parse_migrate, Process};
 use crate::{ckpt, node_field, read_proc, Failure};
 use omcore::msg::STATUS_UP;
 use std::os::unix::process::ExitStatusExt;
@@ -42,18 +43,11 @@ pub(crate) fn prepare(dir: &str) -> Result<(), Failure> {
 /// `None` while it moves (or `/proc/openmosix/migrate` cannot be read).
 fn runs_on(pid: u32) -> Option<Option<u32>> {
     let text = read_proc("migrate").ok()?;
-    for l in text.lines() {
-        let w: Vec<&str> = l.split_ascii_whitespace().collect();
-        if let [p, node, state] = w[..] {
-            if p.parse() == Ok(pid) {
-                return match state {
-                    "remote" => node.parse().ok().map(Some),
-                    _ => None,
-                };
-            }
-        }
+    match parse_migrate(&text).into_iter().find(|p| p.pid() == pid) {
+        Some(Process::Away { node, state, .. }) if state == "remote" => Some(Some(node)),
+        Some(Process::Away { .. }) => None,
+        _ => Some(None),
     }
-    Some(None)
 }
 
 fn node_up(id: u32) -> bool {
