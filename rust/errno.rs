@@ -59,6 +59,11 @@ pub(crate) fn enobufs() -> Error {
     code(bindings::ENOBUFS)
 }
 
+/// `ESTALE`: a save named as the parent of an incremental one is not the process's latest.
+pub(crate) fn estale() -> Error {
+    code(bindings::ESTALE)
+}
+
 /// Turns a shim result (a value or -errno) into a `Result`.
 pub(crate) fn to_result(r: isize) -> kernel::error::Result<u64> {
     if r < 0 {

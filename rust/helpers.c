@@ -889,6 +889,101 @@ void omx_misc_set(u32 umask, u32 personality)
 	current->personality = personality;
 }
 
+/* Takes task's signal lock, as lock_task_sighand() does (it is not exported): the sighand is
+ * freed by RCU and may change under an exec. NULL (and no lock) once the task has exited. */
+static struct sighand_struct *omx_lock_sighand(struct task_struct *task, unsigned long *flags)
+{
+	struct sighand_struct *sh;
+
+	rcu_read_lock();
+	for (;;) {
+		sh = rcu_dereference(task->sighand);
+		if (!sh)
+			break;
+		spin_lock_irqsave(&sh->siglock, *flags);
+		if (likely(sh == rcu_access_pointer(task->sighand)))
+			break;
+		spin_unlock_irqrestore(&sh->siglock, *flags);
+	}
+	rcu_read_unlock();
+	return sh;
+}
+
+u64 omx_task_pending_mask(struct task_struct *task)
+{
+	struct sighand_struct *sh;
+	unsigned long flags;
+	u64 pending;
+
+	sh = omx_lock_sighand(task, &flags);
+	if (!sh)
+		return 0;
+	pending = task->pending.signal.sig[0] | task->signal->shared_pending.signal.sig[0];
+	spin_unlock_irqrestore(&sh->siglock, flags);
+	return pending;
+}
+
+void omx_task_itimers(struct task_struct *task, u64 *out)
+{
+	struct signal_struct *sig = task->signal;
+	struct task_cputime_atomic *at = &sig->cputimer.cputime_atomic;
+	struct sighand_struct *sh;
+	unsigned long flags;
+	ktime_t rem = 0;
+	int i;
+
+	memset(out, 0, 6 * sizeof(*out));
+	sh = omx_lock_sighand(task, &flags);
+	if (!sh)
+		return;
+	if (hrtimer_active(&sig->real_timer)) {
+		rem = __hrtimer_get_remaining(&sig->real_timer, false);
+		/* About to fire: as getitimer(2) says it. */
+		if (rem <= 0)
+			rem = NSEC_PER_USEC;
+	}
+	out[0] = rem;
+	out[1] = sig->it_real_incr;
+	/* it[CPUCLOCK_PROF] then it[CPUCLOCK_VIRT], against the process's CPU time as the
+	 * kernel samples it for them (the group's atomic counts, running while one is armed). */
+	for (i = 0; i < 2; i++) {
+		struct cpu_itimer *it = &sig->it[i ? CPUCLOCK_VIRT : CPUCLOCK_PROF];
+		u64 val = it->expires, now;
+
+		if (val) {
+			now = atomic64_read(&at->utime);
+			if (!i)
+				now += atomic64_read(&at->stime);
+			val = val <= now ? TICK_NSEC : val - now;
+		}
+		/* out: ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF */
+		out[i ? 2 : 4] = val;
+		out[i ? 3 : 5] = it->incr;
+	}
+	spin_unlock_irqrestore(&sh->siglock, flags);
+}
+
+void omx_set_own_itimer_real(u64 value_ns, u64 interval_ns)
+{
+	struct signal_struct *sig = current->signal;
+
+	for (;;) {
+		spin_lock_irq(&current->sighand->siglock);
+		/* As setitimer(2) does: the timer's callback may be running on another CPU. */
+		if (hrtimer_try_to_cancel(&sig->real_timer) >= 0)
+			break;
+		spin_unlock_irq(&current->sighand->siglock);
+		cpu_relax();
+	}
+	if (value_ns) {
+		sig->it_real_incr = ns_to_ktime(interval_ns);
+		hrtimer_start(&sig->real_timer, ns_to_ktime(value_ns), HRTIMER_MODE_REL);
+	} else {
+		sig->it_real_incr = 0;
+	}
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
 void omx_set_clear_child_tid(u64 addr)
 {
 	current->clear_child_tid = (int __user *)(unsigned long)addr;
@@ -1360,6 +1455,43 @@ bool omx_task_stopped(struct task_struct *task)
 	return task_is_stopped_or_traced(task);
 }
 
+/* One whole read or write of len bytes at pos of the calling process's own /proc/self/NAME
+ * (opened with the kernel's credentials), through the user buffer ubuf: 0 or -errno. */
+static int omx_own_proc_io(const char *path, bool write, char __user *ubuf, size_t len,
+			   loff_t pos)
+{
+	struct file *f;
+	ssize_t r;
+
+	scoped_with_kernel_creds()
+		f = filp_open(path, write ? O_WRONLY : O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	if (write && (f->f_mode & FMODE_WRITE) && f->f_op->write)
+		r = f->f_op->write(f, ubuf, len, &pos);
+	else if (!write && (f->f_mode & FMODE_READ) && f->f_op->read)
+		r = f->f_op->read(f, ubuf, len, &pos);
+	else
+		r = -EINVAL;
+	if (r >= 0 && r != len)
+		r = -EIO;
+	filp_close(f, NULL);
+	return r < 0 ? r : 0;
+}
+
+int omx_own_clear_soft_dirty(void)
+{
+	unsigned long sp = current_pt_regs()->sp;
+	char __user *ubuf = (char __user *)((sp - 128 - 64) & ~63UL);
+
+	if (sp < PAGE_SIZE + 128 + 64)
+		return -EFAULT;
+	/* clear_refs takes its command from user memory: one byte, below the red zone. */
+	if (put_user('4', ubuf))
+		return -EFAULT;
+	return omx_own_proc_io("/proc/self/clear_refs", true, ubuf, 1, 0);
+}
+
 struct file *omx_area_file(unsigned long addr)
 {
 	struct mm_struct *mm = current->mm;
@@ -1381,29 +1513,16 @@ int omx_own_pagemap(unsigned long addr, u64 *out, unsigned int n)
 {
 	unsigned long sp = current_pt_regs()->sp;
 	char __user *ubuf = (char __user *)((sp - 128 - OMX_PROC_CHUNK) & ~63UL);
-	struct file *f;
-	loff_t pos = (loff_t)(addr >> PAGE_SHIFT) * 8;
 	size_t len = (size_t)n * 8;
-	ssize_t r;
+	int r;
 
 	if (sp < PAGE_SIZE + 128 + OMX_PROC_CHUNK)
 		return -EFAULT;
 	if (len > OMX_PROC_CHUNK)
 		return -EINVAL;
-	scoped_with_kernel_creds()
-		f = filp_open("/proc/self/pagemap", O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	if (!(f->f_mode & FMODE_READ) || !f->f_op->read) {
-		r = -EINVAL;
-		goto out;
-	}
-	r = f->f_op->read(f, ubuf, len, &pos);
-	if (r >= 0 && r != len)
-		r = -EIO;
-	if (r >= 0 && copy_from_user(out, ubuf, len))
+	r = omx_own_proc_io("/proc/self/pagemap", false, ubuf, len,
+			    (loff_t)(addr >> PAGE_SHIFT) * 8);
+	if (!r && copy_from_user(out, ubuf, len))
 		r = -EFAULT;
-out:
-	filp_close(f, NULL);
-	return r < 0 ? r : 0;
+	return r;
 }

@@ -254,6 +254,15 @@ void omx_rlim_set(const u64 *in32);
 /* current's umask and personality. */
 void omx_misc_get(u32 *umask, u32 *personality);
 void omx_misc_set(u32 umask, u32 personality);
+/* Process task's interval timers, in ns: time left and interval of ITIMER_REAL,
+ * ITIMER_VIRTUAL and ITIMER_PROF (out[6]), as getitimer(2) reads them; 0 for one not armed
+ * (all 0 once it has exited). task must be referenced. */
+void omx_task_itimers(struct task_struct *task, u64 *out);
+/* Process task's pending signals, its own and its process's, blocked or not (bit 0: signal
+ * 1); 0 once it has exited. task must be referenced. */
+u64 omx_task_pending_mask(struct task_struct *task);
+/* Arms (value_ns 0: disarms) the calling process's ITIMER_REAL, as setitimer(2) does. */
+void omx_set_own_itimer_real(u64 value_ns, u64 interval_ns);
 /*
  * The calling thread's restartable-sequences registration (all zero when it has none, or when
  * the kernel has no CONFIG_RSEQ).
@@ -346,3 +355,6 @@ struct file *omx_area_file(unsigned long addr);
 /* n (at most 512) entries of the calling process's /proc/self/pagemap from addr's page (read
  * through its stack below the red zone, as omx_read_own_proc()). 0 or -errno. */
 int omx_own_pagemap(unsigned long addr, u64 *out, unsigned int n);
+/* Clears the soft-dirty bits of the calling process's pages (as "4" written to its
+ * /proc/self/clear_refs): its next pagemap tells the pages it wrote since. */
+int omx_own_clear_soft_dirty(void);

@@ -163,6 +163,21 @@ pub(crate) fn mapped(entry: u64) -> bool {
     entry & (3 << 62) != 0
 }
 
+/// Whether a `/proc/PID/pagemap` entry is of a page written since the process's soft-dirty
+/// bits were last cleared (bit 55), or of an area made since (the kernel marks a new area's
+/// pages so, mapped or not).
+pub(crate) fn soft_dirty(entry: u64) -> bool {
+    entry & (1 << 55) != 0
+}
+
+/// Clears the calling process's soft-dirty bits: its next pagemap marks only the pages it
+/// writes from now on, and the areas it maps.
+pub(crate) fn clear_own_soft_dirty() -> Result {
+    // SAFETY: no precondition; the shim writes one byte below the calling task's user stack
+    // pointer and red zone, as `omx_own_pagemap` uses that space.
+    to_result(unsafe { bindings::omx_own_clear_soft_dirty() } as isize).map(|_| ())
+}
+
 /// Reads the calling process's `/proc/self/pagemap` entries of `out.len()` (at most
 /// [`PAGEMAP_CHUNK`]) pages from `addr`'s.
 pub(crate) fn own_pagemap(addr: u64, out: &mut [u64]) -> Result {

@@ -43,6 +43,22 @@ pub(crate) fn set_misc(umask: u32, personality: u32) {
     unsafe { bindings::omx_misc_set(umask, personality) };
 }
 
+/// The calling process's interval timers, `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`:
+/// (time left, interval) in microseconds (a timer armed keeps a time left of at least 1).
+pub(crate) fn itimers() -> [(u64, u64); 3] {
+    super::task::Task::current().itimers()
+}
+
+/// Arms the calling process's `ITIMER_REAL` to fire in `value_us` microseconds, then every
+/// `interval_us` (0: once); `value_us` 0 disarms it. Times beyond the kernel's range are cut
+/// to it.
+pub(crate) fn set_itimer_real(value_us: u64, interval_us: u64) {
+    // `ktime_t` is signed nanoseconds.
+    let ns = |us: u64| us.saturating_mul(1000).min(i64::MAX as u64 / 2);
+    // SAFETY: no precondition; the shim takes current's signal lock.
+    unsafe { bindings::omx_set_own_itimer_real(ns(value_us), ns(interval_us)) };
+}
+
 /// Sets the address the kernel clears (and wakes a futex at) when the calling thread exits,
 /// as `set_tid_address(2)` does; the address is user memory the kernel writes with
 /// `put_user` then, which fails harmlessly if it is not writable.

@@ -103,6 +103,24 @@ impl Task {
         [user, system]
     }
 
+    /// This process's interval timers, as `cur::itimers` gives the caller's; all zero once
+    /// it has exited.
+    pub(crate) fn itimers(&self) -> [(u64, u64); 3] {
+        let mut ns = [0u64; 6];
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant); `ns` is the 6
+        // writable `u64`s the shim fills; it takes the task's signal lock.
+        unsafe { bindings::omx_task_itimers(self.ptr.as_ptr(), ns.as_mut_ptr()) };
+        core::array::from_fn(|i| (ns[2 * i].div_ceil(1000), ns[2 * i + 1] / 1000))
+    }
+
+    /// The signals waiting for this task, its own and its process's, blocked or not (bit 0:
+    /// signal 1).
+    pub(crate) fn pending_mask(&self) -> u64 {
+        // SAFETY: `self.ptr` is a valid, referenced task (type invariant); the shim takes its
+        // signal lock.
+        unsafe { bindings::omx_task_pending_mask(self.ptr.as_ptr()) }
+    }
+
     /// When the task started (ns since boot): with its pid, names it across pid reuse.
     pub(crate) fn start_time(&self) -> u64 {
         // SAFETY: `self.ptr` is a valid, referenced task (type invariant).
@@ -343,8 +361,8 @@ pub(crate) mod cur {
     use kernel::uaccess::UserSlice;
 
     pub(crate) use crate::ksys::procstate::{
-        account_away, clocks, misc, real_uid, rlimits, rseq, set_clear_child_tid, set_misc,
-        set_rlimits, set_rseq,
+        account_away, clocks, itimers, misc, real_uid, rlimits, rseq, set_clear_child_tid,
+        set_itimer_real, set_misc, set_rlimits, set_rseq,
     };
     pub(crate) use crate::ksys::signal::{
         block_signals, blocked_mask, deliver_under, dequeue_signal, dequeue_signal_info,

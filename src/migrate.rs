@@ -54,7 +54,7 @@ use crate::omcore::mig::{self, MigResult, Pair};
 use crate::omcore::moves::{self, Outcome};
 use crate::omcore::pids::PidFilter;
 use ckpt::Ckpt;
-pub(crate) use ckpt::{After, MAX_CLOSE};
+pub(crate) use ckpt::{After, Chain, MAX_CLOSE};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use deputy::{Deputy, DeputyState};
@@ -105,6 +105,9 @@ pub(crate) struct Migrations {
     /// Checkpoints under way (`checkpoint.rs`, `ckpt.rs`).
     #[pin]
     ckpts: Mutex<KVec<Arc<Ckpt>>>,
+    /// The latest save of each process in a chain (`checkpoint.rs`), the oldest first.
+    #[pin]
+    marks: Mutex<KVec<ckpt::Mark>>,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -134,6 +137,7 @@ impl Migrations {
                 "Migrations::moves"
             ),
             ckpts <- new_mutex!(KVec::new(), "Migrations::ckpts"),
+            marks <- new_mutex!(KVec::new(), "Migrations::marks"),
             root_may_leave: AtomicBool::new(false),
             page_files: AtomicBool::new(false),
             out_ok: AtomicU32::new(0),

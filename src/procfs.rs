@@ -10,7 +10,7 @@
 //! | `peers`           | 0444 | `ID ADDRESS up|down connected|- map|discovered` lines     |
 //! | `migrate`         | 0666 | migrating processes and guests; write `PID NODE` to move  |
 //! | `moves`           | 0444 | how the latest moves of this node's processes ended       |
-//! | `checkpoint`      | 0666 | write `PID FD` to save a process, `PID continue|stop|kill` |
+//! | `checkpoint`      | 0666 | write `PID FD [ID [PARENT]]` to save a process, `PID continue|stop|kill` |
 //! | `restart`         | 0666 | write `FD OFFSET [CLOSE...]`: become the saved process    |
 //! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
 //! | `tag`             | 0666 | tagged processes; write `PID lock|unlock|cpujob|...`      |
@@ -23,7 +23,7 @@ use crate::ksys::proc::{ProcDir, ProcFile, ProcOutput};
 use crate::ksys::thread::{self, KThread};
 use crate::ksys::{cstr_fmt, kernel_release, Disp};
 use crate::mesh::Tunables;
-use crate::migrate::{After, MAX_CLOSE};
+use crate::migrate::{After, Chain, MAX_CLOSE};
 use crate::node::Node;
 use crate::omcore::balance::Tunables as BalanceTunables;
 use crate::omcore::map::NodeMap;
@@ -281,18 +281,46 @@ impl ProcFile for CheckpointFile {
     fn store(&self, input: &[u8]) -> Result {
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
         let mut words = text.split_ascii_whitespace();
-        let (Some(pid), Some(what), None) = (words.next(), words.next(), words.next()) else {
-            user_warn!("checkpoint: expected 'PID FD' or 'PID continue|stop|kill'\n");
+        let (Some(pid), Some(what)) = (words.next(), words.next()) else {
+            user_warn!("checkpoint: expected 'PID FD [ID [PARENT]]' or 'PID continue|stop|kill'\n");
             return Err(EINVAL);
         };
         let pid = parse_pid(pid, "checkpoint")?;
         let mig = &self.0 .0.mig;
+        // Chain names: non-zero numbers.
+        let mut names = [0u64; 2];
+        let mut n = 0;
+        for w in words {
+            match w.parse::<u64>() {
+                Ok(v) if v != 0 && n < 2 => names[n] = v,
+                _ => {
+                    user_warn!(
+                        "checkpoint: expected 'PID FD [ID [PARENT]]' with non-zero names, not '{}'\n",
+                        Disp(&Escaped(w.as_bytes()))
+                    );
+                    return Err(EINVAL);
+                }
+            }
+            n += 1;
+        }
+        let chain = (n > 0).then_some(Chain {
+            id: names[0],
+            parent: names[1],
+        });
+        if chain.is_some_and(|c| c.id == c.parent) {
+            user_warn!("checkpoint: a save cannot be its own parent\n");
+            return Err(EINVAL);
+        }
         match what {
+            "continue" | "stop" | "kill" if n > 0 => {
+                user_warn!("checkpoint: '{}' takes no names\n", what);
+                Err(EINVAL)
+            }
             "continue" => mig.release_checkpoint(pid, After::Continue),
             "stop" => mig.release_checkpoint(pid, After::Stop),
             "kill" => mig.release_checkpoint(pid, After::Kill),
             fd => match fd.parse::<i32>() {
-                Ok(fd) if fd >= 0 => mig.checkpoint(pid, fd),
+                Ok(fd) if fd >= 0 => mig.checkpoint(pid, fd, chain),
                 _ => {
                     user_warn!(
                         "checkpoint: bad descriptor or action '{}'\n",

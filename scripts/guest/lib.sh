@@ -131,6 +131,14 @@ ended() {
 	[ ! -e "/proc/$1/stat" ] || [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" = Z ]
 }
 
+# until_or_ended PID CMD...: CMD succeeds, or process PID has ended (for wait_for: a process
+# that died on its way does not keep a wait going for its whole limit).
+until_or_ended() {
+	_p=$1
+	shift
+	"$@" || ended "$_p"
+}
+
 # wait_end SECONDS PID [WHAT]: waits for this script's child PID to end (a check); a process
 # still there after SECONDS is a failure that shows where it is (its state, the call it is in
 # and its kernel stack, where its migration stands, the log) and is then killed, so nothing is
@@ -212,13 +220,16 @@ home() {
 # SECONDS (default 1) on each node, and checks each step.
 tour() {
 	check "migrate $1 to node 2" omctl migrate "$1" 2
-	check "it runs on node 2" wait_for 300 remote "$1" 2 || show_stuck "$1" "is not on node 2"
+	wait_for 300 until_or_ended "$1" remote "$1" 2 >/dev/null
+	check "it runs on node 2" remote "$1" 2 || show_stuck "$1" "is not on node 2"
 	sleep "${2:-1}"
 	check "move $1 on to node 3" omctl migrate "$1" 3
-	check "it runs on node 3" wait_for 300 remote "$1" 3 || show_stuck "$1" "is not on node 3"
+	wait_for 300 until_or_ended "$1" remote "$1" 3 >/dev/null
+	check "it runs on node 3" remote "$1" 3 || show_stuck "$1" "is not on node 3"
 	sleep "${2:-1}"
 	check "bring $1 home" omctl migrate "$1" home
-	check "it runs at home again" wait_for 300 home "$1" || show_stuck "$1" "is not home"
+	wait_for 300 until_or_ended "$1" home "$1" >/dev/null
+	check "it runs at home again" home "$1" || show_stuck "$1" "is not home"
 }
 
 # blocked_reader NODE: starts a reader of a pipe that never gets data (`busybox cat`; the

@@ -18,7 +18,7 @@ use crate::omcore::image::{
     self, Begin, Kind, VmaKind, HOME_MAY_WRITE, MM_BRK, MM_FIELDS, MM_START_BRK, MM_START_STACK,
     PAGE_SIZE,
 };
-use crate::omcore::syscalls::sig::NSIG;
+use crate::omcore::syscalls::sig::{NSIG, SIGKILL, SIGSTOP};
 use kernel::prelude::*;
 
 /// Pages per `Pages` record.
@@ -88,7 +88,8 @@ fn send_area(
 
 /// Adds the signal state (kept off the stack: it is 2 KiB, twice). With `pending`, the
 /// signals pending for the task are taken off it into the image (and into `pending`, to raise
-/// them again if the move fails); without, they stay for the deputy to forward.
+/// them again if the move fails); without, they stay for the deputy to forward, and a
+/// checkpoint's image (`tx.all_memory()`) has them as they stand (a restart raises them).
 #[inline(never)]
 fn capture_signals(tx: &mut ImageSender<'_>, pending: Option<&mut u64>) -> Result {
     let mut s = cur::SigState::new()?;
@@ -103,6 +104,19 @@ fn capture_signals(tx: &mut ImageSender<'_>, pending: Option<&mut u64>) -> Resul
             taken |= 1 << (sig - 1);
         }
         *p = taken;
+        // A fault's signal (bad memory, instruction, arithmetic) pending at the capture is
+        // rare enough to say: it goes with the process and is taken where it arrives.
+        let faults = taken & FAULT_SIGNALS;
+        if faults != 0 {
+            pr_info!(
+                "process {}: fault signals {:#x} pending as it leaves: they go with it\n",
+                Task::current_pid(),
+                faults
+            );
+        }
+    } else if tx.all_memory() {
+        // Not `SIGKILL` or `SIGSTOP`: those a saved process cannot have waiting.
+        taken = cur::pending_mask() & !(1 << (SIGKILL - 1) | 1 << (SIGSTOP - 1));
     }
     let mut sig = KBox::new(
         image::Signals {
@@ -119,6 +133,9 @@ fn capture_signals(tx: &mut ImageSender<'_>, pending: Option<&mut u64>) -> Resul
     let body = KBox::new(sig.encode(), GFP_KERNEL)?;
     tx.record(Kind::Signals, &[&body[..]])
 }
+
+/// `SIGILL`, `SIGTRAP`, `SIGBUS`, `SIGFPE`, `SIGSEGV` as a mask (bit 0: signal 1).
+const FAULT_SIGNALS: u64 = 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 10;
 
 /// Sends the calling task the signals of bit mask `pending` (bit 0: signal 1).
 pub(crate) fn raise_pending(pending: u64) {
@@ -185,6 +202,20 @@ impl PageMap {
     fn reset(&mut self) {
         self.valid = false;
     }
+}
+
+/// Sends the `Parent` record of `same` (first page, count) if it counts any page, and empties
+/// it.
+fn send_same(tx: &mut ImageSender<'_>, same: &mut (u64, u32)) -> Result {
+    if same.1 == 0 {
+        return Ok(());
+    }
+    let r = tx.record(
+        Kind::Parent,
+        &[&same.0.to_be_bytes(), &same.1.to_be_bytes()],
+    );
+    *same = (0, 0);
+    r
 }
 
 /// Captures the calling process into `tx` (streamed as `to` says, or to a checkpoint file);
@@ -257,7 +288,13 @@ pub(crate) fn capture(
     let misc = image::Misc {
         umask,
         personality,
-        itimers: [(0, 0); 3],
+        // A checkpoint's; a migration leaves them running at home, where the deputy keeps
+        // them (and a guest has none of its own).
+        itimers: if tx.all_memory() {
+            cur::itimers()
+        } else {
+            [(0, 0); 3]
+        },
         away_cpu_ns,
         rseq: {
             let (addr, len, sig) = cur::rseq();
@@ -293,28 +330,51 @@ pub(crate) fn capture(
         let sparse = a.path.is_empty() && a.flags & (cur::VM_IO | cur::VM_PFNMAP) == 0;
         map.reset();
         let mut run_start = 0u64;
+        // Pages unchanged since the previous save (an incremental checkpoint): first, count.
+        let mut same = (0u64, 0u32);
         let mut at = a.start;
         while at < a.end {
+            // Of an incremental checkpoint, a page the process did not write since its previous
+            // save is that save's: one of an anonymous area if it is mapped (one that is not
+            // is zeros, as in any image), any of another area. A page whose entry cannot be
+            // read goes whole.
+            let unchanged = tx.is_incremental()
+                && map
+                    .entry(at, a.end)
+                    .is_some_and(|e| !homemap::soft_dirty(e) && (!sparse || homemap::mapped(e)));
             // Of an area paged from home, the process's own pages go (those it changed),
             // zeros too, and no other: the next node pages the file's from home (an entry
             // that cannot be read counts as its own: the page is read, from home if need be).
             // Of an anonymous one, those mapped (present or swapped) that are not all zeros.
-            let nonzero = if home.is_some() {
-                map.entry(at, a.end).is_none_or(homemap::own_page)
-                    && cur::read_user(at, &mut page).is_ok()
-            } else {
-                (!sparse
-                    || map
-                        .entry(at, a.end)
-                        .map_or_else(|| mem::page_has_data(at), homemap::mapped))
-                    && cur::read_user(at, &mut page).is_ok()
-                    && page.iter().any(|&b| b != 0)
-            };
+            let nonzero = !unchanged
+                && if home.is_some() {
+                    map.entry(at, a.end).is_none_or(homemap::own_page)
+                        && cur::read_user(at, &mut page).is_ok()
+                } else {
+                    (!sparse
+                        || map
+                            .entry(at, a.end)
+                            .map_or_else(|| mem::page_has_data(at), homemap::mapped))
+                        && cur::read_user(at, &mut page).is_ok()
+                        && page.iter().any(|&b| b != 0)
+                };
             let contiguous = !run.is_empty() && run_start + run.len() as u64 == at;
             if !run.is_empty() && (!nonzero || !contiguous || run.len() == run.capacity()) {
                 tx.record(Kind::Pages, &[&run_start.to_be_bytes(), &run])?;
                 pages += (run.len() / PAGE_SIZE) as u64;
                 run.clear();
+            }
+            if !unchanged
+                || same.0 + u64::from(same.1) * PAGE_SIZE as u64 != at
+                || same.1 == u32::MAX
+            {
+                send_same(&mut tx, &mut same)?;
+            }
+            if unchanged {
+                if same.1 == 0 {
+                    same.0 = at;
+                }
+                same.1 += 1;
             }
             if nonzero {
                 if run.is_empty() {
@@ -332,6 +392,7 @@ pub(crate) fn capture(
             pages += (run.len() / PAGE_SIZE) as u64;
             run.clear();
         }
+        send_same(&mut tx, &mut same)?;
     }
     tx.record(Kind::End, &[&pages.to_be_bytes()])?;
     tx.flush()?;

@@ -28,7 +28,7 @@
 //! the capture or a wait.
 
 use super::capture::capture;
-use super::ckpt::{After, Ckpt, CkptInner, HOLD_MS, MAX_CKPTS};
+use super::ckpt::{After, Chain, Ckpt, CkptInner, Mark, HOLD_MS, MAX_CKPTS, MAX_MARKS};
 use super::config::ANSWER_MS;
 use super::config::GUEST_QUEUE_BYTES;
 use super::deputy::{Deputy, DeputyState, JobStop};
@@ -39,13 +39,14 @@ use super::stream::{
     nap, read_head, wait_for_room, wait_record, Dest, FileImage, ImageSender, Inflow, Owned,
 };
 use super::Migrations;
-use crate::ksys::errno::ehostunreach;
+use crate::ksys::errno::{ehostunreach, estale};
 use crate::ksys::file::UserFile;
+use crate::ksys::homemap;
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{cur, ModuleRef, Task};
 use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
-use crate::omcore::image::{Kind, RecordHeader};
+use crate::omcore::image::{self, Kind, RecordHeader};
 use crate::omcore::mig;
 use crate::omcore::syscalls::sig::{SIGKILL, SIGSTOP};
 use crate::userlog::user_warn;
@@ -53,10 +54,12 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 impl Migrations {
-    /// `PID FD` on `/proc/openmosix/checkpoint`: saves process `pid` to the file open as `fd`
-    /// in the caller (regular, open for writing with `O_APPEND`); returns once its image is
-    /// there, the process held until [`Migrations::release_checkpoint`].
-    pub(crate) fn checkpoint(self: &Arc<Self>, pid: i32, fd: i32) -> Result {
+    /// `PID FD [ID [PARENT]]` on `/proc/openmosix/checkpoint`: saves process `pid` to the file
+    /// open as `fd` in the caller (regular, open for writing with `O_APPEND`); returns once its
+    /// image is there, the process held until [`Migrations::release_checkpoint`]. With a
+    /// `chain`, the save is named and, with a parent, holds only the pages changed since that
+    /// save, which must be the process's latest one in a chain.
+    pub(crate) fn checkpoint(self: &Arc<Self>, pid: i32, fd: i32, chain: Option<Chain>) -> Result {
         if self.guest_route(pid).is_some() {
             user_warn!("checkpoint {}: a guest here: its home saves it\n", pid);
             return Err(EPERM);
@@ -73,9 +76,59 @@ impl Migrations {
             );
             return Err(EINVAL);
         }
-        if let Some(dep) = self.deputy_of(pid) {
-            return self.checkpoint_away(&dep, pid, fd);
+        let start = task.start_time();
+        if let Some(c) = chain.filter(|c| c.parent != 0) {
+            if self.latest_save(pid, start) != Some(c.parent) {
+                user_warn!(
+                    "checkpoint {}: {:#x} is not its latest save in a chain: save it whole\n",
+                    pid,
+                    c.parent
+                );
+                return Err(estale());
+            }
         }
+        let r = match self.deputy_of(pid) {
+            Some(dep) => self.checkpoint_away(&dep, pid, fd),
+            None => self.checkpoint_here(&task, pid, fd, chain),
+        };
+        // A chain goes on from this save only if it cleared the soft-dirty bits (a save away
+        // sends every page: the next one may follow it too).
+        match (r, chain) {
+            (Ok(cleared), Some(c)) if cleared => self.set_latest_save(pid, start, Some(c.id)),
+            _ => self.set_latest_save(pid, start, None),
+        }
+        r.map(|_| ())
+    }
+
+    /// The name of process `pid`'s latest save in a chain, if this node remembers one.
+    fn latest_save(&self, pid: i32, start: u64) -> Option<u64> {
+        self.marks
+            .lock()
+            .iter()
+            .find(|m| m.pid == pid && m.start == start)
+            .map(|m| m.id)
+    }
+
+    /// Remembers `id` (or nothing) as process `pid`'s latest save in a chain.
+    fn set_latest_save(&self, pid: i32, start: u64, id: Option<u64>) {
+        let mut marks = self.marks.lock();
+        marks.retain(|m| m.pid != pid);
+        let Some(id) = id else { return };
+        if marks.len() >= MAX_MARKS {
+            let _ = marks.remove(0);
+        }
+        let _ = marks.push(Mark { pid, start, id }, GFP_KERNEL);
+    }
+
+    /// The save of a process at home (see [`Migrations::checkpoint`]); says whether its
+    /// capture cleared its soft-dirty bits.
+    fn checkpoint_here(
+        self: &Arc<Self>,
+        task: &Task,
+        pid: i32,
+        fd: i32,
+        chain: Option<Chain>,
+    ) -> Result<bool> {
         let bits = task.stay_bits();
         if bits != 0 {
             let why = stay_reasons(bits);
@@ -101,7 +154,7 @@ impl Migrations {
         let (mig, c) = (self.clone(), ck.clone());
         let queued = task.queue_work(
             move || {
-                save_in_task(&mig, &c, file, me);
+                save_in_task(&mig, &c, file, me, chain);
                 drop((mig, c, module));
             },
             true,
@@ -114,7 +167,7 @@ impl Migrations {
         if r.is_err() {
             self.forget_ckpt(&ck);
         }
-        r
+        r.map(|()| ck.inner.lock().cleared)
     }
 
     /// Adds `ck` to the checkpoints under way, unless its process is being saved already or as
@@ -136,7 +189,8 @@ impl Migrations {
     /// The save of process `pid` whose guest runs on another node (`dep`): its host captures
     /// it where it runs and sends the image here, as a move home would, and holds it; the
     /// records are appended to the file as they come, in the saver's context.
-    fn checkpoint_away(self: &Arc<Self>, dep: &Deputy, pid: i32, fd: i32) -> Result {
+    /// Its image holds every page; says that a chain may go on from it.
+    fn checkpoint_away(self: &Arc<Self>, dep: &Deputy, pid: i32, fd: i32) -> Result<bool> {
         {
             let i = dep.inner.lock();
             if !matches!(i.state, DeputyState::Remote(_)) || i.hop.is_some() {
@@ -165,7 +219,7 @@ impl Migrations {
             .mesh
             .send_to(host, MessageKind::MigCtl, &ask.encode(), true)
             .map_err(|_| ehostunreach())
-            .and_then(|()| receive_image(&ck, &file));
+            .and_then(|()| receive_image(&ck, &file, Task::by_pid(pid).as_ref()));
         let failed = {
             let mut q = ck.inner.lock();
             q.inflow = None;
@@ -183,7 +237,7 @@ impl Migrations {
                 .mesh
                 .send_to(host, MessageKind::MigCtl, &go.encode(), false);
         }
-        r
+        r.map(|()| true)
     }
 
     /// The checkpoint whose image stream `mig_id` comes from `peer`, if there is one.
@@ -406,7 +460,7 @@ fn wait_saved(ck: &Ckpt) -> Result {
 }
 
 /// The save, in the process's own context (see the module documentation).
-fn save_in_task(mig: &Migrations, ck: &Ckpt, file: UserFile, me: u32) {
+fn save_in_task(mig: &Migrations, ck: &Ckpt, file: UserFile, me: u32, chain: Option<Chain>) {
     {
         let mut q = ck.inner.lock();
         if q.abandoned {
@@ -423,10 +477,27 @@ fn save_in_task(mig: &Migrations, ck: &Ckpt, file: UserFile, me: u32) {
         home_pid: ck.pid as u32,
         home_uid: cur::real_uid(),
     };
-    let r = ImageSender::to_file(&file).and_then(|tx| capture(tx, &to, None, [0, 0], None));
+    let incremental = chain.is_some_and(|c| c.parent != 0);
+    let r = ImageSender::to_file(&file).and_then(|tx| {
+        let tx = if incremental { tx.incremental() } else { tx };
+        capture(tx, &to, None, [0, 0], None)
+    });
     drop(file);
+    // The next save of the chain holds what the process writes from now on.
+    let cleared = r.is_ok()
+        && chain.is_some()
+        && homemap::clear_own_soft_dirty()
+            .inspect_err(|e| {
+                pr_warn!(
+                    "checkpoint {}: soft-dirty bits not cleared (error {}): its next save is whole\n",
+                    ck.pid,
+                    e.to_errno()
+                )
+            })
+            .is_ok();
     let hold = {
         let mut q = ck.inner.lock();
+        q.cleared = cleared;
         q.result = Some(r.map(|_| ()));
         r.is_ok() && !q.abandoned
     };
@@ -455,10 +526,28 @@ fn save_in_task(mig: &Migrations, ck: &Ckpt, file: UserFile, me: u32) {
 }
 
 /// The records of a checkpoint's image from the host, checked by the image's reader as they
-/// come, appended to `file` until its `End`.
-fn receive_image(ck: &Ckpt, file: &UserFile) -> Result {
+/// come, appended to `file` until its `End`. The real-time interval timer is the home
+/// process's (`home`): it runs here, where the deputy keeps it for its guest (those of CPU
+/// time run on the host, and come with the image); so are the signals waiting here, which
+/// the deputy has not passed on (blocked ones wait at home until the guest unblocks them).
+fn receive_image(ck: &Ckpt, file: &UserFile, home: Option<&Task>) -> Result {
     loop {
-        let (body, rec) = wait_record(&ck.inner, &ck.cv, ck.host, CkptInner::inflow)?;
+        let (mut body, rec) = wait_record(&ck.inner, &ck.cv, ck.host, CkptInner::inflow)?;
+        if let (Owned::Misc(mut m), Some(t)) = (&rec, home) {
+            m.itimers[0] = t.itimers()[0];
+            body.clear();
+            body.extend_from_slice(&m.encode(), GFP_KERNEL)?;
+        }
+        if let (Owned::Signals, Some(t)) = (&rec, home) {
+            let mut s = KBox::new(
+                image::Signals::decode(&body).map_err(|_| EINVAL)?,
+                GFP_KERNEL,
+            )?;
+            s.pending |= t.pending_mask() & !(1 << (SIGKILL - 1) | 1 << (SIGSTOP - 1));
+            let enc = KBox::new(s.encode(), GFP_KERNEL)?;
+            body.clear();
+            body.extend_from_slice(&enc[..], GFP_KERNEL)?;
+        }
         let h = RecordHeader {
             kind: kind_of(&rec),
             len: u32::try_from(body.len()).map_err(|_| EINVAL)?,
@@ -480,6 +569,7 @@ fn kind_of(rec: &Owned) -> Kind {
         Owned::Mm(_) => Kind::Mm,
         Owned::Vma(..) => Kind::Vma,
         Owned::Pages(_) => Kind::Pages,
+        Owned::Parent => Kind::Parent,
         Owned::Signals => Kind::Signals,
         Owned::Limits(_) => Kind::Limits,
         Owned::Misc(_) => Kind::Misc,

@@ -13,6 +13,26 @@ pub(super) const HOLD_MS: u64 = 30_000;
 pub(super) const MAX_CKPTS: usize = 16;
 /// Descriptors a restart may close besides the checkpoint's.
 pub(crate) const MAX_CLOSE: usize = 4;
+/// Processes whose latest save in a chain this node remembers at most; the oldest mark goes
+/// first (its process's next save must then be whole).
+pub(super) const MAX_MARKS: usize = 256;
+
+/// A save that is part of a chain (`omctl checkpoint --parent`): its name, and the name of
+/// the previous save it only adds to (0: it is whole).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Chain {
+    pub(crate) id: u64,
+    pub(crate) parent: u64,
+}
+
+/// The latest save of a process in a chain: an incremental save may follow only this one,
+/// whose capture cleared the process's soft-dirty bits.
+pub(super) struct Mark {
+    pub(super) pid: i32,
+    /// The process's start time (a pid used again is another process).
+    pub(super) start: u64,
+    pub(super) id: u64,
+}
 
 /// What a saved process does once released.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -36,6 +56,8 @@ pub(super) struct CkptInner {
     pub(super) release: Option<After>,
     /// The image of a process away, as its host sends it, until the saver takes it.
     pub(super) inflow: Option<Inflow>,
+    /// The capture cleared the process's soft-dirty bits: an incremental save may follow.
+    pub(super) cleared: bool,
 }
 
 impl CkptInner {

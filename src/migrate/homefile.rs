@@ -163,10 +163,26 @@ impl HomePager for Migrations {
         let a = [u64::from(id), off, home::MAX_READ, 1, 0, 0];
         let spec = fwd::spec(home::READ_FILE, &a).ok_or(EINVAL)?;
         // The pages come back here (`collect`): 1 only says that there is a buffer.
-        let (n, data) = forward_call(self, &g, home::READ_FILE, &spec, a, None, true)?;
+        let (n, data) =
+            forward_call(self, &g, home::READ_FILE, &spec, a, None, true).inspect_err(|e| {
+                pr_warn!(
+                    "guest {}: page {} of home file {} not read: error {}\n",
+                    me,
+                    pgoff,
+                    id,
+                    e.to_errno()
+                )
+            })?;
         let data = data.unwrap_or_default();
         if n <= 0 || data.is_empty() {
             // Past the end of the file (or the file is gone at home).
+            pr_warn!(
+                "guest {}: page {} of home file {}: none at home ({}): SIGBUS\n",
+                me,
+                pgoff,
+                id,
+                n
+            );
             return Err(EFAULT);
         }
         fill_page(page, &data);

@@ -204,6 +204,12 @@ pub(crate) fn restore_body(
     }
     if let Some(m) = misc {
         cur::set_misc(m.umask, m.personality);
+        // A restart's process gets its real-time interval timer back, as it stood when it
+        // was saved (a migration leaves it at home; `omctl` sets the CPU-time ones).
+        if matches!(into, Restoring::Restart) {
+            let (value, interval) = m.itimers[0];
+            cur::set_itimer_real(value, interval);
+        }
     }
     // The process's restartable sequences, in its memory now, replace whatever registration
     // this task had (a guest stub's C library registers its own, in memory that is gone).

@@ -57,6 +57,9 @@ pub(crate) struct ImageSender<'a> {
     report: Option<Report>,
     /// A checkpoint: every area travels as memory, none as an area paged from home.
     all_memory: bool,
+    /// An incremental checkpoint: pages unchanged since the process's previous save go as
+    /// `Parent` records.
+    incremental: bool,
 }
 
 /// What the home of a guest whose image goes from its host to a third node is told
@@ -82,6 +85,7 @@ impl<'a> ImageSender<'a> {
             },
             buf,
             all_memory: false,
+            incremental: false,
             report: onward.then(|| Report {
                 home: to.home,
                 mig_id: to.mig_id,
@@ -100,6 +104,7 @@ impl<'a> ImageSender<'a> {
             buf,
             report: None,
             all_memory: true,
+            incremental: false,
         })
     }
 
@@ -113,6 +118,17 @@ impl<'a> ImageSender<'a> {
     /// Whether every area travels as memory (a checkpoint).
     pub(crate) fn all_memory(&self) -> bool {
         self.all_memory
+    }
+
+    /// Makes this checkpoint's image incremental (see `capture`).
+    pub(crate) fn incremental(mut self) -> Self {
+        self.incremental = self.all_memory;
+        self
+    }
+
+    /// Whether pages unchanged since the previous save go as `Parent` records.
+    pub(crate) fn is_incremental(&self) -> bool {
+        self.incremental
     }
 
     /// Adds a record whose body is the concatenation of `parts`.
@@ -238,6 +254,8 @@ pub(crate) enum Owned {
     /// start, end, protection, kind, home file, page offset.
     Vma(u64, u64, u8, VmaKind, u16, u64),
     Pages(u64),
+    /// Pages unchanged since the previous checkpoint.
+    Parent,
     Signals,
     Limits(image::Limits),
     Misc(image::Misc),
@@ -252,6 +270,7 @@ fn copy_record(r: Record<'_>) -> Owned {
         Record::Mm(m) => Owned::Mm(m.v),
         Record::Vma(v) => Owned::Vma(v.start, v.end, v.prot, v.kind, v.file, v.pgoff),
         Record::Pages { addr, .. } => Owned::Pages(addr),
+        Record::Parent { .. } => Owned::Parent,
         Record::Signals(_) => Owned::Signals,
         Record::Limits(l) => Owned::Limits(l),
         Record::Misc(m) => Owned::Misc(m),

@@ -3,10 +3,14 @@
 # timeout: 1200
 # Checkpoint and restart (omctl checkpoint, omctl restart): omx-ckpt (memory checked round
 # after round, FPU state, an output file written as it goes, a SIGUSR1 handler, its working
-# directory) is saved while it waits mid-run and killed, restarted, moved to node 2, saved
+# directory, its three interval timers armed, a blocked SIGUSR2 waiting) is saved while it
+# waits mid-run and killed, restarted, moved to node 2, saved
 # again while it computes there (captured on node 2, streamed home), finished there: its output file and standard output are
 # byte-identical to a run never interrupted. The second checkpoint is restarted straight onto
-# node 3 and finishes with the same output. Under `mosrun -C 2`, it is moved to node 2, saved
+# node 3 and finishes with the same output. Incremental saves (--parent): a chain of a whole
+# save and three that add to it, those made while it waits a small part of the whole one, is
+# restarted from its latest and finishes with the same output; a save that is not the latest is
+# refused as a parent. Under `mosrun -C 2`, it is moved to node 2, saved
 # there, and node 2 is powered off: mosrun runs it again at home from its last checkpoint and it
 # finishes with the same output. A descriptor that cannot be opened again refuses a
 # checkpoint (--force saves it as /dev/null); another user's process cannot be saved; damaged
@@ -26,6 +30,11 @@ no_pending() {
 	! grep -E '^(SigPnd|ShdPnd):' "/proc/$1/status" | grep -qv '[[:space:]]0*$'
 }
 
+# poke FILE OFFSET OCTAL: writes one byte into FILE.
+poke() {
+	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 # child_of PID: the pid of PID's child (once it has one).
 child_of() {
 	awk -v p="$1" '$4 == p { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null | grep .
@@ -35,9 +44,11 @@ child_of() {
 touch rgate1 rgate2
 omx-ckpt ref.out 12 16 /tmp/ck/rgate >ref.log
 expect_eq "reference run exits 0" "$?" 0
+# Its CPU-time interval timers do not move with it when it migrates (migration.md): those of a
+# run that moved are not checked; a chain saved at home, below, keeps them.
 expected="waiting 1
 waiting 2
-done rounds 12 corrupt 0 fpu ok cwd ok signals 2"
+done rounds 12 corrupt 0 fpu ok cwd ok signals 2 timers ok usr2 waiting cpu-timers "
 
 # --- Saved while it waits, killed, restarted; saved again while it computes; moved. --------------
 omx-ckpt a.out 12 16 /tmp/ck/gate >a.log 2>a.err &
@@ -47,6 +58,8 @@ kill -USR1 "$pid"
 check "its handler took the first SIGUSR1" wait_for 60 no_pending "$pid"
 kill -USR1 "$pid"
 check "and the second" wait_for 60 no_pending "$pid"
+# Blocked: it waits, and is saved waiting.
+kill -USR2 "$pid"
 check "checkpoint --kill while it waits" omctl checkpoint "$pid" /tmp/ck/a.ckpt --kill
 wait_end 60 "$pid" "the saved process"
 wait "$pid"
@@ -72,7 +85,7 @@ wait_end 600 "$rpid" "omctl restart"
 wait "$rpid"
 expect_eq "omctl restart exits with the program's status" "$?" 0
 check "its output file is the reference's" cmp a.out ref.out
-expect_eq "its standard output went on where it was" "$(cat a.log)" "$expected"
+expect_eq "its standard output went on where it was" "$(sed 's/cpu-timers .*/cpu-timers /' a.log)" "$expected"
 expect_eq "omctl restart said nothing" "$(cat r1.log a.err)" ""
 
 # --- The second checkpoint, restarted straight onto node 3. --------------------------------------
@@ -87,20 +100,72 @@ wait_end 600 "$rpid" "omctl restart --on 3"
 wait "$rpid"
 expect_eq "it exits 0" "$?" 0
 check "its output file is the reference's again" cmp a.out ref.out
-expect_eq "and its standard output" "$(cat a.log)" "$expected"
+expect_eq "and its standard output" "$(sed 's/cpu-timers .*/cpu-timers /' a.log)" "$expected"
+
+# --- Incremental saves: a chain, restarted from its latest. --------------------------------------
+rm -f gate1 gate2
+omx-ckpt d.out 12 16 /tmp/ck/gate >d.log 2>d.err &
+pid=$!
+check "omx-ckpt waits at its first gate (chain)" wait_for 300 grep -q "waiting 1" d.log
+check "a whole save" omctl checkpoint "$pid" /tmp/ck/d0.ckpt
+check "a save that adds to it, while it still waits" \
+	omctl checkpoint "$pid" /tmp/ck/d1.ckpt --parent /tmp/ck/d0.ckpt
+touch gate1
+check "it computes on to its second gate" wait_for 300 grep -q "waiting 2" d.log
+check "a save that adds to the second (its memory all rewritten since)" \
+	omctl checkpoint "$pid" /tmp/ck/d2.ckpt --parent /tmp/ck/d1.ckpt
+check "and one more, while it waits" omctl checkpoint "$pid" /tmp/ck/d3.ckpt --parent d2.ckpt
+check_fails "a save that is not its latest is refused as a parent" \
+	omctl checkpoint "$pid" /tmp/ck/dx.ckpt --parent /tmp/ck/d1.ckpt
+expect_match "and omctl says why" \
+	"$(omctl checkpoint "$pid" /tmp/ck/dx.ckpt --parent /tmp/ck/d1.ckpt 2>&1)" "not its latest save"
+check_fails "and leaves no file" sh -c 'ls /tmp/ck/dx.ckpt*'
+check "the last save ends it" omctl checkpoint "$pid" /tmp/ck/d4.ckpt --parent d3.ckpt --kill
+wait_end 60 "$pid" "the process saved in a chain"
+sizes=$(for i in 0 1 2 3 4; do echo "d$i $(wc -c <d$i.ckpt)"; done)
+echo "$sizes" | sed 's/^/# checkpoint sizes (bytes): /'
+whole=$(wc -c <d0.ckpt)
+for i in 1 3 4; do
+	check "save d$i, made while it waited, is under a tenth of the whole one" \
+		test "$(wc -c <d$i.ckpt)" -lt $((whole / 10))
+done
+check "save d2, after its memory was rewritten, holds it: over half the whole one" \
+	test "$(wc -c <d2.ckpt)" -gt $((whole / 2))
+chain=$(omctl restart --check d4.ckpt)
+echo "$chain" | sed 's/^/# /'
+expect_eq "omctl restart --check follows the chain" "$(echo "$chain" | grep -c '^adds to d[0-3].ckpt ')" 4
+touch gate2
+omctl restart d4.ckpt >r3.log 2>&1 &
+rpid=$!
+wait_end 600 "$rpid" "omctl restart of a chain"
+wait "$rpid"
+expect_eq "restarted from the chain's latest, it exits 0" "$?" 0
+check "its output file is the reference's" cmp d.out ref.out
+expect_eq "and its standard output (its timers of CPU time kept too)" "$(cat d.log)" "waiting 1
+waiting 2
+done rounds 12 corrupt 0 fpu ok cwd ok signals 0 timers ok usr2 none cpu-timers ok"
+expect_eq "omctl restart said nothing" "$(cat r3.log d.err)" ""
+cp d2.ckpt d2.keep
+poke d2.ckpt 20 1
+check_fails "a chain with a damaged save is refused" omctl restart --check d4.ckpt
+mv d2.keep d2.ckpt
+rm d1.ckpt
+expect_match "and one with a save missing" "$(omctl restart d4.ckpt 2>&1)" "d1.ckpt"
 
 # --- Kept by checkpoints (mosrun -C): its node is lost, it finishes at home. ---------------------
 omx-ckpt cref.out 12 16 /tmp/ck/rgate >/dev/null
 mosrun -C 2 -D /tmp/ck/keep omx-ckpt c.out 12 16 /tmp/ck/cgate >c.log 2>c.err &
 mpid=$!
-kept=/tmp/ck/keep/mosrun-$mpid.ckpt
+# newer_save: mosrun saved a checkpoint after keep.mark was made.
+newer_save() {
+	find /tmp/ck/keep -name "mosrun-$mpid.*.ckpt" -newer keep.mark | grep -q .
+}
 check "mosrun -C starts it" wait_for 120 child_of "$mpid"
 cpid=$(child_of "$mpid")
 check "it waits at its first gate" wait_for 300 grep -q "waiting 1" c.log
 check "it moves to node 2" omctl migrate "$cpid" 2
 touch keep.mark
-check "mosrun saves it on node 2" \
-	wait_for 300 sh -c "[ \$(stat -c %Y $kept) -gt \$(stat -c %Y keep.mark) ]"
+check "mosrun saves it on node 2" wait_for 300 newer_save
 check "node 2 loses its power" power_off 2
 check "mosrun runs it again at home from its checkpoint" wait_for 300 grep -q "run again at home" c.err
 check "and says so in the kernel log" sh -c "dmesg | grep -q 'mosrun: omx-ckpt: node 2, where it ran, went down'"
@@ -111,10 +176,10 @@ wait_end 600 "$mpid" "mosrun -C"
 wait "$mpid"
 expect_eq "mosrun exits with its status" "$?" 0
 check "its output file is the one of a run never interrupted" cmp c.out cref.out
-expect_eq "and its standard output" "$(cat c.log)" "waiting 1
+expect_eq "and its standard output" "$(sed 's/cpu-timers .*/cpu-timers /' c.log)" "waiting 1
 waiting 2
-done rounds 12 corrupt 0 fpu ok cwd ok signals 0"
-check_fails "its checkpoint is removed" test -e "$kept"
+done rounds 12 corrupt 0 fpu ok cwd ok signals 0 timers ok usr2 none cpu-timers "
+check_fails "its checkpoints are removed" sh -c "ls /tmp/ck/keep/mosrun-$mpid.* 2>/dev/null | grep -q ."
 check "node 2 gets its power back" power_on 2
 check "node 2 up again" wait_for 120 omctl isup 2
 
@@ -174,10 +239,6 @@ rec_off() {
 		_i=$((_i + 1))
 	done
 	echo "$_o"
-}
-# poke FILE OFFSET OCTAL: sets the byte at OFFSET.
-poke() {
-	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
 }
 size=$(wc -c <a.ckpt)
 head -c $((size / 2)) a.ckpt >cut.ckpt

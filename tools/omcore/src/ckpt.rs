@@ -15,10 +15,15 @@
 //! | 4 | magic `OMXH` |
 //! | 4 | length of the rest (at most [`MAX_HOME`]) |
 //! | 8, 4 | when it was saved (ms since the Unix epoch), the pid it had |
+//! | 8, 8 | this save's name (not 0), the name of the save it adds to (0: none, it is whole) |
+//! | 2 + n | the path of that save (empty for none; a relative one is in this file's directory) |
 //! | 2 + n | its working directory |
 //! | 2 | number of descriptors (at most [`MAX_FDS`]), then each: |
 //! | 4, 1, 4, 8 | descriptor, [`FdKind`], `open` flags, offset |
 //! | 2 + n | path |
+//!
+//! An incremental save's image has `Parent` records (pages unchanged since the save it adds
+//! to); a restart merges the chain of saves back into one whole image.
 //!
 //! Numbers are big-endian. A file is as hostile as a peer's image: [`decode_header`] and
 //! [`decode_home`] check every byte, and the module checks the image as it reads it.
@@ -29,7 +34,7 @@ use core::fmt;
 /// The file's first bytes.
 pub const MAGIC: [u8; 8] = *b"OMXCKPT\n";
 /// This format's version.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Length of the header before the image.
 pub const HEADER_LEN: usize = 16;
 /// The home section's first bytes.
@@ -40,7 +45,10 @@ pub const MAX_FDS: usize = 1024;
 pub const MAX_FD: u32 = 1 << 20;
 const FD_FIXED: usize = 4 + 1 + 4 + 8 + 2;
 /// Longest home section after its magic and length.
-pub const MAX_HOME: usize = 8 + 4 + 2 + MAX_PATH + 2 + MAX_FDS * (FD_FIXED + MAX_PATH);
+pub const MAX_HOME: usize =
+    8 + 4 + 8 + 8 + 2 + MAX_PATH + 2 + MAX_PATH + 2 + MAX_FDS * (FD_FIXED + MAX_PATH);
+/// Most saves a chain may have, the whole one included.
+pub const MAX_CHAIN: usize = 64;
 
 /// What a restart does with a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +93,8 @@ pub enum CkptError {
     Fds,
     /// An unknown descriptor kind.
     Kind(u8),
+    /// A save named 0, its own parent, or a parent without a path (or a path without one).
+    Lineage,
 }
 
 impl fmt::Display for CkptError {
@@ -101,6 +111,7 @@ impl fmt::Display for CkptError {
             Self::Path => write!(f, "a path is empty, too long or holds a NUL byte"),
             Self::Fds => write!(f, "too many descriptors, or one out of range or twice"),
             Self::Kind(k) => write!(f, "unknown descriptor kind {k}"),
+            Self::Lineage => write!(f, "bad save names or parent path"),
         }
     }
 }
@@ -146,6 +157,35 @@ pub struct SavedFd<'a> {
     pub path: &'a [u8],
 }
 
+/// Where a save stands in its chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lineage<'a> {
+    /// This save's name (not 0): what the module calls it, and a later save's `parent`.
+    pub id: u64,
+    /// The save this one adds to (0: it is whole).
+    pub parent: u64,
+    /// That save's file (empty when there is none); a relative path is in the directory of
+    /// this one.
+    pub parent_path: &'a [u8],
+}
+
+impl Lineage<'_> {
+    fn check(&self) -> Result<(), CkptError> {
+        let ok = self.id != 0
+            && self.id != self.parent
+            && if self.parent == 0 {
+                self.parent_path.is_empty()
+            } else {
+                path_ok(self.parent_path)
+            };
+        if ok {
+            Ok(())
+        } else {
+            Err(CkptError::Lineage)
+        }
+    }
+}
+
 /// The home section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Home<'a> {
@@ -153,6 +193,8 @@ pub struct Home<'a> {
     pub saved_ms: u64,
     /// The pid the process had.
     pub pid: u32,
+    /// Its place in a chain of saves.
+    pub lineage: Lineage<'a>,
     /// Its working directory.
     pub cwd: &'a [u8],
     nfds: usize,
@@ -164,15 +206,28 @@ fn path_ok(p: &[u8]) -> bool {
 }
 
 /// Length of the home section (magic and length included) of `cwd` and `fds`, if valid.
-pub fn home_len(cwd: &[u8], fds: &[SavedFd<'_>]) -> Result<usize, CkptError> {
+pub fn home_len(
+    lineage: &Lineage<'_>,
+    cwd: &[u8],
+    fds: &[SavedFd<'_>],
+) -> Result<usize, CkptError> {
+    lineage.check()?;
     if !path_ok(cwd) || fds.iter().any(|f| !path_ok(f.path)) {
         return Err(CkptError::Path);
     }
     if fds.len() > MAX_FDS || !fds_unique(fds.iter().map(|f| f.fd)) {
         return Err(CkptError::Fds);
     }
-    let body: usize =
-        8 + 4 + 2 + cwd.len() + 2 + fds.iter().map(|f| FD_FIXED + f.path.len()).sum::<usize>();
+    let body: usize = 8
+        + 4
+        + 8
+        + 8
+        + 2
+        + lineage.parent_path.len()
+        + 2
+        + cwd.len()
+        + 2
+        + fds.iter().map(|f| FD_FIXED + f.path.len()).sum::<usize>();
     Ok(8 + body)
 }
 
@@ -190,11 +245,12 @@ fn fds_unique(mut fds: impl Iterator<Item = u32> + Clone) -> bool {
 pub fn encode_home(
     saved_ms: u64,
     pid: u32,
+    lineage: &Lineage<'_>,
     cwd: &[u8],
     fds: &[SavedFd<'_>],
     out: &mut [u8],
 ) -> Result<usize, CkptError> {
-    let len = home_len(cwd, fds)?;
+    let len = home_len(lineage, cwd, fds)?;
     let out = out.get_mut(..len).ok_or(CkptError::Length)?;
     let mut w = 0;
     let mut put = |b: &[u8]| {
@@ -205,6 +261,10 @@ pub fn encode_home(
     put(&((len - 8) as u32).to_be_bytes());
     put(&saved_ms.to_be_bytes());
     put(&pid.to_be_bytes());
+    put(&lineage.id.to_be_bytes());
+    put(&lineage.parent.to_be_bytes());
+    put(&(lineage.parent_path.len() as u16).to_be_bytes());
+    put(lineage.parent_path);
     put(&(cwd.len() as u16).to_be_bytes());
     put(cwd);
     put(&(fds.len() as u16).to_be_bytes());
@@ -300,6 +360,14 @@ pub fn decode_home(b: &[u8]) -> Result<Home<'_>, CkptError> {
     let mut r = Rd(&b[8..]);
     let saved_ms = r.u64()?;
     let pid = r.u32()?;
+    let (id, parent) = (r.u64()?, r.u64()?);
+    let n = r.u16()? as usize;
+    let lineage = Lineage {
+        id,
+        parent,
+        parent_path: r.take(n)?,
+    };
+    lineage.check()?;
     let cwd = r.path()?;
     let nfds = r.u16()? as usize;
     if nfds > MAX_FDS {
@@ -315,6 +383,7 @@ pub fn decode_home(b: &[u8]) -> Result<Home<'_>, CkptError> {
     let h = Home {
         saved_ms,
         pid,
+        lineage,
         cwd,
         nfds,
         fds,
@@ -366,10 +435,53 @@ mod tests {
                 path: b"/tmp/out",
             },
         ];
-        let n = home_len(b"/root", &fds).unwrap();
+        let n = home_len(&LINEAGE, b"/root", &fds).unwrap();
         let mut v = vec![0u8; n];
-        assert_eq!(encode_home(7, 42, b"/root", &fds, &mut v), Ok(n));
+        assert_eq!(encode_home(7, 42, &LINEAGE, b"/root", &fds, &mut v), Ok(n));
         v
+    }
+
+    const LINEAGE: Lineage<'static> = Lineage {
+        id: 0x1234,
+        parent: 0x99,
+        parent_path: b"app.1.ckpt",
+    };
+
+    #[test]
+    fn lineage_is_checked() {
+        let fds = [];
+        assert!(home_len(&LINEAGE, b"/", &fds).is_ok());
+        let whole = Lineage {
+            parent: 0,
+            parent_path: b"",
+            ..LINEAGE
+        };
+        assert!(home_len(&whole, b"/", &fds).is_ok());
+        for bad in [
+            Lineage { id: 0, ..whole },
+            Lineage {
+                parent: 0x1234,
+                ..LINEAGE
+            },
+            Lineage {
+                parent_path: b"",
+                ..LINEAGE
+            },
+            Lineage {
+                parent_path: b"x",
+                ..whole
+            },
+            Lineage {
+                parent_path: b"a\0b",
+                ..LINEAGE
+            },
+        ] {
+            assert_eq!(
+                home_len(&bad, b"/", &fds),
+                Err(CkptError::Lineage),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -399,6 +511,7 @@ mod tests {
             (h.saved_ms, h.pid, h.cwd, h.len()),
             (7, 42, &b"/root"[..], 2)
         );
+        assert_eq!(h.lineage, LINEAGE);
         let fds: std::vec::Vec<_> = h.fds().collect();
         assert_eq!(fds[1].fd, 3);
         assert_eq!(fds[1].kind, FdKind::Reopen);
@@ -419,7 +532,7 @@ mod tests {
         w.push(0);
         assert_eq!(decode_home(&w), Err(CkptError::Length));
         // An unknown kind (the second descriptor's kind byte).
-        let at = 8 + 8 + 4 + 2 + 5 + 2 + FD_FIXED + 10 + 4;
+        let at = 8 + 8 + 4 + 8 + 8 + 2 + 10 + 2 + 5 + 2 + FD_FIXED + 10 + 4;
         let mut w = v.clone();
         w[at] = 7;
         assert_eq!(decode_home(&w), Err(CkptError::Kind(7)));
@@ -439,8 +552,8 @@ mod tests {
             pos: 0,
             path: b"/a\0b",
         }];
-        assert_eq!(home_len(b"/", &bad), Err(CkptError::Path));
-        assert_eq!(home_len(b"", &[]), Err(CkptError::Path));
+        assert_eq!(home_len(&LINEAGE, b"/", &bad), Err(CkptError::Path));
+        assert_eq!(home_len(&LINEAGE, b"", &[]), Err(CkptError::Path));
         // Flipped bytes anywhere: refused or decoded, never a panic.
         for i in 0..v.len() {
             for bit in 0..8 {

@@ -18,6 +18,11 @@
 //! records of that area in ascending order; then `End`, which requires every once-only record to
 //! have been seen. A reader so needs to remember only the current area, and a restore can map an
 //! area and fill it as the records stream in.
+//!
+//! An incremental checkpoint (`crate::ckpt`) also has `Parent` records among an area's `Pages`:
+//! pages the process did not change since its previous checkpoint, to be taken from that one.
+//! Only a reader made with [`ImageReader::incremental`] accepts them; a migration's or a
+//! restore's reader refuses them, so such an image reaches a process only merged whole.
 //! Multi-byte fields of this crate's records are big-endian; the XSAVE area is the CPU's own
 //! (little-endian) layout, carried as it is and checked at its fixed offsets.
 
@@ -73,6 +78,8 @@ pub enum Kind {
     Limits = 8,
     /// umask, personality, interval timers.
     Misc = 9,
+    /// Pages of one area unchanged since the previous checkpoint (incremental checkpoints).
+    Parent = 10,
     /// Last record.
     End = 255,
 }
@@ -89,6 +96,7 @@ impl Kind {
             7 => Self::Signals,
             8 => Self::Limits,
             9 => Self::Misc,
+            10 => Self::Parent,
             255 => Self::End,
             _ => return None,
         })
@@ -119,6 +127,7 @@ impl Kind {
             Self::Signals => SIGNALS_LEN,
             Self::Limits => NLIMITS * 16,
             Self::Misc => MISC_LEN,
+            Self::Parent => PARENT_LEN,
             Self::End => 8,
         }
     }
@@ -130,6 +139,8 @@ const VMA_FIXED_LEN: usize = 8 + 8 + 1 + 1 + 2 + 8 + 2;
 pub const MM_FIELDS: usize = 12;
 const SIGNALS_LEN: usize = 8 + 8 + (8 + 4 + 8) + 8 + NSIG * 32;
 const MISC_LEN: usize = 4 + 4 + 3 * 16 + 2 * 8 + 16 + 4;
+/// A `Parent` record: the first page's address, the number of pages.
+pub const PARENT_LEN: usize = 8 + 4;
 
 /// Why an image was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -898,6 +909,14 @@ pub enum Record<'a> {
     Limits(Limits),
     /// See [`Misc`].
     Misc(Misc),
+    /// `pages` pages from `addr`, inside one declared area, are those of the previous
+    /// checkpoint (only from a reader made with [`ImageReader::incremental`]).
+    Parent {
+        /// Address of the first page.
+        addr: u64,
+        /// How many pages, at least 1.
+        pages: u32,
+    },
     /// The end, with the number of pages the image carried.
     End(u64),
 }
@@ -914,6 +933,8 @@ pub struct ImageReader {
     areas_started: bool,
     pages: u64,
     ended: bool,
+    /// `Parent` records are accepted.
+    incremental: bool,
 }
 
 impl Default for ImageReader {
@@ -934,7 +955,16 @@ impl ImageReader {
             areas_started: false,
             pages: 0,
             ended: false,
+            incremental: false,
         }
+    }
+
+    /// A reader of an incremental checkpoint's image: as [`ImageReader::new`], and `Parent`
+    /// records are accepted among an area's `Pages`.
+    pub const fn incremental() -> Self {
+        let mut r = Self::new();
+        r.incremental = true;
+        r
     }
 
     /// The `Begin` record, once it has been read.
@@ -1010,19 +1040,23 @@ impl ImageReader {
                     return Err(ImageError::Length(kind));
                 }
                 let addr = Rd(body).u64();
-                let end = addr
-                    .checked_add((n * PAGE_SIZE) as u64)
-                    .ok_or(ImageError::Field("pages address"))?;
-                let inside = self
-                    .vma
-                    .is_some_and(|(_, e)| self.next_page <= addr && end <= e);
-                check(addr % PAGE_SIZE as u64 == 0 && inside, "pages address")?;
-                self.next_page = end;
+                self.take_pages(addr, n as u64, "pages address")?;
                 self.pages += n as u64;
                 Ok(Record::Pages {
                     addr,
                     data: &body[8..],
                 })
+            }
+            Kind::Parent => {
+                if !self.incremental {
+                    return Err(ImageError::Order(kind));
+                }
+                exact(PARENT_LEN)?;
+                let mut rd = Rd(body);
+                let (addr, pages) = (rd.u64(), rd.u32());
+                check(pages > 0, "parent pages")?;
+                self.take_pages(addr, u64::from(pages), "parent address")?;
+                Ok(Record::Parent { addr, pages })
             }
             Kind::Mm => {
                 exact(MM_FIELDS * 8)?;
@@ -1048,6 +1082,23 @@ impl ImageReader {
                 Ok(Record::End(pages))
             }
         }
+    }
+}
+
+impl ImageReader {
+    /// Checks that `n` pages from `addr` lie in the current area, after those it had so far,
+    /// and takes them.
+    fn take_pages(&mut self, addr: u64, n: u64, name: &'static str) -> Result<(), ImageError> {
+        let end = n
+            .checked_mul(PAGE_SIZE as u64)
+            .and_then(|len| addr.checked_add(len))
+            .ok_or(ImageError::Field(name))?;
+        let inside = self
+            .vma
+            .is_some_and(|(_, e)| self.next_page <= addr && end <= e);
+        check(addr % PAGE_SIZE as u64 == 0 && inside, name)?;
+        self.next_page = end;
+        Ok(())
     }
 }
 
@@ -1411,6 +1462,62 @@ mod tests {
         }
     }
 
+    fn parent(addr: u64, pages: u32) -> (RecordHeader, Vec<u8>) {
+        let mut b = addr.to_be_bytes().to_vec();
+        b.extend(pages.to_be_bytes());
+        rec(Kind::Parent, b)
+    }
+
+    fn feed_all(mut r: ImageReader, recs: &[(RecordHeader, Vec<u8>)]) -> Result<(), ImageError> {
+        for (h, b) in recs {
+            r.feed(*h, b)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn parent_pages_only_in_an_incremental_image_and_inside_their_area() {
+        // The heap (0x600000..0x602000): one page from the parent, one sent.
+        let mut img = image();
+        let end = img.len() - 1;
+        let mut one = 0x601000u64.to_be_bytes().to_vec();
+        one.extend(std::vec![0xcdu8; PAGE_SIZE]);
+        img.splice(end - 1..end, [parent(0x600000, 1), rec(Kind::Pages, one)]);
+        img[end + 1] = rec(Kind::End, 1u64.to_be_bytes().to_vec());
+        assert_eq!(feed_all(ImageReader::incremental(), &img), Ok(()));
+        // A migration's or a restore's reader never takes them.
+        assert_eq!(
+            feed_all(ImageReader::new(), &img),
+            Err(ImageError::Order(Kind::Parent))
+        );
+        // Parent pages are not counted as pages carried.
+        let mut wrong = img.clone();
+        wrong[end + 1] = rec(Kind::End, 2u64.to_be_bytes().to_vec());
+        assert!(feed_all(ImageReader::incremental(), &wrong).is_err());
+        for bad in [
+            parent(0x600000, 0),
+            parent(0x600000, 3),
+            parent(0x600800, 1),
+            parent(0x5ff000, 1),
+            parent(!0xfff, u32::MAX),
+        ] {
+            let mut v = img.clone();
+            v[end - 1] = bad;
+            assert!(feed_all(ImageReader::incremental(), &v).is_err());
+        }
+        // Ascending with the area's Pages: none before a page already given.
+        let mut v = img.clone();
+        v.swap(end - 1, end);
+        assert!(feed_all(ImageReader::incremental(), &v).is_err());
+        let mut v = img;
+        v[end - 1].1.truncate(8);
+        v[end - 1].0.len = 8;
+        assert_eq!(
+            feed_all(ImageReader::incremental(), &v),
+            Err(ImageError::Length(Kind::Parent))
+        );
+    }
+
     #[test]
     fn order_is_enforced() {
         let recs = image();
@@ -1602,7 +1709,7 @@ mod tests {
             Err(ImageError::Header)
         );
         assert_eq!(
-            RecordHeader::decode(&[0, 10, 0, 0, 0, 0, 0, 0]),
+            RecordHeader::decode(&[0, 11, 0, 0, 0, 0, 0, 0]),
             Err(ImageError::Header)
         );
         assert_eq!(

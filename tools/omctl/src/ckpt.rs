@@ -23,11 +23,10 @@
 //! why); with `--on NODE` it first asks for its move to NODE. `omctl restart --check FILE` only
 //! checks the file and prints where its image and home section start and its vDSO address.
 
-use crate::{raw, write_failure, Failure, Res};
+use crate::{chain, raw, write_failure, Failure, Res};
 use omcore::ckpt::{self, FdKind, SavedFd};
-use omcore::image::{ImageReader, Record, RecordHeader, MM_VDSO, RECORD_HEADER_LEN};
 use std::ffi::CString;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -35,7 +34,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
-const USAGE: &str = "usage: omctl checkpoint PID FILE [--stop|--kill] [--force]
+const USAGE: &str = "usage: omctl checkpoint PID FILE [--parent SAVE] [--stop|--kill] [--force]
        omctl restart FILE [--on NODE]
        omctl restart --check FILE";
 /// Exit status of `omctl restart` when the restart itself failed.
@@ -127,12 +126,15 @@ pub(crate) fn checkpoint(args: &[&str]) -> Res {
     let usage = || Failure(USAGE.to_string(), 2);
     let mut after = "continue";
     let mut force = false;
+    let mut parent = None;
     let mut pos = Vec::new();
-    for a in args {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match *a {
             "--stop" if after == "continue" => after = "stop",
             "--kill" if after == "continue" => after = "kill",
             "--force" => force = true,
+            "--parent" if parent.is_none() => parent = Some(*it.next().ok_or_else(usage)?),
             a if !a.starts_with('-') => pos.push(a),
             _ => return Err(usage()),
         }
@@ -143,14 +145,68 @@ pub(crate) fn checkpoint(args: &[&str]) -> Res {
     let pid: u32 = pid.parse().ok().filter(|&p| p > 0).ok_or_else(usage)?;
     // Refused before anything is saved.
     scan_fds(pid, force)?;
-    let kib = save(pid, file, after, force)?;
+    let parent = parent.map(parent_of).transpose()?;
+    let (_, kib) = save(pid, file, after, force, parent.as_ref())?;
     println!("checkpoint {pid}: {file} ({kib} KiB)");
     Ok(())
 }
 
+/// The save a new one adds to (`--parent`): its name, and its path as the new file keeps it.
+pub(crate) struct Parent {
+    pub(crate) id: u64,
+    pub(crate) path: std::path::PathBuf,
+}
+
+/// The save in file `path`, checked whole, as the parent of a new one.
+pub(crate) fn parent_of(path: &str) -> Result<Parent, Failure> {
+    let s = chain::Save::read(Path::new(path))?;
+    Ok(Parent {
+        id: s.id,
+        path: std::fs::canonicalize(path).map_err(|e| Failure(format!("{path}: {e}"), 1))?,
+    })
+}
+
+/// A new save's name: random, never 0.
+fn new_save_id() -> Result<u64, Failure> {
+    let mut b = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Failure(format!("/dev/urandom: {e}"), 1))?;
+    Ok(u64::from_ne_bytes(b).max(1))
+}
+
+/// How file `file` names its parent `parent`: by its name alone when both are in one
+/// directory (a chain can then move as a directory), else by its whole path.
+fn parent_path(file: &str, parent: &Path) -> Vec<u8> {
+    let dir = std::fs::canonicalize(
+        Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
+    match (dir, parent.parent(), parent.file_name()) {
+        (Ok(d), Some(pd), Some(name)) if d == pd => name.as_bytes().to_vec(),
+        _ => parent.as_os_str().as_bytes().to_vec(),
+    }
+}
+
 /// The save itself (see the module documentation): process `pid` to `file`, then `after`
-/// (`continue`, `stop`, `kill`); returns the file's size in KiB.
-pub(crate) fn save(pid: u32, file: &str, after: &str, force: bool) -> Result<u64, Failure> {
+/// (`continue`, `stop`, `kill`); with `parent`, only what changed since that save. Returns the
+/// new save's name and the file's size in KiB.
+pub(crate) fn save(
+    pid: u32,
+    file: &str,
+    after: &str,
+    force: bool,
+    parent: Option<&Parent>,
+) -> Result<(u64, u64), Failure> {
+    let id = new_save_id()?;
+    let parent_path = parent.map_or_else(Vec::new, |p| parent_path(file, &p.path));
+    let lineage = ckpt::Lineage {
+        id,
+        parent: parent.map_or(0, |p| p.id),
+        parent_path: &parent_path,
+    };
     let part = format!("{file}.part");
     let fail = |msg: String| {
         let _ = std::fs::remove_file(&part);
@@ -175,8 +231,16 @@ pub(crate) fn save(pid: u32, file: &str, after: &str, force: bool) -> Result<u64
                 crate::proc_root().join("checkpoint").display()
             ))
         })?;
-    let ask = format!("{pid} {}", out.as_raw_fd());
+    let ask = match parent {
+        Some(p) => format!("{pid} {} {id} {}", out.as_raw_fd(), p.id),
+        None => format!("{pid} {} {id}", out.as_raw_fd()),
+    };
     if let Err(e) = ctl.write_all(ask.as_bytes()) {
+        if e.raw_os_error() == Some(116) {
+            return Err(fail(format!(
+                "checkpoint {pid}: the parent is not its latest save: save it whole (no --parent)"
+            )));
+        }
         let Failure(msg, _) = write_failure("checkpoint", &e);
         return Err(fail(format!("checkpoint {pid}: {msg}")));
     }
@@ -197,13 +261,13 @@ pub(crate) fn save(pid: u32, file: &str, after: &str, force: bool) -> Result<u64
             })
             .collect();
         let cwd = cwd.as_os_str().as_bytes();
-        let n = ckpt::home_len(cwd, &saved)
+        let n = ckpt::home_len(&lineage, cwd, &saved)
             .map_err(|e| Failure(format!("checkpoint {pid}: {e}"), 1))?;
         let mut v = vec![0u8; n];
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        ckpt::encode_home(now, pid, cwd, &saved, &mut v)
+        ckpt::encode_home(now, pid, &lineage, cwd, &saved, &mut v)
             .map_err(|e| Failure(format!("checkpoint {pid}: {e}"), 1))?;
         out.write_all(&v)
             .and_then(|()| out.sync_all())
@@ -219,73 +283,36 @@ pub(crate) fn save(pid: u32, file: &str, after: &str, force: bool) -> Result<u64
         eprintln!("checkpoint {pid}: not released ({e}): it went on, or ended, by itself");
     }
     std::fs::rename(&part, file).map_err(|e| fail(format!("{file}: {e}")))?;
-    Ok(out.metadata().map_or(0, |m| m.len() / 1024))
+    Ok((id, out.metadata().map_or(0, |m| m.len() / 1024)))
 }
 
-/// What [`check_file`] found: where the image starts and the home section starts, and the
-/// vDSO's address.
-struct Layout {
-    image_at: u64,
-    home_at: u64,
-    vdso: u64,
-}
-
-/// Checks checkpoint file `path` whole.
-fn check_file(path: &str) -> Result<Layout, Failure> {
-    let bad = |what: String| Failure(format!("{path}: not a usable checkpoint: {what}"), 1);
-    let f = std::fs::File::open(path).map_err(|e| Failure(format!("{path}: {e}"), 1))?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut head = [0u8; ckpt::HEADER_LEN];
-    r.read_exact(&mut head).map_err(|e| bad(e.to_string()))?;
-    ckpt::decode_header(&head).map_err(|e| bad(e.to_string()))?;
-    let mut at = ckpt::HEADER_LEN as u64;
-    let mut reader = ImageReader::new();
-    let mut vdso = None;
-    let mut body = Vec::new();
-    loop {
-        let mut h = [0u8; RECORD_HEADER_LEN];
-        r.read_exact(&mut h)
-            .map_err(|e| bad(format!("image: {e}")))?;
-        let h = RecordHeader::decode(&h).map_err(|e| bad(format!("image: {e}")))?;
-        // At most the kind's largest body (`RecordHeader::decode`).
-        body.resize(h.len as usize, 0);
-        r.read_exact(&mut body)
-            .map_err(|e| bad(format!("image: {e}")))?;
-        at += (RECORD_HEADER_LEN + body.len()) as u64;
-        match reader
-            .feed(h, &body)
-            .map_err(|e| bad(format!("image: {e}")))?
-        {
-            Record::Mm(m) => vdso = Some(m.v[MM_VDSO]),
-            Record::End(_) => break,
-            _ => {}
-        }
-    }
-    let mut rest = Vec::new();
-    r.read_to_end(&mut rest).map_err(|e| bad(e.to_string()))?;
-    ckpt::decode_home(&rest).map_err(|e| bad(e.to_string()))?;
-    Ok(Layout {
-        image_at: ckpt::HEADER_LEN as u64,
-        home_at: at,
-        vdso: vdso.ok_or_else(|| bad("image without a memory layout".into()))?,
-    })
-}
-
-/// Checks checkpoint `file` whole and starts the process that becomes the one saved in it
-/// (`omctl _restart`), a child of this one.
+/// Checks checkpoint `file` and every save it adds to, and starts the process that becomes
+/// the one saved (`omctl _restart`), a child of this one. A chain is first merged into one
+/// whole image in memory, which the child reads through its own `/proc/self/fd`.
 pub(crate) fn spawn_restart(file: &str) -> Result<std::process::Child, Failure> {
-    let l = check_file(file)?;
+    let chain = chain::read_chain(Path::new(file))?;
+    let newest = &chain[0];
+    let (path, image_at, home_at, merged) = if chain.len() == 1 {
+        (file.to_string(), newest.image_at, newest.home_at, None)
+    } else {
+        let (m, home_at) = chain::merge(&chain)?;
+        let path = format!("/proc/self/fd/{}", m.as_raw_fd());
+        (path, ckpt::HEADER_LEN as u64, home_at, Some(m))
+    };
     let exe = std::env::current_exe().map_err(|e| Failure(format!("restart: {e}"), 1))?;
-    std::process::Command::new(exe)
+    let child = std::process::Command::new(exe)
         .args([
             "_restart",
-            file,
-            &l.image_at.to_string(),
-            &l.home_at.to_string(),
-            &l.vdso.to_string(),
+            &path,
+            &image_at.to_string(),
+            &home_at.to_string(),
+            &newest.vdso.to_string(),
         ])
         .spawn()
-        .map_err(|e| Failure(format!("restart: {e}"), 1))
+        .map_err(|e| Failure(format!("restart: {e}"), 1));
+    // The child has its own copy of the merged image's descriptor.
+    drop(merged);
+    child
 }
 
 /// `omctl restart`: returns the restarted process's exit status.
@@ -293,8 +320,24 @@ pub(crate) fn restart(args: &[&str]) -> Result<u8, Failure> {
     let usage = || Failure(USAGE.to_string(), 2);
     let (file, on) = match args {
         ["--check", f] => {
-            let l = check_file(f)?;
+            let chain = chain::read_chain(Path::new(f))?;
+            let l = &chain[0];
             println!("image {} home {} vdso {:#x}", l.image_at, l.home_at, l.vdso);
+            let t = std::fs::File::open(f)
+                .ok()
+                .and_then(|file| chain::itimers(&file, l.image_at));
+            if let Some(t) = t {
+                let us = |(v, i): (u64, u64)| format!("{v}/{i}");
+                println!(
+                    "interval timers (us left/interval): real {} virtual {} prof {}",
+                    us(t[0]),
+                    us(t[1]),
+                    us(t[2])
+                );
+            }
+            for s in &chain[1..] {
+                println!("adds to {} ({:#x})", s.path.display(), s.id);
+            }
             return Ok(0);
         }
         [f] => (*f, None),
@@ -369,6 +412,7 @@ fn become_saved(args: &[&str]) -> Result<(), String> {
         .and_then(|_| f.read_to_end(&mut rest))
         .map_err(|e| format!("{file}: {e}"))?;
     let home = ckpt::decode_home(&rest).map_err(|e| format!("{file}: {e}"))?;
+    let timers = chain::itimers(&f, image_at);
     let fds: Vec<SavedFd<'_>> = home.fds().collect();
     // The checkpoint file and the module's file go above every descriptor to restore.
     let top = fds.iter().map(|s| s.fd as i32).max().unwrap_or(2).max(2) + 1;
@@ -436,6 +480,16 @@ fn become_saved(args: &[&str]) -> Result<(), String> {
     std::env::set_current_dir(Path::new(std::ffi::OsStr::from_bytes(home.cwd)))
         .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(home.cwd)))?;
     crate::guest::place_vdso(vdso as usize).map_err(|(e, _)| e)?;
+    // Its CPU-time interval timers (the module sets the real-time one at the end of the
+    // restore): they count from here, so the restore's own system time counts for
+    // `ITIMER_PROF`.
+    if let Some(t) = timers {
+        for (which, &(value, interval)) in t.iter().enumerate().skip(1) {
+            if value != 0 {
+                raw::setitimer(which as u32, value, interval);
+            }
+        }
+    }
     // On success this write returns into the saved process and nothing below runs.
     let r = raw::write(
         ctl_fd,

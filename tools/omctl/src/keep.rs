@@ -2,11 +2,13 @@
 
 //! `mosrun -C SECONDS [-D DIR] PROGRAM`: a program kept by checkpoints. `mosrun` waits for its
 //! child and saves it every SECONDS (`ckpt::save`, wherever it runs: a process away is captured
-//! on its host) to `DIR/mosrun-PID.ckpt` (PID: `mosrun`'s), each save replacing the one before
-//! whole. When the child ends by `SIGKILL` while it ran on a node that is down now (the home
+//! on its host) to `DIR/mosrun-PID.N.ckpt` (PID: `mosrun`'s, N counting the saves). The first
+//! save is whole; each next one holds only what the child changed since the one before (a chain,
+//! `chain.rs`), until [`CHAIN`] saves, when a whole one starts a new chain and the old one's
+//! files are removed. When the child ends by `SIGKILL` while it ran on a node that is down now (the home
 //! process of a guest whose host was lost ends so), it is run again at home from its latest
 //! checkpoint (`ckpt::spawn_restart`) and kept on; whatever else ends it ends `mosrun` with its
-//! status. The file is removed at the end.
+//! status. The files are removed at the end.
 
 use crate::snapshot::{parse_migrate, Process};
 use crate::{ckpt, node_field, read_proc, Failure};
@@ -24,6 +26,8 @@ const POLL: Duration = Duration::from_millis(100);
 const DOWN_WAIT: Duration = Duration::from_secs(15);
 /// `SIGKILL`.
 const SIGKILL: i32 = 9;
+/// Saves in a chain: the whole one and the incremental ones after it.
+const CHAIN: usize = 8;
 
 /// Makes `dir` (mode 0700 when new) and checks that this user may write there.
 pub(crate) fn prepare(dir: &str) -> Result<(), Failure> {
@@ -74,7 +78,12 @@ pub(crate) fn keep(
     dir: &str,
     name: &str,
 ) -> Result<u8, Failure> {
-    let file = format!("{dir}/mosrun-{}.ckpt", std::process::id());
+    let mut files = Files {
+        dir,
+        n: 0,
+        chain: Vec::new(),
+        whole_next: true,
+    };
     let mut saved: Option<Instant> = None;
     let mut last = Instant::now();
     let mut away = None;
@@ -96,11 +105,13 @@ pub(crate) fn keep(
                 if let Ok(mut k) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
                     let _ = std::io::Write::write_all(&mut k, format!("<5>{msg}\n").as_bytes());
                 }
-                child = ckpt::spawn_restart(&file)?;
+                child = ckpt::spawn_restart(files.latest())?;
                 (away, last) = (None, Instant::now());
+                // Another process now: its first save is whole.
+                files.whole_next = true;
                 continue;
             }
-            let _ = std::fs::remove_file(&file);
+            files.remove(0);
             return Ok(match (status.code(), status.signal()) {
                 (Some(c), _) => c as u8,
                 (None, Some(s)) => 128u8.saturating_add(s as u8),
@@ -114,8 +125,8 @@ pub(crate) fn keep(
         }
         if last.elapsed() >= every {
             last = Instant::now();
-            match ckpt::save(pid, &file, "continue", false) {
-                Ok(_) => saved = Some(Instant::now()),
+            match files.save(pid) {
+                Ok(()) => saved = Some(Instant::now()),
                 Err(Failure(msg, _)) if !warned => {
                     eprintln!("mosrun: {name}: not saved ({msg}); tried again every period");
                     warned = true;
@@ -124,5 +135,59 @@ pub(crate) fn keep(
             }
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// The checkpoint files of one `mosrun`: the current chain, oldest (whole) first.
+struct Files<'a> {
+    dir: &'a str,
+    /// Saves made so far (the next file's number).
+    n: u64,
+    /// Each save's file and name.
+    chain: Vec<(String, u64)>,
+    /// The next save must be whole (none yet, a new process, or a chain broken).
+    whole_next: bool,
+}
+
+impl Files<'_> {
+    fn latest(&self) -> &str {
+        self.chain.last().map_or("", |(f, _)| f.as_str())
+    }
+
+    /// Saves process `pid`: whole, or adding to the latest save.
+    fn save(&mut self, pid: u32) -> Result<(), Failure> {
+        let file = format!("{}/mosrun-{}.{}.ckpt", self.dir, std::process::id(), self.n);
+        self.n += 1;
+        let whole = self.whole_next || self.chain.is_empty() || self.chain.len() >= CHAIN;
+        let parent = match self.chain.last() {
+            Some((f, id)) if !whole => Some(ckpt::Parent {
+                id: *id,
+                path: std::fs::canonicalize(f).map_err(|e| Failure(format!("{f}: {e}"), 1))?,
+            }),
+            _ => None,
+        };
+        match ckpt::save(pid, &file, "continue", false, parent.as_ref()) {
+            Ok((id, _)) => {
+                if parent.is_none() {
+                    // A new chain: the old one is no longer needed.
+                    self.remove(0);
+                }
+                self.chain.push((file, id));
+                self.whole_next = false;
+                Ok(())
+            }
+            Err(e) => {
+                // The module may have taken the save as the latest: the next starts over.
+                self.whole_next = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes the files of the chain from save `from` on.
+    fn remove(&mut self, from: usize) {
+        for (f, _) in self.chain.drain(from..) {
+            let _ = std::fs::remove_file(f);
+        }
     }
 }

@@ -19,6 +19,7 @@ use omcore::map::NodeMap;
 use omcore::msg::{MAX_SPEED, STATUS_UP};
 use omcore::version::{VersionInfo, PROTOCOL_VERSION, RELEASE};
 use std::io::Write;
+mod chain;
 mod ckpt;
 mod guest;
 mod keep;

@@ -40,6 +40,8 @@ const SYS_CLOSE: usize = 3;
 const SYS_LSEEK: usize = 8;
 const SYS_DUP2: usize = 33;
 const SYS_FCNTL: usize = 72;
+const SYS_MEMFD_CREATE: usize = 319;
+const SYS_SETITIMER: usize = 38;
 const F_DUPFD: usize = 0;
 
 /// `open(path, flags)`: a new descriptor or `-errno`.
@@ -77,4 +79,30 @@ pub(crate) fn dup_at_least(fd: i32, min: i32) -> isize {
 pub(crate) fn write(fd: i32, data: &[u8]) -> isize {
     // SAFETY: `data` is `data.len()` readable bytes that outlive the call.
     unsafe { syscall(SYS_WRITE, fd as usize, data.as_ptr() as usize, data.len()) }
+}
+
+/// `memfd_create(name, 0)`: a new descriptor of an anonymous file in memory (inherited by
+/// children: no close-on-exec), or `-errno`.
+pub(crate) fn memfd(name: &std::ffi::CStr) -> isize {
+    // SAFETY: `name` is NUL-terminated and outlives the call, which only reads it.
+    unsafe { syscall(SYS_MEMFD_CREATE, name.as_ptr() as usize, 0, 0) }
+}
+
+/// `setitimer(which, ...)`: the timer fires in `value_us` microseconds (0: disarmed), then
+/// every `interval_us`.
+pub(crate) fn setitimer(which: u32, value_us: u64, interval_us: u64) -> isize {
+    // `struct itimerval`: interval, then value, each seconds and microseconds (cut to what a
+    // `time_t` holds).
+    let tv = |us: u64| {
+        [
+            (us / 1_000_000).min(i64::MAX as u64) as i64,
+            (us % 1_000_000) as i64,
+        ]
+    };
+    let [a, b] = tv(interval_us);
+    let [c, d] = tv(value_us);
+    let it: [i64; 4] = [a, b, c, d];
+    // SAFETY: `it` is a readable `struct itimerval` that outlives the call; no old value is
+    // asked for (NULL).
+    unsafe { syscall(SYS_SETITIMER, which as usize, it.as_ptr() as usize, 0) }
 }
