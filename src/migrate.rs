@@ -108,6 +108,9 @@ pub(crate) struct Migrations {
     /// The latest save of each process in a chain (`checkpoint.rs`), the oldest first.
     #[pin]
     marks: Mutex<KVec<ckpt::Mark>>,
+    /// Where checkpoints go by default (`admin/ckpt_dir`, checked by `omcore::ckpt::check_dir`).
+    #[pin]
+    pub(crate) ckpt_dir: Mutex<ckpt::Dir>,
     /// Migrations in and out, and failures, for `stats`.
     pub(crate) out_ok: AtomicU32,
     pub(crate) out_failed: AtomicU32,
@@ -138,6 +141,7 @@ impl Migrations {
             ),
             ckpts <- new_mutex!(KVec::new(), "Migrations::ckpts"),
             marks <- new_mutex!(KVec::new(), "Migrations::marks"),
+            ckpt_dir <- new_mutex!(ckpt::Dir::default(), "Migrations::ckpt_dir"),
             root_may_leave: AtomicBool::new(false),
             page_files: AtomicBool::new(false),
             out_ok: AtomicU32::new(0),

@@ -509,6 +509,7 @@ enum Knob {
     Bring,
     Expel,
     PageFiles,
+    CkptDir,
 }
 
 const KNOBS: &[(&CStr, Knob)] = &[
@@ -526,6 +527,7 @@ const KNOBS: &[(&CStr, Knob)] = &[
     (c"bring", Knob::Bring),
     (c"expel", Knob::Expel),
     (c"page_files", Knob::PageFiles),
+    (c"ckpt_dir", Knob::CkptDir),
 ];
 
 /// A file under `admin/`.
@@ -602,6 +604,12 @@ impl ProcFile for AdminFile {
     const MAX_INPUT: usize = 512 * 1024;
 
     fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        if self.knob == Knob::CkptDir {
+            let d = self.node.mig.ckpt_dir.lock();
+            // Printable ASCII (`check_dir`).
+            let p = core::str::from_utf8(d.get()).unwrap_or("?");
+            return writeln!(out, "{p}").map_err(|_| EINVAL);
+        }
         let t = self.node.mesh.tunables();
         let v = match self.knob {
             Knob::Mospe => self.node.mesh.self_id(),
@@ -620,8 +628,8 @@ impl ProcFile for AdminFile {
                 .page_files
                 .load(core::sync::atomic::Ordering::Relaxed)
                 .into(),
-            // Write-only files.
-            Knob::Key | Knob::Bring | Knob::Expel => return Err(EACCES),
+            // Write-only files, and the one shown above.
+            Knob::Key | Knob::Bring | Knob::Expel | Knob::CkptDir => return Err(EACCES),
         };
         writeln!(out, "{v}").map_err(|_| EINVAL)
     }
@@ -630,6 +638,13 @@ impl ProcFile for AdminFile {
         let what = self.name();
         match self.knob {
             Knob::Key => self.node.mesh.set_key(input),
+            Knob::CkptDir => {
+                let p = input.strip_suffix(b"\n").unwrap_or(input);
+                self.node.mig.ckpt_dir.lock().set(p).map_err(|why| {
+                    pr_warn!("admin/ckpt_dir: '{}': {}\n", Disp(&Escaped(p)), why);
+                    EINVAL
+                })
+            }
             Knob::PageFiles => {
                 let on = parse_bool(input, what)?;
                 self.node
@@ -686,7 +701,7 @@ impl ProcFile for AdminFile {
                             }
                             t.timeout_ms = to;
                         }
-                        Knob::Key | Knob::Bring | Knob::Expel | Knob::PageFiles => {
+                        Knob::Key | Knob::Bring | Knob::Expel | Knob::PageFiles | Knob::CkptDir => {
                             return Err(EINVAL)
                         }
                     }

@@ -17,6 +17,36 @@ pub(crate) const MAX_CLOSE: usize = 4;
 /// first (its process's next save must then be whole).
 pub(super) const MAX_MARKS: usize = 256;
 
+/// A checkpoint directory (`admin/ckpt_dir`): a path `omcore::ckpt::check_dir` accepts.
+pub(crate) struct Dir {
+    path: [u8; crate::omcore::ckptdir::MAX_DIR],
+    len: usize,
+}
+
+impl Default for Dir {
+    fn default() -> Self {
+        let d = crate::omcore::ckptdir::DEFAULT_DIR.as_bytes();
+        let mut path = [0; crate::omcore::ckptdir::MAX_DIR];
+        path[..d.len()].copy_from_slice(d);
+        Self { path, len: d.len() }
+    }
+}
+
+impl Dir {
+    /// The path.
+    pub(crate) fn get(&self) -> &[u8] {
+        &self.path[..self.len]
+    }
+
+    /// Sets `p`, if `omcore::ckpt::check_dir` accepts it; else says why not.
+    pub(crate) fn set(&mut self, p: &[u8]) -> core::result::Result<(), &'static str> {
+        crate::omcore::ckptdir::check_dir(p)?;
+        self.path[..p.len()].copy_from_slice(p);
+        self.len = p.len();
+        Ok(())
+    }
+}
+
 /// A save that is part of a chain (`omctl checkpoint --parent`): its name, and the name of
 /// the previous save it only adds to (0: it is whole).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -207,6 +207,20 @@ check "checkpoint --stop" omctl checkpoint "$spid" /tmp/ck/stop.ckpt --stop
 check "leaves it stopped" wait_for 60 grep -q '^State:.*T' "/proc/$spid/status"
 kill -CONT "$spid"
 check "until it is continued" wait_for 60 grep -q '^State:.*S' "/proc/$spid/status"
+# The node's checkpoint directory: where a save with no file given goes.
+expect_eq "admin/ckpt_dir is /var/lib/openmosix/ckpt at first" \
+	"$(cat /proc/openmosix/admin/ckpt_dir)" /var/lib/openmosix/ckpt
+for bad in ckpt /tmp/../etc /tmp/./x "$(printf '/tmp/a\tb')"; do
+	check_fails "admin/ckpt_dir refuses '$bad'" sh -c "printf '%s' '$bad' >/proc/openmosix/admin/ckpt_dir"
+done
+check "and says why in the log" sh -c "dmesg | grep -q 'admin/ckpt_dir:.*not an absolute path'"
+expect_eq "and keeps its value" "$(cat /proc/openmosix/admin/ckpt_dir)" /var/lib/openmosix/ckpt
+check "admin/ckpt_dir takes /tmp/ck/auto" sh -c "echo /tmp/ck/auto >/proc/openmosix/admin/ckpt_dir"
+check "a save with no file given" omctl checkpoint "$spid"
+auto=$(ls /tmp/ck/auto/"$spid".*.ckpt 2>/dev/null | head -n 1)
+check "goes to the node's checkpoint directory" test -s "$auto"
+check "as a whole checkpoint" omctl restart --check "$auto"
+echo /var/lib/openmosix/ckpt >/proc/openmosix/admin/ckpt_dir
 : >/tmp/u.ckpt
 chmod 666 /tmp/u.ckpt
 check_fails "another user cannot save root's process" \

@@ -16,6 +16,7 @@ pub mod aead;
 pub mod balance;
 #[cfg(not(MODULE))]
 pub mod ckpt;
+pub mod ckptdir;
 pub mod frame;
 pub mod fwd;
 pub mod gossip;

@@ -34,7 +34,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
-const USAGE: &str = "usage: omctl checkpoint PID FILE [--parent SAVE] [--stop|--kill] [--force]
+const USAGE: &str = "usage: omctl checkpoint PID [FILE] [--parent SAVE] [--stop|--kill] [--force]
        omctl restart FILE [--on NODE]
        omctl restart --check FILE";
 /// Exit status of `omctl restart` when the restart itself failed.
@@ -139,16 +139,42 @@ pub(crate) fn checkpoint(args: &[&str]) -> Res {
             _ => return Err(usage()),
         }
     }
-    let [pid, file] = pos[..] else {
-        return Err(usage());
+    let (pid, file) = match pos[..] {
+        [pid, file] => (pid, file.to_string()),
+        [pid] => (pid, String::new()),
+        _ => return Err(usage()),
     };
     let pid: u32 = pid.parse().ok().filter(|&p| p > 0).ok_or_else(usage)?;
+    // Without a file: a new one in the node's checkpoint directory (`admin/ckpt_dir`).
+    let file = if file.is_empty() {
+        default_file(pid)?
+    } else {
+        file
+    };
+    let file = file.as_str();
     // Refused before anything is saved.
     scan_fds(pid, force)?;
     let parent = parent.map(parent_of).transpose()?;
     let (_, kib) = save(pid, file, after, force, parent.as_ref())?;
     println!("checkpoint {pid}: {file} ({kib} KiB)");
     Ok(())
+}
+
+/// A new file for a save of process `pid` in the node's checkpoint directory (made, mode
+/// 0700, if missing): `DIR/PID.SECONDS.ckpt`, with `.N` before `.ckpt` if that is taken.
+fn default_file(pid: u32) -> Result<String, Failure> {
+    let dir = crate::keep::default_dir();
+    crate::keep::prepare(&dir)?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (0..1000)
+        .map(|n| match n {
+            0 => format!("{dir}/{pid}.{secs}.ckpt"),
+            n => format!("{dir}/{pid}.{secs}.{n}.ckpt"),
+        })
+        .find(|f| !Path::new(f).exists())
+        .ok_or_else(|| Failure(format!("checkpoint {pid}: no free file name in {dir}"), 1))
 }
 
 /// The save a new one adds to (`--parent`): its name, and its path as the new file keeps it.

@@ -17,8 +17,15 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-/// Where checkpoints go without `-D`.
-pub(crate) const DIR: &str = "/var/lib/openmosix/ckpt";
+/// Where checkpoints go without a directory given: this node's `admin/ckpt_dir`, or its
+/// first value if it cannot be read.
+pub(crate) fn default_dir() -> String {
+    read_proc("admin/ckpt_dir")
+        .ok()
+        .map(|s| s.trim_end_matches('\n').to_string())
+        .filter(|d| omcore::ckptdir::check_dir(d.as_bytes()).is_ok())
+        .unwrap_or_else(|| omcore::ckptdir::DEFAULT_DIR.to_string())
+}
 /// How often the child is looked at.
 const POLL: Duration = Duration::from_millis(100);
 /// How long a node whose guest died is given to be counted down (a node is down after
@@ -32,7 +39,7 @@ const CHAIN: usize = 8;
 /// Makes `dir` (mode 0700 when new) and checks that this user may write there.
 pub(crate) fn prepare(dir: &str) -> Result<(), Failure> {
     use std::os::unix::fs::DirBuilderExt;
-    let fail = |e: std::io::Error| Failure(format!("mosrun: {dir}: {e}"), 1);
+    let fail = |e: std::io::Error| Failure(format!("{dir}: {e}"), 1);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

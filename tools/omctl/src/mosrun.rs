@@ -44,7 +44,7 @@ pub(crate) const USAGE: &str =
   -F      when no requested node is up, run at home instead of failing
   -C SECS checkpoint it every SECS seconds; if the node it runs on goes down, run it again
           at home from its latest checkpoint
-  -D DIR  where those checkpoints go (default /var/lib/openmosix/ckpt)
+  -D DIR  where those checkpoints go (default: admin/ckpt_dir, /var/lib/openmosix/ckpt)
 short forms: nomig PROG (-l), runhome PROG (-h), runon ID PROG (-ID), cpujob PROG (-c),
 iojob PROG (-i)";
 
@@ -193,7 +193,8 @@ pub(crate) fn run(name: &str, args: &[String]) -> Result<u8, Failure> {
     let mut cmd = Command::new(&plan.argv[0]);
     cmd.args(&plan.argv[1..]);
     if let Some(secs) = plan.every {
-        let dir = plan.dir.as_deref().unwrap_or(crate::keep::DIR);
+        let dir = plan.dir.clone().unwrap_or_else(crate::keep::default_dir);
+        let dir = dir.as_str();
         crate::keep::prepare(dir)?;
         let child = cmd
             .spawn()
