@@ -88,11 +88,15 @@ impl Migrations {
             }
         }
         let r = match self.deputy_of(pid) {
-            Some(dep) => self.checkpoint_away(&dep, pid, fd),
+            Some(dep) => {
+                let incremental = chain.is_some_and(|c| c.parent != 0);
+                self.checkpoint_away(&dep, pid, fd, incremental)
+            }
             None => self.checkpoint_here(&task, pid, fd, chain),
         };
-        // A chain goes on from this save only if it cleared the soft-dirty bits (a save away
-        // sends every page: the next one may follow it too).
+        // A chain goes on from this save only if it cleared the soft-dirty bits (a host clears
+        // them after its capture; if it could not, they still mark at least every page written
+        // since, and a save after it holds them all).
         match (r, chain) {
             (Ok(cleared), Some(c)) if cleared => self.set_latest_save(pid, start, Some(c.id)),
             _ => self.set_latest_save(pid, start, None),
@@ -189,8 +193,15 @@ impl Migrations {
     /// The save of process `pid` whose guest runs on another node (`dep`): its host captures
     /// it where it runs and sends the image here, as a move home would, and holds it; the
     /// records are appended to the file as they come, in the saver's context.
-    /// Its image holds every page; says that a chain may go on from it.
-    fn checkpoint_away(self: &Arc<Self>, dep: &Deputy, pid: i32, fd: i32) -> Result<bool> {
+    /// The host clears the guest's soft-dirty bits after its capture; says that a chain may go
+    /// on from this save.
+    fn checkpoint_away(
+        self: &Arc<Self>,
+        dep: &Deputy,
+        pid: i32,
+        fd: i32,
+        incremental: bool,
+    ) -> Result<bool> {
         {
             let i = dep.inner.lock();
             if !matches!(i.state, DeputyState::Remote(_)) || i.hop.is_some() {
@@ -209,11 +220,16 @@ impl Migrations {
         let host = dep.target();
         let id = self.new_mig_id();
         let ck = Arc::pin_init(Ckpt::new(pid, Task::current_pid(), host, id), GFP_KERNEL)?;
-        ck.inner.lock().inflow = Some(Inflow::new());
+        ck.inner.lock().inflow = Some(if incremental {
+            Inflow::incremental()
+        } else {
+            Inflow::new()
+        });
         self.add_ckpt(&ck)?;
         let ask = mig::Ctl::Checkpoint {
             mig_id: dep.mig_id(),
             ckpt_id: id,
+            incremental,
         };
         let r = self
             .mesh
@@ -284,10 +300,17 @@ impl Migrations {
         true
     }
 
-    /// `MigCtl Checkpoint` from `home`: its guest `mig_id` is captured where it runs and its
-    /// image sent home as `ckpt_id`; then it is held until `MigCtl Release` (or for at most
-    /// [`HOLD_MS`]). A refusal or failure goes home as a `MigResult` of `ckpt_id`.
-    pub(crate) fn on_ckpt_ask(self: &Arc<Self>, home: u32, mig_id: u32, ckpt_id: u32) -> Result {
+    /// `MigCtl Checkpoint` from `home`: its guest `mig_id` is captured where it runs (only the
+    /// pages it wrote since, if `incremental`) and its image sent home as `ckpt_id`; then it is
+    /// held until `MigCtl Release` (or for at most [`HOLD_MS`]). A refusal or failure goes home
+    /// as a `MigResult` of `ckpt_id`.
+    pub(crate) fn on_ckpt_ask(
+        self: &Arc<Self>,
+        home: u32,
+        mig_id: u32,
+        ckpt_id: u32,
+        incremental: bool,
+    ) -> Result {
         let refuse = |e: Error| {
             self.report_failure(home, ckpt_id, e, false);
             Ok(())
@@ -315,7 +338,7 @@ impl Migrations {
         let (mig, gs) = (self.clone(), g.clone());
         let queued = task.queue_work(
             move || {
-                save_guest(&mig, &gs, ckpt_id);
+                save_guest(&mig, &gs, ckpt_id, incremental);
                 drop((mig, gs, module));
             },
             true,
@@ -579,7 +602,7 @@ fn kind_of(rec: &Owned) -> Kind {
 
 /// A checkpoint's capture of guest `g`, in its own context on its host (see
 /// [`Migrations::on_ckpt_ask`]).
-fn save_guest(mig: &Migrations, g: &Guest, ckpt_id: u32) {
+fn save_guest(mig: &Migrations, g: &Guest, ckpt_id: u32, incremental: bool) {
     let (home_pid, home_uid) = {
         let q = g.inner.lock();
         (q.home_pid, q.home_uid)
@@ -591,8 +614,21 @@ fn save_guest(mig: &Migrations, g: &Guest, ckpt_id: u32) {
         home_pid,
         home_uid,
     };
-    let r =
-        ImageSender::checkpoint(&mig.mesh, &to).and_then(|tx| capture(tx, &to, None, [0, 0], None));
+    let r = ImageSender::checkpoint(&mig.mesh, &to).and_then(|tx| {
+        let tx = if incremental { tx.incremental() } else { tx };
+        capture(tx, &to, None, [0, 0], None)
+    });
+    // The next save adds to this one: what the guest writes from now on (if the bits cannot be
+    // cleared, they keep marking at least that).
+    if r.is_ok() {
+        if let Err(e) = homemap::clear_own_soft_dirty() {
+            pr_warn!(
+                "checkpoint of a guest of node {}: soft-dirty bits not cleared (error {})\n",
+                g.home,
+                e.to_errno()
+            );
+        }
+    }
     if let Err(e) = r {
         pr_warn!(
             "checkpoint of a guest of node {}: error {}\n",

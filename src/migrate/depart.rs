@@ -79,9 +79,11 @@ impl Migrations {
                 self.on_progress(peer, mig_id, kib);
                 Ok(())
             }
-            mig::Ctl::Checkpoint { mig_id, ckpt_id } => {
-                Ok(self.on_ckpt_ask(peer, mig_id, ckpt_id)?)
-            }
+            mig::Ctl::Checkpoint {
+                mig_id,
+                ckpt_id,
+                incremental,
+            } => Ok(self.on_ckpt_ask(peer, mig_id, ckpt_id, incremental)?),
             mig::Ctl::Release { mig_id } => {
                 self.on_ckpt_release(peer, mig_id);
                 Ok(())

@@ -199,6 +199,14 @@ impl Inflow {
         }
     }
 
+    /// The image of an incremental checkpoint: `Parent` records are accepted.
+    pub(crate) fn incremental() -> Self {
+        Self {
+            reader: ImageReader::incremental(),
+            ..Self::new()
+        }
+    }
+
     /// Queues the records of one `MigImage` payload: `payload` is the whole frame payload,
     /// whose records start at `at` (it is kept as it came, not copied).
     pub(crate) fn push(&mut self, payload: KVec<u8>, at: usize) -> Result {

@@ -125,6 +125,9 @@ pub enum Ctl {
         mig_id: u32,
         /// The name of the image stream.
         ckpt_id: u32,
+        /// Only the pages the guest wrote since the host last cleared its soft-dirty bits go
+        /// with their contents (`Parent` records for the others: an incremental checkpoint).
+        incremental: bool,
     },
     /// Home to host: guest `mig_id`, held after a checkpoint's capture, goes on.
     Release {
@@ -146,7 +149,11 @@ impl Ctl {
             Self::Move { mig_id, target } => (3, mig_id, target, 0),
             Self::Expect { mig_id, from } => (4, mig_id, from, 0),
             Self::Progress { mig_id, kib } => (5, mig_id, kib, 0),
-            Self::Checkpoint { mig_id, ckpt_id } => (6, mig_id, ckpt_id, 0),
+            Self::Checkpoint {
+                mig_id,
+                ckpt_id,
+                incremental,
+            } => (6, mig_id, ckpt_id, incremental.into()),
             Self::Release { mig_id } => (7, mig_id, 0, 0),
         };
         let mut p = [0u8; CTL_LEN];
@@ -209,8 +216,14 @@ impl Ctl {
                 Ok(Self::Progress { mig_id, kib: a })
             }
             6 => {
-                unused(b)?;
-                Ok(Self::Checkpoint { mig_id, ckpt_id: a })
+                if b > 1 {
+                    return Err(PayloadError::Field("incremental"));
+                }
+                Ok(Self::Checkpoint {
+                    mig_id,
+                    ckpt_id: a,
+                    incremental: b == 1,
+                })
             }
             7 => {
                 unused(a)?;
@@ -543,6 +556,12 @@ mod tests {
             Ctl::Checkpoint {
                 mig_id: 7,
                 ckpt_id: 9,
+                incremental: false,
+            },
+            Ctl::Checkpoint {
+                mig_id: 7,
+                ckpt_id: 9,
+                incremental: true,
             },
             Ctl::Release { mig_id: 7 },
         ] {
@@ -558,7 +577,7 @@ mod tests {
         for bad in [
             [0, 1, 1, 0],
             [8, 1, 1, 0],
-            [6, 1, 1, 1],
+            [6, 1, 1, 2],
             [7, 1, 1, 0],
             [7, 1, 0, 1],
             [5, 1, 1, 1],
