@@ -19,7 +19,7 @@ CARGO_TOOLS := cd tools && cargo
 # Rust outside the cargo workspace: the module and the fuzz targets.
 LOOSE_RS := src/*.rs src/*/*.rs rust/*.rs tools/fuzz/fuzz_targets/*.rs
 
-.PHONY: all help setup module module-clippy tools fmt fmt-check clippy test check check-debug demo bench soak fuzz clean
+.PHONY: all help setup module module-clippy tools deb fmt fmt-check clippy test check check-debug demo bench soak fuzz clean
 
 all: module tools
 
@@ -32,6 +32,7 @@ help:
 	@echo "make module-clippy  build openmosix.ko through clippy, warnings denied"
 	@echo "make tools          build the userspace tools (static) under tools/target"
 	@echo "make test           host unit tests of the cargo workspace"
+	@echo "make deb            Debian packages in build/deb (KDIR=... for another kernel tree)"
 	@echo "make fmt            format all Rust code; make fmt-check only checks"
 	@echo "make bench          benchmarks in QEMU clusters (prints measured ratios)"
 	@echo "make soak           over 1000 migrations of self-checking processes (SOAK_HOPS=N)"
@@ -50,6 +51,10 @@ module-clippy:
 
 tools:
 	cd tools && $(TOOLS_ENV) cargo build --release --locked --target $(TOOLS_TARGET)
+
+# openmosix-tools and openmosix-modules-KVER (KVER: the release of the kernel tree KDIR).
+deb:
+	scripts/deb
 
 fmt:
 	$(CARGO_TOOLS) fmt
