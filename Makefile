@@ -7,9 +7,15 @@
 #
 # KDIR=/path/to/built/kernel builds against another Rust-enabled kernel tree instead of the
 # one scripts/setup builds and caches under $OPENMOSIX_CACHE (default ~/.cache/openmosix).
+# KERNEL=debian builds against Debian's own kernel package (scripts/setup prepares its tree).
 
 KDIR ?=
 LLVM ?= -19
+KERNEL ?=
+ifneq ($(KERNEL),)
+export OPENMOSIX_KERNEL := $(KERNEL)
+override KDIR :=
+endif
 export KDIR LLVM
 
 TOOLS_TARGET := x86_64-unknown-linux-gnu
@@ -28,7 +34,8 @@ help:
 	@echo "make check          run every test (ends with 'N passed, N failed')"
 	@echo "make check-debug    the security, hostile-peer and soak scenarios on a debug kernel"
 	@echo "make setup          install packages, toolchain pieces and build the cached kernel"
-	@echo "make module         build openmosix.ko (KDIR=... for another kernel tree)"
+	@echo "make module         build openmosix.ko (KDIR=... for another kernel tree,"
+	@echo "                    KERNEL=debian for Debian's own kernel package)"
 	@echo "make module-clippy  build openmosix.ko through clippy, warnings denied"
 	@echo "make tools          build the userspace tools (static) under tools/target"
 	@echo "make test           host unit tests of the cargo workspace"

@@ -532,13 +532,24 @@ void omx_mm_set_layout(const u64 *in)
 	mmap_write_unlock(mm);
 }
 
+/*
+ * A task's FPU state lies right after its task_struct (x86_task_fpu() in asm/processor.h). With
+ * CONFIG_X86_DEBUG_FPU, which Debian's kernel has, x86_task_fpu() is a function that is not
+ * exported, so the module finds the state the same way itself; the task here is always a user
+ * task in its own context, never the kernel thread that the debug function warns about.
+ */
+static struct fpu *omx_task_fpu(struct task_struct *task)
+{
+	return (struct fpu *)((void *)task + sizeof(*task));
+}
+
 void *omx_fpu_user_state(u32 *size, u64 *xfeatures)
 {
 	struct fpstate *fps;
 
 	kernel_fpu_begin_mask(0);
 	kernel_fpu_end();
-	fps = x86_task_fpu(current)->fpstate;
+	fps = omx_task_fpu(current)->fpstate;
 	*size = fps->size;
 	*xfeatures = fps->xfeatures;
 	return &fps->regs.xsave;
@@ -548,7 +559,7 @@ void omx_fpu_limits(u64 *user_xfeatures, u32 *mxcsr_mask)
 {
 	struct fxregs_state fx = {};
 
-	*user_xfeatures = x86_task_fpu(current)->fpstate->user_xfeatures;
+	*user_xfeatures = omx_task_fpu(current)->fpstate->user_xfeatures;
 	kernel_fpu_begin();
 	asm volatile("fxsaveq %[fx]" : [fx] "=m" (fx));
 	kernel_fpu_end();
