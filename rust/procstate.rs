@@ -43,12 +43,6 @@ pub(crate) fn set_misc(umask: u32, personality: u32) {
     unsafe { bindings::omx_misc_set(umask, personality) };
 }
 
-/// The calling process's interval timers, `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`:
-/// (time left, interval) in microseconds (a timer armed keeps a time left of at least 1).
-pub(crate) fn itimers() -> [(u64, u64); 3] {
-    super::task::Task::current().itimers()
-}
-
 /// Arms the calling process's `ITIMER_REAL` to fire in `value_us` microseconds, then every
 /// `interval_us` (0: once); `value_us` 0 disarms it. Times beyond the kernel's range are cut
 /// to it.

@@ -103,7 +103,7 @@ impl Task {
         [user, system]
     }
 
-    /// This process's interval timers, as `cur::itimers` gives the caller's; all zero once
+    /// This process's interval timers, as [`cur::itimers`] gives the caller's; all zero once
     /// it has exited.
     pub(crate) fn itimers(&self) -> [(u64, u64); 3] {
         let mut ns = [0u64; 6];
@@ -361,9 +361,15 @@ pub(crate) mod cur {
     use kernel::uaccess::UserSlice;
 
     pub(crate) use crate::ksys::procstate::{
-        account_away, clocks, itimers, misc, real_uid, rlimits, rseq, set_clear_child_tid,
-        set_itimer_real, set_misc, set_rlimits, set_rseq,
+        account_away, clocks, misc, real_uid, rlimits, rseq, set_clear_child_tid, set_itimer_real,
+        set_misc, set_rlimits, set_rseq,
     };
+
+    /// The calling process's interval timers, `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`:
+    /// (time left, interval) in microseconds (a timer armed keeps a time left of at least 1).
+    pub(crate) fn itimers() -> [(u64, u64); 3] {
+        super::Task::current().itimers()
+    }
     pub(crate) use crate::ksys::signal::{
         block_signals, blocked_mask, deliver_under, dequeue_signal, dequeue_signal_info,
         pending_mask, pgrp_orphaned, set_blocked_mask, set_signals, signals, take_temporary_mask,
