@@ -78,6 +78,27 @@ impl UserFile {
     }
 }
 
+impl UserFile {
+    /// Installs a new reference on the file as the calling task's lowest free descriptor
+    /// (no flags), which it returns.
+    pub(crate) fn install(&self) -> Result<i32> {
+        // SAFETY: by the type invariant `file` is valid; the shim takes its own reference
+        // for the descriptor table.
+        let fd = unsafe { bindings::omx_file_install(self.file.as_ptr()) };
+        to_result(fd as isize).map(|fd| fd as i32)
+    }
+}
+
+/// Sets the position of the calling task's descriptor `fd`, a regular file, to `pos`:
+/// `EBADF` for no such descriptor, `EINVAL` for one that is not a regular file or a position
+/// the file refuses.
+pub(crate) fn seek_own(fd: i32, pos: u64) -> Result {
+    let pos = i64::try_from(pos).map_err(|_| EINVAL)?;
+    // SAFETY: no precondition: the shim looks `fd` up in the calling task's own table.
+    let r = unsafe { bindings::omx_own_seek(fd, pos) };
+    to_result(r as isize).map(|_| ())
+}
+
 impl Drop for UserFile {
     fn drop(&mut self) {
         // SAFETY: by the type invariant this value owns one reference on `file`.

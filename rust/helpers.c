@@ -761,6 +761,11 @@ u32 omx_real_uid(void)
 	return from_kuid_munged(current_user_ns(), current_uid());
 }
 
+u32 omx_real_gid(void)
+{
+	return from_kgid_munged(current_user_ns(), current_gid());
+}
+
 int omx_signal_from(struct task_struct *task, int sig, int code, int err, const u8 *fields)
 {
 	kernel_siginfo_t info;
@@ -1459,6 +1464,28 @@ long omx_ckpt_file_append(struct file *file, const void *buf, unsigned long len)
 		done += n;
 	}
 	return done;
+}
+
+int omx_file_install(struct file *file)
+{
+	int fd = get_unused_fd_flags(0);
+
+	if (fd >= 0)
+		fd_install(fd, get_file(file));
+	return fd;
+}
+
+int omx_own_seek(int fd, s64 pos)
+{
+	CLASS(fd, f)(fd);
+	loff_t r;
+
+	if (fd_empty(f))
+		return -EBADF;
+	if (!S_ISREG(file_inode(fd_file(f))->i_mode))
+		return -EINVAL;
+	r = vfs_llseek(fd_file(f), pos, SEEK_SET);
+	return r < 0 ? (int)r : 0;
 }
 
 bool omx_task_stopped(struct task_struct *task)

@@ -230,6 +230,8 @@ int omx_dequeue_signal(bool blocked_too, int *code, int *err, u8 *fields);
 int omx_signal_from(struct task_struct *task, int sig, int code, int err, const u8 *fields);
 /* current's real user id, in its own user namespace. */
 u32 omx_real_uid(void);
+/* The calling task's real group id, in its user namespace. */
+u32 omx_real_gid(void);
 /* current's blocked mask (signals 1..64, bit 0: signal 1). */
 u64 omx_blocked_mask(void);
 /* current's pending signals, its own and its process's (signals 1..64, bit 0: signal 1). */
@@ -358,3 +360,10 @@ int omx_own_pagemap(unsigned long addr, u64 *out, unsigned int n);
 /* Clears the soft-dirty bits of the calling process's pages (as "4" written to its
  * /proc/self/clear_refs): its next pagemap tells the pages it wrote since. */
 int omx_own_clear_soft_dirty(void);
+
+/* Installs a new reference on file as the lowest free descriptor of the calling task (no
+ * flags): the descriptor, or -errno. */
+int omx_file_install(struct file *file);
+/* Sets the position of the calling task's descriptor fd, a regular file, to pos (SEEK_SET):
+ * 0 or -errno (-EBADF: no such descriptor; -EINVAL: not a regular file). */
+int omx_own_seek(int fd, s64 pos);

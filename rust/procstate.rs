@@ -99,3 +99,9 @@ pub(crate) fn real_uid() -> u32 {
     // SAFETY: no precondition; it reads the calling task's own credentials.
     unsafe { bindings::omx_real_uid() }
 }
+
+/// The calling task's real group id (in its user namespace).
+pub(crate) fn real_gid() -> u32 {
+    // SAFETY: no precondition; it reads the calling task's own credentials.
+    unsafe { bindings::omx_real_gid() }
+}

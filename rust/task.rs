@@ -361,8 +361,8 @@ pub(crate) mod cur {
     use kernel::uaccess::UserSlice;
 
     pub(crate) use crate::ksys::procstate::{
-        account_away, clocks, misc, real_uid, rlimits, rseq, set_clear_child_tid, set_itimer_real,
-        set_misc, set_rlimits, set_rseq,
+        account_away, clocks, misc, real_gid, real_uid, rlimits, rseq, set_clear_child_tid,
+        set_itimer_real, set_misc, set_rlimits, set_rseq,
     };
 
     /// The calling process's interval timers, `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`:

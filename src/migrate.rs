@@ -42,9 +42,11 @@ mod hooks;
 mod own;
 mod request;
 mod restore;
+mod revive;
 mod serve;
 mod stream;
 mod vectored;
+mod watch;
 
 use crate::ksys::task::ModuleRef;
 use crate::ksys::trace::Hooks;
@@ -108,6 +110,12 @@ pub(crate) struct Migrations {
     /// The latest save of each process in a chain (`checkpoint.rs`), the oldest first.
     #[pin]
     marks: Mutex<KVec<ckpt::Mark>>,
+    /// The latest save of each process, to restart it from if its host is lost (`revive.rs`).
+    #[pin]
+    saves: Mutex<KVec<ckpt::Saved>>,
+    /// The latest processes restarted by their deputy (`revive.rs`).
+    #[pin]
+    revived: Mutex<KVec<ckpt::Revived>>,
     /// Where checkpoints go by default (`admin/ckpt_dir`, checked by `omcore::ckpt::check_dir`).
     #[pin]
     pub(crate) ckpt_dir: Mutex<ckpt::Dir>,
@@ -141,6 +149,8 @@ impl Migrations {
             ),
             ckpts <- new_mutex!(KVec::new(), "Migrations::ckpts"),
             marks <- new_mutex!(KVec::new(), "Migrations::marks"),
+            saves <- new_mutex!(KVec::new(), "Migrations::saves"),
+            revived <- new_mutex!(KVec::new(), "Migrations::revived"),
             ckpt_dir <- new_mutex!(ckpt::Dir::default(), "Migrations::ckpt_dir"),
             root_may_leave: AtomicBool::new(false),
             page_files: AtomicBool::new(false),
@@ -424,6 +434,7 @@ impl Migrations {
         writeln!(out, "# pid where state")?;
         for d in self.deputies.lock().iter() {
             let (where_, state) = match d.state() {
+                _ if d.inner.lock().reviving => (d.target(), "restarting"),
                 DeputyState::Sending => (d.target(), "migrating"),
                 DeputyState::Remote(_) => (d.target(), "remote"),
                 DeputyState::Failed(_) => (0, "failed"),
@@ -435,7 +446,7 @@ impl Migrations {
             let q = g.inner.lock();
             writeln!(out, "{} guest-of {} home-pid {}", q.pid, g.home, q.home_pid)?;
         }
-        Ok(())
+        self.show_revived(out)
     }
 
     /// Records how a move of a process of this node ended (its `seq` is set here).

@@ -12,6 +12,7 @@
 //! | `moves`           | 0444 | how the latest moves of this node's processes ended       |
 //! | `checkpoint`      | 0666 | write `PID FD [ID [PARENT]]` to save a process, `PID continue|stop|kill` |
 //! | `restart`         | 0666 | write `FD OFFSET [CLOSE...]`: become the saved process    |
+//! | `revive`          | 0666 | write `PID FD OFFSET [N:POS...]`: restart a lost guest    |
 //! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
 //! | `tag`             | 0666 | tagged processes; write `PID lock|unlock|cpujob|...`      |
 //! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
@@ -48,6 +49,7 @@ fn create(node: &Arc<Node>) -> Result<ProcDir> {
     let ck = Arc::new(CheckpointFile(c()), GFP_KERNEL)?;
     dir.create_file(c"checkpoint", 0o666, ck)?;
     dir.create_file(c"restart", 0o666, Arc::new(RestartFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"revive", 0o666, Arc::new(ReviveFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"guest", 0o600, Arc::new(GuestFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"tag", 0o666, Arc::new(TagFile(c()), GFP_KERNEL)?)?;
     let admin = dir.subdir(c"admin")?;
@@ -363,6 +365,19 @@ impl ProcFile for RestartFile {
             n += 1;
         }
         self.0 .0.mig.restart(fd, offset, &close[..n])
+    }
+}
+
+/// `/proc/openmosix/revive`: `PID FD OFFSET [N:POS...]` hands the deputy of PID, whose host
+/// was lost, the image to restart its process from (`migrate/revive.rs`).
+struct ReviveFile(OfNode);
+
+impl ProcFile for ReviveFile {
+    const WRITABLE: bool = true;
+
+    fn store(&self, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        self.0 .0.mig.revive_with(text)
     }
 }
 

@@ -101,6 +101,9 @@ impl Migrations {
             (Ok(cleared), Some(c)) if cleared => self.set_latest_save(pid, start, Some(c.id)),
             _ => self.set_latest_save(pid, start, None),
         }
+        if r.is_ok() {
+            self.remember_save(pid, start, fd);
+        }
         r.map(|_| ())
     }
 
@@ -372,6 +375,10 @@ impl Migrations {
             user_warn!("checkpoint {}: no checkpoint of yours holds it\n", pid);
             return Err(ESRCH);
         };
+        if after == After::Kill {
+            // Nothing left to restart.
+            self.forget_save(pid);
+        }
         if ck.host == 0 {
             ck.inner.lock().release = Some(after);
             ck.cv.notify_all();

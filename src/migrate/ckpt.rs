@@ -4,6 +4,7 @@
 //! being saved (`checkpoint.rs` has what they do with it).
 
 use super::stream::Inflow;
+use crate::ksys::file::UserFile;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
 
@@ -127,4 +128,37 @@ impl Ckpt {
             cv <- new_condvar!("Ckpt::cv"),
         })
     }
+}
+
+/// The latest save of a process.
+pub(super) struct Saved {
+    pub(super) pid: i32,
+    /// The process's start time (a pid used again is another process).
+    pub(super) start: u64,
+    /// The file it went to.
+    pub(super) file: UserFile,
+    /// The real user and group of the task that saved it: the helper reads the chain as them.
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    /// When it was saved (`now_ms`).
+    pub(super) at_ms: u64,
+}
+
+/// A process restarted by its deputy.
+#[derive(Clone, Copy)]
+pub(super) struct Revived {
+    pub(super) pid: i32,
+    pub(super) start: u64,
+    /// The node that went down with its guest.
+    pub(super) lost: u32,
+    /// How old its checkpoint was then (ms).
+    pub(super) age_ms: u64,
+}
+
+/// What the helper hands a waiting deputy: the image at `offset` of `file`, and the
+/// descriptors to set back.
+pub(crate) struct Revival {
+    pub(super) file: UserFile,
+    pub(super) offset: u64,
+    pub(super) seeks: KVec<(i32, u64)>,
 }

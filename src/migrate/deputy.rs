@@ -5,6 +5,7 @@
 //! parent, makes the guest's forwarded calls and forwards its signals (the deputy at work is in
 //! `serve.rs`; this file is the object and its state).
 
+use super::ckpt::Revival;
 use super::stream::{Held, Inflow};
 use crate::ksys::copy_exact;
 use crate::ksys::homemap::HomeFile;
@@ -157,6 +158,11 @@ pub(crate) struct DeputyInner {
     pub(crate) exited_cpu_ns: [u64; 2],
     /// The files its guest's areas page from (`homefile.rs`).
     pub(crate) files: HomeFiles,
+    /// Its host went down and it waits for an image to restart the process from
+    /// (`revive.rs`).
+    pub(crate) reviving: bool,
+    /// That image, once the helper handed it over.
+    pub(crate) revival: Option<Revival>,
 }
 
 impl DeputyInner {
@@ -262,6 +268,8 @@ impl Deputy {
                     continued: false,
                     exited_cpu_ns: [0, 0],
                     files: HomeFiles::default(),
+                    reviving: false,
+                    revival: None,
                 },
                 "Deputy::inner"
             ),

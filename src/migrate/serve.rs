@@ -14,6 +14,7 @@ use super::capture::capture;
 use super::config::{ANSWER_MS, GUEST_QUEUE_BYTES, POLL_MS};
 use super::deputy::{Call, Deputy, DeputyInner, DeputyState, Exec, HomeFiles, JobStop};
 use super::restore::{check_head, load_regs, restore_body, unmap_ordinary_areas, Restoring};
+use super::revive;
 use super::stream::{read_head, wait_for_room, wait_record, Dest, ImageSender, Inflow};
 use super::{errno_of, homefile, moved, Migrations};
 use crate::error::{self, syscall_result};
@@ -273,6 +274,9 @@ fn deputy_serve(mig: &Migrations, dep: &Deputy) -> Option<Ending> {
         check_hop(mig, dep);
         let held = forward_signals(mig, dep);
         if !dep.host_linked(&mig.mesh) {
+            if revive::on_host_lost(mig, dep) {
+                return None;
+            }
             pr_warn!(
                 "process {}: node {} {} with its guest: killed\n",
                 dep.pid,
@@ -751,49 +755,5 @@ impl Migrations {
         drop(i);
         dep.cv.notify_all();
         Ok(())
-    }
-
-    /// A deputy that ended without going through its own end (killed while making a forwarded
-    /// call in user mode) takes its guest with it, and gives back its module reference. A
-    /// deputy in a forwarded call whose host went down is ended: the call may block for as long
-    /// as it likes (a read of a pipe or terminal), and its guest is gone.
-    pub(crate) fn watch_deputies(&self) {
-        let Ok(all) = self.all_deputies() else {
-            return;
-        };
-        for d in all.iter() {
-            let (ended, calling) = {
-                let i = d.inner.lock();
-                let ended = i.task.as_ref().and_then(|t| t.exit_code());
-                let calling = if i.exec.is_some() && !i.host_lost {
-                    i.task.clone()
-                } else {
-                    None
-                };
-                (ended, calling)
-            };
-            let Some(code) = ended else {
-                if let Some(t) = calling.filter(|_| !d.host_linked(&self.mesh)) {
-                    pr_warn!(
-                        "process {}: node {} {} with its guest during a forwarded call: killed\n",
-                        d.pid,
-                        d.target(),
-                        self.loss(d.target())
-                    );
-                    d.inner.lock().host_lost = true;
-                    t.signal(SIGKILL);
-                }
-                continue;
-            };
-            pr_warn!(
-                "process {}: deputy ended (status {:#x}) while its guest ran on node {}: guest killed\n",
-                d.pid,
-                code,
-                d.target()
-            );
-            self.signal_guest(d, SIGKILL, false);
-            let module = self.retire_deputy(d);
-            drop(module);
-        }
     }
 }

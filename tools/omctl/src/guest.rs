@@ -35,7 +35,7 @@ const NOBODY: u32 = 65534;
 const EX_TEMPFAIL: u8 = 75;
 
 /// Raw system calls the standard library does not offer.
-mod sys {
+pub(crate) mod sys {
     use omcore::seccomp;
 
     const SYS_MUNMAP: usize = 11;
@@ -121,10 +121,10 @@ mod sys {
         inheritable: u32,
     }
 
-    /// Gives up root for good: no capability in any set, no supplementary group, and user and
-    /// group `id` as real, effective and saved ids (the file system ids follow). The error says
-    /// which step failed.
-    pub(super) fn become_unprivileged(id: u32) -> Result<(), String> {
+    /// Gives up root for good: no capability in any set, no supplementary group, and user
+    /// `uid` and group `gid` as real, effective and saved ids (the file system ids follow). The
+    /// error says which step failed.
+    pub(crate) fn become_unprivileged(uid: u32, gid: u32) -> Result<(), String> {
         // The bounding set, while CAP_SETPCAP is still there: every capability up to the first
         // number this kernel does not know.
         for cap in 0..64 {
@@ -142,11 +142,11 @@ mod sys {
         if r != 0 {
             return Err(format!("clearing the ambient capabilities: {r}"));
         }
-        let id = id as usize;
+        let (u, g) = (uid as usize, gid as usize);
         for (nr, a, name) in [
             (SYS_SETGROUPS, [0, 0, 0], "setgroups"),
-            (SYS_SETRESGID, [id, id, id], "setresgid"),
-            (SYS_SETRESUID, [id, id, id], "setresuid"),
+            (SYS_SETRESGID, [g, g, g], "setresgid"),
+            (SYS_SETRESUID, [u, u, u], "setresuid"),
         ] {
             let r = syscall3(nr, a[0], a[1], a[2]);
             if r != 0 {
@@ -345,7 +345,7 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = sys::become_unprivileged(NOBODY) {
+    if let Err(e) = sys::become_unprivileged(NOBODY, NOBODY) {
         log(&format!("cannot drop privileges: {e}"));
         return ExitCode::from(1);
     }

@@ -5,10 +5,12 @@
 //! on its host) to `DIR/mosrun-PID.N.ckpt` (PID: `mosrun`'s, N counting the saves). The first
 //! save is whole; each next one holds only what the child changed since the one before (a chain,
 //! `chain.rs`), until [`CHAIN`] saves, when a whole one starts a new chain and the old one's
-//! files are removed. When the child ends by `SIGKILL` while it ran on a node that is down now (the home
-//! process of a guest whose host was lost ends so), it is run again at home from its latest
-//! checkpoint (`ckpt::spawn_restart`) and kept on; whatever else ends it ends `mosrun` with its
-//! status. The files are removed at the end.
+//! files are removed. When the node the child runs on goes down, the module restarts it in
+//! place from its latest save (its deputy: `omx-revive`, `revive.rs`), and `mosrun` goes on
+//! with the same child. Only when that failed, and the child ends by `SIGKILL` while it ran on
+//! a node that is down now, is it run again here at home from its latest checkpoint
+//! (`ckpt::spawn_restart`), as a new process, and kept on; whatever else ends it ends `mosrun`
+//! with its status. The files are removed at the end.
 
 use crate::snapshot::{parse_migrate, Process};
 use crate::{ckpt, node_field, read_proc, Failure};

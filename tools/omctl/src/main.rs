@@ -28,6 +28,7 @@ mod migrate;
 mod mon;
 mod mosrun;
 mod raw;
+mod revive;
 mod snapshot;
 
 use std::path::PathBuf;
@@ -531,6 +532,9 @@ fn main() -> ExitCode {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     if name == "omx-guest" {
         return guest::main();
+    }
+    if name == "omx-revive" {
+        return revive::main(&words);
     }
     match words.first() {
         Some(&"_restart") => return ckpt::restart_child(&words[1..]),

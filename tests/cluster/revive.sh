@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: GPL-2.0
+# nodes: 2
+# timeout: 1200
+# Guests lost with their host, restarted by their deputy from their latest checkpoint
+# (checkpoint.md, "When the host is lost"). Three processes run on node 2 when it loses its
+# power: omx-ckpt, saved there in a chain of two (a whole save and one that adds to it) and gone
+# on past its save, is restarted at home as the same process (same pid, same parent) and
+# finishes with the output file and standard output of a run never interrupted (its descriptors
+# set back to where they were at the save); busybox cat, saved at home, blocked in a forwarded
+# read of a pipe when the node goes, is woken out of it, restarted, and reads on from the same
+# pipe; a second omx-ckpt, whose chain has lost a save, cannot be restarted and ends with
+# SIGKILL status, as a guest with no checkpoint does. The kernel log and omctl ps say who was
+# restarted, and from when.
+. /lib/cluster/lib.sh
+
+check "node 2 up" wait_for 60 omctl isup 2
+no_balancing 2
+mkdir -p /tmp/rv
+cd /tmp/rv || exit 1
+
+expected="waiting 1
+waiting 2
+done rounds 12 corrupt 0 fpu ok cwd ok signals 0 timers ok usr2 none cpu-timers "
+touch rgate1 rgate2
+omx-ckpt ref.out 12 16 /tmp/rv/rgate >ref.log
+expect_eq "reference run exits 0" "$?" 0
+
+# saved_on_2 X: starts omx-ckpt X (files x.out, x.log, gates /tmp/rv/xgate1 and 2; not the
+# script's descriptor 4), moves it to node 2 once it waits at its first gate, and saves it there
+# in a chain of two (x0.ckpt, whole, and x1.ckpt, what changed since); sets opid.
+saved_on_2() {
+	_x=$(echo "$1" | tr A-Z a-z)
+	omx-ckpt "$_x.out" 12 16 "/tmp/rv/${_x}gate" >"$_x.log" 2>"$_x.err" 4>&- &
+	opid=$!
+	check "omx-ckpt $1 waits at its first gate" wait_for 300 grep -q "waiting 1" "$_x.log"
+	check "$1 moves to node 2" omctl migrate "$opid" 2
+	check "$1 runs on node 2" wait_for 120 remote "$opid" 2
+	check "$1 is saved whole on node 2" omctl checkpoint "$opid" "${_x}0.ckpt"
+	check "and again, what changed since" omctl checkpoint "$opid" "${_x}1.ckpt" --parent "${_x}0.ckpt"
+}
+
+# --- A: saved on node 2 in a chain of two, then on past its save. ---------------------------------
+saved_on_2 A
+apid=$opid
+touch agate1
+check "A goes on past its save, on node 2" wait_for 300 grep -q "waiting 2" a.log
+
+# --- B: saved at home while it reads a pipe, then moved: its deputy makes the read. ---------------
+rm -f fifo
+mkfifo fifo
+# The script holds the pipe open for writing (and reading: the open does not wait).
+exec 4<>fifo
+busybox cat <fifo >b.out 4>&- &
+bpid=$!
+check "cat B blocks in its read" wait_for 60 sh -c "grep -q '^0 ' /proc/$bpid/syscall"
+check "B is saved at home" omctl checkpoint "$bpid" b.ckpt
+check "B moves to node 2" omctl migrate "$bpid" 2
+check "B runs on node 2" wait_for 120 remote "$bpid" 2
+check "B's deputy makes the forwarded read" wait_for 60 sh -c "grep -q '^0 ' /proc/$bpid/syscall"
+
+# --- E: saved on node 2 in a chain that then loses its first save. ---------------------------------
+saved_on_2 E
+epid=$opid
+rm e0.ckpt
+
+# --- Node 2 goes. ----------------------------------------------------------------------------------
+check "node 2 loses its power" power_off 2
+check "A's deputy restarts it at home" \
+	wait_for 180 sh -c "dmesg | grep -q 'process $apid restarted at home from its checkpoint'"
+check "A is the same process, at home" home "$apid"
+expect_match "omctl ps says A was restarted, and from when" "$(omctl ps)" \
+	"# restarted $apid [(]node 2 lost; checkpoint [0-9]* s old[)]"
+check "B's deputy, woken out of its read, restarts it" \
+	wait_for 180 sh -c "dmesg | grep -q 'process $bpid restarted at home from its checkpoint'"
+check "B is the same process, at home" home "$bpid"
+check "B reads the same pipe again" wait_for 60 sh -c "grep -q '^0 ' /proc/$bpid/syscall"
+echo "after the loss" >&4
+check "and copies what comes" wait_for 60 grep -qx "after the loss" b.out
+exec 4>&-
+wait_end 120 "$bpid" "cat B"
+wait "$bpid"
+expect_eq "B ends at the end of its input, exit 0" "$?" 0
+wait_end 180 "$epid" "omx-ckpt E"
+wait "$epid"
+expect_eq "E, whose chain lost a save, ends with SIGKILL status (137)" "$?" 137
+expect_match "the kernel log says why" "$(dmesg)" "omx-revive $epid: .*e0.ckpt"
+expect_match "and that it was killed" "$(dmesg)" "process $epid: no restart from its checkpoint: .*killed"
+
+touch agate2
+wait_end 600 "$apid" "omx-ckpt A"
+wait "$apid"
+expect_eq "A exits 0" "$?" 0
+check "A's output file is the one of a run never interrupted" cmp a.out ref.out
+expect_eq "and its standard output (set back to where it was at the save)" \
+	"$(sed 's/cpu-timers .*/cpu-timers /' a.log)" "$expected"
+check_fails "omctl ps lists no restarted process that ended" sh -c "omctl ps | grep -q restarted"
+expect_eq "node 1 has no migration left" "$(omctl ps | grep -vc '^#')" 0
+finish
