@@ -39,6 +39,7 @@ mod guest;
 mod hide;
 mod homefile;
 mod hooks;
+mod keep;
 mod own;
 mod request;
 mod restore;
@@ -113,6 +114,9 @@ pub(crate) struct Migrations {
     /// The latest save of each process, to restart it from if its host is lost (`revive.rs`).
     #[pin]
     saves: Mutex<KVec<ckpt::Saved>>,
+    /// The processes saved periodically (`keep.rs`).
+    #[pin]
+    kept: Mutex<KVec<ckpt::Kept>>,
     /// The latest processes restarted by their deputy (`revive.rs`).
     #[pin]
     revived: Mutex<KVec<ckpt::Revived>>,
@@ -151,6 +155,7 @@ impl Migrations {
             marks <- new_mutex!(KVec::new(), "Migrations::marks"),
             saves <- new_mutex!(KVec::new(), "Migrations::saves"),
             revived <- new_mutex!(KVec::new(), "Migrations::revived"),
+            kept <- new_mutex!(KVec::new(), "Migrations::kept"),
             ckpt_dir <- new_mutex!(ckpt::Dir::default(), "Migrations::ckpt_dir"),
             root_may_leave: AtomicBool::new(false),
             page_files: AtomicBool::new(false),

@@ -13,6 +13,7 @@
 //! | `checkpoint`      | 0666 | write `PID FD [ID [PARENT]]` to save a process, `PID continue|stop|kill` |
 //! | `restart`         | 0666 | write `FD OFFSET [CLOSE...]`: become the saved process    |
 //! | `revive`          | 0666 | write `PID FD OFFSET [N:POS...]`: restart a lost guest    |
+//! | `keep`            | 0666 | write `PID SECONDS`: save a process every SECONDS (0: stop) |
 //! | `guest`           | 0600 | the guest stub's interface (only guest stubs may use it)  |
 //! | `tag`             | 0666 | tagged processes; write `PID lock|unlock|cpujob|...`      |
 //! | `admin/mospe`     | 0644 | this node's ID; write an ID, or 0 for automatic           |
@@ -50,6 +51,7 @@ fn create(node: &Arc<Node>) -> Result<ProcDir> {
     dir.create_file(c"checkpoint", 0o666, ck)?;
     dir.create_file(c"restart", 0o666, Arc::new(RestartFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"revive", 0o666, Arc::new(ReviveFile(c()), GFP_KERNEL)?)?;
+    dir.create_file(c"keep", 0o666, Arc::new(KeepFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"guest", 0o600, Arc::new(GuestFile(c()), GFP_KERNEL)?)?;
     dir.create_file(c"tag", 0o666, Arc::new(TagFile(c()), GFP_KERNEL)?)?;
     let admin = dir.subdir(c"admin")?;
@@ -378,6 +380,23 @@ impl ProcFile for ReviveFile {
     fn store(&self, input: &[u8]) -> Result {
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
         self.0 .0.mig.revive_with(text)
+    }
+}
+
+/// `/proc/openmosix/keep`: `PID SECONDS` saves process PID every SECONDS (0: no longer)
+/// (`migrate/keep.rs`).
+struct KeepFile(OfNode);
+
+impl ProcFile for KeepFile {
+    const WRITABLE: bool = true;
+
+    fn show(&self, out: &mut ProcOutput<'_>) -> Result {
+        self.0 .0.mig.keep_show(out).map_err(|_| EINVAL)
+    }
+
+    fn store(&self, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        self.0 .0.mig.keep_set(text)
     }
 }
 

@@ -162,3 +162,20 @@ pub(crate) struct Revival {
     pub(super) offset: u64,
     pub(super) seeks: KVec<(i32, u64)>,
 }
+
+/// A process saved periodically (`/proc/openmosix/keep`, `keep.rs`).
+#[derive(Clone, Copy)]
+pub(super) struct Kept {
+    pub(super) pid: i32,
+    /// The process's start time (a pid used again is another process).
+    pub(super) start: u64,
+    /// The period, in seconds (1..=[`MAX_KEEP_S`]).
+    pub(super) secs: u32,
+    /// Which setting this is: the helper that saves it ends once the entry has another.
+    pub(super) generation: u32,
+}
+
+/// The longest period of `/proc/openmosix/keep`, in seconds (a day).
+pub(super) const MAX_KEEP_S: u64 = 86_400;
+/// How many processes a node saves periodically.
+pub(super) const MAX_KEPT: usize = 64;

@@ -9,8 +9,11 @@
 # set back to where they were at the save); busybox cat, saved at home, blocked in a forwarded
 # read of a pipe when the node goes, is woken out of it, restarted, and reads on from the same
 # pipe; a second omx-ckpt, whose chain has lost a save, cannot be restarted and ends with
-# SIGKILL status, as a guest with no checkpoint does. The kernel log and omctl ps say who was
-# restarted, and from when.
+# SIGKILL status, as a guest with no checkpoint does; a second omx-ckpt, saved every 2 s
+# through /proc/openmosix/keep (at home, its second save a small part of its first, then on
+# node 2), is restarted from its latest save and finishes as A does, and its files are removed.
+# The kernel log and omctl ps say who was restarted, and from when. keep refuses bad settings,
+# and 0 turns a setting off (its files go).
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 60 omctl isup 2
@@ -63,6 +66,33 @@ saved_on_2 E
 epid=$opid
 rm e0.ckpt
 
+# --- D: saved every 2 s through /proc/openmosix/keep, at home and then on node 2. ------------------
+ckdir=$(cat /proc/openmosix/admin/ckpt_dir)
+# saves_of PID: the files of the saves /proc/openmosix/keep has made of PID.
+saves_of() {
+	ls "$ckdir/keep-$1".*.ckpt 2>/dev/null
+}
+omx-ckpt d.out 12 16 /tmp/rv/dgate >d.log 2>d.err 4>&- &
+dpid=$!
+check "omx-ckpt D waits at its first gate" wait_for 300 grep -q "waiting 1" d.log
+check_fails "keep refuses a period over a day" sh -c "echo '$dpid 86401' >/proc/openmosix/keep"
+check_fails "and a period that is no number" sh -c "echo '$dpid 2s' >/proc/openmosix/keep"
+check_fails "and a process that does not exist" sh -c "echo '999999 2' >/proc/openmosix/keep"
+check_fails "and has not listed any of them" sh -c "grep -v '^#' /proc/openmosix/keep | grep -q ."
+check "D is kept: saved every 2 s" sh -c "echo '$dpid 2' >/proc/openmosix/keep"
+expect_match "keep lists it" "$(cat /proc/openmosix/keep)" "^$dpid 2 [0-9]+$"
+check "D is saved at least twice" wait_for 120 sh -c "[ \$(ls $ckdir/keep-$dpid.*.ckpt 2>/dev/null | wc -l) -ge 2 ]"
+first=$(saves_of "$dpid" | grep '\.0\.ckpt$')
+second=$(saves_of "$dpid" | grep '\.1\.ckpt$')
+s1=$(wc -c <"$first")
+s2=$(wc -c <"$second")
+echo "keep: whole save $s1 bytes, the next (D waiting) $s2 bytes"
+check "the second save, of a process that waits, is under a tenth of the first" test $((s2 * 10)) -lt "$s1"
+check "D moves to node 2" omctl migrate "$dpid" 2
+check "D runs on node 2" wait_for 120 remote "$dpid" 2
+touch dmark
+check "D is saved on node 2" wait_for 120 sh -c "find $ckdir -name 'keep-$dpid.*' -newer dmark | grep -q ."
+
 # --- Node 2 goes. ----------------------------------------------------------------------------------
 check "node 2 loses its power" power_off 2
 check "A's deputy restarts it at home" \
@@ -85,6 +115,28 @@ wait "$epid"
 expect_eq "E, whose chain lost a save, ends with SIGKILL status (137)" "$?" 137
 expect_match "the kernel log says why" "$(dmesg)" "omx-revive $epid: .*e0.ckpt"
 expect_match "and that it was killed" "$(dmesg)" "process $epid: no restart from its checkpoint: .*killed"
+
+check "D's deputy restarts it at home from its latest periodic save" \
+	wait_for 180 sh -c "dmesg | grep -q 'process $dpid restarted at home from its checkpoint'"
+check "D is the same process, at home" home "$dpid"
+touch dgate1 dgate2
+wait_end 600 "$dpid" "omx-ckpt D"
+wait "$dpid"
+expect_eq "D exits 0" "$?" 0
+check "D's output file is the one of a run never interrupted" cmp d.out ref.out
+expect_eq "and its standard output" "$(sed 's/cpu-timers .*/cpu-timers /' d.log)" "$expected"
+check "its saves are removed once it ended" wait_for 60 sh -c "! ls $ckdir/keep-$dpid.* 2>/dev/null | grep -q ."
+check_fails "and keep no longer lists it" grep -q "^$dpid " /proc/openmosix/keep
+
+# Turned off: the saves stop and their files go.
+sleep 100000 4>&- &
+spid=$!
+check "sleep is kept: saved every second" sh -c "echo '$spid 1' >/proc/openmosix/keep"
+check "it is saved" wait_for 60 sh -c "ls $ckdir/keep-$spid.* 2>/dev/null | grep -q ."
+check "keep $spid 0 turns it off" sh -c "echo '$spid 0' >/proc/openmosix/keep"
+check_fails "keep no longer lists it" grep -q "^$spid " /proc/openmosix/keep
+check "its files are removed" wait_for 60 sh -c "! ls $ckdir/keep-$spid.* 2>/dev/null | grep -q ."
+kill "$spid"
 
 touch agate2
 wait_end 600 "$apid" "omx-ckpt A"

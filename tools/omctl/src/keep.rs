@@ -87,12 +87,7 @@ pub(crate) fn keep(
     dir: &str,
     name: &str,
 ) -> Result<u8, Failure> {
-    let mut files = Files {
-        dir,
-        n: 0,
-        chain: Vec::new(),
-        whole_next: true,
-    };
+    let mut files = Files::new(dir, format!("mosrun-{}", std::process::id()));
     let mut saved: Option<Instant> = None;
     let mut last = Instant::now();
     let mut away = None;
@@ -147,9 +142,12 @@ pub(crate) fn keep(
     }
 }
 
-/// The checkpoint files of one `mosrun`: the current chain, oldest (whole) first.
-struct Files<'a> {
+/// The checkpoint files of one `mosrun` (or one `omx-keep`): the current chain, oldest (whole)
+/// first.
+pub(crate) struct Files<'a> {
     dir: &'a str,
+    /// What the files' names start with.
+    prefix: String,
     /// Saves made so far (the next file's number).
     n: u64,
     /// Each save's file and name.
@@ -158,14 +156,25 @@ struct Files<'a> {
     whole_next: bool,
 }
 
-impl Files<'_> {
+impl<'a> Files<'a> {
+    /// No saves yet; they go to `DIR/PREFIX.N.ckpt`.
+    pub(crate) fn new(dir: &'a str, prefix: String) -> Self {
+        Files {
+            dir,
+            prefix,
+            n: 0,
+            chain: Vec::new(),
+            whole_next: true,
+        }
+    }
+
     fn latest(&self) -> &str {
         self.chain.last().map_or("", |(f, _)| f.as_str())
     }
 
     /// Saves process `pid`: whole, or adding to the latest save.
-    fn save(&mut self, pid: u32) -> Result<(), Failure> {
-        let file = format!("{}/mosrun-{}.{}.ckpt", self.dir, std::process::id(), self.n);
+    pub(crate) fn save(&mut self, pid: u32) -> Result<(), Failure> {
+        let file = format!("{}/{}.{}.ckpt", self.dir, self.prefix, self.n);
         self.n += 1;
         let whole = self.whole_next || self.chain.is_empty() || self.chain.len() >= CHAIN;
         let parent = match self.chain.last() {
@@ -194,7 +203,7 @@ impl Files<'_> {
     }
 
     /// Removes the files of the chain from save `from` on.
-    fn remove(&mut self, from: usize) {
+    pub(crate) fn remove(&mut self, from: usize) {
         for (f, _) in self.chain.drain(from..) {
             let _ = std::fs::remove_file(f);
         }

@@ -8,7 +8,9 @@
 //! Called as `migrate` it takes `[--no-wait] PID NODE|home` (`migrate.rs`), as `mps` it is `omctl ps`, as `mosmon` it is
 //! `omctl mon`, as `mosrun`, `nomig`, `runhome`, `runon`, `cpujob` or `iojob` it runs a program
 //! with a start node and balancer tags (`mosrun.rs`), and as `omx-guest` it is the guest stub the
-//! module starts on a host (`guest.rs`).
+//! module starts on a host (`guest.rs`); `omx-revive` and `omx-keep` are helpers the module starts
+//! to restart a process lost with its host (`revive.rs`) and to save one periodically
+//! (`keeper.rs`).
 //!
 //! Exit status: 0 on success, 1 when the node refuses, the module is not loaded or (for `isup`)
 //! the node is down, 2 on a usage error. `OPENMOSIX_PROC` names another directory than
@@ -23,6 +25,7 @@ mod chain;
 mod ckpt;
 mod guest;
 mod keep;
+mod keeper;
 mod metrics;
 mod migrate;
 mod mon;
@@ -535,6 +538,9 @@ fn main() -> ExitCode {
     }
     if name == "omx-revive" {
         return revive::main(&words);
+    }
+    if name == "omx-keep" {
+        return keeper::main(&words);
     }
     match words.first() {
         Some(&"_restart") => return ckpt::restart_child(&words[1..]),

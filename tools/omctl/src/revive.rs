@@ -22,22 +22,31 @@ use std::process::ExitCode;
 
 /// Runs the helper; its failures go to the kernel log.
 pub(crate) fn main(args: &[&str]) -> ExitCode {
+    let mut say = kernel_log("omx-revive", args.first().copied().unwrap_or("?"));
+    match revive(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg, code)) => {
+            say(&msg);
+            ExitCode::from(code.max(1))
+        }
+    }
+}
+
+/// What a helper the module starts (with no terminal) says: a warning line `NAME PID: MSG` in
+/// the kernel log (`/dev/kmsg`, opened now, while it may), or on standard error without it.
+pub(crate) fn kernel_log(name: &'static str, pid: &str) -> impl FnMut(&str) {
     let mut log = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/kmsg")
         .ok();
-    let pid = args.first().copied().unwrap_or("?");
-    match revive(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(msg, code)) => {
-            let line = format!("<4>omx-revive {pid}: {msg}\n");
-            match log.as_mut() {
-                Some(l) => {
-                    let _ = l.write_all(line.as_bytes());
-                }
-                None => eprint!("{line}"),
+    let pid = pid.to_string();
+    move |msg| {
+        let line = format!("<4>{name} {pid}: {msg}\n");
+        match log.as_mut() {
+            Some(l) => {
+                let _ = l.write_all(line.as_bytes());
             }
-            ExitCode::from(code.max(1))
+            None => eprint!("{line}"),
         }
     }
 }
