@@ -19,15 +19,40 @@ pub fn select<I>(own: &LoadEntry, known: I, now_ms: u64, timeout_ms: u64, out: &
 where
     I: IntoIterator<Item = (LoadEntry, u64)>,
 {
-    const OTHERS: usize = GOSSIP_WINDOW - 1;
+    let mut window = [LoadEntry::default(); GOSSIP_WINDOW];
+    let n = select_into(own, known, now_ms, timeout_ms, &mut window);
     *out = Gossip::default();
-    out.push(*own);
-    // The freshest `OTHERS` entries, newest first.
-    let mut best = [(LoadEntry::default(), 0u64); OTHERS];
+    for e in window.iter().take(n) {
+        out.push(*e);
+    }
+}
+
+/// Most entries [`select_into`] fills.
+pub const SELECT_MAX: usize = GOSSIP_WINDOW;
+
+/// [`select`] into a slice: `own` at `out[0]`, then the freshest of `known`, aged, up to
+/// `out.len()` entries in all (at most [`SELECT_MAX`]); returns how many it wrote.
+pub fn select_into<I>(
+    own: &LoadEntry,
+    known: I,
+    now_ms: u64,
+    timeout_ms: u64,
+    out: &mut [LoadEntry],
+) -> usize
+where
+    I: IntoIterator<Item = (LoadEntry, u64)>,
+{
+    let Some((first, rest)) = out.split_first_mut() else {
+        return 0;
+    };
+    *first = *own;
+    let others = rest.len().min(SELECT_MAX - 1);
+    // The freshest `others` entries, newest first.
+    let mut best = [(LoadEntry::default(), 0u64); SELECT_MAX - 1];
     let mut len = 0usize;
     for (e, at) in known {
         let age = now_ms.saturating_sub(at);
-        if age > timeout_ms {
+        if age > timeout_ms || others == 0 {
             continue;
         }
         let aged = LoadEntry {
@@ -36,17 +61,18 @@ where
         };
         // Insertion point: after every entry at least as fresh.
         let pos = best[..len].iter().position(|(_, b)| *b < at).unwrap_or(len);
-        if pos == OTHERS {
+        if pos == others {
             continue;
         }
-        let last = len.min(OTHERS - 1);
+        let last = len.min(others - 1);
         best.copy_within(pos..last, pos + 1);
         best[pos] = (aged, at);
-        len = (len + 1).min(OTHERS);
+        len = (len + 1).min(others);
     }
-    for (e, _) in &best[..len] {
-        out.push(*e);
+    for (slot, (e, _)) in rest.iter_mut().zip(&best[..len]) {
+        *slot = *e;
     }
+    len + 1
 }
 
 /// When a gossiped entry should replace what a node holds, the instant it was measured.
@@ -67,6 +93,123 @@ pub fn accept(
     match held_at_ms {
         Some(old) if at <= old => None,
         _ => Some(at),
+    }
+}
+
+/// Most entries a [`LoadView`] holds.
+pub const VIEW: usize = 64;
+
+/// A bounded table of load entries about other nodes, as gossip fills it: at most [`VIEW`]
+/// entries whatever the cluster's size, so a node of a cluster of thousands knows the load of a
+/// few dozen peers, the freshest that reached it (MOSIX's bounded load vector).
+///
+/// When the table is full a new node's entry takes the place of the older of two entries picked
+/// at random, near enough to the oldest in constant time. Lookups scan the table: [`VIEW`] steps,
+/// bounded, not the cluster's size.
+#[derive(Debug, Clone)]
+pub struct LoadView {
+    entries: [(LoadEntry, u64); VIEW],
+    len: usize,
+}
+
+impl Default for LoadView {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LoadView {
+    /// An empty table.
+    pub const fn new() -> Self {
+        const EMPTY: LoadEntry = LoadEntry {
+            node: 0,
+            age_ms: 0,
+            load: 0,
+            speed: 0,
+            cpus: 0,
+            util: 0,
+            status: 0,
+            mem_kb: 0,
+            rmem_kb: 0,
+            tmem_kb: 0,
+        };
+        Self {
+            entries: [(EMPTY, 0); VIEW],
+            len: 0,
+        }
+    }
+
+    /// The entries held, each with the local time it was measured at (`age_ms` is 0).
+    pub fn entries(&self) -> &[(LoadEntry, u64)] {
+        self.entries.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The entry held about `node`, and when it was measured.
+    pub fn get_mut(&mut self, node: u32) -> Option<&mut (LoadEntry, u64)> {
+        let len = self.len;
+        self.entries
+            .get_mut(..len)?
+            .iter_mut()
+            .find(|(e, _)| e.node == node)
+    }
+
+    /// Keeps the gossiped entry `e` (from `sender`, received by `me` at `now_ms`) when
+    /// [`accept`] says it is news; `pick` is a random number that chooses the entry that makes
+    /// room when the table is full. Returns whether it was kept.
+    pub fn learn(&mut self, e: &LoadEntry, me: u32, sender: u32, now_ms: u64, pick: u32) -> bool {
+        let held = self.get_mut(e.node).map(|(_, at)| *at);
+        let Some(at) = accept(e, me, sender, now_ms, held) else {
+            return false;
+        };
+        self.put(&LoadEntry { age_ms: 0, ..*e }, at, pick);
+        true
+    }
+
+    /// Holds `e`, measured at `at_ms`, in place of whatever was held about its node (a target's
+    /// answer, which is news whatever gossip said); `pick` as for [`LoadView::learn`].
+    pub fn put(&mut self, e: &LoadEntry, at_ms: u64, pick: u32) {
+        if e.node == 0 {
+            return;
+        }
+        if let Some(slot) = self.get_mut(e.node) {
+            *slot = (*e, at_ms);
+            return;
+        }
+        let slot = if self.len < VIEW {
+            self.len += 1;
+            self.len - 1
+        } else {
+            let a = (pick & 0xffff) as usize % VIEW;
+            let b = (pick >> 16) as usize % VIEW;
+            if self.entries[a].1 <= self.entries[b].1 {
+                a
+            } else {
+                b
+            }
+        };
+        if let Some(s) = self.entries.get_mut(slot) {
+            *s = (*e, at_ms);
+        }
+    }
+
+    /// Drops what is held about `node` (declared dead).
+    pub fn forget(&mut self, node: u32) {
+        let len = self.len;
+        if let Some(i) = self.entries[..len].iter().position(|(e, _)| e.node == node) {
+            self.entries.swap(i, len - 1);
+            self.len -= 1;
+        }
+    }
+
+    /// Fills `out` with `own` and the freshest entries held ([`select_into`]).
+    pub fn select(
+        &self,
+        own: &LoadEntry,
+        now_ms: u64,
+        timeout_ms: u64,
+        out: &mut [LoadEntry],
+    ) -> usize {
+        select_into(own, self.entries().iter().copied(), now_ms, timeout_ms, out)
     }
 }
 
@@ -133,5 +276,42 @@ mod tests {
         assert_eq!(accept(&e, 1, 2, 1000, Some(899)), Some(900));
         assert_eq!(accept(&e, 1, 2, 1000, Some(900)), None);
         assert_eq!(accept(&e, 1, 2, 50, None), Some(0));
+    }
+
+    #[test]
+    fn view_is_bounded_keeps_news_and_forgets() {
+        let mut v = LoadView::new();
+        for n in 2..=(VIEW as u32 + 1) {
+            assert!(v.learn(&entry(n, 0), 1, 0, u64::from(n), n * 7919));
+        }
+        assert_eq!(v.entries().len(), VIEW);
+        // Older news about a node held is refused, fresher taken.
+        let old = LoadEntry {
+            age_ms: 10,
+            ..entry(5, 300)
+        };
+        assert!(!v.learn(&old, 1, 0, 10, 0));
+        assert!(v.learn(&entry(5, 300), 1, 0, 1000, 0));
+        assert_eq!(v.get_mut(5).map(|(e, at)| (e.load, *at)), Some((300, 1000)));
+        // A new node evicts one of the two picked, the older: entries 0 and 1 hold nodes 2 and
+        // 3, measured at 2 and 3.
+        assert!(v.learn(&entry(500, 0), 1, 0, 2000, 1 << 16));
+        assert_eq!(v.entries().len(), VIEW);
+        assert!(v.get_mut(2).is_none());
+        assert!(v.get_mut(3).is_some() && v.get_mut(500).is_some());
+        // The selection: own first, then the freshest.
+        let mut out = [LoadEntry::default(); 4];
+        assert_eq!(v.select(&entry(1, 0), 2000, 5000, &mut out), 4);
+        let nodes = out.map(|e| e.node);
+        assert_eq!(nodes, [1, 500, 5, VIEW as u32 + 1]);
+        assert_eq!(out[2].age_ms, 1000);
+        assert_eq!(v.select(&entry(1, 0), 2000, 5000, &mut []), 0);
+        v.forget(500);
+        v.forget(12345);
+        assert_eq!(v.entries().len(), VIEW - 1);
+        assert!(v.get_mut(500).is_none());
+        // Nothing about node 0 is held.
+        v.put(&entry(0, 0), 1, 0);
+        assert!(v.get_mut(0).is_none());
     }
 }

@@ -35,6 +35,7 @@ pub mod restore;
 pub mod seccomp;
 #[cfg(not(MODULE))]
 pub mod sha256;
+pub mod swim;
 pub mod syscalls;
 pub mod text;
 pub mod version;
