@@ -344,6 +344,69 @@ pub fn migration_cost_ms(image_bytes: u64, link_bps: u64, tun: &Tunables) -> u64
     tun.mig_overhead_ms.saturating_add(transfer)
 }
 
+/// Shortest time between two rounds that [`next_round_in_ms`] asks for, ms.
+pub const MIN_ROUND_MS: u64 = 10;
+
+/// This node's own link as [`decide_paced`] sees it: every image it sends leaves through it, one
+/// after the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Link {
+    /// Throughput of this node's link, bytes/s (0: not known, the round is not paced).
+    pub bps: u64,
+    /// Bytes of migration images queued on it and not sent yet.
+    pub queued_bytes: u64,
+}
+
+impl Link {
+    /// No pacing: [`decide`]'s behaviour.
+    pub const UNPACED: Self = Self {
+        bps: 0,
+        queued_bytes: 0,
+    };
+
+    /// Time to send what is queued, ms (0 when not paced).
+    pub fn drain_ms(&self) -> u64 {
+        if self.bps == 0 {
+            return 0;
+        }
+        self.queued_bytes.saturating_mul(1000) / self.bps
+    }
+
+    /// Whether the queue already holds a round's worth of sending (`balance_interval_ms`).
+    fn full(&self, tun: &Tunables) -> bool {
+        self.bps != 0 && self.drain_ms() >= tun.balance_interval_ms
+    }
+
+    fn queue(&mut self, bytes: u64) {
+        if self.bps != 0 {
+            self.queued_bytes = self.queued_bytes.saturating_add(bytes);
+        }
+    }
+
+    /// Cost of sending `image_bytes` to a peer measured at `peer_bps`, ms: the wait for what is
+    /// queued, then [`migration_cost_ms`] over the slower of this link and the peer's.
+    pub fn cost_ms(&self, image_bytes: u64, peer_bps: u64, tun: &Tunables) -> u64 {
+        let bps = match (self.bps, peer_bps) {
+            (0, p) => p,
+            (b, 0) => b,
+            (b, p) => b.min(p),
+        };
+        self.drain_ms()
+            .saturating_add(migration_cost_ms(image_bytes, bps, tun))
+    }
+}
+
+/// When to run the next round after one that decided `made` moves, ms from now: when the link
+/// has drained (at least [`MIN_ROUND_MS`], at most `balance_interval_ms`) if it moved
+/// something, `balance_interval_ms` otherwise. `link` is the link with the round's moves queued.
+pub fn next_round_in_ms(made: usize, link: &Link, tun: &Tunables) -> u64 {
+    let interval = tun.balance_interval_ms.max(1);
+    if made == 0 {
+        return interval;
+    }
+    link.drain_ms().clamp(MIN_ROUND_MS.min(interval), interval)
+}
+
 /// Time a process expected to need `work_ms` more CPU time saves by running at slowdown `there`
 /// instead of `here` (both per mille), ms.
 pub fn expected_gain_ms(work_ms: u64, here: u64, there: u64) -> u64 {
@@ -501,6 +564,8 @@ struct Here<'a> {
     runnable: u64,
     mem_kb: u64,
     tun: &'a Tunables,
+    /// This node's link, with the images of the round's moves so far queued on it.
+    link: Link,
 }
 
 impl Here<'_> {
@@ -576,7 +641,7 @@ fn weigh(
     );
     let sd_there = slowdown(r, p.cpus(), p.speed());
     let gain = expected_gain_ms(c.cpu_ms, sd_here, sd_there);
-    let cost = migration_cost_ms(c.image_bytes, p.link_bps, tun);
+    let cost = here.link.cost_ms(c.image_bytes, p.link_bps, tun);
     if gain.saturating_mul(1000) <= cost.saturating_mul(tun.min_gain) {
         return None;
     }
@@ -653,6 +718,26 @@ pub fn decide(
     tun: &Tunables,
     out: &mut [Decision],
 ) -> usize {
+    decide_paced(local, peers, procs, tun, &Link::UNPACED, out)
+}
+
+/// [`decide`] on a node whose own link is the scarce resource: `link` says its throughput and
+/// the images already queued on it (migrations under way).
+///
+/// Each load move waits for what is queued before it: its cost counts that wait, and no load
+/// move is decided once the queue holds more than `balance_interval_ms` of sending (the link
+/// could not carry it before the next round). With [`Link::UNPACED`] this is [`decide`]. After
+/// a round that moved something, [`next_round_in_ms`] says when to run the next one: as soon as
+/// the link has room again, so that a node with a burst of work sends at its link's speed rather
+/// than `max_migrations` per interval.
+pub fn decide_paced(
+    local: &NodeView,
+    peers: &[NodeView],
+    procs: &[Candidate],
+    tun: &Tunables,
+    link: &Link,
+    out: &mut [Decision],
+) -> usize {
     let max = out
         .len()
         .min(MAX_DECISIONS)
@@ -662,6 +747,7 @@ pub fn decide(
         runnable: local.runnable(),
         mem_kb: local.mem_kb,
         tun,
+        link: *link,
     };
     let mut shifts = Shifts::new();
     let mut n = 0usize;
@@ -758,10 +844,11 @@ pub fn decide(
         here.runnable = here.runnable.saturating_sub(d);
         here.mem_kb = here.mem_kb.saturating_add(kb);
         shifts.add(node, d, kb);
+        here.link.queue(procs[i].image_bytes);
     }
 
-    // 3. Load.
-    while n < max {
+    // 3. Load, while the link has room for it.
+    while n < max && !here.link.full(tun) {
         let (list, len) = shortlist(&here, &shifts, peers);
         let mut best: Option<(usize, Move, Reason)> = None;
         for (i, c) in procs.iter().enumerate() {
@@ -818,6 +905,7 @@ pub fn decide(
         here.runnable = here.runnable.saturating_sub(d);
         here.mem_kb = here.mem_kb.saturating_add(kb);
         shifts.add(node, d, kb);
+        here.link.queue(c.image_bytes);
     }
     n
 }
@@ -1544,5 +1632,69 @@ mod tests {
             s.update(pick(&mut rng), pick(&mut rng), &tun);
             assert!(s.usage() <= 1000);
         }
+    }
+
+    #[test]
+    fn paced_rounds_fill_the_link_and_no_more() {
+        // Eight CPU-bound 1 MiB processes, eight idle peers.
+        let local = node(1, 800);
+        let peers: [NodeView; 8] = core::array::from_fn(|i| node(i as u32 + 2, 0));
+        let procs: [Candidate; 8] =
+            core::array::from_fn(|i| job(i as u32, 1, 100_000 * (i as u64 + 1)));
+        let tun = Tunables::default();
+        let mut out = [Decision::default(); MAX_DECISIONS];
+        let paced = |link: &Link, out: &mut [Decision]| {
+            decide_paced(&local, &peers, &procs, &tun, link, out)
+        };
+        // Unpaced, and over a fast link: max_migrations (4), as decide.
+        let unpaced = decide(&local, &peers, &procs, &tun, &mut out);
+        let fast = Link {
+            bps: 125_000_000,
+            queued_bytes: 0,
+        };
+        assert_eq!((unpaced, paced(&fast, &mut out)), (4, 4));
+        // A 1 MB/s link carries one image a round: one move.
+        let slow = Link {
+            bps: 1_000_000,
+            queued_bytes: 0,
+        };
+        assert_eq!(paced(&slow, &mut out), 1);
+        // A link already busy for a whole round: none.
+        let busy = Link {
+            bps: 1_000_000,
+            queued_bytes: 1_000_000,
+        };
+        assert_eq!(paced(&busy, &mut out), 0);
+        // The wait counts in the cost: a process that gains 700 ms from an idle node (100 ms
+        // run at slowdown 8000 here, 1000 there) moves over an idle link (cost 100 + 10 ms, at
+        // least twice covered), not behind 900 ms of queue.
+        let small = [job(0, 1, 100)];
+        let mut one = [Decision::default(); 1];
+        let idle = Link {
+            bps: 100_000_000,
+            queued_bytes: 0,
+        };
+        let queued = Link {
+            bps: 100_000_000,
+            queued_bytes: 90_000_000,
+        };
+        assert_eq!(
+            decide_paced(&local, &peers, &small, &tun, &idle, &mut one),
+            1
+        );
+        assert_eq!(
+            decide_paced(&local, &peers, &small, &tun, &queued, &mut one),
+            0
+        );
+        assert_eq!(queued.cost_ms(1 << 20, 0, &tun), 900 + 100 + 10);
+        // Next round: after the link drains, within [MIN_ROUND_MS, interval].
+        let after = Link {
+            bps: 125_000_000,
+            queued_bytes: 4 << 20,
+        };
+        assert_eq!(next_round_in_ms(4, &after, &tun), 33);
+        assert_eq!(next_round_in_ms(1, &fast, &tun), MIN_ROUND_MS);
+        assert_eq!(next_round_in_ms(1, &busy, &tun), 1000);
+        assert_eq!(next_round_in_ms(0, &after, &tun), 1000);
     }
 }
