@@ -201,7 +201,14 @@ impl LoadView {
         }
     }
 
-    /// Fills `out` with `own` and the freshest entries held ([`select_into`]).
+    /// Fills `out` with `own` and the entries held that advertise the most spare capacity:
+    /// lowest load per CPU first, the fresher first among equals, none older than `timeout_ms`,
+    /// each aged; returns how many it wrote.
+    ///
+    /// Unlike [`select`] (the freshest, whatever they say), this passes on what a loaded node
+    /// needs to hear: where the idle CPUs are. An entry that went stale is corrected by its
+    /// node's own messages, by the senders of the moves that reached it, and by its answer to a
+    /// request ([`crate::balance::admit`]).
     pub fn select(
         &self,
         own: &LoadEntry,
@@ -209,7 +216,38 @@ impl LoadView {
         timeout_ms: u64,
         out: &mut [LoadEntry],
     ) -> usize {
-        select_into(own, self.entries().iter().copied(), now_ms, timeout_ms, out)
+        let Some((first, rest)) = out.split_first_mut() else {
+            return 0;
+        };
+        *first = *own;
+        let want = rest.len().min(VIEW);
+        // (load per CPU, measured at, index), best first.
+        let mut best = [(0u64, 0u64, 0usize); VIEW];
+        let mut len = 0usize;
+        for (i, (e, at)) in self.entries().iter().enumerate() {
+            if now_ms.saturating_sub(*at) > timeout_ms || want == 0 {
+                continue;
+            }
+            let key = (u64::from(e.load) / u64::from(e.cpus.max(1)), *at, i);
+            let better = |b: &(u64, u64, usize)| key.0 < b.0 || (key.0 == b.0 && key.1 > b.1);
+            let pos = best[..len].iter().position(better).unwrap_or(len);
+            if pos == want {
+                continue;
+            }
+            let last = len.min(want - 1);
+            best.copy_within(pos..last, pos + 1);
+            best[pos] = key;
+            len = (len + 1).min(want);
+        }
+        for (slot, &(_, at, i)) in rest.iter_mut().zip(&best[..len]) {
+            let (e, _) = self.entries[i];
+            let age = now_ms.saturating_sub(at);
+            *slot = LoadEntry {
+                age_ms: u32::try_from(age).unwrap_or(u32::MAX),
+                ..e
+            };
+        }
+        len + 1
     }
 }
 
@@ -299,12 +337,15 @@ mod tests {
         assert_eq!(v.entries().len(), VIEW);
         assert!(v.get_mut(2).is_none());
         assert!(v.get_mut(3).is_some() && v.get_mut(500).is_some());
-        // The selection: own first, then the freshest.
+        // The selection: own first, then the least loaded, fresher first (node 5 is loaded).
         let mut out = [LoadEntry::default(); 4];
         assert_eq!(v.select(&entry(1, 0), 2000, 5000, &mut out), 4);
         let nodes = out.map(|e| e.node);
-        assert_eq!(nodes, [1, 500, 5, VIEW as u32 + 1]);
-        assert_eq!(out[2].age_ms, 1000);
+        assert_eq!(nodes, [1, 500, VIEW as u32 + 1, VIEW as u32]);
+        assert_eq!(out[2].age_ms, 2000 - (VIEW as u32 + 1));
+        // Only entries within the timeout: node 5 (at 1000) and node 500 (at 2000).
+        assert_eq!(v.select(&entry(1, 0), 2000, 1000, &mut out), 3);
+        assert_eq!(out.map(|e| e.node)[..3], [1, 500, 5]);
         assert_eq!(v.select(&entry(1, 0), 2000, 5000, &mut []), 0);
         v.forget(500);
         v.forget(12345);

@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `omsim`: the openmosix-rs balancer and gossip, as the module runs them, on a simulated cluster.
+//! `omsim`: the openmosix-rs balancer and membership protocol, as the module is to run them, on a
+//! simulated cluster.
 //!
-//! [`sim`] is a discrete-event model of N nodes (thousands) that calls `omcore::balance` and
-//! `omcore::gossip` for every decision and every gossip message; [`svg`] draws its time series.
-//! `omsim --help` lists the scenarios; `Documentation/balancing.md` gives the model and results.
+//! [`sim`] is a discrete-event model of N nodes (thousands) that calls `omcore::balance` for
+//! every decision and `omcore::swim` (with the load table of `omcore::gossip`) for every
+//! membership message, which [`net`] encodes, counts, loses or delivers; [`config`] says what to
+//! simulate and what was measured; [`svg`] draws its time series. `omsim --help` lists the
+//! scenarios; `Documentation/balancing.md` and `Documentation/membership.md` give the model and
+//! results.
 
+pub mod config;
+pub mod net;
 pub mod sim;
 pub mod svg;
 
 #[cfg(test)]
 mod tests {
     use super::sim::{Config, Sim};
+    use omcore::frame::{AEAD_TAG_LEN, HEADER_LEN};
+    use omcore::swim::MAX_LEN;
 
     /// 64 standard nodes, 256 equal 300 s jobs started on node 1: 4 per node is the ideal.
     fn batch64(seed: u64) -> super::sim::Report {
@@ -45,7 +53,8 @@ mod tests {
             // balancer that stopped early, or that let guests pile up, breaks this bound.
             let imb = r.mean_imbalance(0.1 * r.ideal_s, 0.9 * r.ideal_s);
             assert!((1.0..=1.25).contains(&imb), "seed {seed}: imbalance {imb}");
-            assert!(r.gossip_bps_per_node > 0.0);
+            assert!(r.traffic_bps_per_node > 0.0);
+            assert_eq!((r.false_suspicions, r.false_downs), (0, 0));
         }
     }
 
@@ -76,21 +85,54 @@ mod tests {
         assert_eq!(r.finished + r.killed, r.jobs);
     }
 
-    #[test]
-    fn gossip_bytes_match_the_message_sizes() {
-        // With a full window every node sends 2 frames of 32 + 2 + 20 * 48 + 32 bytes per 500 ms.
-        let r = Sim::new(Config {
-            nodes: 64,
-            batch: 64,
-            max_time_s: 60.0,
+    /// A cluster without jobs, with `loss`, whose last `fail` nodes fail at 10 s.
+    fn quiet(nodes: u32, loss: f64, fail: u32, seed: u64) -> super::sim::Report {
+        Sim::new(Config {
+            nodes,
+            batch: 0,
+            loss,
+            fail: (fail > 0).then_some((fail, 10.0)),
+            max_time_s: 40.0,
+            seed,
             ..Config::default()
         })
-        .run();
-        let full = 2.0 * (32.0 + 2.0 + 20.0 * 48.0 + 32.0) * 2.0;
-        assert!(
-            r.gossip_bps_per_node > 0.9 * full && r.gossip_bps_per_node <= full,
-            "{}",
-            r.gossip_bps_per_node
-        );
+        .run()
+    }
+
+    #[test]
+    fn membership_traffic_does_not_grow_with_the_cluster() {
+        let small = quiet(32, 0.0, 0, 1);
+        let large = quiet(512, 0.0, 0, 1);
+        // A probe and the acks of the probes received, about two messages a period (200 ms),
+        // each at most the largest message with its frame header and tag.
+        let most = 2.0 * 5.0 * (MAX_LEN + HEADER_LEN + AEAD_TAG_LEN) as f64;
+        for r in [&small, &large] {
+            assert!(
+                r.traffic_bps_per_node > 0.2 * most && r.traffic_bps_per_node < most,
+                "{}",
+                r.traffic_bps_per_node
+            );
+            assert_eq!((r.false_suspicions, r.false_downs), (0, 0));
+        }
+        let ratio = large.traffic_bps_per_node / small.traffic_bps_per_node;
+        assert!((0.95..1.05).contains(&ratio), "{ratio}");
+        // Heartbeats to every peer would have grown 16-fold.
+        assert!(large.heartbeat_bps_per_node > 15.0 * small.heartbeat_bps_per_node);
+    }
+
+    #[test]
+    fn failures_are_learned_by_all_despite_loss_without_false_deaths() {
+        for seed in [1, 2] {
+            let r = quiet(256, 0.01, 2, seed);
+            assert!(r.lost > 0);
+            let all = r.detect_all_s.expect("every node learned of both failures");
+            let first = r.detect_first_s.expect("someone learned");
+            // At least the suspicion timeout (3 x 3 periods of 200 ms), and within a few
+            // seconds more: first probe, dissemination.
+            assert!(first >= 1.8 && all < 6.0, "seed {seed}: {first} .. {all}");
+            assert_eq!(r.false_downs, 0, "seed {seed}");
+            let done = r.detect_curve.last().map(|p| p.1);
+            assert_eq!(done, Some(1.0));
+        }
     }
 }

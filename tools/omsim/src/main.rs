@@ -21,9 +21,13 @@ options:
   --arrival-work S  mean CPU s of an arrival (120)  --until S       arrivals stop (600)
   --hetero          heterogeneous nodes             --cpus C        CPUs per node (1)
   --fail N@T        N nodes fail at T s             --join T        a node joins at T s
-  --view V          load entries a node keeps (64)  --max-time S    stop at S s
+  --loss P          membership message loss (0..1)  --max-time S    stop at S s
+  --period MS       membership probe period (200)   --indirect K    indirect probes (3)
+  --suspicion M     suspicion timeout, periods x ceil(log10(N + 1)) (3)
+  --lambda L        piggyback count, x ceil(log10(N + 1)) (5)
+  --unpaced         one balancing round per balance_interval_ms (the module today)
   --set KNOB=VALUE  a balancer knob (Documentation/balancing.md), e.g. max_migrations=16
-  --svg DIR         write imbalance and jobs plots to DIR
+  --svg DIR         write imbalance, jobs, traffic and detection plots to DIR
 ";
 
 fn parse(args: &[String]) -> Result<(Config, Option<String>, String), String> {
@@ -60,7 +64,12 @@ fn parse(args: &[String]) -> Result<(Config, Option<String>, String), String> {
                 cfg.fail = Some((num(n)?, num(t)?));
             }
             "--join" => cfg.join_s = Some(num(&it(&mut i)?)?),
-            "--view" => cfg.view = num(&it(&mut i)?)?,
+            "--loss" => cfg.loss = num(&it(&mut i)?)?,
+            "--period" => cfg.swim.period_ms = num(&it(&mut i)?)?,
+            "--indirect" => cfg.swim.indirect = num(&it(&mut i)?)?,
+            "--suspicion" => cfg.swim.suspicion_mult = num(&it(&mut i)?)?,
+            "--lambda" => cfg.swim.lambda = num(&it(&mut i)?)?,
+            "--unpaced" => cfg.paced = false,
             "--max-time" => cfg.max_time_s = num(&it(&mut i)?)?,
             "--svg" => svg = Some(it(&mut i)?),
             "--set" => {
@@ -74,6 +83,12 @@ fn parse(args: &[String]) -> Result<(Config, Option<String>, String), String> {
             other => return Err(format!("unknown argument {other}")),
         }
         i += 1;
+    }
+    if !(0.0..1.0).contains(&cfg.loss) {
+        return Err("--loss must be in [0, 1)".into());
+    }
+    if cfg.swim.period_ms == 0 || cfg.swim.probe_timeout_ms >= cfg.swim.period_ms {
+        cfg.swim.probe_timeout_ms = cfg.swim.period_ms * 2 / 5;
     }
     if cfg.nodes < 2 {
         return Err("--nodes must be at least 2".into());
@@ -102,10 +117,12 @@ fn print(cfg: &Config, r: &Report, scenario: &str) {
     // The ideal is only meaningful for a lone batch on standard nodes.
     if cfg.batch > 0 && r.makespan_s > 0.0 && !cfg.hetero && cfg.arrival_rate <= 0.0 {
         println!(
-            "makespan {:.0} s, ideal {:.0} s, ratio {:.3}",
+            "makespan {:.0} s, ideal {:.0} s, ratio {:.3}; link-limited bound {:.0} s, ratio {:.3}",
             r.makespan_s,
             r.ideal_s,
-            r.makespan_ratio()
+            r.makespan_ratio(),
+            r.link_bound_s,
+            r.link_ratio()
         );
     } else if cfg.batch > 0 && r.makespan_s > 0.0 {
         println!("batch makespan {:.0} s", r.makespan_s);
@@ -128,8 +145,20 @@ fn print(cfg: &Config, r: &Report, scenario: &str) {
         r.mean_imbalance(0.1 * horizon, 0.9 * horizon)
     );
     println!(
-        "gossip {:.0} bytes/node/s measured; heartbeats to every peer would add {:.0} bytes/node/s",
-        r.gossip_bps_per_node, r.heartbeat_bps_per_node
+        "membership {:.0} bytes/node/s measured ({} messages, {} lost); heartbeats to every peer would cost {:.0} bytes/node/s",
+        r.traffic_bps_per_node, r.messages, r.lost, r.heartbeat_bps_per_node
+    );
+    if cfg.fail.is_some() {
+        let s = |v: Option<f64>| v.map_or("never".to_string(), |v| format!("{v:.1} s"));
+        println!(
+            "failure known by the first node after {}, by every live node after {}",
+            s(r.detect_first_s),
+            s(r.detect_all_s)
+        );
+    }
+    println!(
+        "false positives: {} suspicions of live nodes, {} live nodes declared dead",
+        r.false_suspicions, r.false_downs
     );
     match (cfg.join_s, r.join_to_work_s) {
         (Some(t), Some(d)) => println!("node joined at {t:.0} s, first job after {d:.1} s"),
@@ -180,7 +209,25 @@ fn write_svgs(dir: &str, scenario: &str, cfg: &Config, r: &Report) -> std::io::R
         }],
         &marks,
     );
-    std::fs::write(format!("{dir}/omsim-{scenario}-{n}-jobs.svg"), s)
+    std::fs::write(format!("{dir}/omsim-{scenario}-{n}-jobs.svg"), s)?;
+    let traffic: Vec<(f64, f64)> = r.samples.iter().map(|s| (s.t, s.traffic)).collect();
+    let title = format!("{scenario}, {n} nodes: membership and load traffic per node");
+    let series = [Series {
+        name: "bytes/s sent per node",
+        points: &traffic,
+    }];
+    let s = plot(&title, "time (s)", "bytes/s", &series, &marks);
+    std::fs::write(format!("{dir}/omsim-{scenario}-{n}-traffic.svg"), s)?;
+    if !r.detect_curve.is_empty() {
+        let title = format!("{scenario}, {n} nodes: failure detection");
+        let series = [Series {
+            name: "share of live nodes that know",
+            points: &r.detect_curve,
+        }];
+        let s = plot(&title, "time since the failure (s)", "share", &series, &[]);
+        std::fs::write(format!("{dir}/omsim-{scenario}-{n}-detection.svg"), s)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -1,219 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The discrete-event model: nodes, jobs, gossip, migrations, failures and a joining node.
+//! The discrete-event model: nodes, jobs, membership, migrations, failures and a joining node.
 //!
-//! Each node runs what the module runs: every `heartbeat_ms` it gossips to [`GOSSIP_FANOUT`]
-//! random nodes with [`gossip::select`] and [`Gossip::encode`] (bytes counted with frame header and
-//! tag), receivers merge with [`gossip::accept`]; every `balance_interval_ms` it decays its
-//! processes' usage with [`ProcStats::update`] and calls [`balance::decide`] on what gossip told
-//! it. Its load is sampled every 100 ms and smoothed with weight 1/8 as in the module.
+//! Each node runs what the module is to run: an [`omcore::swim::Swim`] that probes its members,
+//! detects failures and carries load entries on its messages (see [`crate::net`]); every
+//! `balance_interval_ms` (and, paced, again as soon as its link has drained after a round that
+//! moved something) it decays its processes' usage with [`ProcStats::update`] and calls
+//! [`balance::decide_paced`] on the load entries its membership messages brought, each decision
+//! then answered by the target's [`balance::admit`]. Its load is sampled every 100 ms and
+//! smoothed with weight 1/8 as in the module.
 //!
-//! Simplifications, each stated in `Documentation/balancing.md`: knowledge comes from gossip only
-//! (the sender's own entry counts as its heartbeat to that receiver; the module also heartbeats
-//! every connected peer), each node keeps at most `view` entries (the older of two random ones goes), a node's CPUs
-//! are shared equally among its jobs (processor sharing), messages arrive at once, a migration
-//! occupies the sender's link for `image / throughput` and freezes the job for that plus the
-//! fixed overhead, and the jobs of a failed node die, as do guests whose home node fails.
+//! Simplifications, each stated in `Documentation/balancing.md`: a node's CPUs are shared equally
+//! among its jobs (processor sharing), membership messages arrive at once or are lost, a
+//! migration occupies the sender's link for `image / throughput` (images leaving one node queue
+//! on its link) and freezes the job for that plus the fixed overhead, migration requests and
+//! answers are not counted as traffic, and the jobs of a failed node die, as do guests whose home
+//! node fails.
 
-use omcore::balance::{self, Candidate, Decision, NodeView, ProcStats, Tunables};
+pub use crate::config::{Config, Report, Rng, Sample};
+use omcore::balance::{self, Candidate, Decision, Link, NodeView, ProcStats};
 use omcore::frame::{AEAD_TAG_LEN, HEADER_LEN};
-use omcore::gossip;
-use omcore::msg::STD_SPEED;
-use omcore::msg::{Gossip, LoadEntry, GOSSIP_MAX_LEN, LOAD_ENTRY_LEN, STATUS_DEF, STATUS_UP};
+use omcore::msg::{LoadEntry, LOAD_ENTRY_LEN, STATUS_DEF, STATUS_UP, STD_SPEED};
+use omcore::swim::{Member, Swim};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Gossip messages a node sends per heartbeat period (the module's `GOSSIP_FANOUT`).
-pub const GOSSIP_FANOUT: usize = 2;
-/// Entries older than this are not gossiped on (the module's `timeout_ms`), ms.
-const TIMEOUT_MS: u64 = 3000;
+/// The module's heartbeat period (its `heartbeat_ms`), for the cost of heartbeats to every
+/// peer that membership replaces, ms.
+const MODULE_HEARTBEAT_MS: u64 = 500;
 /// Load sampling period, ms.
 const SAMPLE_MS: u64 = 100;
 /// Memory each node uses for itself, per mille of its total.
 const BASE_MEM_PERMILLE: u64 = 100;
 
-/// splitmix64: the simulator's only source of randomness, seeded.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed ^ 0x9e37_79b9_7f4a_7c15)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Exponentially distributed with mean `mean`.
-    pub fn exp(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
-    }
-}
-
-/// What to simulate.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Nodes at the start (IDs 1..=nodes).
-    pub nodes: u32,
-    /// Jobs started on node 1 at time 0.
-    pub batch: u32,
-    /// CPU time of one batch job on a standard CPU, s.
-    pub work_s: f64,
-    /// Migration image of a batch job, bytes.
-    pub image_bytes: u64,
-    /// Poisson arrivals per second over the whole cluster (0: none), at random nodes.
-    pub arrival_rate: f64,
-    /// Mean CPU time of an arriving job (exponential), s.
-    pub arrival_work_s: f64,
-    /// Arrivals stop after this time, s.
-    pub arrival_until_s: f64,
-    /// Heterogeneous nodes: speeds 5000/10000/20000, 1/2/4 CPUs, 2 to 16 GiB, 100 Mbit/s to
-    /// 10 Gbit/s links; arriving jobs get 1 to 512 MiB images.
-    pub hetero: bool,
-    /// CPUs per node when not heterogeneous.
-    pub cpus: u16,
-    /// Memory per node when not heterogeneous, KiB.
-    pub mem_kb: u64,
-    /// Link throughput per node when not heterogeneous, bytes/s.
-    pub link_bps: u64,
-    /// Nodes that fail, and when (s).
-    pub fail: Option<(u32, f64)>,
-    /// A node joins at this time (s), with ID `nodes + 1`.
-    pub join_s: Option<f64>,
-    /// Most entries a node's load table keeps.
-    pub view: usize,
-    /// Heartbeat and gossip period, ms.
-    pub heartbeat_ms: u64,
-    /// Balancer knobs.
-    pub tun: Tunables,
-    /// Seed of every random choice.
-    pub seed: u64,
-    /// The run stops at this time even with work left, s.
-    pub max_time_s: f64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            nodes: 64,
-            batch: 256,
-            work_s: 300.0,
-            image_bytes: 4 << 20,
-            arrival_rate: 0.0,
-            arrival_work_s: 120.0,
-            arrival_until_s: 600.0,
-            hetero: false,
-            cpus: 1,
-            mem_kb: 4 << 20,
-            link_bps: 125_000_000,
-            fail: None,
-            join_s: None,
-            view: 64,
-            heartbeat_ms: 500,
-            tun: Tunables::default(),
-            seed: 1,
-            max_time_s: 100_000.0,
-        }
-    }
-}
-
-/// One point of the imbalance time series.
-#[derive(Debug, Clone, Copy)]
-pub struct Sample {
-    /// Time, s.
-    pub t: f64,
-    /// Highest load per CPU (runnable jobs / CPUs, speed-normalised) over mean load per CPU.
-    pub max_over_mean: f64,
-    /// Standard deviation of load per CPU over its mean.
-    pub cv: f64,
-    /// Jobs running or migrating.
-    pub live: u32,
-}
-
-/// What a run measured.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// Nodes at the start.
-    pub nodes: u32,
-    /// Jobs that started (batch and arrivals).
-    pub jobs: u32,
-    /// Jobs that finished.
-    pub finished: u32,
-    /// Jobs killed by a node failure.
-    pub killed: u32,
-    /// Migrations started.
-    pub migrations: u64,
-    /// Migrations for memory.
-    pub usher_migrations: u64,
-    /// Migrations that found their target down (the job stayed).
-    pub failed_migrations: u64,
-    /// Migration requests the target refused ([`balance::admit`]).
-    pub refused: u64,
-    /// Time the last batch job finished, s (0: no batch).
-    pub makespan_s: f64,
-    /// `ceil(batch / CPUs) * work` on standard nodes, s.
-    pub ideal_s: f64,
-    /// Gossip bytes sent per node per second (frames with header and tag).
-    pub gossip_bps_per_node: f64,
-    /// Heartbeat bytes per node per second the module would add (one to every other node).
-    pub heartbeat_bps_per_node: f64,
-    /// Seconds from the join until the joined node first received a job.
-    pub join_to_work_s: Option<f64>,
-    /// Simulated time at the end, s.
-    pub end_s: f64,
-    /// Imbalance once per second.
-    pub samples: Vec<Sample>,
-    /// Events processed.
-    pub events: u64,
-}
-
-impl Report {
-    /// Makespan over ideal.
-    pub fn makespan_ratio(&self) -> f64 {
-        if self.ideal_s > 0.0 {
-            self.makespan_s / self.ideal_s
-        } else {
-            0.0
-        }
-    }
-
-    /// Mean of `max_over_mean` over the samples with `from_s <= t < to_s`.
-    pub fn mean_imbalance(&self, from_s: f64, to_s: f64) -> f64 {
-        let v: Vec<f64> = self
-            .samples
-            .iter()
-            .filter(|s| s.t >= from_s && s.t < to_s)
-            .map(|s| s.max_over_mean)
-            .collect();
-        if v.is_empty() {
-            0.0
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Event {
-    /// A node gossips.
-    Beat(u32),
+pub(crate) enum Event {
+    /// A node's membership protocol has something due.
+    Swim(u32),
     /// A node runs its balancer.
     Balance(u32),
     /// A job may have finished on a node (valid for the node's version).
@@ -230,13 +53,12 @@ enum Event {
     Sample,
 }
 
-#[derive(Debug, Clone)]
-struct Node {
+pub(crate) struct Node {
     speed: u32,
     cpus: u16,
     tmem_kb: u64,
     link_bps: u64,
-    up: bool,
+    pub(crate) up: bool,
     jobs: Vec<usize>,
     /// Runnable x 100 x 256, smoothed as in the module.
     smoothed: u64,
@@ -248,15 +70,16 @@ struct Node {
     decayed_at: u64,
     /// Bumped whenever the job set changes: older `Done` events are stale.
     version: u64,
-    /// Load table: (entry, measured at).
-    known: Vec<(LoadEntry, u64)>,
-    /// The node IDs and measurement times of `known`, in the same order: compact arrays that
-    /// merging searches without touching the entries.
-    ids: Vec<u32>,
-    ats: Vec<u64>,
+    /// Its membership protocol, with the load table its messages fill.
+    pub(crate) swim: Swim<Vec<Member>>,
+    /// When its `Swim` event is scheduled (older events are stale), ms.
+    pub(crate) swim_at: u64,
+    /// When its next balancing round is scheduled, ms.
+    balance_at: u64,
     /// The node's link sends nothing before this, ms.
     tx_free_at: u64,
-    gossip_bytes: u64,
+    /// Membership bytes sent.
+    pub(crate) bytes: u64,
     /// Jobs on their way here, and their images in KiB.
     incoming: u64,
     incoming_kb: u64,
@@ -285,19 +108,29 @@ struct Job {
 
 /// A simulation in progress.
 pub struct Sim {
-    cfg: Config,
-    now: u64,
-    nodes: Vec<Node>,
+    pub(crate) cfg: Config,
+    pub(crate) now: u64,
+    pub(crate) nodes: Vec<Node>,
     jobs: Vec<Job>,
     queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
     seq: u64,
-    rng: Rng,
-    report: Report,
+    pub(crate) rng: Rng,
+    pub(crate) report: Report,
     join: Option<(u32, u64)>,
     batch_left: u32,
+    /// Failure detection under way (see [`crate::net`]).
+    pub(crate) detect: crate::net::Detection,
+    /// Membership bytes sent by all nodes up to the last sample.
+    last_bytes: u64,
 }
 
-fn ms(s: f64) -> u64 {
+/// Node `id`'s member table at the start: the first `nodes` nodes but itself (a node joining
+/// later is in no one's table; it knows the others from the cluster map).
+fn members(id: u32, nodes: u32) -> Vec<Member> {
+    (1..=nodes).filter(|&k| k != id).map(Member::new).collect()
+}
+
+pub(crate) fn ms(s: f64) -> u64 {
     (s * 1000.0).max(0.0) as u64
 }
 
@@ -330,11 +163,11 @@ impl Sim {
                     progressed_at: 0,
                     decayed_at: 0,
                     version: 0,
-                    known: Vec::new(),
-                    ids: Vec::new(),
-                    ats: Vec::new(),
+                    swim: Swim::new(id, 0, cfg.swim, members(id, cfg.nodes), 0),
+                    swim_at: 0,
+                    balance_at: 0,
                     tx_free_at: 0,
-                    gossip_bytes: 0,
+                    bytes: 0,
                     incoming: 0,
                     incoming_kb: 0,
                     up_since: 0,
@@ -355,6 +188,8 @@ impl Sim {
             },
             join: None,
             batch_left: cfg.batch,
+            detect: crate::net::Detection::default(),
+            last_bytes: 0,
             cfg,
         };
         for id in 1..=sim.cfg.nodes {
@@ -413,35 +248,37 @@ impl Sim {
         self.jobs.len() - 1
     }
 
-    fn at(&mut self, t: u64, e: Event) {
+    pub(crate) fn at(&mut self, t: u64, e: Event) {
         self.seq += 1;
         self.queue.push(Reverse((t, self.seq, e)));
     }
 
     fn start_node(&mut self, id: u32, now: u64) {
-        let hb = self.cfg.heartbeat_ms.max(1);
+        let period = self.cfg.swim.period_ms.max(1);
         let bal = self.cfg.tun.balance_interval_ms.max(1);
-        let (b, r) = (self.rng.below(hb), self.rng.below(bal));
+        let (b, r) = (self.rng.below(period), self.rng.below(bal));
         let n = self.node_mut(id);
         n.up = true;
         n.up_since = now;
         n.sampled_at = now;
         n.progressed_at = now;
         n.decayed_at = now;
-        self.at(now + b, Event::Beat(id));
+        n.swim_at = now + b;
+        n.balance_at = now + r;
+        self.at(now + b, Event::Swim(id));
         self.at(now + r, Event::Balance(id));
     }
 
-    fn node_mut(&mut self, id: u32) -> &mut Node {
+    pub(crate) fn node_mut(&mut self, id: u32) -> &mut Node {
         &mut self.nodes[(id - 1) as usize]
     }
 
-    fn node(&self, id: u32) -> &Node {
+    pub(crate) fn node(&self, id: u32) -> &Node {
         &self.nodes[(id - 1) as usize]
     }
 
     /// Brings node `id`'s jobs and load samples up to now.
-    fn advance(&mut self, id: u32) {
+    pub(crate) fn advance(&mut self, id: u32) {
         let now = self.now;
         let i = (id - 1) as usize;
         let n = &mut self.nodes[i];
@@ -492,7 +329,7 @@ impl Sim {
     }
 
     /// The entry node `id` gossips: smoothed load, as the module measures it.
-    fn own_entry(&self, id: u32) -> LoadEntry {
+    pub(crate) fn own_entry(&self, id: u32) -> LoadEntry {
         self.entry(id, self.node(id).smoothed / 256)
     }
 
@@ -525,90 +362,29 @@ impl Sim {
         }
     }
 
-    /// Keeps `e` in node `id`'s table when it is news; when the table is full, the older of two
-    /// random entries makes room.
-    fn learn(&mut self, id: u32, e: &LoadEntry, sender: u32) {
-        let now = self.now;
-        let view = self.cfg.view.max(1);
-        let (r1, r2) = (self.rng.below(view as u64), self.rng.below(view as u64));
-        let n = self.node_mut(id);
-        let held = n.ids.iter().position(|&k| k == e.node);
-        let Some(at) = gossip::accept(e, id, sender, now, held.map(|h| n.ats[h])) else {
-            return;
-        };
-        let entry = LoadEntry { age_ms: 0, ..*e };
-        let k = match held {
-            Some(h) => h,
-            None if n.known.len() < view => {
-                n.known.push((entry, at));
-                n.ids.push(e.node);
-                n.ats.push(at);
-                n.known.len() - 1
-            }
-            None => {
-                // The older of two random entries goes: near enough to the oldest, in O(1).
-                let (a, b) = (r1 as usize % n.known.len(), r2 as usize % n.known.len());
-                let old = if n.ats[a] <= n.ats[b] { a } else { b };
-                n.ids[old] = e.node;
-                old
-            }
-        };
-        n.known[k] = (entry, at);
-        n.ats[k] = at;
-    }
-
-    fn beat(&mut self, id: u32) {
-        self.advance(id);
-        let own = self.own_entry(id);
-        let mut g = Gossip::default();
-        let known = self.node(id).known.iter().copied();
-        gossip::select(&own, known, self.now, TIMEOUT_MS, &mut g);
-        let mut buf = [0u8; GOSSIP_MAX_LEN];
-        let len = g.encode(&mut buf);
-        let decoded = Gossip::decode(&buf[..len]).unwrap_or_default();
-        let total = self.nodes.len() as u64;
-        for _ in 0..GOSSIP_FANOUT.min(self.nodes.len().saturating_sub(1)) {
-            let mut to = 1 + self.rng.below(total) as u32;
-            if to == id {
-                to = to % total as u32 + 1;
-            }
-            // A node that has not joined yet has no connection; a failed one loses the frame.
-            if self.node(to).down_at.is_none() && !self.node(to).up {
-                continue;
-            }
-            self.node_mut(id).gossip_bytes += (HEADER_LEN + len + AEAD_TAG_LEN) as u64;
-            if !self.node(to).up {
-                continue;
-            }
-            for (k, e) in decoded.entries().iter().enumerate() {
-                // The sender's own entry stands for its heartbeat to this receiver.
-                self.learn(to, e, if k == 0 { 0 } else { id });
-            }
-        }
-        let next = self.now + self.cfg.heartbeat_ms.max(1);
-        self.at(next, Event::Beat(id));
-    }
-
+    /// Node `id`'s balancing round: decays its jobs' usage once per `decay_interval_ms`, decides
+    /// on the load entries its membership messages brought, and starts the moves its targets
+    /// admit; the next round is due after the interval, or (paced) when the link has drained.
     fn balance(&mut self, id: u32) {
         self.advance(id);
         let now = self.now;
         let tun = self.cfg.tun;
-        // Decay usage for the interval that passed.
         let (elapsed, jobs) = {
             let n = self.node_mut(id);
-            let e = now.saturating_sub(n.decayed_at);
-            n.decayed_at = now;
-            (e, n.jobs.clone())
+            (now.saturating_sub(n.decayed_at), n.jobs.clone())
         };
-        for &j in &jobs {
-            let job = &mut self.jobs[j];
-            job.stats
-                .update(job.used_since.round() as u64, elapsed, &tun);
-            job.used_since = 0.0;
+        if elapsed >= tun.decay_interval_ms {
+            self.node_mut(id).decayed_at = now;
+            for &j in &jobs {
+                let job = &mut self.jobs[j];
+                job.stats
+                    .update(job.used_since.round() as u64, elapsed, &tun);
+                job.used_since = 0.0;
+            }
         }
-        let next = now + tun.balance_interval_ms.max(1);
-        self.at(next, Event::Balance(id));
+        let interval = tun.balance_interval_ms.max(1);
         if jobs.is_empty() {
+            self.next_round(id, now + interval);
             return;
         }
         // Smoothed, but jobs that left no longer count.
@@ -625,7 +401,9 @@ impl Sim {
         let my_link = self.node(id).link_bps;
         let peers: Vec<NodeView> = self
             .node(id)
-            .known
+            .swim
+            .loads()
+            .entries()
             .iter()
             .map(|(e, at)| {
                 let age = now.saturating_sub(*at).min(u64::from(u32::MAX)) as u32;
@@ -651,11 +429,9 @@ impl Sim {
                 }
             })
             .collect();
+        let link = self.link(id);
         let mut out = [Decision::default(); balance::MAX_DECISIONS];
-        let n = balance::decide(&local, &peers, &procs, &tun, &mut out);
-        if n == 0 {
-            return;
-        }
+        let n = balance::decide_paced(&local, &peers, &procs, &tun, &link, &mut out);
         for d in &out[..n] {
             let j = jobs[d.candidate];
             let to = d.target;
@@ -666,11 +442,8 @@ impl Sim {
                 if !balance::admit(&target, &local, d, image, &tun) {
                     // The refusal carries the target's numbers.
                     self.report.refused += 1;
-                    let me = self.node_mut(id);
-                    if let Some(k) = me.ids.iter().position(|&n| n == to) {
-                        me.known[k] = (answer, now);
-                        me.ats[k] = now;
-                    }
+                    let pick = omcore::swim::Random::next_u32(&mut self.rng);
+                    self.node_mut(id).swim.loads_mut().put(&answer, now, pick);
                     continue;
                 }
             }
@@ -688,22 +461,45 @@ impl Sim {
             if d.reason == balance::Reason::Memory {
                 self.report.usher_migrations += 1;
             }
-            // Count the job on the target until gossip says otherwise.
+            // Count the job on the target until its own entry says otherwise.
             let speed = u64::from(self.node(to).speed.max(1));
             let bump = (100 * u64::from(STD_SPEED) / speed) as u32;
             let kb = image / 1024;
-            if let Some(k) = self
-                .node_mut(id)
-                .known
-                .iter_mut()
-                .find(|(e, _)| e.node == to)
-            {
+            if let Some(k) = self.node_mut(id).swim.loads_mut().get_mut(to) {
                 k.0.load = k.0.load.saturating_add(bump);
                 k.0.mem_kb = k.0.mem_kb.saturating_sub(kb);
             }
             self.at(arrive, Event::Arrive(j, id, to));
         }
         self.reschedule(id);
+        let next = if self.cfg.paced {
+            balance::next_round_in_ms(n, &self.link(id), &tun)
+        } else {
+            interval
+        };
+        self.next_round(id, now + next);
+    }
+
+    /// Node `id`'s link as the balancer sees it: its throughput and the images queued on it
+    /// (not paced: [`Link::UNPACED`]).
+    fn link(&self, id: u32) -> Link {
+        if !self.cfg.paced {
+            return Link::UNPACED;
+        }
+        let n = self.node(id);
+        Link {
+            bps: n.link_bps,
+            queued_bytes: n
+                .tx_free_at
+                .saturating_sub(self.now)
+                .saturating_mul(n.link_bps)
+                / 1000,
+        }
+    }
+
+    fn next_round(&mut self, id: u32, at: u64) {
+        self.node_mut(id).balance_at = at;
+        self.at(at, Event::Balance(id));
     }
 
     fn place(&mut self, j: usize, id: u32) {
@@ -795,6 +591,7 @@ impl Sim {
         let n = self.node_mut(id);
         n.up = false;
         n.down_at = Some(now);
+        self.detect_failure(id);
         // Guests of the failed node, running or migrating, lose their deputy.
         for j in 0..self.jobs.len() {
             if self.jobs[j].home == id && self.jobs[j].started {
@@ -821,11 +618,15 @@ impl Sim {
             .iter()
             .filter(|j| j.started && !j.dead && !j.done)
             .count() as u32;
+        let bytes: u64 = self.nodes.iter().map(|n| n.bytes).sum();
+        let traffic = (bytes - self.last_bytes) as f64 / loads.len().max(1) as f64;
+        self.last_bytes = bytes;
         self.report.samples.push(Sample {
             t: self.now as f64 / 1000.0,
             max_over_mean: if mean > 0.0 { max / mean } else { 0.0 },
             cv: if mean > 0.0 { var.sqrt() / mean } else { 0.0 },
             live,
+            traffic,
         });
         self.at(self.now + 1000, Event::Sample);
     }
@@ -838,6 +639,7 @@ impl Sim {
         arrivals_over
             && joins_over
             && fails_over
+            && self.detect.complete()
             && self.batch_left == 0
             && self.jobs.iter().all(|j| j.dead || j.done)
     }
@@ -852,8 +654,12 @@ impl Sim {
             self.now = t;
             self.report.events += 1;
             match e {
-                Event::Beat(id) if self.node(id).up => self.beat(id),
-                Event::Balance(id) if self.node(id).up => self.balance(id),
+                Event::Swim(id) if self.node(id).up && self.node(id).swim_at == t => {
+                    self.swim_tick(id)
+                }
+                Event::Balance(id) if self.node(id).up && self.node(id).balance_at == t => {
+                    self.balance(id)
+                }
                 Event::Done(id, v) => self.done(id, v),
                 Event::Arrive(j, from, to) => self.arrive(j, from, to),
                 Event::Start(j, id) => {
@@ -876,7 +682,7 @@ impl Sim {
                         break;
                     }
                 }
-                Event::Beat(_) | Event::Balance(_) => {}
+                Event::Swim(_) | Event::Balance(_) => {}
             }
         }
         self.report.end_s = self.now as f64 / 1000.0;
@@ -889,6 +695,12 @@ impl Sim {
         if self.cfg.batch > 0 {
             let rounds = u64::from(self.cfg.batch).div_ceil(cpus.max(1));
             self.report.ideal_s = rounds as f64 * self.cfg.work_s;
+            // Node 1 keeps its share; every other image leaves through its link.
+            let keep = u64::from(self.nodes[0].cpus) * rounds;
+            let leave = u64::from(self.cfg.batch).saturating_sub(keep);
+            let send_s =
+                (leave * self.cfg.image_bytes) as f64 / self.nodes[0].link_bps.max(1) as f64;
+            self.report.link_bound_s = self.report.ideal_s + send_s;
         }
         let node_s: f64 = self
             .nodes
@@ -896,12 +708,11 @@ impl Sim {
             .filter(|n| n.up || n.down_at.is_some())
             .map(|n| n.down_at.unwrap_or(self.now).saturating_sub(n.up_since) as f64 / 1000.0)
             .sum();
-        let bytes: u64 = self.nodes.iter().map(|n| n.gossip_bytes).sum();
-        self.report.gossip_bps_per_node = bytes as f64 / node_s.max(1e-9);
+        let bytes: u64 = self.nodes.iter().map(|n| n.bytes).sum();
+        self.report.traffic_bps_per_node = bytes as f64 / node_s.max(1e-9);
         let hb = (HEADER_LEN + LOAD_ENTRY_LEN + AEAD_TAG_LEN) as f64;
         self.report.heartbeat_bps_per_node =
-            (self.nodes.len().saturating_sub(1)) as f64 * hb * 1000.0
-                / self.cfg.heartbeat_ms.max(1) as f64;
+            (self.nodes.len().saturating_sub(1)) as f64 * hb * 1000.0 / MODULE_HEARTBEAT_MS as f64;
         self.report
     }
 }
