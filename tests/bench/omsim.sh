@@ -19,7 +19,7 @@ for n in ${OMSIM_NODES:-64 1024 4096}; do
 	out=$("$sim" --nodes "$n" --jobs "$n" --work 300 --image-mb 1 --seed 1)
 	wall=$(($(date +%s) - start))
 	echo "$out" | awk -v n="$n" -v wall="$wall" '
-		/^makespan/ { m = $2; i = $5; r = $8; b = $13; br = $17 }
+		/^makespan/ { m = $2; i = $5; r = $8; sub(/;$/, "", r); b = $11; br = $14 }
 		/^migrations/ { mig = $3; sub(/^\(/, "", mig) }
 		/^membership/ { t = $2; h = $(NF - 1) }
 		/^false positives/ { s = $3; d = $8 }
@@ -33,7 +33,7 @@ out=$("$sim" --nodes "$dn" --jobs 0 --loss 0.01 --fail 1@20 --max-time 80 --seed
 wall=$(($(date +%s) - start))
 echo "$out" | awk -v n="$dn" -v wall="$wall" '
 	/^membership/ { t = $2; msgs = $5; sub(/^\(/, "", msgs); lost = $7 }
-	/^failure known/ { first = $7; all = $14 }
+	/^failure known/ { first = $8; all = $15 }
 	/^false positives/ { s = $3; d = $8 }
 	END {
 		printf "failure of 1 node of %d, 1 %% loss (%s of %s messages lost): known by the first after %s s, by all after %s s;", n, lost, msgs, first, all
