@@ -761,9 +761,14 @@ u32 omx_real_uid(void)
 	return from_kuid_munged(current_user_ns(), current_uid());
 }
 
-u32 omx_real_gid(void)
+u32 omx_init_real_uid(void)
 {
-	return from_kgid_munged(current_user_ns(), current_gid());
+	return from_kuid_munged(&init_user_ns, current_uid());
+}
+
+u32 omx_init_real_gid(void)
+{
+	return from_kgid_munged(&init_user_ns, current_gid());
 }
 
 int omx_signal_from(struct task_struct *task, int sig, int code, int err, const u8 *fields)
@@ -1477,7 +1482,7 @@ int omx_file_install(struct file *file)
 
 int omx_own_seek(int fd, s64 pos)
 {
-	CLASS(fd, f)(fd);
+	CLASS(fd_pos, f)(fd);
 	loff_t r;
 
 	if (fd_empty(f))

@@ -230,8 +230,10 @@ int omx_dequeue_signal(bool blocked_too, int *code, int *err, u8 *fields);
 int omx_signal_from(struct task_struct *task, int sig, int code, int err, const u8 *fields);
 /* current's real user id, in its own user namespace. */
 u32 omx_real_uid(void);
-/* The calling task's real group id, in its user namespace. */
-u32 omx_real_gid(void);
+/* The calling task's real user and group ids as the initial user namespace sees them (a user
+ * who is root only in a namespace of its own is its own uid here). */
+u32 omx_init_real_uid(void);
+u32 omx_init_real_gid(void);
 /* current's blocked mask (signals 1..64, bit 0: signal 1). */
 u64 omx_blocked_mask(void);
 /* current's pending signals, its own and its process's (signals 1..64, bit 0: signal 1). */

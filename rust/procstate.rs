@@ -100,8 +100,9 @@ pub(crate) fn real_uid() -> u32 {
     unsafe { bindings::omx_real_uid() }
 }
 
-/// The calling task's real group id (in its user namespace).
-pub(crate) fn real_gid() -> u32 {
-    // SAFETY: no precondition; it reads the calling task's own credentials.
-    unsafe { bindings::omx_real_gid() }
+/// The calling task's real user and group ids in the initial user namespace: who it is to a
+/// helper the module starts (root only if root there, not in a namespace of its own).
+pub(crate) fn init_real_ids() -> (u32, u32) {
+    // SAFETY: no precondition; both read the calling task's own credentials.
+    unsafe { (bindings::omx_init_real_uid(), bindings::omx_init_real_gid()) }
 }

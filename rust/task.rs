@@ -361,7 +361,7 @@ pub(crate) mod cur {
     use kernel::uaccess::UserSlice;
 
     pub(crate) use crate::ksys::procstate::{
-        account_away, clocks, misc, real_gid, real_uid, rlimits, rseq, set_clear_child_tid,
+        account_away, clocks, init_real_ids, misc, real_uid, rlimits, rseq, set_clear_child_tid,
         set_itimer_real, set_misc, set_rlimits, set_rseq,
     };
 

@@ -419,6 +419,7 @@ impl Migrations {
     /// their home, idle hooks.
     pub(crate) fn watch(&self) {
         self.watch_deputies();
+        self.prune_saves();
         self.drop_hooks_if_idle();
         self.watch_guests();
     }

@@ -378,6 +378,9 @@ impl Migrations {
         if after == After::Kill {
             // Nothing left to restart.
             self.forget_save(pid);
+        } else {
+            // Its file is whole now (synced): the save to restart it from.
+            self.complete_save(pid);
         }
         if ck.host == 0 {
             ck.inner.lock().release = Some(after);

@@ -5,6 +5,7 @@
 
 use super::stream::Inflow;
 use crate::ksys::file::UserFile;
+use crate::ksys::task::Task;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, CondVar, Mutex};
 
@@ -142,6 +143,16 @@ pub(super) struct Saved {
     pub(super) gid: u32,
     /// When it was saved (`now_ms`).
     pub(super) at_ms: u64,
+    /// The task that saved it.
+    pub(super) by: u32,
+    /// Its saver released the process, its file whole: only then does it replace the save
+    /// before it.
+    pub(super) complete: bool,
+}
+
+/// Whether process `pid` started at `start` still lives.
+pub(super) fn alive(pid: i32, start: u64) -> bool {
+    Task::by_pid(pid).is_some_and(|t| t.start_time() == start)
 }
 
 /// A process restarted by its deputy.

@@ -139,8 +139,12 @@ pub(crate) struct DeputyInner {
     pub(crate) hop: Option<Hop>,
     /// The image of a guest coming home, as it comes.
     pub(crate) inflow: Option<Inflow>,
-    /// The guest's host went down during a forwarded call: the deputy was sent SIGKILL.
+    /// The guest's host went down during a forwarded call: the deputy was woken out of it to
+    /// restart the process, or (`doomed`) sent SIGKILL; when (`now_ms`).
     pub(crate) host_lost: bool,
+    pub(crate) lost_at_ms: u64,
+    /// The deputy is to end with SIGKILL, not restart its process.
+    pub(crate) doomed: bool,
     /// The deputy is sending signals it took off itself to the guest (without this lock
     /// held): a move of the guest does not start until they are sent.
     pub(crate) signalling: bool,
@@ -161,8 +165,9 @@ pub(crate) struct DeputyInner {
     /// Its host went down and it waits for an image to restart the process from
     /// (`revive.rs`).
     pub(crate) reviving: bool,
-    /// That image, once the helper handed it over.
+    /// That image, once the helper handed it over (`handed`: it was, even if taken since).
     pub(crate) revival: Option<Revival>,
+    pub(crate) handed: bool,
 }
 
 impl DeputyInner {
@@ -262,6 +267,8 @@ impl Deputy {
                     hop: None,
                     inflow: None,
                     host_lost: false,
+                    lost_at_ms: 0,
+                    doomed: false,
                     signalling: false,
                     move_asked: None,
                     job: JobStop::Running,
@@ -270,6 +277,7 @@ impl Deputy {
                     files: HomeFiles::default(),
                     reviving: false,
                     revival: None,
+                    handed: false,
                 },
                 "Deputy::inner"
             ),

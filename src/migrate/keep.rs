@@ -9,7 +9,7 @@
 //! reads `PID SECONDS GENERATION`; it then removes its files. The module remembers each save
 //! (`revive.rs`): a process kept so whose host is lost is restarted by its deputy.
 
-use super::ckpt::{Kept, MAX_KEEP_S, MAX_KEPT};
+use super::ckpt::{alive, Kept, MAX_KEEP_S, MAX_KEPT};
 use super::config::STUB_PATH;
 use super::Migrations;
 use crate::ksys::cstr_fmt;
@@ -69,6 +69,7 @@ impl Migrations {
                 GFP_KERNEL,
             )?;
         }
+        let (uid, gid) = cur::init_real_ids();
         let mut b = [[0u8; 16]; 5];
         let [b0, b1, b2, b3, b4] = &mut b;
         let argv = [
@@ -76,8 +77,8 @@ impl Migrations {
             cstr_fmt(b0, format_args!("{}", pid)),
             cstr_fmt(b1, format_args!("{}", secs)),
             cstr_fmt(b2, format_args!("{}", generation)),
-            cstr_fmt(b3, format_args!("{}", cur::real_uid())),
-            cstr_fmt(b4, format_args!("{}", cur::real_gid())),
+            cstr_fmt(b3, format_args!("{}", uid)),
+            cstr_fmt(b4, format_args!("{}", gid)),
         ];
         if let Err(e) = task::spawn(STUB_PATH, &argv, &mut || Ok(())) {
             user_warn!(
@@ -101,9 +102,4 @@ impl Migrations {
         }
         Ok(())
     }
-}
-
-/// Whether process `pid` started at `start` still lives.
-fn alive(pid: i32, start: u64) -> bool {
-    Task::by_pid(pid).is_some_and(|t| t.start_time() == start)
 }

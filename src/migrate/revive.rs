@@ -19,7 +19,7 @@
 //! A deputy blocked in a forwarded call when its host goes down is woken out of it first (task
 //! work that interrupts the call, `Migrations::watch_deputies`).
 
-use super::ckpt::{Revival, Revived, Saved, MAX_MARKS};
+use super::ckpt::{alive, Revival, Revived, Saved, MAX_MARKS};
 use super::config::STUB_PATH;
 use super::deputy::Deputy;
 use super::restore::{check_head, load_regs, restore_body, Restoring};
@@ -43,46 +43,76 @@ const MAX_SEEKS: usize = 64;
 const MAX_REVIVED: usize = 16;
 
 impl Migrations {
-    /// Remembers that process `pid` (started at `start`) was saved to the file the caller has
-    /// open as `fd`, in place of any save before.
+    /// Remembers that process `pid` (started at `start`) is being saved by the caller to the
+    /// file it has open as `fd`: the save replaces the one before once complete
+    /// ([`Migrations::complete_save`]).
     pub(super) fn remember_save(&self, pid: i32, start: u64, fd: i32) {
         let Ok(file) = UserFile::get(fd, true) else {
             return;
         };
+        let (uid, gid) = cur::init_real_ids();
         let s = Saved {
             pid,
             start,
             file,
-            uid: cur::real_uid(),
-            gid: cur::real_gid(),
+            uid,
+            gid,
             at_ms: now_ms(),
+            by: Task::current_pid(),
+            complete: false,
         };
         let mut saves = self.saves.lock();
-        saves.retain(|s| s.pid != pid);
+        // Those of processes that ended go, and a save of this one left unfinished.
+        saves.retain(|s| (s.pid != pid || s.complete) && alive(s.pid, s.start));
         if saves.len() >= MAX_MARKS {
             let _ = saves.remove(0);
         }
         let _ = saves.push(s, GFP_KERNEL);
     }
 
-    /// Forgets process `pid`'s save (it ends after it: `--kill`).
+    /// The caller, which saved process `pid`, released it with its file whole: that save is
+    /// the one to restart it from.
+    pub(super) fn complete_save(&self, pid: i32) {
+        let by = Task::current_pid();
+        let mut saves = self.saves.lock();
+        if !saves
+            .iter()
+            .any(|s| s.pid == pid && s.by == by && !s.complete)
+        {
+            return;
+        }
+        saves.retain(|s| s.pid != pid || !s.complete);
+        for s in saves.iter_mut().filter(|s| s.pid == pid) {
+            s.complete = true;
+        }
+    }
+
+    /// Forgets process `pid`'s saves (it ends after one: `--kill`).
     pub(super) fn forget_save(&self, pid: i32) {
         self.saves.lock().retain(|s| s.pid != pid);
     }
 
+    /// Forgets the saves of processes that ended (from the tick).
+    pub(super) fn prune_saves(&self) {
+        let mut saves = self.saves.lock();
+        if !saves.is_empty() {
+            saves.retain(|s| alive(s.pid, s.start));
+        }
+    }
+
     /// Whether process `pid`, started at `start`, has a save to be restarted from.
-    fn has_save(&self, pid: i32, start: u64) -> bool {
+    pub(super) fn has_save(&self, pid: i32, start: u64) -> bool {
         self.saves
             .lock()
             .iter()
-            .any(|s| s.pid == pid && s.start == start)
+            .any(|s| s.pid == pid && s.start == start && s.complete)
     }
 
     fn take_save(&self, pid: i32, start: u64) -> Option<Saved> {
         let mut saves = self.saves.lock();
         let i = saves
             .iter()
-            .position(|s| s.pid == pid && s.start == start)?;
+            .position(|s| s.pid == pid && s.start == start && s.complete)?;
         saves.remove(i).ok()
     }
 
@@ -135,10 +165,15 @@ impl Migrations {
             )
         })?;
         let mut i = dep.inner.lock();
-        if !i.reviving || i.revival.is_some() {
+        if !i.reviving {
             user_warn!("revive {}: not a process that waits to be restarted\n", pid);
+            return Err(ESRCH);
+        }
+        if i.handed {
+            user_warn!("revive {}: its image was handed over already\n", pid);
             return Err(EBUSY);
         }
+        i.handed = true;
         i.revival = Some(Revival {
             file,
             offset,
@@ -147,12 +182,6 @@ impl Migrations {
         drop(i);
         dep.cv.notify_all();
         Ok(())
-    }
-
-    /// Whether the deputy task `t` of process `pid`, making a forwarded call when its host went
-    /// down, is woken out of the call to restart its process (else it is to be killed).
-    pub(super) fn wake_to_revive(&self, pid: i32, t: &Task) -> bool {
-        self.has_save(pid, t.start_time()) && t.queue_work(|| {}, true).is_ok()
     }
 
     /// The lines of `/proc/openmosix/migrate` for processes restarted by their deputy that
@@ -179,7 +208,16 @@ impl Migrations {
 /// must end as before.
 pub(super) fn on_host_lost(mig: &Migrations, dep: &Deputy) -> bool {
     let start = Task::current().start_time();
+    {
+        let mut i = dep.inner.lock();
+        if i.doomed {
+            // The watcher found no save when it ended the call this deputy was making.
+            return false;
+        }
+        i.reviving = true;
+    }
     let Some(saved) = mig.take_save(dep.pid, start) else {
+        dep.inner.lock().reviving = false;
         return false;
     };
     let lost = dep.target();
@@ -191,9 +229,12 @@ pub(super) fn on_host_lost(mig: &Migrations, dep: &Deputy) -> bool {
         mig.loss(lost),
         age_ms / 1000
     );
-    dep.inner.lock().reviving = true;
     let r = wait_revival(dep, &saved).and_then(|r| revive(mig, dep, r));
-    dep.inner.lock().reviving = false;
+    {
+        let mut i = dep.inner.lock();
+        i.reviving = false;
+        i.revival = None;
+    }
     match r {
         Ok(()) => {
             let mut list = mig.revived.lock();

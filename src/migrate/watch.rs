@@ -3,9 +3,16 @@
 //! The deputies watched from the module's tick (`Migrations::watch`): those that ended without
 //! their own end, and those blocked in a forwarded call when their host went down.
 
+use super::deputy::Deputy;
 use super::Migrations;
+use crate::ksys::sys::now_ms;
+use crate::ksys::task::Task;
 use crate::omcore::syscalls::sig::SIGKILL;
 use kernel::prelude::*;
+
+/// How long a deputy woken out of its call to restart its process may take to leave it
+/// before it is killed (ms).
+const WAKE_MS: u64 = 10_000;
 
 impl Migrations {
     /// A deputy that ended without going through its own end (killed while making a forwarded
@@ -21,7 +28,7 @@ impl Migrations {
             let (ended, calling) = {
                 let i = d.inner.lock();
                 let ended = i.task.as_ref().and_then(|t| t.exit_code());
-                let calling = if i.exec.is_some() && !i.host_lost {
+                let calling = if i.exec.is_some() && !i.reviving && !i.doomed {
                     i.task.clone()
                 } else {
                     None
@@ -30,18 +37,7 @@ impl Migrations {
             };
             let Some(code) = ended else {
                 if let Some(t) = calling.filter(|_| !d.host_linked(&self.mesh)) {
-                    d.inner.lock().host_lost = true;
-                    if self.wake_to_revive(d.pid, &t) {
-                        // Out of the call to serving, which restarts the process.
-                        continue;
-                    }
-                    pr_warn!(
-                        "process {}: node {} {} with its guest during a forwarded call: killed\n",
-                        d.pid,
-                        d.target(),
-                        self.loss(d.target())
-                    );
-                    t.signal(SIGKILL);
+                    self.lost_in_call(d, &t);
                 }
                 continue;
             };
@@ -54,6 +50,38 @@ impl Migrations {
             self.signal_guest(d, SIGKILL, false);
             let module = self.retire_deputy(d);
             drop(module);
+        }
+    }
+
+    /// The host of deputy `d`'s guest went down while `t`, the deputy, makes a forwarded call.
+    /// If its process has a save, the deputy is woken out of the call (task work that
+    /// interrupts an interruptible sleep) to restart it; otherwise, or if it is still in the
+    /// call [`WAKE_MS`] after (a sleep that work does not end), it is killed. Decided under
+    /// its lock, so that a deputy that left its call meanwhile, and restarts its process, is
+    /// not killed.
+    fn lost_in_call(&self, d: &Deputy, t: &Task) {
+        let now = now_ms();
+        let mut i = d.inner.lock();
+        if i.exec.is_none() || i.reviving || i.doomed {
+            return;
+        }
+        let kill = if !i.host_lost {
+            i.host_lost = true;
+            i.lost_at_ms = now;
+            !(self.has_save(d.pid, t.start_time()) && t.queue_work(|| {}, true).is_ok())
+        } else {
+            now.saturating_sub(i.lost_at_ms) > WAKE_MS
+        };
+        i.doomed = kill;
+        drop(i);
+        if kill {
+            pr_warn!(
+                "process {}: node {} {} with its guest during a forwarded call: killed\n",
+                d.pid,
+                d.target(),
+                self.loss(d.target())
+            );
+            t.signal(SIGKILL);
         }
     }
 }

@@ -211,6 +211,22 @@ kill "$npid"
 wait_end 60 "$rpid" "omctl restart of sleep"
 wait "$rpid"
 expect_eq "omctl restart exits as its process did (SIGTERM)" "$?" 143
+# A session leader (setsid, no terminal) is restarted leading a session of its own.
+setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+ssid=$!
+check "setsid sleep runs" wait_for 60 grep -qx sleep "/proc/$ssid/comm"
+expect_eq "it leads its session" "$(cut -d' ' -f6 "/proc/$ssid/stat")" "$ssid"
+check "it is saved and ended" omctl checkpoint "$ssid" /tmp/ck/sess.ckpt --kill
+expect_match "--check says it led its session, with no terminal" "$(omctl restart --check /tmp/ck/sess.ckpt)" \
+	"session leader yes group leader yes foreground no terminal none"
+omctl restart /tmp/ck/sess.ckpt &
+rpid=$!
+check "it runs again" wait_for 120 child_of "$rpid"
+npid=$(child_of "$rpid")
+check "as sleep" wait_for 60 grep -qx sleep "/proc/$npid/comm"
+expect_eq "leading a session of its own" "$(cut -d' ' -f6 "/proc/$npid/stat")" "$npid"
+kill "$npid"
+wait_end 60 "$rpid" "omctl restart of the session leader"
 sleep 1000 &
 spid=$!
 check "checkpoint --stop" omctl checkpoint "$spid" /tmp/ck/stop.ckpt --stop

@@ -7,7 +7,10 @@
 # (the terminal's foreground group), Ctrl-C ends it and `$?` is 130; a moved background job that
 # reads the terminal is stopped by SIGTTIN ("Stopped (tty input)") and, brought to the
 # foreground, reads the line typed next. Each step's transcript is the one the same session
-# gives with a job that never moved, run first as the reference.
+# gives with a job that never moved, run first as the reference. A foreground reader saved and
+# ended, then restarted with `omctl restart` from the shell, leads its own group in the
+# terminal's foreground, is stopped by Ctrl-Z and continued by `fg` as a job (through omctl),
+# reads the line typed next, and the shell has the terminal back.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 60 omctl isup 2
@@ -225,6 +228,52 @@ for s in $STEPS; do
 	expect_eq "moved: '$s' shows what it shows unmoved" "$(cat /tmp/moved."$s")" "$(cat /tmp/ref."$s")"
 done
 expect_eq "moved: the whole transcript is the reference's" "$(shown /tmp/moved.tr)" "$(shown /tmp/ref.tr)"
+
+# --- A foreground job saved, then restarted from the shell: it leads its own group, in the
+# terminal's foreground, reads the line typed, and the shell has the terminal back after it. -----
+run=ck
+tr=/tmp/$run.tr
+in=/tmp/$run.in
+rm -f "$tr" "$in" /tmp/go /tmp/fg.ckpt
+mkfifo "$in"
+env PS1='omsh$ ' omx-pty "$in" "$tr" busybox sh -i &
+pty=$!
+check "ck: the shell prompts" wait_for 120 more_prompts 0
+shell=$(children "$pty")
+key_in "$READER\n"
+check "ck: the reader started" wait_for 60 has_child "$shell"
+job=$(children "$shell")
+check "ck: the reader is in the terminal's foreground" wait_for 60 foreground "$job"
+n=$(prompts)
+check "ck: it is saved and ended" omctl checkpoint "$job" /tmp/fg.ckpt --kill
+check "ck: the shell prompts again" wait_for 120 more_prompts "$n"
+expect_match "ck: --check says it led its group, in the foreground of its terminal" \
+	"$(omctl restart --check /tmp/fg.ckpt)" "session leader no group leader yes foreground yes terminal /dev/pts/[0-9]+$"
+key_in 'omctl restart /tmp/fg.ckpt\n'
+check "ck: omctl restart runs" wait_for 60 has_child "$shell"
+omc=$(children "$shell")
+check "ck: and has a child" wait_for 60 has_child "$omc"
+npid=$(children "$omc")
+check "ck: which becomes the reader" wait_for 120 sh -c "grep -qx omx-pty /proc/$npid/comm"
+check "ck: the restarted reader leads its group, in the terminal's foreground" wait_for 60 foreground "$npid"
+n=$(prompts)
+key_in '\032'
+check "ck: Ctrl-Z stops it, and the shell prompts again" wait_for 120 more_prompts "$n"
+check "ck: the reader is stopped" wait_for 60 in_state "$npid" T
+expect_match "ck: the shell lists omctl restart stopped" "$(since_typed)" "Stopped +omctl restart /tmp/fg.ckpt"
+key_in 'fg\n'
+check "ck: fg: the reader has the terminal's foreground again" wait_for 60 foreground "$npid"
+check "ck: and runs" wait_for 60 not_in_state "$npid" T
+touch /tmp/go
+n=$(prompts)
+key_in 'again\n'
+check "ck: it reads the line typed, the shell prompts again" wait_for 120 more_prompts "$n"
+expect_match "ck: what it read" "$(since_typed)" '^read: again'
+enter 'echo status $?'
+expect_match "ck: omctl restart exits with its status" "$(since_typed)" '^status 0'
+key_in 'exit 7\n'
+wait "$pty"
+expect_eq "ck: the shell had the terminal back and exits" "$?" 7
 
 nothing_left 2
 finish

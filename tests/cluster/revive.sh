@@ -13,7 +13,8 @@
 # through /proc/openmosix/keep (at home, its second save a small part of its first, then on
 # node 2), is restarted from its latest save and finishes as A does, and its files are removed.
 # The kernel log and omctl ps say who was restarted, and from when. keep refuses bad settings,
-# and 0 turns a setting off (its files go).
+# and 0 turns a setting off (its files go); a user's setting that could not be saved (ckpt_dir
+# not the user's to write) is removed, the kernel log saying why.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 60 omctl isup 2
@@ -91,7 +92,7 @@ check "the second save, of a process that waits, is under a tenth of the first" 
 check "D moves to node 2" omctl migrate "$dpid" 2
 check "D runs on node 2" wait_for 120 remote "$dpid" 2
 touch dmark
-check "D is saved on node 2" wait_for 120 sh -c "find $ckdir -name 'keep-$dpid.*' -newer dmark | grep -q ."
+check "D is saved on node 2" wait_for 120 sh -c "find $ckdir -name 'keep-$dpid.*.ckpt' -newer dmark | grep -q ."
 
 # --- Node 2 goes. ----------------------------------------------------------------------------------
 check "node 2 loses its power" power_off 2
@@ -126,7 +127,6 @@ expect_eq "D exits 0" "$?" 0
 check "D's output file is the one of a run never interrupted" cmp d.out ref.out
 expect_eq "and its standard output" "$(sed 's/cpu-timers .*/cpu-timers /' d.log)" "$expected"
 check "its saves are removed once it ended" wait_for 60 sh -c "! ls $ckdir/keep-$dpid.* 2>/dev/null | grep -q ."
-check_fails "and keep no longer lists it" grep -q "^$dpid " /proc/openmosix/keep
 
 # Turned off: the saves stop and their files go.
 sleep 100000 4>&- &
@@ -137,6 +137,16 @@ check "keep $spid 0 turns it off" sh -c "echo '$spid 0' >/proc/openmosix/keep"
 check_fails "keep no longer lists it" grep -q "^$spid " /proc/openmosix/keep
 check "its files are removed" wait_for 60 sh -c "! ls $ckdir/keep-$spid.* 2>/dev/null | grep -q ."
 kill "$spid"
+# A user's setting, where ckpt_dir is not the user's to write: nothing could save it, so the
+# setting goes, and the kernel log says why.
+omx-as 1000 sleep 100000 4>&- &
+upid=$!
+check "a user's sleep runs" wait_for 60 grep -qx sleep "/proc/$upid/comm"
+check_fails "another user cannot keep it" omx-as 1001 sh -c "echo '$upid 1' >/proc/openmosix/keep"
+check "its user may" omx-as 1000 sh -c "echo '$upid 1' >/proc/openmosix/keep"
+check "the setting goes: $ckdir is root's alone" wait_for 60 sh -c "! grep -q '^$upid ' /proc/openmosix/keep"
+expect_match "the kernel log says why" "$(dmesg)" "omx-keep $upid: .*setting removed"
+kill "$upid"
 
 touch agate2
 wait_end 600 "$apid" "omx-ckpt A"

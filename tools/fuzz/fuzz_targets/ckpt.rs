@@ -13,10 +13,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(h) = ckpt::decode_home(rest) {
         let fds: Vec<_> = h.fds().collect();
         assert_eq!(fds.len(), h.len());
-        let n = ckpt::home_len(&h.lineage, h.cwd, &fds).unwrap();
+        let n = ckpt::home_len(&h.lineage, h.cwd, &fds, &h.job).unwrap();
         let mut out = vec![0u8; n];
         assert_eq!(
-            ckpt::encode_home(h.saved_ms, h.pid, &h.lineage, h.cwd, &fds, &mut out),
+            ckpt::encode_home(h.saved_ms, h.pid, &h.lineage, h.cwd, &fds, &h.job, &mut out),
             Ok(n)
         );
         assert_eq!(&out[..], rest);

@@ -21,6 +21,8 @@
 //! | 2 | number of descriptors (at most [`MAX_FDS`]), then each: |
 //! | 4, 1, 4, 8 | descriptor, [`FdKind`], `open` flags, offset |
 //! | 2 + n | path |
+//! | 1 | the process's place in its session ([`Job`] flags) |
+//! | 2 + n | its controlling terminal's path (empty for none) |
 //!
 //! An incremental save's image has `Parent` records (pages unchanged since the save it adds
 //! to); a restart merges the chain of saves back into one whole image.
@@ -34,7 +36,7 @@ use core::fmt;
 /// The file's first bytes.
 pub const MAGIC: [u8; 8] = *b"OMXCKPT\n";
 /// This format's version.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Length of the header before the image.
 pub const HEADER_LEN: usize = 16;
 /// The home section's first bytes.
@@ -45,8 +47,19 @@ pub const MAX_FDS: usize = 1024;
 pub const MAX_FD: u32 = 1 << 20;
 const FD_FIXED: usize = 4 + 1 + 4 + 8 + 2;
 /// Longest home section after its magic and length.
-pub const MAX_HOME: usize =
-    8 + 4 + 8 + 8 + 2 + MAX_PATH + 2 + MAX_PATH + 2 + MAX_FDS * (FD_FIXED + MAX_PATH);
+pub const MAX_HOME: usize = 8
+    + 4
+    + 8
+    + 8
+    + 2
+    + MAX_PATH
+    + 2
+    + MAX_PATH
+    + 2
+    + MAX_FDS * (FD_FIXED + MAX_PATH)
+    + 1
+    + 2
+    + MAX_PATH;
 /// Most saves a chain may have, the whole one included.
 pub const MAX_CHAIN: usize = 64;
 
@@ -95,6 +108,8 @@ pub enum CkptError {
     Kind(u8),
     /// A save named 0, its own parent, or a parent without a path (or a path without one).
     Lineage,
+    /// Unknown job flags, or a terminal's path with none of them saying it had one.
+    Job,
 }
 
 impl fmt::Display for CkptError {
@@ -112,6 +127,7 @@ impl fmt::Display for CkptError {
             Self::Fds => write!(f, "too many descriptors, or one out of range or twice"),
             Self::Kind(k) => write!(f, "unknown descriptor kind {k}"),
             Self::Lineage => write!(f, "bad save names or parent path"),
+            Self::Job => write!(f, "bad session or terminal"),
         }
     }
 }
@@ -186,6 +202,37 @@ impl Lineage<'_> {
     }
 }
 
+/// Where the process stood in its session when it was saved: whether it led its session or
+/// its process group, whether its group was its terminal's foreground one, and the terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Job<'a> {
+    /// [`Job::SESSION_LEADER`], [`Job::GROUP_LEADER`], [`Job::FOREGROUND`].
+    pub flags: u8,
+    /// Its controlling terminal's path (empty for none).
+    pub terminal: &'a [u8],
+}
+
+impl Job<'_> {
+    /// It led its session (its pid was the session's id).
+    pub const SESSION_LEADER: u8 = 1;
+    /// It led its process group.
+    pub const GROUP_LEADER: u8 = 2;
+    /// Its group was its terminal's foreground group.
+    pub const FOREGROUND: u8 = 4;
+
+    /// Known flags only; a terminal path only if valid; the foreground only with a terminal.
+    fn check(&self) -> Result<(), CkptError> {
+        let known = Self::SESSION_LEADER | Self::GROUP_LEADER | Self::FOREGROUND;
+        let terminal_ok = self.terminal.is_empty() || path_ok(self.terminal);
+        let fg_ok = self.flags & Self::FOREGROUND == 0 || !self.terminal.is_empty();
+        if self.flags & !known == 0 && terminal_ok && fg_ok {
+            Ok(())
+        } else {
+            Err(CkptError::Job)
+        }
+    }
+}
+
 /// The home section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Home<'a> {
@@ -199,6 +246,8 @@ pub struct Home<'a> {
     pub cwd: &'a [u8],
     nfds: usize,
     fds: &'a [u8],
+    /// Its place in its session.
+    pub job: Job<'a>,
 }
 
 fn path_ok(p: &[u8]) -> bool {
@@ -210,8 +259,10 @@ pub fn home_len(
     lineage: &Lineage<'_>,
     cwd: &[u8],
     fds: &[SavedFd<'_>],
+    job: &Job<'_>,
 ) -> Result<usize, CkptError> {
     lineage.check()?;
+    job.check()?;
     if !path_ok(cwd) || fds.iter().any(|f| !path_ok(f.path)) {
         return Err(CkptError::Path);
     }
@@ -227,7 +278,10 @@ pub fn home_len(
         + 2
         + cwd.len()
         + 2
-        + fds.iter().map(|f| FD_FIXED + f.path.len()).sum::<usize>();
+        + fds.iter().map(|f| FD_FIXED + f.path.len()).sum::<usize>()
+        + 1
+        + 2
+        + job.terminal.len();
     Ok(8 + body)
 }
 
@@ -248,9 +302,10 @@ pub fn encode_home(
     lineage: &Lineage<'_>,
     cwd: &[u8],
     fds: &[SavedFd<'_>],
+    job: &Job<'_>,
     out: &mut [u8],
 ) -> Result<usize, CkptError> {
-    let len = home_len(lineage, cwd, fds)?;
+    let len = home_len(lineage, cwd, fds, job)?;
     let out = out.get_mut(..len).ok_or(CkptError::Length)?;
     let mut w = 0;
     let mut put = |b: &[u8]| {
@@ -276,6 +331,9 @@ pub fn encode_home(
         put(&(f.path.len() as u16).to_be_bytes());
         put(f.path);
     }
+    put(&[job.flags]);
+    put(&(job.terminal.len() as u16).to_be_bytes());
+    put(job.terminal);
     Ok(len)
 }
 
@@ -377,6 +435,14 @@ pub fn decode_home(b: &[u8]) -> Result<Home<'_>, CkptError> {
     for _ in 0..nfds {
         r.fd()?;
     }
+    let fds = &fds[..fds.len() - r.0.len()];
+    let flags = r.u8()?;
+    let n = r.u16()? as usize;
+    let job = Job {
+        flags,
+        terminal: r.take(n)?,
+    };
+    job.check()?;
     if !r.0.is_empty() {
         return Err(CkptError::Length);
     }
@@ -387,6 +453,7 @@ pub fn decode_home(b: &[u8]) -> Result<Home<'_>, CkptError> {
         cwd,
         nfds,
         fds,
+        job,
     };
     if !fds_unique(h.fds().map(|f| f.fd)) {
         return Err(CkptError::Fds);
@@ -435,9 +502,12 @@ mod tests {
                 path: b"/tmp/out",
             },
         ];
-        let n = home_len(&LINEAGE, b"/root", &fds).unwrap();
+        let n = home_len(&LINEAGE, b"/root", &fds, &JOB).unwrap();
         let mut v = vec![0u8; n];
-        assert_eq!(encode_home(7, 42, &LINEAGE, b"/root", &fds, &mut v), Ok(n));
+        assert_eq!(
+            encode_home(7, 42, &LINEAGE, b"/root", &fds, &JOB, &mut v),
+            Ok(n)
+        );
         v
     }
 
@@ -447,16 +517,21 @@ mod tests {
         parent_path: b"app.1.ckpt",
     };
 
+    const JOB: Job<'static> = Job {
+        flags: Job::GROUP_LEADER | Job::FOREGROUND,
+        terminal: b"/dev/pts/0",
+    };
+
     #[test]
     fn lineage_is_checked() {
         let fds = [];
-        assert!(home_len(&LINEAGE, b"/", &fds).is_ok());
+        assert!(home_len(&LINEAGE, b"/", &fds, &JOB).is_ok());
         let whole = Lineage {
             parent: 0,
             parent_path: b"",
             ..LINEAGE
         };
-        assert!(home_len(&whole, b"/", &fds).is_ok());
+        assert!(home_len(&whole, b"/", &fds, &JOB).is_ok());
         for bad in [
             Lineage { id: 0, ..whole },
             Lineage {
@@ -477,7 +552,7 @@ mod tests {
             },
         ] {
             assert_eq!(
-                home_len(&bad, b"/", &fds),
+                home_len(&bad, b"/", &fds, &JOB),
                 Err(CkptError::Lineage),
                 "{bad:?}"
             );
@@ -512,6 +587,7 @@ mod tests {
             (7, 42, &b"/root"[..], 2)
         );
         assert_eq!(h.lineage, LINEAGE);
+        assert_eq!(h.job, JOB);
         let fds: std::vec::Vec<_> = h.fds().collect();
         assert_eq!(fds[1].fd, 3);
         assert_eq!(fds[1].kind, FdKind::Reopen);
@@ -544,6 +620,21 @@ mod tests {
         let mut w = v.clone();
         w[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(decode_home(&w), Err(CkptError::Length));
+        // Unknown job flags; the foreground without a terminal; a bad terminal path.
+        let mut w = v.clone();
+        let at = w.len() - 2 - JOB.terminal.len() - 1;
+        w[at] = 8;
+        assert_eq!(decode_home(&w), Err(CkptError::Job));
+        let lone = Job {
+            flags: Job::FOREGROUND,
+            terminal: b"",
+        };
+        assert_eq!(home_len(&LINEAGE, b"/", &[], &lone), Err(CkptError::Job));
+        let nul = Job {
+            flags: 0,
+            terminal: b"/dev/\0",
+        };
+        assert_eq!(home_len(&LINEAGE, b"/", &[], &nul), Err(CkptError::Job));
         // A NUL in a path, an empty path.
         let bad = [SavedFd {
             fd: 1,
@@ -552,8 +643,8 @@ mod tests {
             pos: 0,
             path: b"/a\0b",
         }];
-        assert_eq!(home_len(&LINEAGE, b"/", &bad), Err(CkptError::Path));
-        assert_eq!(home_len(&LINEAGE, b"", &[]), Err(CkptError::Path));
+        assert_eq!(home_len(&LINEAGE, b"/", &bad, &JOB), Err(CkptError::Path));
+        assert_eq!(home_len(&LINEAGE, b"", &[], &JOB), Err(CkptError::Path));
         // Flipped bytes anywhere: refused or decoded, never a panic.
         for i in 0..v.len() {
             for bit in 0..8 {

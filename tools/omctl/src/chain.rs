@@ -35,14 +35,33 @@ pub(crate) struct Save {
     pub(crate) image_at: u64,
     pub(crate) home_at: u64,
     pub(crate) vdso: u64,
+    /// Its place in its session: flags and terminal (`ckpt::Job`).
+    pub(crate) job: (u8, Vec<u8>),
 }
 
 impl Save {
     /// Checks checkpoint file `path` whole (see `ckpt::check_file`) and indexes its pages.
     pub(crate) fn read(path: &Path) -> Result<Self, Failure> {
+        Self::read_as(path, path)
+    }
+
+    /// [`Save::read`] of the file opened as `open`, named `path` (the directory its parent's
+    /// relative path is in). Only a regular file is read (a FIFO or a device is refused
+    /// without waiting).
+    pub(crate) fn read_as(open: &Path, path: &Path) -> Result<Self, Failure> {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        const O_NONBLOCK: i32 = 0o4000;
         let name = path.display();
         let bad = |what: String| Failure(format!("{name}: not a usable checkpoint: {what}"), 1);
-        let f = std::fs::File::open(path).map_err(|e| Failure(format!("{name}: {e}"), 1))?;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NONBLOCK)
+            .open(open)
+            .map_err(|e| Failure(format!("{name}: {e}"), 1))?;
+        let kind = f.metadata().map_err(|e| bad(e.to_string()))?.file_type();
+        if !kind.is_file() || kind.is_fifo() {
+            return Err(bad("not a regular file".into()));
+        }
         let mut r =
             BufReader::with_capacity(1 << 20, f.try_clone().map_err(|e| bad(e.to_string()))?);
         let mut head = [0u8; ckpt::HEADER_LEN];
@@ -98,6 +117,7 @@ impl Save {
             id: home.lineage.id,
             parent: home.lineage.parent,
             parent_path: home.lineage.parent_path.to_vec(),
+            job: (home.job.flags, home.job.terminal.to_vec()),
             image_at: ckpt::HEADER_LEN as u64,
             home_at: at,
             vdso: vdso.ok_or_else(|| bad("image without a memory layout".into()))?,
@@ -144,7 +164,12 @@ pub(crate) fn itimers(file: &std::fs::File, image_at: u64) -> Option<[(u64, u64)
 
 /// Checks the save in `path` and every save it adds to; newest first.
 pub(crate) fn read_chain(path: &Path) -> Result<Vec<Save>, Failure> {
-    let mut chain = vec![Save::read(path)?];
+    read_chain_as(path, path)
+}
+
+/// [`read_chain`] from the save opened as `open`, named `path`.
+pub(crate) fn read_chain_as(open: &Path, path: &Path) -> Result<Vec<Save>, Failure> {
+    let mut chain = vec![Save::read_as(open, path)?];
     while let Some(last) = chain.last().filter(|s| s.parent != 0) {
         if chain.len() == MAX_CHAIN {
             return Err(Failure(
@@ -425,9 +450,9 @@ mod tests {
             parent: parent.map_or(0, |p| p.0),
             parent_path: parent.map_or(&b""[..], |p| p.1.as_bytes()),
         };
-        let n = ckpt::home_len(&lineage, b"/", &[]).unwrap();
+        let n = ckpt::home_len(&lineage, b"/", &[], &Default::default()).unwrap();
         let mut home = vec![0u8; n];
-        ckpt::encode_home(1, 9, &lineage, b"/", &[], &mut home).unwrap();
+        ckpt::encode_home(1, 9, &lineage, b"/", &[], &Default::default(), &mut home).unwrap();
         f.extend(home);
         let path = dir.join(name);
         std::fs::write(&path, f).unwrap();

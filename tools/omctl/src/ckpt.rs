@@ -23,7 +23,7 @@
 //! why); with `--on NODE` it first asks for its move to NODE. `omctl restart --check FILE` only
 //! checks the file and prints where its image and home section start and its vDSO address.
 
-use crate::{chain, raw, write_failure, Failure, Res};
+use crate::{chain, job, raw, write_failure, Failure, Res};
 use omcore::ckpt::{self, FdKind, SavedFd};
 use std::ffi::CString;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -287,13 +287,18 @@ pub(crate) fn save(
             })
             .collect();
         let cwd = cwd.as_os_str().as_bytes();
-        let n = ckpt::home_len(&lineage, cwd, &saved)
+        let (flags, terminal) = job::of(pid);
+        let job = ckpt::Job {
+            flags,
+            terminal: &terminal,
+        };
+        let n = ckpt::home_len(&lineage, cwd, &saved, &job)
             .map_err(|e| Failure(format!("checkpoint {pid}: {e}"), 1))?;
         let mut v = vec![0u8; n];
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        ckpt::encode_home(now, pid, &lineage, cwd, &saved, &mut v)
+        ckpt::encode_home(now, pid, &lineage, cwd, &saved, &job, &mut v)
             .map_err(|e| Failure(format!("checkpoint {pid}: {e}"), 1))?;
         out.write_all(&v)
             .and_then(|()| out.sync_all())
@@ -315,7 +320,10 @@ pub(crate) fn save(
 /// Checks checkpoint `file` and every save it adds to, and starts the process that becomes
 /// the one saved (`omctl _restart`), a child of this one. A chain is first merged into one
 /// whole image in memory, which the child reads through its own `/proc/self/fd`.
-pub(crate) fn spawn_restart(file: &str) -> Result<std::process::Child, Failure> {
+///
+/// With `foreground`, the caller relays the process's job control (`job::wait`): the process
+/// may take the terminal's foreground, as the save says it had it.
+pub(crate) fn spawn_restart(file: &str, foreground: bool) -> Result<std::process::Child, Failure> {
     let chain = chain::read_chain(Path::new(file))?;
     let newest = &chain[0];
     let (path, image_at, home_at, merged) = if chain.len() == 1 {
@@ -333,6 +341,7 @@ pub(crate) fn spawn_restart(file: &str) -> Result<std::process::Child, Failure> 
             &image_at.to_string(),
             &home_at.to_string(),
             &newest.vdso.to_string(),
+            if foreground { "fg" } else { "bg" },
         ])
         .spawn()
         .map_err(|e| Failure(format!("restart: {e}"), 1));
@@ -364,13 +373,28 @@ pub(crate) fn restart(args: &[&str]) -> Result<u8, Failure> {
             for s in &chain[1..] {
                 println!("adds to {} ({:#x})", s.path.display(), s.id);
             }
+            let (flags, terminal) = &chain[0].job;
+            let yes = |b: u8| if flags & b != 0 { "yes" } else { "no" };
+            println!(
+                "session leader {} group leader {} foreground {} terminal {}",
+                yes(ckpt::Job::SESSION_LEADER),
+                yes(ckpt::Job::GROUP_LEADER),
+                yes(ckpt::Job::FOREGROUND),
+                if terminal.is_empty() {
+                    "none".into()
+                } else {
+                    String::from_utf8_lossy(terminal)
+                }
+            );
             return Ok(0);
         }
         [f] => (*f, None),
         [f, "--on", n] | ["--on", n, f] => (*f, Some(n.parse::<u32>().map_err(|_| usage())?)),
         _ => return Err(usage()),
     };
-    let mut child = spawn_restart(file)?;
+    // Whether this command has its terminal's foreground, before the process may take it.
+    let had_fg = raw::tcgetpgrp(0) == raw::getpgrp();
+    let child = spawn_restart(file, had_fg)?;
     let pid = child.id();
     if let Some(node) = on {
         // Moved once it is the saved process (its name is the image's then).
@@ -394,14 +418,13 @@ pub(crate) fn restart(args: &[&str]) -> Result<u8, Failure> {
             }
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| Failure(format!("restart: wait: {e}"), 1))?;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(match (status.code(), status.signal()) {
-        (Some(c), _) => c as u8,
-        (None, Some(s)) => 128u8.saturating_add(s as u8),
-        _ => 1,
+    // Waited for by hand (its stops relayed as a shell's job's); `child` is not waited for
+    // again.
+    let status = job::wait(pid as i32, had_fg).map_err(|e| Failure(format!("restart: {e}"), 1))?;
+    drop(child);
+    Ok(match (status & 0x7f, (status >> 8) & 0xff) {
+        (0, code) => code as u8,
+        (sig, _) => 128u8.saturating_add(sig as u8),
     })
 }
 
@@ -409,7 +432,8 @@ pub(crate) fn restart(args: &[&str]) -> Result<u8, Failure> {
 /// the descriptors being restored.
 static ERR_FD: AtomicI32 = AtomicI32::new(2);
 
-/// `omctl _restart FILE IMAGE_AT HOME_AT VDSO`: the process that becomes the saved one.
+/// `omctl _restart FILE IMAGE_AT HOME_AT VDSO [fg|bg]`: the process that becomes the saved one
+/// (`fg`: it may take the terminal's foreground, `job::take_place`; `bg` by default).
 pub(crate) fn restart_child(args: &[&str]) -> ExitCode {
     match become_saved(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -421,8 +445,10 @@ pub(crate) fn restart_child(args: &[&str]) -> ExitCode {
 }
 
 fn become_saved(args: &[&str]) -> Result<(), String> {
-    let [file, image_at, home_at, vdso] = args else {
-        return Err("bad arguments".into());
+    let (file, image_at, home_at, vdso, fg) = match args {
+        [f, i, h, v] => (f, i, h, v, &"bg"),
+        [f, i, h, v, fg] => (f, i, h, v, fg),
+        _ => return Err("bad arguments".into()),
     };
     let num = |s: &str| {
         let v = match s.strip_prefix("0x") {
@@ -506,6 +532,7 @@ fn become_saved(args: &[&str]) -> Result<(), String> {
     std::env::set_current_dir(Path::new(std::ffi::OsStr::from_bytes(home.cwd)))
         .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(home.cwd)))?;
     crate::guest::place_vdso(vdso as usize).map_err(|(e, _)| e)?;
+    job::take_place(&home.job, *fg == "fg");
     // Its CPU-time interval timers (the module sets the real-time one at the end of the
     // restore): they count from here, so the restore's own system time counts for
     // `ITIMER_PROF`.

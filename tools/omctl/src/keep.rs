@@ -109,7 +109,7 @@ pub(crate) fn keep(
                 if let Ok(mut k) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
                     let _ = std::io::Write::write_all(&mut k, format!("<5>{msg}\n").as_bytes());
                 }
-                child = ckpt::spawn_restart(files.latest())?;
+                child = ckpt::spawn_restart(files.latest(), false)?;
                 (away, last) = (None, Instant::now());
                 // Another process now: its first save is whole.
                 files.whole_next = true;

@@ -6,11 +6,12 @@
 //! `admin/ckpt_dir`, as `mosrun -C` does (`keep.rs`: a whole save, then saves of what changed
 //! since, a new chain every eighth, to `DIR/keep-PID.GENERATION.N.ckpt`), wherever the process
 //! runs. It ends, removing its files, once the process ended or `/proc/openmosix/keep` no
-//! longer lists `PID SECONDS GENERATION` (the setting was changed, or turned off with 0). It
-//! runs as root with no terminal, so what goes wrong goes to the kernel log.
+//! longer lists `PID SECONDS GENERATION` (the setting was changed, or turned off with 0). A
+//! directory that user cannot write removes the setting (`PID 0`). It runs as root with no
+//! terminal, so what goes wrong goes to the kernel log.
 
 use crate::keep::{default_dir, prepare, Files};
-use crate::{guest, read_proc, Failure};
+use crate::{guest, read_proc, write_proc, Failure};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,13 @@ fn run(args: &[&str], say: &mut dyn FnMut(&str)) -> Result<(), Failure> {
         return Ok(());
     };
     let dir = default_dir();
-    prepare(&dir)?;
+    if let Err(Failure(msg, code)) = prepare(&dir) {
+        // Nothing will save it: the setting goes, unless it was changed meanwhile.
+        if still_set() {
+            let _ = write_proc("keep", format!("{pid} 0").as_bytes());
+        }
+        return Err(Failure(format!("{msg}; setting removed"), code));
+    }
     let mut files = Files::new(&dir, format!("keep-{pid}.{generation}"));
     let every = Duration::from_secs(u64::from(secs));
     let mut last = Instant::now();

@@ -24,6 +24,7 @@ use std::io::Write;
 mod chain;
 mod ckpt;
 mod guest;
+mod job;
 mod keep;
 mod keeper;
 mod metrics;

@@ -12,26 +12,8 @@
 /// with it (a buffer of the length given, a NUL-terminated string), until it returns; and the
 /// call must not change memory or state that Rust code of this program relies on.
 pub(crate) unsafe fn syscall(nr: usize, a: usize, b: usize, c: usize) -> isize {
-    let ret: isize;
-    // SAFETY: a plain `syscall` instruction with the x86-64 Linux convention: number in rax,
-    // arguments in rdi, rsi and rdx (the fourth and fifth, r10 and r8, zero: prctl checks
-    // them), rcx and r11 clobbered by the instruction; what the call does with its arguments
-    // is the caller's contract.
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") nr as isize => ret,
-            in("rdi") a,
-            in("rsi") b,
-            in("rdx") c,
-            in("r10") 0usize,
-            in("r8") 0usize,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack)
-        );
-    }
-    ret
+    // SAFETY: the caller's contract, with a zero fourth argument (prctl checks it).
+    unsafe { syscall4(nr, a, b, c, 0) }
 }
 
 const SYS_WRITE: usize = 1;
@@ -105,4 +87,138 @@ pub(crate) fn setitimer(which: u32, value_us: u64, interval_us: u64) -> isize {
     // SAFETY: `it` is a readable `struct itimerval` that outlives the call; no old value is
     // asked for (NULL).
     unsafe { syscall(SYS_SETITIMER, which as usize, it.as_ptr() as usize, 0) }
+}
+
+const SYS_RT_SIGPROCMASK: usize = 14;
+const SYS_IOCTL: usize = 16;
+const SYS_GETPID: usize = 39;
+const SYS_WAIT4: usize = 61;
+const SYS_KILL: usize = 62;
+const SYS_SETPGID: usize = 109;
+const SYS_GETPGRP: usize = 111;
+const SYS_SETSID: usize = 112;
+const TIOCGPGRP: usize = 0x540f;
+const TIOCSPGRP: usize = 0x5410;
+const SIG_BLOCK: usize = 0;
+const SIG_SETMASK: usize = 2;
+/// `SIGTTOU`'s bit in a signal mask.
+const TTOU_BIT: u64 = 1 << (22 - 1);
+
+/// `getpid()`.
+pub(crate) fn getpid() -> i32 {
+    // SAFETY: no argument.
+    unsafe { syscall(SYS_GETPID, 0, 0, 0) as i32 }
+}
+
+/// `getpgrp()`.
+pub(crate) fn getpgrp() -> i32 {
+    // SAFETY: no argument.
+    unsafe { syscall(SYS_GETPGRP, 0, 0, 0) as i32 }
+}
+
+/// `setpgid(0, 0)`: the calling process leads a new process group.
+pub(crate) fn own_group() -> isize {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(SYS_SETPGID, 0, 0, 0) }
+}
+
+/// `setsid()`: the calling process leads a new session, with no controlling terminal.
+pub(crate) fn setsid() -> isize {
+    // SAFETY: no argument.
+    unsafe { syscall(SYS_SETSID, 0, 0, 0) }
+}
+
+/// `tcgetpgrp(fd)`: the foreground process group of terminal `fd`, or `-errno` (not a
+/// terminal, or not the caller's).
+pub(crate) fn tcgetpgrp(fd: i32) -> i32 {
+    let mut pgrp: i32 = 0;
+    // SAFETY: TIOCGPGRP writes one `pid_t` through the pointer, to `pgrp`, alive for the call.
+    let r = unsafe { syscall(SYS_IOCTL, fd as usize, TIOCGPGRP, (&raw mut pgrp) as usize) };
+    if r < 0 {
+        r as i32
+    } else {
+        pgrp
+    }
+}
+
+/// `tcsetpgrp(fd, pgrp)` with `SIGTTOU` blocked meanwhile, so that a background group may
+/// hand the terminal over (as a shell does).
+pub(crate) fn tcsetpgrp(fd: i32, pgrp: i32) -> isize {
+    let block: u64 = TTOU_BIT;
+    let mut old: u64 = 0;
+    // SAFETY: the masks are 8-byte values alive for the calls (the kernel's sigset size);
+    // `old` is written, then read back to restore the caller's mask.
+    unsafe {
+        syscall4(
+            SYS_RT_SIGPROCMASK,
+            SIG_BLOCK,
+            (&raw const block) as usize,
+            (&raw mut old) as usize,
+            8,
+        );
+        let p: i32 = pgrp;
+        let r = syscall(SYS_IOCTL, fd as usize, TIOCSPGRP, (&raw const p) as usize);
+        syscall4(
+            SYS_RT_SIGPROCMASK,
+            SIG_SETMASK,
+            (&raw const old) as usize,
+            0,
+            8,
+        );
+        r
+    }
+}
+
+/// `kill(pid, sig)`.
+pub(crate) fn kill(pid: i32, sig: i32) -> isize {
+    // SAFETY: no pointer argument.
+    unsafe { syscall(SYS_KILL, pid as usize, sig as usize, 0) }
+}
+
+/// `wait4(pid, &status, WUNTRACED, NULL)`: the pid and the wait status, or `-errno`.
+pub(crate) fn wait_untraced(pid: i32) -> Result<(i32, i32), isize> {
+    const WUNTRACED: usize = 2;
+    let mut status: i32 = 0;
+    // SAFETY: the status is written through the pointer, to `status`, alive for the call; no
+    // resource usage is asked for (the fourth argument, r10, is zero).
+    let r = unsafe {
+        syscall(
+            SYS_WAIT4,
+            pid as usize,
+            (&raw mut status) as usize,
+            WUNTRACED,
+        )
+    };
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok((r as i32, status))
+    }
+}
+
+/// [`syscall`] with a fourth argument.
+///
+/// # Safety
+///
+/// As for [`syscall`].
+unsafe fn syscall4(nr: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret: isize;
+    // SAFETY: a plain `syscall` instruction with the x86-64 Linux convention: number in rax,
+    // arguments in rdi, rsi, rdx and r10 (the fifth, r8, zero), rcx and r11 clobbered by the
+    // instruction; what the call does with its arguments is the caller's contract.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            in("r8") 0usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    ret
 }

@@ -20,6 +20,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Most descriptors the module sets back (`MAX_SEEKS` of its `revive.rs`).
+const MAX_SEEKS: usize = 64;
+
 /// Runs the helper; its failures go to the kernel log.
 pub(crate) fn main(args: &[&str]) -> ExitCode {
     let mut say = kernel_log("omx-revive", args.first().copied().unwrap_or("?"));
@@ -69,7 +72,9 @@ fn revive(args: &[&str]) -> Result<(), Failure> {
     if uid != 0 {
         guest::sys::become_unprivileged(uid, gid).map_err(|e| Failure(e, 1))?;
     }
-    let saves = chain::read_chain(&save)?;
+    // Through descriptor 0 itself, opened again with the saver's rights: the very file saved,
+    // whatever its name is now.
+    let saves = chain::read_chain_as(Path::new("/proc/self/fd/0"), &save)?;
     let (mut merged, home_at) = chain::merge(&saves)?;
     let mut home = Vec::new();
     merged
@@ -78,7 +83,12 @@ fn revive(args: &[&str]) -> Result<(), Failure> {
         .map_err(|e| fail("the merged image", e))?;
     let home = ckpt::decode_home(&home).map_err(|e| Failure(format!("{e}"), 1))?;
     let mut line = format!("{pid} {} {}", merged.as_raw_fd(), ckpt::HEADER_LEN);
-    for f in home.fds().filter(|f| f.kind == FdKind::Reopen) {
+    // At most as many as the module takes.
+    for f in home
+        .fds()
+        .filter(|f| f.kind == FdKind::Reopen)
+        .take(MAX_SEEKS)
+    {
         if same_file(pid, f.fd, f.path) {
             line.push_str(&format!(" {}:{}", f.fd, f.pos));
         }
