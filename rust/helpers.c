@@ -1482,7 +1482,8 @@ int omx_file_install(struct file *file)
 
 int omx_own_seek(int fd, s64 pos)
 {
-	CLASS(fd_pos, f)(fd);
+	/* fdget_pos() is not exported to modules: a SEEK_SET needs no f_pos_lock of its own. */
+	CLASS(fd, f)(fd);
 	loff_t r;
 
 	if (fd_empty(f))
