@@ -267,10 +267,11 @@ pub(crate) fn capture(
     };
     tx.record(Kind::Begin, &[&begin.encode()])?;
 
-    let mut regs = cur::user_regs();
-    // Interrupted in a system call that is to be restarted (the task work runs before the
-    // kernel's restart fix-up): the guest restarts it instead.
-    regs.rewind_restart();
+    // Interrupted in a system call that is to be restarted, the registers say so as they stand
+    // (the task work runs before the kernel's restart fix-up): where the process goes on, the
+    // call is made again or fails with `EINTR` as the signals it finds pending there say
+    // (`load_regs`).
+    let regs = cur::user_regs();
     let (fs, gs) = cur::fsgs();
     let r = regs.to_image(fs, gs);
     tx.record(Kind::Regs, &[&image::Regs { r }.encode()])?;

@@ -234,11 +234,17 @@ impl Migrations {
             ckpt_id: id,
             incremental,
         };
+        dep.inner.lock().saving = true;
         let r = self
             .mesh
             .send_to(host, MessageKind::MigCtl, &ask.encode(), true)
             .map_err(|_| ehostunreach())
-            .and_then(|()| receive_image(&ck, &file, Task::by_pid(pid).as_ref()));
+            .and_then(|()| {
+                // The guest makes the call again once saved.
+                dep.interrupt_call();
+                receive_image(&ck, &file, Task::by_pid(pid).as_ref())
+            });
+        dep.inner.lock().saving = false;
         let failed = {
             let mut q = ck.inner.lock();
             q.inflow = None;

@@ -145,6 +145,8 @@ pub(crate) struct DeputyInner {
     pub(crate) lost_at_ms: u64,
     /// The deputy is to end with SIGKILL, not restart its process.
     pub(crate) doomed: bool,
+    /// A save of the guest is under way (its host was asked to capture it).
+    pub(crate) saving: bool,
     /// The deputy is sending signals it took off itself to the guest (without this lock
     /// held): a move of the guest does not start until they are sent.
     pub(crate) signalling: bool,
@@ -174,6 +176,13 @@ impl DeputyInner {
     /// Whether the calling task is this deputy, making a forwarded call.
     pub(crate) fn is_calling(&self) -> bool {
         self.exec.is_some() && self.task.as_ref().is_some_and(|t| t.is_current())
+    }
+
+    /// Whether a capture of the guest was asked (a move or a save): the deputy then makes no
+    /// forwarded call, which the capture would wait for; it answers it as interrupted before
+    /// it started (`ERESTARTNOHAND`), and the guest makes it again.
+    pub(crate) fn capture_due(&self) -> bool {
+        self.hop.is_some() || self.saving
     }
 
     /// Whether the guest's image is coming home (a move home whose first records came).
@@ -269,6 +278,7 @@ impl Deputy {
                     host_lost: false,
                     lost_at_ms: 0,
                     doomed: false,
+                    saving: false,
                     signalling: false,
                     move_asked: None,
                     job: JobStop::Running,
@@ -283,6 +293,19 @@ impl Deputy {
             ),
             cv <- new_condvar!("Deputy::cv"),
         })
+    }
+
+    /// Interrupts the forwarded call the deputy makes, if it makes one, as a signal would (a
+    /// blocking `read` that has read nothing answers `ERESTARTSYS`, one that has, what it
+    /// read): its guest, whose capture for a move or a save runs after its call's answer (both
+    /// are its task work), is then captured even in a call that may block for ever. Call once
+    /// the move (`hop`) or the save (`saving`) is set: a call not started by then is not made
+    /// ([`DeputyInner::capture_due`]).
+    pub(crate) fn interrupt_call(&self) {
+        let i = self.inner.lock();
+        if let (Some(_), Some(t)) = (&i.exec, &i.task) {
+            let _ = t.queue_work(|| {}, true);
+        }
     }
 
     /// The migration's current name.

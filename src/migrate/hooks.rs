@@ -75,8 +75,13 @@ impl SyscallHook for Hook {
         if let Some(d) = mig.calling_deputy(pid) {
             // The deputy's forwarded call: signals interrupt it as they would at home, where
             // the process blocks what its guest blocks. Its stop: only the stop signal.
-            match d.inner.lock().job {
+            let i = d.inner.lock();
+            match i.job {
                 JobStop::Stopping(sig) => cur::set_blocked_mask(!(1u64 << (sig - 1)), false),
+                _ if i.capture_due() => {
+                    // Its guest is to be captured once this call is answered: not made.
+                    cur::skip_call(-ERESTARTNOHAND);
+                }
                 _ => cur::set_blocked_mask(deputy_blocks(&d), false),
             }
         }

@@ -215,6 +215,9 @@ impl Migrations {
             dep.inner.lock().hop = None;
             return Err(e);
         }
+        // The guest makes it again where it goes on, or ends it with `EINTR` if a signal's
+        // handler says so.
+        dep.interrupt_call();
         Ok(())
     }
 

@@ -232,6 +232,9 @@ pub(crate) fn restore_body(
 pub(crate) fn load_regs(regs: &[u64; NREGS], xstate: &[u8]) {
     let mut r = cur::user_regs();
     r.load_image(regs);
+    // Taken in a call to be restarted: with the signals raised by now (the image's, and a home
+    // task's own), as the kernel's restart fix-up would have it where the call was interrupted.
+    r.resume_image_call(regs, cur::signal_pending());
     cur::set_user_regs(&r);
     cur::set_fsgs(regs[image::REG_FS_BASE], regs[image::REG_GS_BASE]);
     cur::with_fpu(|buf, _| {

@@ -225,7 +225,7 @@ mod tests {
         let h = sample();
         let b = h.encode();
         assert_eq!(&b[0..4], b"OMX1");
-        assert_eq!(&b[4..6], &[0, 6]);
+        assert_eq!(&b[4..6], &[0, 7]);
         assert_eq!(&b[6..8], &[0, 2]);
         assert_eq!(&b[8..10], &[0, 1]);
         assert_eq!(&b[12..16], &[0, 0, 2, 1]);
@@ -276,7 +276,8 @@ mod tests {
             FrameHeader::decode(&b)
         };
         assert_eq!(with(0, b"OMX2"), Err(DecodeError::Magic));
-        assert_eq!(with(4, &[0, 7]), Err(DecodeError::Version(7)));
+        assert_eq!(with(4, &[0, 8]), Err(DecodeError::Version(8)));
+        assert_eq!(with(4, &[0, 6]), Err(DecodeError::Version(6)));
         assert_eq!(with(4, &[0, 5]), Err(DecodeError::Version(5)));
         assert_eq!(with(4, &[0, 4]), Err(DecodeError::Version(4)));
         assert_eq!(with(4, &[0, 3]), Err(DecodeError::Version(3)));

@@ -355,7 +355,12 @@ impl Begin {
     }
 }
 
-/// Index of `rip` in [`Regs::r`] (`struct user_regs_struct` order).
+/// Index of `rax` in [`Regs::r`] (`struct user_regs_struct` order): in a system call, its
+/// result.
+pub const REG_RAX: usize = 10;
+/// Index of `orig_rax`: the system call the process was in (-1 for none).
+pub const REG_ORIG_RAX: usize = 15;
+/// Index of `rip`.
 pub const REG_RIP: usize = 16;
 /// Index of `eflags`.
 pub const REG_EFLAGS: usize = 18;

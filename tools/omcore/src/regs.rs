@@ -203,19 +203,6 @@ impl UserRegs {
         self.raw[IP] = self.raw[IP].wrapping_sub(SYSCALL_LEN);
     }
 
-    /// Interrupted in a system call that is to be restarted (its result one of the `ERESTART`
-    /// values): sets the registers to make the call again and returns true; otherwise leaves
-    /// them and returns false. What the kernel's restart fix-up does, for registers taken
-    /// before it.
-    pub fn rewind_restart(&mut self) -> bool {
-        if (self.orig_ax() as i64) < 0 || !is_restart(self.result()) {
-            return false;
-        }
-        self.raw[AX] = self.raw[ORIG_AX];
-        self.raw[IP] = self.raw[IP].wrapping_sub(SYSCALL_LEN);
-        true
-    }
-
     /// Sets the result of call `nr`, made elsewhere, as the return to user mode must see it. A
     /// call interrupted there to be restarted: with a signal pending here the kernel restarts it
     /// or fails it with `EINTR` as the handler says; with none, it is restarted now (as the
@@ -254,6 +241,31 @@ impl UserRegs {
         self.raw[IP] = image[image::REG_RIP];
         self.raw[FLAGS] = (image[image::REG_EFLAGS] & image::USER_EFLAGS) | BASE_FLAGS;
         self.raw[SP] = image[image::REG_RSP];
+    }
+
+    /// After [`Self::load_image`], for an image taken in a system call that is to be restarted
+    /// (its `orig_rax` the call, its `rax` an `ERESTART` value: a capture runs before the
+    /// kernel's restart fix-up, and leaves it to where the process goes on): sets what that
+    /// fix-up needs here. With a signal pending (`signal_pending`) the kernel then restarts the
+    /// call or fails it with `EINTR` as the handler of the signal it delivers says, as it would
+    /// have where the call was interrupted; with none the call is made again. A call to be
+    /// restarted by its restart block (which stays on the node it left) is made again from the
+    /// start. Returns whether the image was in such a call.
+    pub fn resume_image_call(&mut self, image: &[u64; image::NREGS], signal_pending: bool) -> bool {
+        let result = image[image::REG_RAX] as i64;
+        let Ok(nr) = u32::try_from(image[image::REG_ORIG_RAX]) else {
+            return false;
+        };
+        if !is_restart(result) {
+            return false;
+        }
+        let result = if result == -ERESTART_RESTARTBLOCK {
+            -ERESTARTNOHAND
+        } else {
+            result
+        };
+        self.finish_forwarded(nr, result, signal_pending);
+        true
     }
 
     /// The registers of a process image (`struct user_regs_struct` order): these registers, the
@@ -362,35 +374,56 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_calls_are_rewound_to_restart() {
-        let at = |orig: u64, ax: i64| {
-            let mut raw = sample();
-            raw[ORIG_AX] = orig;
-            raw[AX] = ax as u64;
-            raw[IP] = 0x401002;
-            UserRegs::from_raw(raw)
+    fn image_taken_in_a_call_resumes_as_the_fix_up_would() {
+        const IP0: u64 = 0x401002;
+        let image = |orig: u64, ax: i64| {
+            let mut r = [0u64; image::NREGS];
+            r[image::REG_ORIG_RAX] = orig;
+            r[image::REG_RAX] = ax as u64;
+            r[image::REG_RIP] = IP0;
+            r
         };
-        for e in [
-            ERESTARTSYS,
-            ERESTARTNOINTR,
-            ERESTARTNOHAND,
-            ERESTART_RESTARTBLOCK,
-        ] {
-            let mut r = at(7, -e);
-            assert!(r.rewind_restart(), "{e}");
-            assert_eq!((r.raw()[AX], r.orig_ax(), r.ip()), (7, 7, 0x401000));
+        // (result, signal pending) -> (ax, ip): restarted here, or left to the kernel's
+        // fix-up; by its restart block: as ERESTARTNOHAND.
+        let table: [(i64, bool, u64, u64); 8] = [
+            (-512, false, 7, IP0 - 2),
+            (-513, false, 7, IP0 - 2),
+            (-514, false, 7, IP0 - 2),
+            (-516, false, 7, IP0 - 2),
+            (-512, true, (-512i64) as u64, IP0),
+            (-513, true, (-513i64) as u64, IP0),
+            (-514, true, (-514i64) as u64, IP0),
+            (-516, true, (-514i64) as u64, IP0),
+        ];
+        for (result, pending, ax, ip) in table {
+            let img = image(7, result);
+            let mut r = UserRegs::from_raw(sample());
+            r.load_image(&img);
+            assert!(r.resume_image_call(&img, pending), "{result} {pending}");
+            assert_eq!(
+                (r.raw()[AX], r.orig_ax(), r.ip()),
+                (ax, 7, ip),
+                "{result} {pending}"
+            );
         }
-        // Other results, and no call: unchanged.
+        // Other results, no call, or a number no call has: as loaded, in no call.
         for (orig, ax) in [
             (7, -(EINTR)),
             (7, 0),
             (7, 512),
             (7, -515),
             (u64::MAX, -ERESTARTSYS),
+            (1 << 40, -ERESTARTSYS),
         ] {
-            let mut r = at(orig, ax);
-            assert!(!r.rewind_restart(), "{orig} {ax}");
-            assert_eq!(r, at(orig, ax));
+            for pending in [false, true] {
+                let img = image(orig, ax);
+                let mut r = UserRegs::from_raw(sample());
+                r.load_image(&img);
+                let loaded = r;
+                assert!(!r.resume_image_call(&img, pending), "{orig} {ax}");
+                assert_eq!(r, loaded);
+                assert_eq!(r.syscall_nr(), None);
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use core::fmt;
 pub const RELEASE: &str = "0.1.0";
 
 /// Version of the node-to-node wire protocol. Peers speaking another version are refused.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// Key of the release line in the version file.
 const KEY_MODULE: &str = "module";
@@ -119,7 +119,7 @@ mod tests {
         let info = VersionInfo::this_build("7.2.12");
         let mut text = String::new();
         info.write_to(&mut text).unwrap();
-        assert_eq!(text, "module 0.1.0\nprotocol 6\nkernel 7.2.12\n");
+        assert_eq!(text, "module 0.1.0\nprotocol 7\nkernel 7.2.12\n");
         assert_eq!(VersionInfo::parse(&text), Ok(info));
     }
 
