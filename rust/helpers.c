@@ -270,6 +270,33 @@ bool omx_may_migrate(struct task_struct *task)
 	return ok;
 }
 
+/*
+ * Whether the calling task may write to FILE, a file of the module's whose writes are
+ * requests, when it may not be the one that opened it: it has the opener's credentials; or
+ * the opener had CAP_SYS_ADMIN (the writer's request is then judged by the writer's own
+ * rights); or it has every one of the opener's ids and no capability the opener lacked. So a
+ * more privileged program handed the descriptor, a setuid one writing its output to it, say,
+ * cannot be made to write a request with its privilege. Logs a refusal (rate-limited).
+ */
+bool omx_writer_may_write(struct file *file)
+{
+	const struct cred *o = file->f_cred;
+	const struct cred *w = current_cred();
+
+	if (o == w)
+		return true;
+	if (file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+		return true;
+	if (o->user_ns == w->user_ns && uid_eq(o->uid, w->uid) && uid_eq(o->euid, w->euid) &&
+	    uid_eq(o->suid, w->suid) && uid_eq(o->fsuid, w->fsuid) && gid_eq(o->gid, w->gid) &&
+	    gid_eq(o->egid, w->egid) && gid_eq(o->sgid, w->sgid) && gid_eq(o->fsgid, w->fsgid) &&
+	    cap_issubset(w->cap_effective, o->cap_effective))
+		return true;
+	pr_warn_ratelimited("openmosix: write to %pD by process %d refused: it has other ids or more privilege than the opener of the file\n",
+			    file, task_tgid_vnr(current));
+	return false;
+}
+
 bool omx_task_is_root(struct task_struct *task)
 {
 	const struct cred *c;

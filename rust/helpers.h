@@ -91,6 +91,7 @@ bool omx_may_migrate(struct task_struct *task);
 bool omx_task_is_root(struct task_struct *task);
 /* Whether the caller has CAP_SYS_ADMIN. */
 bool omx_current_is_admin(void);
+bool omx_writer_may_write(struct file *file);
 /* try_module_get(THIS_MODULE) and module_put(THIS_MODULE): THIS_MODULE is a macro. */
 bool omx_module_get(void);
 void omx_module_put(void);

@@ -273,6 +273,12 @@ impl<T: ProcFile> ProcOps<T> {
         if count > T::MAX_INPUT {
             return EINVAL.to_errno() as isize;
         }
+        // A request is made with the writer's rights, which must be no more than the opener's
+        // (see the shim): a privileged program cannot be made to write one for another user.
+        // SAFETY: `file` is the live file of this write (function safety requirements).
+        if !unsafe { bindings::omx_writer_may_write(file) } {
+            return EACCES.to_errno() as isize;
+        }
         let mut input = KVVec::new();
         let user = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast::<c_void>()), count);
         if let Err(e) = user.read_all(&mut input, GFP_KERNEL) {

@@ -8,7 +8,8 @@
 # process at once make one migration; a user may not migrate a process of theirs that runs with
 # another effective id (a setuid program), as ptrace would not let them attach to it. And a
 # migrated process names only itself in the calls that run on its host (sched_getparam,
-# capget, ...): host pids get ESRCH, so it learns nothing of the host's processes.
+# capget, ...): host pids get ESRCH, so it learns nothing of the host's processes. A setuid
+# program cannot be made to write a request, as its output, to a descriptor a user opened.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 10 omctl isup 2
@@ -91,6 +92,32 @@ check "and brings it home" omctl migrate "$e" home
 check "it runs at home" wait_for 120 home "$e"
 wait "$e"
 same "$e" "$?" /tmp/e.out "$e"
+
+# --- 5. A request written with more privilege than the opener of the file had. -------------------
+# A setuid-root program writes, as its output, to a descriptor of /proc/openmosix/migrate that
+# user 65534 opened: refused (EACCES, logged), the process stays. Written to one root opened, the
+# same request is made.
+cp "$(command -v omx-as)" /tmp/suid-as
+chown 0:0 /tmp/suid-as
+chmod 4755 /tmp/suid-as
+omx-burn 16 2000 >/tmp/f.out &
+f=$!
+sleep 0.5
+check_fails "a setuid program cannot be made to write a request to a user's descriptor" \
+	omx-as 65534 busybox sh -c "exec 5>/proc/openmosix/migrate && /tmp/suid-as 65534:0 --write 5 '$f 2'"
+expect_match "the log says why" "$(dmesg | tail -3)" \
+	"write to migrate by process [0-9]* refused: it has other ids or more privilege than the opener"
+check "the process stays home" home "$f"
+exec 5>/proc/openmosix/migrate
+check "written to a descriptor root opened, the request is made" \
+	omx-as 65534 /tmp/suid-as 65534:0 --write 5 "$f 2"
+exec 5>&-
+check "it runs on node 2" wait_for 120 remote "$f" 2
+check "and comes home" omctl migrate "$f" home
+check "it runs at home" wait_for 120 home "$f"
+wait "$f"
+same "$f" "$?" /tmp/f.out "$f"
+rm -f /tmp/suid-as
 
 # Calls that run on the host and name a process: at home, process 1 is there; migrated, the
 # host's process 1 is none of the process's business, but its own pid (or 0) still works.

@@ -4,6 +4,10 @@
 //! library drops supplementary groups when root sets a user id), for tests of what an ordinary
 //! user may do. With `:EUID`, the real ids are UID and the effective and saved ones EUID, as for
 //! a setuid program that UID started. Exits with COMMAND's status.
+//!
+//! `omx-as UID:EUID --write FD TEXT` writes TEXT, with those ids, to its descriptor FD (which
+//! it did not open: a setuid program writing its output), prints `write N` (the call's result,
+//! `-errno` on error) and exits 0 when all was written, 1 otherwise.
 
 mod raw;
 
@@ -31,6 +35,21 @@ fn set_ids(real: u32, eff: u32) -> Result<(), i64> {
     Ok(())
 }
 
+/// `--write FD TEXT`: writes TEXT to descriptor FD; exits.
+fn write_to(args: &[String]) -> ! {
+    let (Some(fd), Some(text)) = (
+        args.first().and_then(|a| a.parse::<u64>().ok()),
+        args.get(1),
+    ) else {
+        eprintln!("usage: omx-as UID:EUID --write FD TEXT");
+        exit(2);
+    };
+    // SAFETY: write reads `text.len()` bytes at `text`'s address, a live string for the call.
+    let n = unsafe { raw::syscall6(1, [fd, text.as_ptr() as u64, text.len() as u64, 0, 0, 0]) };
+    println!("write {n}");
+    exit(if n == text.len() as i64 { 0 } else { 1 });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ids = args.first().map(|a| match a.split_once(':') {
@@ -47,6 +66,9 @@ fn main() {
             if let Err(v) = set_ids(id, eff) {
                 eprintln!("omx-as: cannot set ids {id}:{eff}: {v}");
                 exit(126);
+            }
+            if cmd == "--write" {
+                write_to(&args[2..]);
             }
             Command::new(cmd).args(&args[2..]).exec()
         }
