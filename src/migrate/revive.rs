@@ -30,6 +30,7 @@ use crate::ksys::file::{seek_own, UserFile};
 use crate::ksys::sys::now_ms;
 use crate::ksys::task::{self, cur, Task};
 use crate::ksys::thread;
+use crate::omcore::revive;
 use crate::userlog::user_warn;
 use core::fmt::Write;
 use kernel::prelude::*;
@@ -37,8 +38,6 @@ use kernel::time::msecs_to_jiffies;
 
 /// How long a deputy whose host went down waits for its image (ms).
 pub(super) const REVIVE_MS: u64 = 60_000;
-/// How many descriptors a revive may set back.
-const MAX_SEEKS: usize = 64;
 /// How many restarts `/proc/openmosix/migrate` shows.
 const MAX_REVIVED: usize = 16;
 
@@ -120,33 +119,17 @@ impl Migrations {
     /// caller's file FD, for the deputy of process PID that waits for one, and the positions
     /// to set its descriptors N back to.
     pub(crate) fn revive_with(&self, text: &str) -> Result {
-        let usage = || {
+        let Some(req) = revive::Request::parse(text) else {
             user_warn!(
                 "revive: expected 'PID FD OFFSET' and up to {} 'N:POS'\n",
-                MAX_SEEKS
+                revive::MAX_SEEKS
             );
-            EINVAL
+            return Err(EINVAL);
         };
-        let mut words = text.split_ascii_whitespace();
-        let mut num = || words.next().and_then(|w| w.parse::<u64>().ok());
-        let (Some(pid), Some(fd), Some(offset)) = (num(), num(), num()) else {
-            return Err(usage());
-        };
-        let pid = i32::try_from(pid).map_err(|_| usage())?;
-        let fd = i32::try_from(fd).map_err(|_| usage())?;
-        let mut seeks = KVec::new();
-        for w in text.split_ascii_whitespace().skip(3) {
-            let (n, pos) = w.split_once(':').ok_or_else(usage)?;
-            let n = n
-                .parse::<i32>()
-                .ok()
-                .filter(|&n| n >= 0)
-                .ok_or_else(usage)?;
-            let pos = pos.parse::<u64>().map_err(|_| usage())?;
-            if seeks.len() == MAX_SEEKS {
-                return Err(usage());
-            }
-            seeks.push((n, pos), GFP_KERNEL)?;
+        let (pid, fd, offset) = (req.pid, req.fd, req.offset);
+        let mut seeks = KVec::with_capacity(req.seeks().count(), GFP_KERNEL)?;
+        for s in req.seeks() {
+            seeks.push(s, GFP_KERNEL)?;
         }
         let task = Task::by_pid(pid).ok_or(ESRCH)?;
         if !task.may_be_migrated_by_current() {

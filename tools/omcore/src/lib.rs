@@ -32,6 +32,7 @@ pub mod packed;
 pub mod pids;
 pub mod regs;
 pub mod restore;
+pub mod revive;
 pub mod seccomp;
 #[cfg(not(MODULE))]
 pub mod sha256;

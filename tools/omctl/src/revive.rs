@@ -14,14 +14,13 @@
 
 use crate::{chain, guest, proc_root, Failure};
 use omcore::ckpt::{self, FdKind};
+use omcore::revive::{self, Request};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Most descriptors the module sets back (`MAX_SEEKS` of its `revive.rs`).
-const MAX_SEEKS: usize = 64;
 
 /// Runs the helper; its failures go to the kernel log.
 pub(crate) fn main(args: &[&str]) -> ExitCode {
@@ -60,6 +59,7 @@ fn revive(args: &[&str]) -> Result<(), Failure> {
         return Err(bad());
     };
     let pid: u32 = pid.parse().map_err(|_| bad())?;
+    let pid_i32 = i32::try_from(pid).map_err(|_| bad())?;
     let uid: u32 = uid.parse().map_err(|_| bad())?;
     let gid: u32 = gid.parse().map_err(|_| bad())?;
     let fail = |what: &str, e: std::io::Error| Failure(format!("{what}: {e}"), 1);
@@ -82,16 +82,16 @@ fn revive(args: &[&str]) -> Result<(), Failure> {
         .and_then(|_| merged.read_to_end(&mut home))
         .map_err(|e| fail("the merged image", e))?;
     let home = ckpt::decode_home(&home).map_err(|e| Failure(format!("{e}"), 1))?;
-    let mut line = format!("{pid} {} {}", merged.as_raw_fd(), ckpt::HEADER_LEN);
+    let req = Request::new(pid_i32, merged.as_raw_fd(), ckpt::HEADER_LEN as u64);
+    let mut line = req.to_string();
     // At most as many as the module takes.
     for f in home
         .fds()
         .filter(|f| f.kind == FdKind::Reopen)
-        .take(MAX_SEEKS)
+        .filter(|f| same_file(pid, f.fd, f.path))
+        .take(revive::MAX_SEEKS)
     {
-        if same_file(pid, f.fd, f.path) {
-            line.push_str(&format!(" {}:{}", f.fd, f.pos));
-        }
+        let _ = Request::fmt_seek(&mut line, f.fd, f.pos);
     }
     line.push('\n');
     ctl.write_all(line.as_bytes())
