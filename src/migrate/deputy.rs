@@ -178,9 +178,10 @@ impl DeputyInner {
         self.exec.is_some() && self.task.as_ref().is_some_and(|t| t.is_current())
     }
 
-    /// Whether a capture of the guest was asked (a move or a save): the deputy then makes no
-    /// forwarded call, which the capture would wait for; it answers it as interrupted before
-    /// it started (`ERESTARTNOHAND`), and the guest makes it again.
+    /// Whether a capture of the guest was asked (a move or a save): a forwarded call the deputy
+    /// starts then is made as if a signal came as it started (`hooks.rs`), so that none the
+    /// capture waits for can block: one that would wait answers `ERESTARTSYS` at once (the
+    /// guest makes it again), one that does not (a part of a long read of a file) is made.
     pub(crate) fn capture_due(&self) -> bool {
         self.hop.is_some() || self.saving
     }
@@ -299,8 +300,8 @@ impl Deputy {
     /// blocking `read` that has read nothing answers `ERESTARTSYS`, one that has, what it
     /// read): its guest, whose capture for a move or a save runs after its call's answer (both
     /// are its task work), is then captured even in a call that may block for ever. Call once
-    /// the move (`hop`) or the save (`saving`) is set: a call not started by then is not made
-    /// ([`DeputyInner::capture_due`]).
+    /// the move (`hop`) or the save (`saving`) is set: a call started from then on is
+    /// interrupted as it starts ([`DeputyInner::capture_due`]).
     pub(crate) fn interrupt_call(&self) {
         let i = self.inner.lock();
         if let (Some(_), Some(t)) = (&i.exec, &i.task) {

@@ -78,11 +78,15 @@ impl SyscallHook for Hook {
             let i = d.inner.lock();
             match i.job {
                 JobStop::Stopping(sig) => cur::set_blocked_mask(!(1u64 << (sig - 1)), false),
-                _ if i.capture_due() => {
-                    // Its guest is to be captured once this call is answered: not made.
-                    cur::skip_call(-ERESTARTNOHAND);
+                job => {
+                    cur::set_blocked_mask(deputy_blocks(&d), false);
+                    if job == JobStop::Running && i.capture_due() {
+                        // Its guest is to be captured once this call is answered: the call is
+                        // made as if a signal came as it started (one that would wait returns
+                        // at once, to be made again; one that does not wait is made whole).
+                        let _ = Task::current().queue_work(|| {}, true);
+                    }
                 }
-                _ => cur::set_blocked_mask(deputy_blocks(&d), false),
             }
         }
         if mig.hosts_guests() {

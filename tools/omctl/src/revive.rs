@@ -21,7 +21,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-
 /// Runs the helper; its failures go to the kernel log.
 pub(crate) fn main(args: &[&str]) -> ExitCode {
     let mut say = kernel_log("omx-revive", args.first().copied().unwrap_or("?"));
