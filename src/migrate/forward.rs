@@ -11,6 +11,7 @@ use super::Migrations;
 use crate::error;
 use crate::ksys::copy_exact;
 use crate::ksys::task::{cur, Task};
+use crate::ksys::thread;
 use crate::omcore::frame::MessageKind;
 use crate::omcore::fwd;
 use crate::omcore::image::PAGE_SIZE;
@@ -18,6 +19,9 @@ use crate::omcore::syscalls::nr;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::time::msecs_to_jiffies;
+
+/// How often a guest with a signal or task work pending looks for its call's answer, in ms.
+const SIGNALLED_POLL_MS: u32 = 2;
 
 /// Sets the guest's result of call `nr` on its way back to user mode.
 pub(crate) fn set_result(nr: u32, result: i64) {
@@ -143,6 +147,15 @@ pub(crate) fn forward_call(
                 || !g.home_linked(&mig.mesh)
             {
                 return Err(EINTR);
+            }
+            if cur::signal_pending() {
+                // A signal or task work waits (a capture for a move: its home interrupts the
+                // deputy's call): an interruptible wait would return at once, so a short
+                // sleep until the answer comes, not a spin.
+                drop(q);
+                thread::pause_ms(SIGNALLED_POLL_MS);
+                q = g.inner.lock();
+                continue;
             }
             let _ =
                 g.cv.wait_interruptible_timeout(&mut q, msecs_to_jiffies(POLL_MS));
