@@ -271,7 +271,9 @@ pub(crate) fn capture(
     // (the task work runs before the kernel's restart fix-up): where the process goes on, the
     // call is made again or fails with `EINTR` as the signals it finds pending there say
     // (`load_regs`).
-    let regs = cur::user_regs();
+    let mut regs = cur::user_regs();
+    // A wait the capture itself cut short with `EINTR` is made again where it goes on.
+    regs.restart_cut_wait();
     let (fs, gs) = cur::fsgs();
     let r = regs.to_image(fs, gs);
     tx.record(Kind::Regs, &[&image::Regs { r }.encode()])?;

@@ -6,7 +6,8 @@
 # forwarded `read` coming home with a `SIGUSR1` end with `EINTR` once the handler ran (they once
 # ran the handler and then waited on for ever); a `read` moving away with a `SIGUSR2` whose
 # handler has `SA_RESTART` goes on and reads what comes; a `nanosleep` cut by a move with no
-# signal sleeps its whole time.
+# signal sleeps its whole time; an `epoll_wait` cut by moves with no signal (at home, and in its
+# deputy) waits on and sees the line written after.
 . /lib/cluster/lib.sh
 
 check "node 2 up" wait_for 20 omctl isup 2
@@ -59,11 +60,22 @@ check "the read went on after the handler and read the line" \
 # 4. In a 20 s nanosleep on node 2; brought home without a signal.
 check "bring $pid home again" omctl migrate "$pid" home
 check "it runs at home once more" wait_for 300 home "$pid" || show_stuck "$pid" "is not home"
+
+# 5. In epoll_wait for its standard input at home; moved to node 2 and home again without a
+# signal (the moves cut the wait, at home and in its deputy): it waits on, and sees the line.
+check "it waits in epoll_wait" wait_for 120 sh -c "grep -q '^232 ' /proc/$pid/syscall"
+check "migrate $pid to node 2 a third time" omctl migrate "$pid" 2
+check "its deputy makes the epoll_wait" wait_for 60 sh -c "grep -q '^232 ' /proc/$pid/syscall"
+check "bring $pid home a third time" omctl migrate "$pid" home
+check "it waits in epoll_wait at home again" wait_for 60 sh -c "grep -q '^232 ' /proc/$pid/syscall"
+echo x >&4
 wait_end 300 "$pid" "omx-intr"
 wait "$pid"
 expect_eq "omx-intr exits 0 (its memory as it was)" "$?" 0
 expect_eq "the sleep cut by the move took its whole time" "$(sed -n 5p /tmp/intr.out)" \
 	"slept 0 at least 20 s"
+expect_eq "the epoll_wait cut by two moves ended with the line" "$(sed -n 6p /tmp/intr.out)" \
+	"epoll 1 then read 2"
 exec 4>&-
 cat /tmp/intr.out
 dmesg | grep -E "process $pid (now runs|is back)" | sed 's/^/# /'

@@ -243,6 +243,25 @@ impl UserRegs {
         self.raw[SP] = image[image::REG_RSP];
     }
 
+    /// A wait that a capture cut short with `EINTR` and no signal (the capture is task work
+    /// queued as a signal would be, which such a wait takes as one: `epoll_wait`, `semop`,
+    /// `semtimedop`, `rt_sigtimedwait`) is marked to be restarted instead (`ERESTARTNOHAND`):
+    /// where the process goes on, the wait is made again, unless a signal whose handler runs
+    /// is pending there, which ends it with `EINTR` as it would have here. Returns whether the
+    /// registers were so marked.
+    pub fn restart_cut_wait(&mut self) -> bool {
+        use super::syscalls::nr::{EPOLL_WAIT, RT_SIGTIMEDWAIT, SEMOP, SEMTIMEDOP};
+        let wait = matches!(
+            self.syscall_nr(),
+            Some(EPOLL_WAIT | RT_SIGTIMEDWAIT | SEMOP | SEMTIMEDOP)
+        );
+        if wait && self.result() == -EINTR {
+            self.set_result(-ERESTARTNOHAND);
+            return true;
+        }
+        false
+    }
+
     /// After [`Self::load_image`], for an image taken in a system call that is to be restarted
     /// (its `orig_rax` the call, its `rax` an `ERESTART` value: a capture runs before the
     /// kernel's restart fix-up, and leaves it to where the process goes on): sets what that
@@ -424,6 +443,35 @@ mod tests {
                 assert_eq!(r, loaded);
                 assert_eq!(r.syscall_nr(), None);
             }
+        }
+    }
+
+    #[test]
+    fn waits_cut_by_a_capture_are_restarted() {
+        let at = |orig: u64, ax: i64| {
+            let mut raw = sample();
+            raw[ORIG_AX] = orig;
+            raw[AX] = ax as u64;
+            UserRegs::from_raw(raw)
+        };
+        for nr in [232u64, 65, 220, 128] {
+            let mut r = at(nr, -EINTR);
+            assert!(r.restart_cut_wait(), "{nr}");
+            assert_eq!(r.result(), -ERESTARTNOHAND);
+            assert_eq!(r.orig_ax(), nr);
+        }
+        // Other calls, other results, no call: unchanged.
+        for (orig, ax) in [
+            (0, -EINTR),
+            (3, -EINTR),
+            (281, -EINTR),
+            (232, 1),
+            (232, -ERESTARTSYS),
+            (u64::MAX, -EINTR),
+        ] {
+            let mut r = at(orig, ax);
+            assert!(!r.restart_cut_wait(), "{orig} {ax}");
+            assert_eq!(r, at(orig, ax));
         }
     }
 

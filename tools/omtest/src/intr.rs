@@ -12,6 +12,8 @@
 //!    (`SA_RESTART`): `restarted read 3 "go\n" usr2 1` once `go` and a newline were written;
 //! 4. a `nanosleep` of SECONDS (default 4), which a move without a signal must not cut short:
 //!    `slept 0 at least 4 s`;
+//! 5. an `epoll_wait` for standard input, which moves without a signal must not end: `epoll 1`
+//!    once a line was written, and `then read 2` (the line is `x` and a newline);
 //!
 //! then `sum HEX` of its memory and exits 0 (1 when its memory changed). The transcript is the
 //! same wherever the process is, and whenever during a move the signals reach it: a call
@@ -45,6 +47,13 @@ fn syscall3(nr: u64, a: u64, b: u64, c: u64) -> i64 {
     // SAFETY: the calls made here (rt_sigaction, pause, read, nanosleep) only read and write
     // the buffers their arguments point to, which the callers own for the call.
     unsafe { raw::syscall6(nr, [a, b, c, 8, 0, 0]) }
+}
+
+/// A raw system call with four arguments; returns the kernel's value (`-errno`).
+fn syscall4(nr: u64, a: u64, b: u64, c: u64, d: u64) -> i64 {
+    // SAFETY: the calls made here (epoll_create1, epoll_ctl, epoll_wait) only read and write
+    // the buffers their arguments point to, which the callers own for the call.
+    unsafe { raw::syscall6(nr, [a, b, c, d, 0, 0]) }
 }
 
 /// Fills `mem` from a seed; returns the sum it must keep.
@@ -119,6 +128,21 @@ fn main() {
         if long { "at least" } else { "less than" }
     )
     .ok();
+
+    // `struct epoll_event` (packed): the events, then the data.
+    let ep = syscall4(291, 0, 0, 0, 0);
+    let mut ev = [0u8; 12];
+    ev[..4].copy_from_slice(&1u32.to_ne_bytes()); // EPOLLIN
+    let added = syscall4(233, ep as u64, 1, 0, ev.as_ptr() as u64);
+    if ep < 0 || added != 0 {
+        writeln!(out, "error epoll {ep} {added}").ok();
+        std::process::exit(1);
+    }
+    out.flush().ok();
+    let mut got = [0u8; 12];
+    let r = syscall4(232, ep as u64, got.as_mut_ptr() as u64, 1, u64::MAX);
+    let n = syscall3(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64);
+    writeln!(out, "epoll {r} then read {n}").ok();
 
     let sum = mem.iter().fold(0u64, |s, w| s.wrapping_add(*w));
     writeln!(out, "sum {sum:x}").ok();
