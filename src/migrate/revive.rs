@@ -127,7 +127,7 @@ impl Migrations {
             return Err(EINVAL);
         };
         let (pid, fd, offset) = (req.pid, req.fd, req.offset);
-        let mut seeks = KVec::with_capacity(req.seeks().count(), GFP_KERNEL)?;
+        let mut seeks = KVec::new();
         for s in req.seeks() {
             seeks.push(s, GFP_KERNEL)?;
         }

@@ -22,8 +22,8 @@ pub struct Request<'a> {
     pub fd: i32,
     /// Where the image starts in it.
     pub offset: u64,
-    /// The `N:POS` words, checked.
-    seeks: &'a str,
+    /// The whole request, checked: its `N:POS` words follow the first three.
+    text: &'a str,
 }
 
 /// One `N:POS` word: descriptor N (not negative), position POS.
@@ -38,7 +38,6 @@ impl<'a> Request<'a> {
     /// whole request: PID and FD fit an `i32` and are not negative, OFFSET a `u64`, then at
     /// most [`MAX_SEEKS`] `N:POS` words.
     pub fn parse(text: &'a str) -> Option<Self> {
-        let text = text.trim_ascii();
         let mut words = text.split_ascii_whitespace();
         let mut id = || {
             words
@@ -48,16 +47,9 @@ impl<'a> Request<'a> {
         };
         let (pid, fd) = (id()?, id()?);
         let offset = words.next()?.parse::<u64>().ok()?;
-        // What follows OFFSET, as it stands in `text`.
-        let rest = words.next().map_or("", |w| {
-            let at = w.as_ptr() as usize - text.as_ptr() as usize;
-            &text[at..]
-        });
-        let mut n = 0;
-        for w in rest.split_ascii_whitespace() {
+        for (n, w) in words.enumerate() {
             seek(w)?;
-            n += 1;
-            if n > MAX_SEEKS {
+            if n == MAX_SEEKS {
                 return None;
             }
         }
@@ -65,7 +57,7 @@ impl<'a> Request<'a> {
             pid,
             fd,
             offset,
-            seeks: rest,
+            text,
         })
     }
 
@@ -76,13 +68,13 @@ impl<'a> Request<'a> {
             pid,
             fd,
             offset,
-            seeks: "",
+            text: "",
         }
     }
 
     /// The descriptors to set back and their positions, in the order written.
     pub fn seeks(&self) -> impl Iterator<Item = (i32, u64)> + 'a {
-        self.seeks.split_ascii_whitespace().filter_map(seek)
+        self.text.split_ascii_whitespace().skip(3).filter_map(seek)
     }
 
     /// Writes one `N:POS` word, with its leading space, to follow a request's `Display`.

@@ -42,17 +42,11 @@ extern "C" fn on_usr2(_sig: i32) {
     USR2.fetch_add(1, SeqCst);
 }
 
-/// A raw system call with up to three arguments; returns the kernel's value (`-errno`).
-fn syscall3(nr: u64, a: u64, b: u64, c: u64) -> i64 {
-    // SAFETY: the calls made here (rt_sigaction, pause, read, nanosleep) only read and write
-    // the buffers their arguments point to, which the callers own for the call.
-    unsafe { raw::syscall6(nr, [a, b, c, 8, 0, 0]) }
-}
-
-/// A raw system call with four arguments; returns the kernel's value (`-errno`).
+/// A raw system call with up to four arguments; returns the kernel's value (`-errno`).
 fn syscall4(nr: u64, a: u64, b: u64, c: u64, d: u64) -> i64 {
-    // SAFETY: the calls made here (epoll_create1, epoll_ctl, epoll_wait) only read and write
-    // the buffers their arguments point to, which the callers own for the call.
+    // SAFETY: the calls made here (rt_sigaction, pause, read, nanosleep, epoll_create1,
+    // epoll_ctl, epoll_wait) only read and write the buffers their arguments point to, which
+    // the callers own for the call.
     unsafe { raw::syscall6(nr, [a, b, c, d, 0, 0]) }
 }
 
@@ -87,8 +81,8 @@ fn main() {
     let usr1 = handler::action(on_usr1);
     let mut usr2 = handler::action(on_usr2);
     usr2[1] |= SA_RESTART;
-    let a = syscall3(13, SIGUSR1, usr1.as_ptr() as u64, 0);
-    let b = syscall3(13, SIGUSR2, usr2.as_ptr() as u64, 0);
+    let a = syscall4(13, SIGUSR1, usr1.as_ptr() as u64, 0, 8);
+    let b = syscall4(13, SIGUSR2, usr2.as_ptr() as u64, 0, 8);
     if a != 0 || b != 0 {
         writeln!(out, "error sigaction {a} {b}").ok();
         std::process::exit(1);
@@ -96,16 +90,16 @@ fn main() {
     writeln!(out, "ready").ok();
     out.flush().ok();
 
-    let r = syscall3(34, 0, 0, 0);
+    let r = syscall4(34, 0, 0, 0, 0);
     writeln!(out, "pause {r} usr1 {}", USR1.load(SeqCst)).ok();
     out.flush().ok();
 
     let mut buf = [0u8; 16];
-    let r = syscall3(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64);
+    let r = syscall4(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
     writeln!(out, "read {r} usr1 {}", USR1.load(SeqCst)).ok();
     out.flush().ok();
 
-    let r = syscall3(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64);
+    let r = syscall4(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
     let got = usize::try_from(r).map_or(&[][..], |n| &buf[..n.min(buf.len())]);
     writeln!(
         out,
@@ -120,7 +114,7 @@ fn main() {
     // going on), the sleep made again from its start when a move cut it.
     let t0 = Instant::now();
     let ts = [secs, 0u64];
-    let r = syscall3(35, ts.as_ptr() as u64, 0, 0);
+    let r = syscall4(35, ts.as_ptr() as u64, 0, 0, 0);
     let long = t0.elapsed() >= Duration::from_secs(secs);
     writeln!(
         out,
@@ -141,7 +135,7 @@ fn main() {
     out.flush().ok();
     let mut got = [0u8; 12];
     let r = syscall4(232, ep as u64, got.as_mut_ptr() as u64, 1, u64::MAX);
-    let n = syscall3(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64);
+    let n = syscall4(0, 0, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
     writeln!(out, "epoll {r} then read {n}").ok();
 
     let sum = mem.iter().fold(0u64, |s, w| s.wrapping_add(*w));
